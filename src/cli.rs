@@ -1,0 +1,302 @@
+//! The command line as the user types it (raw, unvalidated). `settings.rs` turns it into
+//! validated settings before any work starts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str =
+    "Let traffic out of an Istio mesh that runs outboundTrafficPolicy: REGISTRY_ONLY.";
+
+const LONG_ABOUT: &str = "\
+Let traffic out of an Istio mesh that runs outboundTrafficPolicy: REGISTRY_ONLY.
+
+Writes the ServiceEntry that allows an external host, and one VirtualService per host that
+carries its request timeout and its route through the egress gateway (Istio never merges two
+VirtualServices for one host). Objects are scoped to the namespace (exportTo: [\".\"]) and
+labelled app.kubernetes.io/managed-by=kubectl-egress; cleanup removes only those.
+
+The namespace is -n, else $STUDENT_NS, else the kubeconfig context's namespace, else default.";
+
+const EXAMPLES: &str = "\
+Examples:
+  # The course exercise, step by step
+  kubectl egress allow httpbin.org
+  kubectl egress timeout httpbin.org 0.5s
+  kubectl egress via-gateway httpbin.org
+  kubectl egress status
+  kubectl egress cleanup
+
+  # See the objects without writing them
+  kubectl egress allow httpbin.org -n student1 --dry-run=client -o yaml
+
+Exit codes: 0 success, 1 failed at run time, 2 invalid input (nothing contacted or written),
+3 status found problems (with --exit-code).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-egress",
+    bin_name = "kubectl egress",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    arg_required_else_help = true,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags spelled as kubectl spells them, accepted before or after the subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Namespace to work in [default: $STUDENT_NS, else the context's namespace, else default]
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Kubeconfig context to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Output format: yaml, json or name (status: wide, yaml, json)
+    #[arg(short = 'o', long, global = true, value_name = "FORMAT")]
+    pub output: Option<String>,
+
+    /// none: apply; client: print what would be sent; server: send with dryRun, persist nothing
+    #[arg(
+        long,
+        global = true,
+        value_name = "MODE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "client",
+        default_value = "none"
+    )]
+    pub dry_run: String,
+
+    /// Field manager for server-side apply
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        default_value = "kubectl-egress"
+    )]
+    pub field_manager: String,
+
+    /// networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)
+    #[arg(long, global = true, value_name = "VERSION", default_value = "auto")]
+    pub api_version: String,
+
+    /// How long to wait for each API request, e.g. 10s; 0 waits as long as it takes
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10s")]
+    pub request_timeout: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Allow traffic to external hosts: one ServiceEntry per host
+    #[command(after_help = "\
+Examples:
+  # The exercise's ServiceEntry: ports 80/HTTP and 443/HTTPS, resolution DNS, exportTo [\".\"]
+  kubectl egress allow httpbin.org
+
+  # Several hosts at once, only HTTPS
+  kubectl egress allow api.github.com uploads.github.com --port 443
+
+  # A wildcard (resolution NONE) and a custom name
+  kubectl egress allow '*.wikipedia.org' --port 443/TLS --name wikipedia")]
+    Allow(AllowArgs),
+
+    /// Set or clear the request timeout on a host's VirtualService
+    #[command(after_help = "\
+Examples:
+  # The exercise's VirtualService: calls to httpbin.org time out after 0.5s
+  kubectl egress timeout httpbin.org 0.5s
+
+  # Longer than httpbin's /delay/1, so calls succeed again
+  kubectl egress timeout httpbin.org 2s
+
+  # Remove the timeout (the gateway route, if any, stays)
+  kubectl egress timeout httpbin.org --clear")]
+    Timeout(TimeoutArgs),
+
+    /// Route a host's mesh traffic through the egress gateway
+    #[command(after_help = "\
+Examples:
+  # The exercise's routing VirtualService, to istio-egressgateway.istio-system port 80
+  kubectl egress via-gateway httpbin.org
+
+  # Use the admins' DestinationRule subset
+  kubectl egress via-gateway httpbin.org --subset httpbin
+
+  # Route straight to the host again (a timeout, if any, stays)
+  kubectl egress via-gateway httpbin.org --off")]
+    ViaGateway(ViaGatewayArgs),
+
+    /// Show what is allowed, how it is routed, and what is wrong
+    #[command(after_help = "\
+Examples:
+  kubectl egress status
+  kubectl egress status httpbin.org -o wide
+  kubectl egress status -A -o json
+  kubectl egress status --exit-code || echo 'egress needs attention'")]
+    Status(StatusArgs),
+
+    /// Delete what kubectl-egress created in the namespace, nothing else
+    #[command(after_help = "\
+Examples:
+  kubectl egress cleanup
+  kubectl egress cleanup httpbin.org
+  kubectl egress cleanup --dry-run=client")]
+    Cleanup(CleanupArgs),
+
+    /// Print a shell completion script
+    #[command(after_help = "\
+Examples:
+  source <(kubectl egress completion bash)
+  kubectl egress completion zsh > \"${fpath[1]}/_kubectl-egress\"")]
+    Completion(CompletionArgs),
+}
+
+/// Flags every writing command shares.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WriteArgs {
+    /// Take over fields another field manager owns (server-side apply --force-conflicts)
+    #[arg(long)]
+    pub force_conflicts: bool,
+
+    /// Take over an existing hand-made object for the same host instead of refusing
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AllowArgs {
+    /// External hosts, e.g. httpbin.org or *.example.com
+    #[arg(value_name = "HOST", required = true)]
+    pub hosts: Vec<String>,
+
+    /// Port as NUMBER[/PROTOCOL[/NAME]]; repeatable, replaces the default 80/HTTP and 443/HTTPS
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<String>,
+
+    /// DNS, NONE, STATIC or DNS_ROUND_ROBIN [default: DNS; NONE for wildcard hosts]
+    #[arg(long, value_name = "MODE")]
+    pub resolution: Option<String>,
+
+    /// Namespaces that may see the ServiceEntry: ".", "*" or a name; repeatable [default: "."]
+    #[arg(long = "export-to", value_name = "NAMESPACE")]
+    pub export_to: Vec<String>,
+
+    /// MESH_EXTERNAL or MESH_INTERNAL [default: unset, which Istio treats as MESH_EXTERNAL]
+    #[arg(long, value_name = "LOCATION")]
+    pub location: Option<String>,
+
+    /// Object name [default: the host's first label, e.g. httpbin for httpbin.org]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TimeoutArgs {
+    /// External host, e.g. httpbin.org
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// Request timeout in Go syntax, e.g. 0.5s, 500ms, 1m30s
+    #[arg(value_name = "DURATION", required_unless_present = "clear")]
+    pub duration: Option<String>,
+
+    /// Remove the timeout
+    #[arg(long, conflicts_with = "duration")]
+    pub clear: bool,
+
+    /// Namespaces that may see the VirtualService; repeatable [default: "."]
+    #[arg(long = "export-to", value_name = "NAMESPACE")]
+    pub export_to: Vec<String>,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ViaGatewayArgs {
+    /// External host, e.g. httpbin.org
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// The egress gateway Service's FQDN
+    #[arg(long, value_name = "FQDN", default_value = crate::core::istio::DEFAULT_EGRESS_GATEWAY_HOST)]
+    pub gateway_host: String,
+
+    /// Port matched on the sidecar and used on the gateway
+    #[arg(long, value_name = "NUMBER", default_value = "80")]
+    pub port: String,
+
+    /// Subset of the admins' DestinationRule for the egress gateway
+    #[arg(long, value_name = "NAME")]
+    pub subset: Option<String>,
+
+    /// Route straight to the host again
+    #[arg(long, conflicts_with_all = ["subset"])]
+    pub off: bool,
+
+    /// Namespaces that may see the VirtualService; repeatable [default: "."]
+    #[arg(long = "export-to", value_name = "NAMESPACE")]
+    pub export_to: Vec<String>,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only these hosts
+    #[arg(value_name = "HOST")]
+    pub hosts: Vec<String>,
+
+    /// Every namespace (adds a NAMESPACE column)
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+
+    /// Exit with 3 when there are findings of severity warning or error
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Only these hosts' objects
+    #[arg(value_name = "HOST")]
+    pub hosts: Vec<String>,
+
+    /// Every namespace the plugin wrote to
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}

@@ -1,0 +1,148 @@
+//! Kubeconfig, context and namespace, as kubectl resolves them; the client.
+
+use std::path::{Path, PathBuf};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+
+/// Where the work happens. `cluster` is None when there is no kubeconfig at all and the command
+/// can work offline (`--dry-run=client`).
+pub struct Session {
+    pub namespace: String,
+    pub cluster: Option<Cluster>,
+}
+
+pub struct Cluster {
+    pub client: kube::Client,
+    /// The API server's URL, for messages.
+    pub server: String,
+}
+
+/// kubectl's order: `--kubeconfig`, else every file in `$KUBECONFIG` that exists, else
+/// `~/.kube/config`. Returns None when none of them is there.
+fn load_kubeconfig(explicit: Option<&Path>) -> Result<Option<Kubeconfig>> {
+    let read = |path: &Path| {
+        Kubeconfig::read_from(path).map_err(|e| {
+            Error::runtime(format!(
+                "cannot read kubeconfig {}: {}",
+                path.display(),
+                one_line(&e.to_string())
+            ))
+        })
+    };
+    if let Some(path) = explicit {
+        if !path.exists() {
+            return Err(Error::runtime(format!(
+                "kubeconfig {} not found: check --kubeconfig",
+                path.display()
+            )));
+        }
+        return read(path).map(Some);
+    }
+    let paths: Vec<PathBuf> = match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        Some(list) => std::env::split_paths(&list)
+            .filter(|p| p.exists())
+            .collect(),
+        None => std::env::var_os("HOME")
+            .map(|home| PathBuf::from(home).join(".kube").join("config"))
+            .filter(|p| p.exists())
+            .into_iter()
+            .collect(),
+    };
+    let mut merged: Option<Kubeconfig> = None;
+    for path in paths {
+        let next = read(&path)?;
+        merged = Some(match merged {
+            None => next,
+            Some(m) => m.merge(next).map_err(|e| {
+                Error::runtime(format!("cannot merge kubeconfig {}: {e}", path.display()))
+            })?,
+        });
+    }
+    Ok(merged)
+}
+
+/// Opens the session. With `offline_ok`, a missing kubeconfig is not an error.
+pub async fn open(settings: &Settings, offline_ok: bool) -> Result<Session> {
+    let Some(kubeconfig) = load_kubeconfig(settings.kubeconfig.as_deref())? else {
+        if offline_ok {
+            return Ok(Session {
+                namespace: settings
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+                cluster: None,
+            });
+        }
+        return Err(Error::runtime(
+            "no kubeconfig found ($KUBECONFIG, ~/.kube/config): point KUBECONFIG or --kubeconfig at \
+             one, or use --dry-run=client to render offline",
+        ));
+    };
+    let context_name = settings
+        .context
+        .clone()
+        .or_else(|| kubeconfig.current_context.clone())
+        .unwrap_or_default();
+    let Some(context) = kubeconfig.contexts.iter().find(|c| c.name == context_name) else {
+        let known: Vec<&str> = kubeconfig
+            .contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        return Err(Error::runtime(if context_name.is_empty() {
+            "the kubeconfig has no current context: pass --context".to_string()
+        } else {
+            format!(
+                "context \"{context_name}\" not found in the kubeconfig; known: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        }));
+    };
+    let context_namespace = context.context.as_ref().and_then(|c| c.namespace.clone());
+    let namespace = match (&settings.namespace, context_namespace) {
+        (Some(ns), _) => ns.clone(),
+        (None, Some(ns)) => crate::core::validate::dns_label("namespace", &ns)
+            .map_err(|e| Error::runtime(format!("{} (from context {context_name})", e.0)))?,
+        (None, None) => "default".to_string(),
+    };
+    let options = KubeConfigOptions {
+        context: Some(context_name.clone()),
+        ..KubeConfigOptions::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| {
+            Error::runtime(format!(
+                "cannot use context \"{context_name}\": {}",
+                one_line(&e.to_string())
+            ))
+        })?;
+    config.connect_timeout = settings.request_timeout;
+    config.read_timeout = settings.request_timeout;
+    config.write_timeout = settings.request_timeout;
+    config.reset_reader_on_write = true;
+    // One request is one request: the audit log must match what the user asked for.
+    config.default_retry = false;
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| {
+        Error::runtime(format!(
+            "cannot create a client for {server}: {}",
+            one_line(&e.to_string())
+        ))
+    })?;
+    Ok(Session {
+        namespace,
+        cluster: Some(Cluster { client, server }),
+    })
+}
+
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,4 @@
+//! The edges that talk to the outside: kubeconfig and the API server.
+
+pub mod api;
+pub mod connect;

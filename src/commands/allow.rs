@@ -1,0 +1,116 @@
+//! `kubectl egress allow HOST...`: one ServiceEntry per host.
+//!
+//! Requests: one list of the namespace's ServiceEntries (it also picks the API version), then one
+//! server-side apply per host.
+
+use crate::cli::AllowArgs;
+use crate::cluster::{api::IstioApi, connect};
+use crate::core::istio::{ApiVersion, Kind};
+use crate::core::ownership::{self, Request};
+use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
+use crate::core::validate::{InputError, PortSpec, dns_label, export_to};
+use crate::error::Result;
+use crate::settings::{DryRun, Settings};
+
+use super::{Change, carry_out, existing, find_by_name, parse_hosts, warn};
+
+fn options(args: &AllowArgs) -> std::result::Result<AllowOptions, InputError> {
+    let one_of = |flag: &str, value: &Option<String>, allowed: &[&str]| match value {
+        None => Ok(None),
+        Some(v) if allowed.contains(&v.to_ascii_uppercase().as_str()) => {
+            Ok(Some(v.to_ascii_uppercase()))
+        }
+        Some(v) => Err(InputError(format!(
+            "invalid {flag} \"{}\": use one of {}",
+            v.escape_debug(),
+            allowed.join(", ")
+        ))),
+    };
+    Ok(AllowOptions {
+        ports: args
+            .ports
+            .iter()
+            .map(|p| PortSpec::parse(p))
+            .collect::<std::result::Result<_, _>>()?,
+        resolution: one_of("--resolution", &args.resolution, &RESOLUTIONS)?,
+        export_to: args
+            .export_to
+            .iter()
+            .map(|e| export_to(e))
+            .collect::<std::result::Result<_, _>>()?,
+        location: one_of("--location", &args.location, &LOCATIONS)?,
+        name: args
+            .name
+            .as_deref()
+            .map(|n| dns_label("--name", n))
+            .transpose()?,
+    })
+}
+
+pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
+    let hosts = parse_hosts(&args.hosts)?;
+    let options = options(&args)?;
+    plan::check_allow(&hosts, &options)?;
+    settings.object_format()?;
+
+    let session = connect::open(settings, settings.dry_run == DryRun::Client).await?;
+    let namespace = session.namespace.clone();
+    let Some(cluster) = &session.cluster else {
+        warn("no kubeconfig: rendering from the flags alone, without checking the cluster");
+        let target = Target {
+            namespace,
+            api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
+        };
+        let changes = hosts
+            .iter()
+            .map(|host| Change::Apply {
+                kind: Kind::ServiceEntry,
+                namespace: target.namespace.clone(),
+                object: to_value(&plan::service_entry(&target, host, &options)),
+                before: None,
+            })
+            .collect();
+        return carry_out(settings, None, changes, false).await;
+    };
+
+    let api = IstioApi::new(cluster, settings.api_version);
+    let listed = api.list(Kind::ServiceEntry, Some(&namespace), None).await?;
+    let known = existing(&listed);
+    let target = Target {
+        namespace: namespace.clone(),
+        api_version: api.version(),
+    };
+    // Decide every host before writing any, so a refusal leaves nothing half done.
+    let mut changes = vec![];
+    for host in &hosts {
+        let default_name = host.default_object_name();
+        let placement = ownership::place(
+            &Request {
+                kind: Kind::ServiceEntry,
+                namespace: &namespace,
+                host: host.as_str(),
+                requested_name: options.name.as_deref(),
+                default_name: &default_name,
+                adopt: args.write.adopt,
+            },
+            &known,
+        )
+        .map_err(crate::error::Error::runtime)?;
+        placement.warnings.iter().for_each(|w| warn(w));
+        let named = AllowOptions {
+            name: Some(placement.name.clone()),
+            ..options.clone()
+        };
+        changes.push(Change::Apply {
+            kind: Kind::ServiceEntry,
+            namespace: namespace.clone(),
+            object: to_value(&plan::service_entry(&target, host, &named)),
+            before: find_by_name(&listed, &placement.name).cloned(),
+        });
+    }
+    carry_out(settings, Some(&api), changes, args.write.force_conflicts).await
+}
+
+pub fn to_value<T: serde::Serialize>(object: &T) -> serde_json::Value {
+    serde_json::to_value(object).unwrap_or_default()
+}

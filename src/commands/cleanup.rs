@@ -1,0 +1,98 @@
+//! `kubectl egress cleanup [HOST...]`: delete what the plugin created, nothing else.
+//!
+//! Everything it deletes is selected by the label app.kubernetes.io/managed-by=kubectl-egress:
+//! a hand-made object is never touched, whatever its name. Without hosts, one delete-collection
+//! request per kind; with hosts, one list per kind and one delete (uid-guarded) per object.
+
+use serde_json::Value;
+
+use crate::cli::CleanupArgs;
+use crate::cluster::{api::IstioApi, connect};
+use crate::core::istio::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::core::render;
+use crate::error::{Result, exit};
+use crate::settings::{DryRun, Settings};
+
+use super::parse_hosts;
+
+pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
+    let hosts = parse_hosts(&args.hosts)?;
+    settings.object_format()?;
+    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
+    let session = connect::open(settings, false).await?;
+    let cluster = session
+        .cluster
+        .as_ref()
+        .expect("open(.., false) always has a cluster");
+    let api = IstioApi::new(cluster, settings.api_version);
+    let namespace = (!args.all_namespaces).then_some(session.namespace.as_str());
+    let suffix = match settings.dry_run {
+        DryRun::None => "",
+        DryRun::Client => " (dry run)",
+        DryRun::Server => " (server dry run)",
+    };
+
+    let mut deleted: Vec<Value> = vec![];
+    // Routes first, so no VirtualService is left pointing at a host no longer allowed.
+    for kind in [Kind::VirtualService, Kind::ServiceEntry] {
+        if hosts.is_empty() && settings.dry_run != DryRun::Client {
+            let gone = api
+                .delete_collection(
+                    kind,
+                    namespace,
+                    &selector,
+                    settings.dry_run == DryRun::Server,
+                )
+                .await?;
+            deleted.extend(gone);
+            continue;
+        }
+        let listed = api.list(kind, namespace, Some(&selector)).await?;
+        for object in listed {
+            let lists_wanted_host = hosts.is_empty()
+                || object["spec"]["hosts"].as_array().is_some_and(|list| {
+                    list.iter()
+                        .any(|h| hosts.iter().any(|w| h.as_str() == Some(w.as_str())))
+                });
+            if !lists_wanted_host {
+                continue;
+            }
+            if settings.dry_run != DryRun::Client {
+                api.delete(
+                    kind,
+                    object["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    object["metadata"]["name"].as_str().unwrap_or_default(),
+                    object["metadata"]["uid"].as_str().map(String::from),
+                    settings.dry_run == DryRun::Server,
+                )
+                .await?;
+            }
+            deleted.push(object);
+        }
+    }
+    match settings.object_format()? {
+        Some(format) => print!("{}", render::objects(format, &deleted)),
+        None => {
+            for object in &deleted {
+                let ns = if args.all_namespaces {
+                    format!(
+                        " -n {}",
+                        object["metadata"]["namespace"].as_str().unwrap_or("")
+                    )
+                } else {
+                    String::new()
+                };
+                println!("{} deleted{suffix}{ns}", render::name(object));
+            }
+            if deleted.is_empty() {
+                eprintln!(
+                    "nothing to delete: no objects labelled {selector}{}",
+                    namespace
+                        .map(|ns| format!(" in namespace {ns}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,185 @@
+//! One module per subcommand: parse -> plan (core) -> cluster (edge) -> print.
+//! What the writing commands share lives here: reading hosts, carrying out changes, printing.
+
+pub mod allow;
+pub mod cleanup;
+pub mod completion;
+pub mod route;
+pub mod status;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::cli::{Cli, Command};
+use crate::cluster::api::IstioApi;
+use crate::core::istio::{Kind, Object};
+use crate::core::ownership::Existing;
+use crate::core::render;
+use crate::core::validate::Host;
+use crate::error::{Result, exit};
+use crate::settings::{DryRun, Settings};
+
+pub async fn run(cli: Cli) -> Result<u8> {
+    let settings = Settings::from_args(&cli.global, std::env::var("STUDENT_NS").ok())?;
+    match cli.command {
+        Command::Allow(args) => allow::run(&settings, args).await,
+        Command::Timeout(args) => route::run_timeout(&settings, args).await,
+        Command::ViaGateway(args) => route::run_via_gateway(&settings, args).await,
+        Command::Status(args) => status::run(&settings, args).await,
+        Command::Cleanup(args) => cleanup::run(&settings, args).await,
+        Command::Completion(args) => {
+            completion::run(args);
+            Ok(exit::OK)
+        }
+    }
+}
+
+pub fn parse_hosts(inputs: &[String]) -> Result<Vec<Host>> {
+    let mut hosts: Vec<Host> = vec![];
+    for input in inputs {
+        let host = Host::parse(input)?;
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    Ok(hosts)
+}
+
+/// A listed object in our typed shape; hand-made objects with odd fields still parse.
+pub fn typed<S: DeserializeOwned + Default>(value: &Value) -> Object<S> {
+    serde_json::from_value(value.clone()).unwrap_or_else(|_| Object {
+        api_version: value["apiVersion"].as_str().unwrap_or_default().into(),
+        kind: value["kind"].as_str().unwrap_or_default().into(),
+        metadata: serde_json::from_value(value["metadata"].clone()).unwrap_or_default(),
+        spec: S::default(),
+    })
+}
+
+/// What ownership decisions need to know about listed objects.
+pub fn existing(listed: &[Value]) -> Vec<Existing> {
+    listed
+        .iter()
+        .map(|v| Existing {
+            name: v["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            managed: typed::<serde_json::Map<String, Value>>(v)
+                .metadata
+                .is_managed(),
+            hosts: v["spec"]["hosts"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|h| h.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+pub fn find_by_name<'v>(listed: &'v [Value], name: &str) -> Option<&'v Value> {
+    listed
+        .iter()
+        .find(|v| v["metadata"]["name"].as_str() == Some(name))
+}
+
+/// One planned write, decided before anything is sent.
+pub enum Change {
+    Apply {
+        kind: Kind,
+        namespace: String,
+        object: Value,
+        /// The object as listed before the write, if it exists.
+        before: Option<Value>,
+    },
+    Delete {
+        kind: Kind,
+        namespace: String,
+        name: String,
+        uid: Option<String>,
+    },
+}
+
+/// Sends the changes (or, with --dry-run=client, only reports them) and prints the result the
+/// way kubectl does. All checks that can refuse have run before this.
+pub async fn carry_out(
+    settings: &Settings,
+    api: Option<&IstioApi<'_>>,
+    changes: Vec<Change>,
+    force_conflicts: bool,
+) -> Result<u8> {
+    let format = settings.object_format()?;
+    let suffix = match settings.dry_run {
+        DryRun::None => "",
+        DryRun::Client => " (dry run)",
+        DryRun::Server => " (server dry run)",
+    };
+    let mut lines = String::new();
+    let mut objects = vec![];
+    for change in changes {
+        match change {
+            Change::Apply {
+                kind,
+                namespace,
+                object,
+                before,
+            } => {
+                let result = match (settings.dry_run, api) {
+                    (DryRun::Client, _) | (_, None) => object,
+                    (dry_run, Some(api)) => {
+                        api.apply(
+                            kind,
+                            &namespace,
+                            &object,
+                            &settings.field_manager,
+                            force_conflicts,
+                            dry_run == DryRun::Server,
+                        )
+                        .await?
+                    }
+                };
+                let action = match &before {
+                    None => "created",
+                    Some(b) if same_content(b, &result) => "unchanged",
+                    Some(_) => "configured",
+                };
+                lines.push_str(&format!("{} {action}{suffix}\n", render::name(&result)));
+                objects.push(result);
+            }
+            Change::Delete {
+                kind,
+                namespace,
+                name,
+                uid,
+            } => {
+                if let (Some(api), false) = (api, settings.dry_run == DryRun::Client) {
+                    api.delete(
+                        kind,
+                        &namespace,
+                        &name,
+                        uid,
+                        settings.dry_run == DryRun::Server,
+                    )
+                    .await?;
+                }
+                lines.push_str(&format!("{}/{name} deleted{suffix}\n", kind.qualified()));
+            }
+        }
+    }
+    match format {
+        None => print!("{lines}"),
+        Some(format) => print!("{}", render::objects(format, &objects)),
+    }
+    Ok(exit::OK)
+}
+
+/// Whether a write changed what matters: the spec and the labels.
+fn same_content(before: &Value, after: &Value) -> bool {
+    before["spec"] == after["spec"] && before["metadata"]["labels"] == after["metadata"]["labels"]
+}
+
+pub fn warn(message: &str) {
+    eprintln!("warning: {message}");
+}

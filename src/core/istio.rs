@@ -1,0 +1,201 @@
+//! The parts of Istio's networking API the plugin writes and reads.
+//!
+//! Only the fields the plugin sets are modelled: with server-side apply the fields sent are the
+//! fields owned. Field order follows the exercise's YAML, so rendered objects read like it.
+//! Deserialisation is lenient (unknown fields ignored, everything defaulted) because `status`
+//! also reads hand-made objects.
+
+use serde::{Deserialize, Serialize};
+
+pub const GROUP: &str = "networking.istio.io";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "kubectl-egress";
+/// The reserved gateway name for "all sidecars in the mesh".
+pub const MESH_GATEWAY: &str = "mesh";
+pub const DEFAULT_EGRESS_GATEWAY_HOST: &str = "istio-egressgateway.istio-system.svc.cluster.local";
+
+/// The Istio kinds the plugin handles, with the names the API server knows them by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    ServiceEntry,
+    VirtualService,
+    Gateway,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::ServiceEntry => "ServiceEntry",
+            Kind::VirtualService => "VirtualService",
+            Kind::Gateway => "Gateway",
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::ServiceEntry => "serviceentries",
+            Kind::VirtualService => "virtualservices",
+            Kind::Gateway => "gateways",
+        }
+    }
+
+    /// `serviceentry.networking.istio.io`, as kubectl prints it in `-o name` and messages.
+    pub fn qualified(self) -> String {
+        format!("{}.{GROUP}", self.name().to_ascii_lowercase())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServiceEntrySpec {
+    pub hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub export_to: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ServicePort>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServicePort {
+    pub number: u32,
+    pub name: String,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VirtualServiceSpec {
+    pub hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub export_to: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<HttpRoute>,
+    /// Only read (to tell that a hand-made VirtualService routes TLS or TCP), never written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tcp: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpRoute {
+    #[serde(rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<HttpMatch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<RouteDestination>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpMatch {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteDestination {
+    pub destination: Destination,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Destination {
+    pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<PortSelector>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortSelector {
+    pub number: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewaySpec {
+    pub selector: std::collections::BTreeMap<String, String>,
+    pub servers: Vec<GatewayServer>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewayServer {
+    pub hosts: Vec<String>,
+    pub port: Option<ServicePort>,
+}
+
+/// An Istio object as the API server stores it, with our spec type inside: the shape both
+/// rendered and sent, so `--dry-run=client -o yaml` shows exactly what `apply` sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Object<S> {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub spec: S,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Metadata {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing)]
+    pub uid: Option<String>,
+    #[serde(skip_serializing)]
+    pub resource_version: Option<String>,
+    #[serde(skip_serializing)]
+    pub creation_timestamp: Option<String>,
+}
+
+impl Metadata {
+    pub fn is_managed(&self) -> bool {
+        self.labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+    }
+}
+
+pub type ServiceEntry = Object<ServiceEntrySpec>;
+pub type VirtualService = Object<VirtualServiceSpec>;
+pub type Gateway = Object<GatewaySpec>;
+
+/// networking.istio.io versions the plugin can speak, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    V1,
+    V1beta1,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V1beta1 => "v1beta1",
+        }
+    }
+
+    pub fn group_version(self) -> String {
+        format!("{GROUP}/{}", self.as_str())
+    }
+}

@@ -1,0 +1,9 @@
+//! The pure core: validated request -> Istio objects -> text. Nothing here talks to the network
+//! or reads files, so `--dry-run=client` and every snapshot test run with no cluster.
+
+pub mod istio;
+pub mod ownership;
+pub mod plan;
+pub mod render;
+pub mod status;
+pub mod validate;

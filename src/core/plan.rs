@@ -1,0 +1,317 @@
+//! Validated requests -> the Istio objects that carry them out. Pure: no I/O.
+//!
+//! The VirtualService is built from [`RouteSettings`], the one place where a host's timeout and
+//! gateway routing meet: Istio never merges two VirtualServices for one host (istio#36621), so
+//! the plugin keeps one per host and every command edits its settings, not the object.
+
+use std::collections::BTreeMap;
+
+use super::istio::*;
+use super::validate::{Host, InputError, PortSpec};
+
+/// Where objects go: every object carries the namespace; the API version is resolved before
+/// building (offline it is v1beta1, as the exercise writes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub namespace: String,
+    pub api_version: ApiVersion,
+}
+
+fn metadata(target: &Target, name: &str) -> Metadata {
+    Metadata {
+        name: name.to_string(),
+        namespace: Some(target.namespace.clone()),
+        labels: BTreeMap::from([(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string())]),
+        ..Metadata::default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ServiceEntry
+
+pub const RESOLUTIONS: [&str; 4] = ["DNS", "NONE", "STATIC", "DNS_ROUND_ROBIN"];
+pub const LOCATIONS: [&str; 2] = ["MESH_EXTERNAL", "MESH_INTERNAL"];
+
+/// `allow`'s options, already validated one by one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AllowOptions {
+    /// Empty: the exercise's ports, 80 `http-port` HTTP and 443 `https-port` HTTPS.
+    pub ports: Vec<PortSpec>,
+    pub resolution: Option<String>,
+    /// Empty: `["."]`, visible only in the object's namespace.
+    pub export_to: Vec<String>,
+    pub location: Option<String>,
+    pub name: Option<String>,
+}
+
+pub fn default_export_to(export_to: &[String]) -> Vec<String> {
+    if export_to.is_empty() {
+        vec![".".to_string()]
+    } else {
+        export_to.to_vec()
+    }
+}
+
+/// Checks the options that only make sense together, before anything is built or sent.
+pub fn check_allow(hosts: &[Host], options: &AllowOptions) -> Result<(), InputError> {
+    if options.name.is_some() && hosts.len() > 1 {
+        return Err(InputError(
+            "--name names one ServiceEntry: give one host with it, or leave --name out".into(),
+        ));
+    }
+    for host in hosts.iter().filter(|h| h.is_wildcard()) {
+        if let Some(r) = &options.resolution
+            && r.starts_with("DNS")
+        {
+            return Err(InputError(format!(
+                "--resolution {r} cannot be used with wildcard host \"{host}\": DNS resolution needs \
+                 a concrete host; leave --resolution out (wildcards use NONE) or name the host"
+            )));
+        }
+    }
+    let mut numbers = BTreeMap::new();
+    for (port, name) in options.ports.iter().zip(port_names(&options.ports)) {
+        if numbers.insert(port.number, ()).is_some() {
+            return Err(InputError(format!(
+                "--port {} is given twice: each port number may appear once",
+                port.number
+            )));
+        }
+        let same_name = options
+            .ports
+            .iter()
+            .zip(port_names(&options.ports))
+            .filter(|(_, n)| *n == name)
+            .count();
+        if same_name > 1 {
+            return Err(InputError(format!(
+                "port name \"{name}\" is used twice: give each --port a distinct NAME"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Port names: the user's, or `<protocol>-port` as the exercise names them, with the number
+/// appended when two ports share a protocol.
+fn port_names(ports: &[PortSpec]) -> Vec<String> {
+    ports
+        .iter()
+        .map(|p| match &p.name {
+            Some(name) => name.clone(),
+            None => {
+                let base = format!("{}-port", p.protocol.to_ascii_lowercase());
+                let shared = ports
+                    .iter()
+                    .filter(|q| q.name.is_none() && q.protocol == p.protocol)
+                    .count();
+                if shared > 1 {
+                    format!("{base}-{}", p.number)
+                } else {
+                    base
+                }
+            }
+        })
+        .collect()
+}
+
+fn default_ports() -> Vec<PortSpec> {
+    vec![
+        PortSpec {
+            number: 80,
+            protocol: "HTTP".into(),
+            name: Some("http-port".into()),
+        },
+        PortSpec {
+            number: 443,
+            protocol: "HTTPS".into(),
+            name: Some("https-port".into()),
+        },
+    ]
+}
+
+/// The ServiceEntry that lets `host` out of the mesh. Call [`check_allow`] first.
+pub fn service_entry(target: &Target, host: &Host, options: &AllowOptions) -> ServiceEntry {
+    let ports = if options.ports.is_empty() {
+        default_ports()
+    } else {
+        options.ports.clone()
+    };
+    let names = port_names(&ports);
+    let resolution = options.resolution.clone().unwrap_or_else(|| {
+        if host.is_wildcard() {
+            "NONE".to_string()
+        } else {
+            "DNS".to_string()
+        }
+    });
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| host.default_object_name());
+    Object {
+        api_version: target.api_version.group_version(),
+        kind: Kind::ServiceEntry.name().to_string(),
+        metadata: metadata(target, &name),
+        spec: ServiceEntrySpec {
+            hosts: vec![host.to_string()],
+            export_to: default_export_to(&options.export_to),
+            ports: ports
+                .iter()
+                .zip(names)
+                .map(|(p, name)| ServicePort {
+                    number: u32::from(p.number),
+                    name,
+                    protocol: p.protocol.clone(),
+                })
+                .collect(),
+            location: options.location.clone(),
+            resolution: Some(resolution),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// VirtualService
+
+/// The egress gateway hop of a host's route (the admins own the Gateway and the second hop).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayHop {
+    pub gateway_host: String,
+    pub port: u16,
+    pub subset: Option<String>,
+}
+
+impl Default for GatewayHop {
+    fn default() -> Self {
+        GatewayHop {
+            gateway_host: DEFAULT_EGRESS_GATEWAY_HOST.to_string(),
+            port: 80,
+            subset: None,
+        }
+    }
+}
+
+/// Everything the plugin's one VirtualService for a host expresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteSettings {
+    pub timeout: Option<String>,
+    pub via_gateway: Option<GatewayHop>,
+    /// Empty: `["."]`.
+    pub export_to: Vec<String>,
+}
+
+impl RouteSettings {
+    /// Reads the settings back from a VirtualService the plugin wrote (or one being adopted).
+    pub fn from_virtual_service(host: &str, spec: &VirtualServiceSpec) -> RouteSettings {
+        let timeout = spec.http.iter().find_map(|r| r.timeout.clone());
+        let via_gateway = spec.http.iter().find_map(|route| {
+            let destination = &route.route.first()?.destination;
+            if destination.host == host || destination.host.is_empty() {
+                return None;
+            }
+            let port = route
+                .matches
+                .iter()
+                .find_map(|m| m.port)
+                .or(destination.port.as_ref().map(|p| p.number))
+                .unwrap_or(80);
+            Some(GatewayHop {
+                gateway_host: destination.host.clone(),
+                port: u16::try_from(port).unwrap_or(80),
+                subset: destination.subset.clone(),
+            })
+        });
+        RouteSettings {
+            timeout,
+            via_gateway,
+            export_to: spec.export_to.clone(),
+        }
+    }
+
+    /// True when the VirtualService would change nothing Istio does on its own.
+    pub fn is_empty(&self) -> bool {
+        self.timeout.is_none() && self.via_gateway.is_none()
+    }
+}
+
+/// The host's VirtualService, or `None` when the settings are empty and it should go.
+pub fn virtual_service(
+    target: &Target,
+    name: &str,
+    host: &Host,
+    settings: &RouteSettings,
+) -> Option<VirtualService> {
+    if settings.is_empty() {
+        return None;
+    }
+    let route = match &settings.via_gateway {
+        // The exercise's routing VirtualService, with the timeout kept on the gateway route.
+        Some(hop) => HttpRoute {
+            matches: vec![HttpMatch {
+                gateways: vec![MESH_GATEWAY.to_string()],
+                port: Some(u32::from(hop.port)),
+            }],
+            timeout: settings.timeout.clone(),
+            route: vec![RouteDestination {
+                destination: Destination {
+                    host: hop.gateway_host.clone(),
+                    subset: hop.subset.clone(),
+                    port: Some(PortSelector {
+                        number: u32::from(hop.port),
+                    }),
+                },
+                weight: Some(100),
+            }],
+        },
+        None => HttpRoute {
+            matches: vec![],
+            timeout: settings.timeout.clone(),
+            route: vec![RouteDestination {
+                destination: Destination {
+                    host: host.to_string(),
+                    ..Destination::default()
+                },
+                weight: Some(100),
+            }],
+        },
+    };
+    Some(Object {
+        api_version: target.api_version.group_version(),
+        kind: Kind::VirtualService.name().to_string(),
+        metadata: metadata(target, name),
+        spec: VirtualServiceSpec {
+            hosts: vec![host.to_string()],
+            export_to: default_export_to(&settings.export_to),
+            gateways: if settings.via_gateway.is_some() {
+                vec![MESH_GATEWAY.to_string()]
+            } else {
+                vec![]
+            },
+            http: vec![route],
+            ..VirtualServiceSpec::default()
+        },
+    })
+}
+
+/// A change to a host's route, as `timeout` and `via-gateway` ask for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteChange {
+    SetTimeout(String),
+    ClearTimeout,
+    ViaGateway(GatewayHop),
+    Direct,
+}
+
+impl RouteChange {
+    pub fn apply(&self, settings: &RouteSettings) -> RouteSettings {
+        let mut next = settings.clone();
+        match self {
+            RouteChange::SetTimeout(t) => next.timeout = Some(t.clone()),
+            RouteChange::ClearTimeout => next.timeout = None,
+            RouteChange::ViaGateway(hop) => next.via_gateway = Some(hop.clone()),
+            RouteChange::Direct => next.via_gateway = None,
+        }
+        next
+    }
+}
