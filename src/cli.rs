@@ -216,7 +216,11 @@ pub struct TimeoutArgs {
     pub host: String,
 
     /// Request timeout in Go syntax, e.g. 0.5s, 500ms, 1m30s
-    #[arg(value_name = "DURATION", required_unless_present = "clear")]
+    #[arg(
+        value_name = "DURATION",
+        required_unless_present = "clear",
+        allow_hyphen_values = true
+    )]
     pub duration: Option<String>,
 
     /// Remove the timeout

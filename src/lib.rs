@@ -21,12 +21,15 @@ use crate::error::exit;
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
+        // `kubectl egress` alone prints the overview on stdout and succeeds, like kubectl.
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            print!("{}", e.render());
+            return ExitCode::from(exit::OK);
+        }
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(match e.kind() {
-                ErrorKind::DisplayHelp
-                | ErrorKind::DisplayVersion
-                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
                 _ => exit::INPUT,
             });
         }

@@ -315,3 +315,109 @@ impl RouteChange {
         next
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        Target {
+            namespace: "student1".into(),
+            api_version: ApiVersion::V1,
+        }
+    }
+
+    fn host() -> Host {
+        Host::parse("httpbin.org").unwrap()
+    }
+
+    #[test]
+    fn timeout_then_gateway_keeps_the_timeout_on_the_gateway_route() {
+        let with_timeout = RouteChange::SetTimeout("0.5s".into()).apply(&RouteSettings::default());
+        let both = RouteChange::ViaGateway(GatewayHop::default()).apply(&with_timeout);
+        let vs = virtual_service(&target(), "httpbin", &host(), &both).unwrap();
+        assert_eq!(vs.spec.gateways, vec!["mesh"]);
+        let route = &vs.spec.http[0];
+        assert_eq!(route.timeout.as_deref(), Some("0.5s"));
+        assert_eq!(route.route[0].destination.host, DEFAULT_EGRESS_GATEWAY_HOST);
+        assert_eq!(route.matches[0].port, Some(80));
+    }
+
+    #[test]
+    fn settings_read_back_from_the_object_they_built() {
+        let settings = RouteSettings {
+            timeout: Some("2s".into()),
+            via_gateway: Some(GatewayHop {
+                subset: Some("httpbin".into()),
+                port: 8080,
+                ..GatewayHop::default()
+            }),
+            export_to: vec![".".into()],
+        };
+        let vs = virtual_service(&target(), "httpbin", &host(), &settings).unwrap();
+        assert_eq!(
+            RouteSettings::from_virtual_service("httpbin.org", &vs.spec),
+            settings
+        );
+    }
+
+    #[test]
+    fn undoing_each_part_leaves_the_other_and_then_nothing() {
+        let both = RouteSettings {
+            timeout: Some("0.5s".into()),
+            via_gateway: Some(GatewayHop::default()),
+            export_to: vec![],
+        };
+        let direct = RouteChange::Direct.apply(&both);
+        let vs = virtual_service(&target(), "httpbin", &host(), &direct).unwrap();
+        assert!(vs.spec.gateways.is_empty());
+        assert_eq!(vs.spec.http[0].route[0].destination.host, "httpbin.org");
+        assert_eq!(vs.spec.http[0].timeout.as_deref(), Some("0.5s"));
+        let nothing = RouteChange::ClearTimeout.apply(&direct);
+        assert!(virtual_service(&target(), "httpbin", &host(), &nothing).is_none());
+    }
+
+    #[test]
+    fn wildcard_hosts_get_resolution_none_and_dns_is_refused() {
+        let wildcard = Host::parse("*.wikipedia.org").unwrap();
+        let se = service_entry(&target(), &wildcard, &AllowOptions::default());
+        assert_eq!(se.spec.resolution.as_deref(), Some("NONE"));
+        assert_eq!(se.metadata.name, "wildcard-wikipedia");
+        let dns = AllowOptions {
+            resolution: Some("DNS".into()),
+            ..AllowOptions::default()
+        };
+        assert!(
+            check_allow(&[wildcard], &dns)
+                .unwrap_err()
+                .0
+                .contains("wildcard")
+        );
+    }
+
+    #[test]
+    fn port_names_follow_the_exercise_and_stay_unique() {
+        let ports = vec![
+            PortSpec::parse("80").unwrap(),
+            PortSpec::parse("8080").unwrap(),
+            PortSpec::parse("443").unwrap(),
+        ];
+        assert_eq!(
+            port_names(&ports),
+            vec!["http-port-80", "http-port-8080", "https-port"]
+        );
+        let clash = AllowOptions {
+            ports: vec![
+                PortSpec::parse("80/HTTP/web").unwrap(),
+                PortSpec::parse("81/HTTP/web").unwrap(),
+            ],
+            ..AllowOptions::default()
+        };
+        assert!(
+            check_allow(&[host()], &clash)
+                .unwrap_err()
+                .0
+                .contains("\"web\"")
+        );
+    }
+}

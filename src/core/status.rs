@@ -155,11 +155,13 @@ fn short_service(fqdn: &str) -> &str {
     fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn)
 }
 
+/// The ServiceEntries and VirtualServices that name one host in one namespace.
+type ObjectsForHost<'a> = (Vec<&'a ServiceEntry>, Vec<&'a VirtualService>);
+
 pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
     let mesh = mesh_report(view);
     // (namespace, host) -> indexes of the objects that name it
-    let mut hosts: BTreeMap<(String, String), (Vec<&ServiceEntry>, Vec<&VirtualService>)> =
-        BTreeMap::new();
+    let mut hosts: BTreeMap<(String, String), ObjectsForHost> = BTreeMap::new();
     for se in &view.service_entries {
         for host in &se.spec.hosts {
             let ns = se.metadata.namespace.clone().unwrap_or_default();
@@ -560,4 +562,172 @@ pub fn columns(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::plan::{self, AllowOptions, GatewayHop, Target};
+    use crate::core::validate::Host;
+
+    fn target(ns: &str) -> Target {
+        Target {
+            namespace: ns.into(),
+            api_version: ApiVersion::V1,
+        }
+    }
+
+    fn view() -> ClusterView {
+        ClusterView {
+            service_entries: vec![],
+            virtual_services: vec![],
+            gateways: Known::Yes(vec![]),
+            egress_gateway_service: Known::Yes(true),
+            outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),
+        }
+    }
+
+    fn codes(report: &Report) -> Vec<&'static str> {
+        report
+            .hosts
+            .iter()
+            .flat_map(|h| h.findings.iter().map(|f| f.code))
+            .collect()
+    }
+
+    #[test]
+    fn the_exercise_state_reads_back_with_its_path() {
+        let host = Host::parse("httpbin.org").unwrap();
+        let mut v = view();
+        v.service_entries = vec![plan::service_entry(
+            &target("s1"),
+            &host,
+            &AllowOptions::default(),
+        )];
+        let settings = plan::RouteSettings {
+            timeout: Some("0.5s".into()),
+            via_gateway: Some(GatewayHop::default()),
+            export_to: vec![],
+        };
+        v.virtual_services =
+            vec![plan::virtual_service(&target("s1"), "httpbin", &host, &settings).unwrap()];
+        v.gateways = Known::Yes(vec![Gateway {
+            api_version: "networking.istio.io/v1".into(),
+            kind: "Gateway".into(),
+            metadata: Metadata::default(),
+            spec: GatewaySpec {
+                selector: Default::default(),
+                servers: vec![GatewayServer {
+                    hosts: vec!["httpbin.org".into()],
+                    port: None,
+                }],
+            },
+        }]);
+        let report = analyse(&v, &[]);
+        assert_eq!(report.hosts.len(), 1);
+        let h = &report.hosts[0];
+        assert_eq!(
+            h.path,
+            "sidecar -> istio-egressgateway.istio-system:80 -> httpbin.org  (timeout 0.5s)"
+        );
+        assert!(h.managed);
+        assert_eq!(codes(&report), vec![codes::TIMEOUT_NOT_ON_HTTPS]);
+        assert_eq!(report.worst(), Some(Severity::Info));
+    }
+
+    #[test]
+    fn problems_are_found() {
+        let host = Host::parse("httpbin.org").unwrap();
+        let mut v = view();
+        let mut se = plan::service_entry(
+            &target("s1"),
+            &host,
+            &AllowOptions {
+                ports: vec![crate::core::validate::PortSpec::parse("443").unwrap()],
+                export_to: vec!["*".into()],
+                ..AllowOptions::default()
+            },
+        );
+        se.metadata.labels.clear();
+        v.service_entries = vec![se];
+        let settings = plan::RouteSettings {
+            timeout: Some("1s".into()),
+            via_gateway: Some(GatewayHop::default()),
+            export_to: vec![],
+        };
+        let vs = plan::virtual_service(&target("s1"), "httpbin", &host, &settings).unwrap();
+        let mut second = vs.clone();
+        second.metadata.name = "other".into();
+        v.virtual_services = vec![vs, second];
+        v.egress_gateway_service = Known::Yes(false);
+        let report = analyse(&v, &[]);
+        let found = codes(&report);
+        for code in [
+            codes::DUPLICATE_VIRTUAL_SERVICE,
+            codes::EXPORTED_BEYOND_NAMESPACE,
+            codes::TIMEOUT_WITHOUT_HTTP,
+            codes::NO_GATEWAY_FOR_HOST,
+            codes::NO_EGRESS_GATEWAY_SERVICE,
+        ] {
+            assert!(found.contains(&code), "{code} missing from {found:?}");
+        }
+        assert!(!report.hosts[0].managed);
+        assert_eq!(report.worst(), Some(Severity::Error));
+    }
+
+    #[test]
+    fn route_without_service_entry_and_unknowns() {
+        let host = Host::parse("api.example.com").unwrap();
+        let mut v = view();
+        let settings = plan::RouteSettings {
+            timeout: None,
+            via_gateway: Some(GatewayHop::default()),
+            export_to: vec![],
+        };
+        v.virtual_services =
+            vec![plan::virtual_service(&target("s2"), "api", &host, &settings).unwrap()];
+        v.gateways = Known::Unknown("forbidden".into());
+        v.outbound_policy = Known::Unknown("forbidden".into());
+        let report = analyse(&v, &[]);
+        let h = &report.hosts[0];
+        assert_eq!(h.route.kind, "blocked");
+        assert!(codes(&report).contains(&codes::NO_SERVICE_ENTRY));
+        assert!(codes(&report).contains(&codes::UNKNOWN));
+        assert_eq!(report.mesh.outbound_traffic_policy, None);
+        assert_eq!(report.mesh.unknown.len(), 2);
+        let text = table(&report, false, false);
+        assert!(text.contains("unknown gateways: forbidden"), "{text}");
+    }
+
+    #[test]
+    fn in_mesh_and_ingress_routes_are_not_egress() {
+        let mut v = view();
+        let internal = Host::parse("name").unwrap();
+        let settings = plan::RouteSettings {
+            timeout: Some("1s".into()),
+            ..Default::default()
+        };
+        let mut ingress = plan::virtual_service(
+            &target("s1"),
+            "sentences",
+            &Host::parse("s1.sentences.example.com").unwrap(),
+            &settings,
+        )
+        .unwrap();
+        ingress.spec.gateways = vec!["sentences".into()];
+        v.virtual_services = vec![
+            plan::virtual_service(&target("s1"), "name", &internal, &settings).unwrap(),
+            ingress,
+        ];
+        assert!(analyse(&v, &[]).hosts.is_empty());
+    }
+
+    #[test]
+    fn columns_align_like_kubectl() {
+        let rows = vec![
+            vec!["A".to_string(), "BB".to_string()],
+            vec!["ccc".to_string(), "d".to_string()],
+        ];
+        assert_eq!(columns(&rows), "A     BB\nccc   d\n");
+    }
 }

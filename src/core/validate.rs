@@ -50,6 +50,8 @@ impl Host {
                 "a host without a port (set ports with --port)"
             } else if input.chars().any(|c| c.is_ascii_uppercase()) {
                 "a lower-case host"
+            } else if input.ends_with('.') {
+                "a host without the trailing dot"
             } else {
                 "a host, without path or spaces"
             };
@@ -271,7 +273,8 @@ pub fn go_duration_nanos(input: &str) -> Option<u128> {
         }
         total = total.checked_add(value)?;
     }
-    Some(total)
+    // Go's time.Duration is an int64 of nanoseconds (about 2562047h).
+    (total <= i64::MAX as u128).then_some(total)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,7 +400,7 @@ mod tests {
             ("*", "every destination"),
             ("a..b", "empty label"),
             (".a", "empty label"),
-            ("a.", "empty label"),
+            ("a.", "trailing dot"),
             ("foo.*.com", "leading"),
             ("-a.com", "label \"-a\""),
             ("a b.com", "a b.com"),
@@ -467,6 +470,7 @@ mod tests {
             ".s",
             "1..5s",
             "+1s",
+            "2562048h",
         ] {
             let err = Timeout::parse(bad).unwrap_err().0;
             assert!(err.contains("0.5s, 500ms"), "{bad}: {err}");
@@ -536,5 +540,52 @@ mod tests {
     fn http_protocols() {
         assert!(is_http_protocol("HTTP") && is_http_protocol("grpc"));
         assert!(!is_http_protocol("HTTPS") && !is_http_protocol("TLS") && !is_http_protocol("TCP"));
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn host_parser_never_panics(input in "\\PC{0,300}") {
+                let _ = Host::parse(&input);
+            }
+
+            #[test]
+            fn accepted_hosts_follow_the_rules(input in "(\\*\\.)?[a-z0-9.-]{1,80}") {
+                if let Ok(host) = Host::parse(&input) {
+                    let name = host.as_str().strip_prefix("*.").unwrap_or(host.as_str());
+                    prop_assert!(host.as_str().len() <= 253);
+                    for label in name.split('.') {
+                        prop_assert!(is_rfc1123_label(label), "{}", label);
+                    }
+                    prop_assert!(is_rfc1123_label(&host.default_object_name()));
+                }
+            }
+
+            #[test]
+            fn valid_dns_names_are_accepted(labels in prop::collection::vec("[a-z]([a-z0-9-]{0,20}[a-z0-9])?", 1..5)) {
+                let host = labels.join(".");
+                let parsed = Host::parse(&host).unwrap();
+                prop_assert_eq!(parsed.as_str(), host.as_str());
+            }
+
+            #[test]
+            fn duration_parser_never_panics(input in "\\PC{0,40}") {
+                let _ = Timeout::parse(&input);
+            }
+
+            #[test]
+            fn durations_agree_with_arithmetic(whole in 0u64..100_000, frac in 0u32..1000, unit in 0usize..4) {
+                let (suffix, nanos) = [("ms", 1_000_000u128), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000)][unit];
+                let text = format!("{whole}.{frac:03}{suffix}");
+                let expected = u128::from(whole) * nanos + u128::from(frac) * nanos / 1000;
+                match Timeout::parse(&text) {
+                    Ok(t) => { prop_assert_eq!(t.nanos(), expected); prop_assert!(expected >= 1_000_000); }
+                    Err(_) => prop_assert!(expected < 1_000_000),
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,131 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_kubectl_egress_global_optspecs
+    string join \n n/namespace= context= kubeconfig= o/output= dry-run= field-manager= api-version= request-timeout= h/help V/version
+end
+
+function __fish_kubectl_egress_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_kubectl_egress_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_kubectl_egress_using_subcommand
+    set -l cmd (__fish_kubectl_egress_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l context -d 'Kubeconfig context to use' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l field-manager -d 'Field manager for server-side apply' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -s V -l version -d 'Print version'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "allow" -d 'Allow traffic to external hosts: one ServiceEntry per host'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "timeout" -d 'Set or clear the request timeout on a host\'s VirtualService'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "via-gateway" -d 'Route a host\'s mesh traffic through the egress gateway'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "status" -d 'Show what is allowed, how it is routed, and what is wrong'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "cleanup" -d 'Delete what kubectl-egress created in the namespace, nothing else'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l port -d 'Port as NUMBER[/PROTOCOL[/NAME]]; repeatable, replaces the default 80/HTTP and 443/HTTPS' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l resolution -d 'DNS, NONE, STATIC or DNS_ROUND_ROBIN [default: DNS; NONE for wildcard hosts]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l export-to -d 'Namespaces that may see the ServiceEntry: ".", "*" or a name; repeatable [default: "."]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l location -d 'MESH_EXTERNAL or MESH_INTERNAL [default: unset, which Istio treats as MESH_EXTERNAL]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l name -d 'Object name [default: the host\'s first label, e.g. httpbin for httpbin.org]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l context -d 'Kubeconfig context to use' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l field-manager -d 'Field manager for server-side apply' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s h -l help -d 'Print help'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s V -l version -d 'Print version'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l export-to -d 'Namespaces that may see the VirtualService; repeatable [default: "."]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l context -d 'Kubeconfig context to use' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l field-manager -d 'Field manager for server-side apply' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l clear -d 'Remove the timeout'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s h -l help -d 'Print help'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s V -l version -d 'Print version'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l gateway-host -d 'The egress gateway Service\'s FQDN' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l port -d 'Port matched on the sidecar and used on the gateway' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l subset -d 'Subset of the admins\' DestinationRule for the egress gateway' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l export-to -d 'Namespaces that may see the VirtualService; repeatable [default: "."]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l context -d 'Kubeconfig context to use' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l field-manager -d 'Field manager for server-side apply' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l off -d 'Route straight to the host again'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s h -l help -d 'Print help'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s V -l version -d 'Print version'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l context -d 'Kubeconfig context to use' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l field-manager -d 'Field manager for server-side apply' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s A -l all-namespaces -d 'Every namespace (adds a NAMESPACE column)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l exit-code -d 'Exit with 3 when there are findings of severity warning or error'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s h -l help -d 'Print help'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s V -l version -d 'Print version'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l context -d 'Kubeconfig context to use' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l field-manager -d 'Field manager for server-side apply' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s A -l all-namespaces -d 'Every namespace the plugin wrote to'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s h -l help -d 'Print help'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s V -l version -d 'Print version'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l context -d 'Kubeconfig context to use' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l field-manager -d 'Field manager for server-side apply' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s h -l help -d 'Print help'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s V -l version -d 'Print version'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway status cleanup completion help" -f -a "allow" -d 'Allow traffic to external hosts: one ServiceEntry per host'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway status cleanup completion help" -f -a "timeout" -d 'Set or clear the request timeout on a host\'s VirtualService'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway status cleanup completion help" -f -a "via-gateway" -d 'Route a host\'s mesh traffic through the egress gateway'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway status cleanup completion help" -f -a "status" -d 'Show what is allowed, how it is routed, and what is wrong'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway status cleanup completion help" -f -a "cleanup" -d 'Delete what kubectl-egress created in the namespace, nothing else'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway status cleanup completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway status cleanup completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

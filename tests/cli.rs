@@ -1,0 +1,339 @@
+//! The binary as a user runs it, with no cluster and no kubeconfig: help, the exercise's objects
+//! rendered offline (snapshots), and every refusal's message and exit code.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+/// The plugin with an empty HOME and no KUBECONFIG: nothing to connect to.
+fn egress() -> Command {
+    let home = tempfile::tempdir().unwrap().keep();
+    let mut cmd = Command::cargo_bin("kubectl-egress").unwrap();
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = egress().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn allow_renders_the_exercise_service_entry() {
+    insta::assert_snapshot!(stdout_of(&[
+        "allow",
+        "httpbin.org",
+        "-n",
+        "student1",
+        "--dry-run=client",
+        "-o",
+        "yaml"
+    ]));
+}
+
+#[test]
+fn timeout_renders_the_exercise_virtual_service() {
+    insta::assert_snapshot!(stdout_of(&[
+        "timeout",
+        "httpbin.org",
+        "0.5s",
+        "-n",
+        "student1",
+        "--dry-run=client",
+        "-o",
+        "yaml"
+    ]));
+}
+
+#[test]
+fn via_gateway_renders_the_exercise_routing_virtual_service() {
+    insta::assert_snapshot!(stdout_of(&[
+        "via-gateway",
+        "httpbin.org",
+        "-n",
+        "student1",
+        "--dry-run=client",
+        "-o",
+        "yaml"
+    ]));
+}
+
+#[test]
+fn allow_options_render() {
+    insta::assert_snapshot!(stdout_of(&[
+        "allow",
+        "*.wikipedia.org",
+        "api.github.com",
+        "--port",
+        "443/TLS",
+        "--port",
+        "8080",
+        "--export-to",
+        "istio-system",
+        "--export-to",
+        ".",
+        "--location",
+        "MESH_EXTERNAL",
+        "-n",
+        "student1",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+        "--api-version",
+        "v1"
+    ]));
+}
+
+#[test]
+fn via_gateway_options_render_as_json() {
+    insta::assert_snapshot!(stdout_of(&[
+        "via-gateway",
+        "httpbin.org",
+        "--subset",
+        "httpbin",
+        "--port",
+        "8080",
+        "--gateway-host",
+        "egress.mesh-gateways.svc.cluster.local",
+        "-n",
+        "student1",
+        "--dry-run=client",
+        "-o",
+        "json"
+    ]));
+}
+
+#[test]
+fn default_output_is_kubectl_like_and_names_are_stable() {
+    assert_eq!(
+        stdout_of(&["allow", "httpbin.org", "--dry-run=client"]),
+        "serviceentry.networking.istio.io/httpbin created (dry run)\n"
+    );
+    assert_eq!(
+        stdout_of(&["timeout", "httpbin.org", "2s", "--dry-run", "-o", "name"]),
+        "virtualservice.networking.istio.io/httpbin\n"
+    );
+}
+
+#[test]
+fn namespace_comes_from_flag_then_student_ns_then_default() {
+    let ns = |extra_env: Option<&str>, args: &[&str]| {
+        let mut cmd = egress();
+        if let Some(v) = extra_env {
+            cmd.env("STUDENT_NS", v);
+        }
+        let out = cmd
+            .args(["allow", "httpbin.org", "--dry-run=client", "-o", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["metadata"]["namespace"].as_str().unwrap().to_string()
+    };
+    assert_eq!(ns(None, &[]), "default");
+    assert_eq!(ns(Some("student7"), &[]), "student7");
+    assert_eq!(ns(Some("student7"), &["-n", "student1"]), "student1");
+}
+
+#[test]
+fn offline_rendering_says_so_on_stderr() {
+    egress()
+        .args(["allow", "httpbin.org", "--dry-run=client"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no kubeconfig"));
+}
+
+#[test]
+fn help_shows_kubectl_egress_and_examples() {
+    let help = stdout_of(&["--help"]);
+    assert!(help.contains("Usage: kubectl egress"), "{help}");
+    assert!(help.contains("kubectl egress allow httpbin.org"), "{help}");
+    assert!(help.contains("Exit codes"), "{help}");
+    for sub in ["allow", "timeout", "via-gateway", "status", "cleanup"] {
+        let help = stdout_of(&[sub, "-h"]);
+        assert!(
+            help.contains(&format!("kubectl egress {sub}")),
+            "{sub}: {help}"
+        );
+        assert!(help.contains("Examples:"), "{sub}: {help}");
+        assert!(help.contains("--namespace"), "{sub}: {help}");
+    }
+    // No arguments: the overview, successfully.
+    egress()
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("kubectl egress allow"));
+}
+
+/// Every refusal: exit 2, one line on stderr naming the value, nothing on stdout.
+#[test]
+fn refusals() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["allow", "http://httpbin.org"],
+            "did you mean \"httpbin.org\"",
+        ),
+        (
+            &["allow", "httpbin.org:443"],
+            "did you mean \"httpbin.org\"",
+        ),
+        (&["allow", "*"], "\"*\""),
+        (&["allow", "a..b"], "\"a..b\""),
+        (&["allow", "bad host.org"], "bad host.org"),
+        (&["allow", "httpbin.org", "--port", "0"], "\"0\""),
+        (&["allow", "httpbin.org", "--port", "70000"], "\"70000\""),
+        (&["allow", "httpbin.org", "--port", "80/FTP"], "FTP"),
+        (
+            &["allow", "httpbin.org", "--port", "80", "--port", "80/TCP"],
+            "--port 80",
+        ),
+        (
+            &["allow", "*.wikipedia.org", "--resolution", "DNS"],
+            "wildcard",
+        ),
+        (&["allow", "httpbin.org", "--resolution", "MAGIC"], "MAGIC"),
+        (&["allow", "httpbin.org", "--name", "Bad_Name"], "Bad_Name"),
+        (&["allow", "a.org", "b.org", "--name", "x"], "--name"),
+        (&["allow", "httpbin.org", "--export-to", "a/b"], "a/b"),
+        (&["allow", "httpbin.org", "-n", "Student1"], "\"Student1\""),
+        (&["allow", "httpbin.org", "-o", "xml"], "\"xml\""),
+        (&["allow", "httpbin.org", "-o", "wide"], "wide"),
+        (&["allow", "httpbin.org", "--dry-run=maybe"], "\"maybe\""),
+        (&["allow", "httpbin.org", "--api-version", "v2"], "\"v2\""),
+        (
+            &["allow", "httpbin.org", "--request-timeout", "soon"],
+            "\"soon\"",
+        ),
+        (&["timeout", "httpbin.org", "0.5"], "\"0.5\""),
+        (&["timeout", "httpbin.org", "-1s"], "\"-1s\""),
+        (&["timeout", "httpbin.org", "0s"], "at least 1ms"),
+        (&["timeout", "httpbin.org", "0.5ms"], "at least 1ms"),
+        (&["timeout", "httpbin.org", "5 seconds"], "\"5 seconds\""),
+        (&["timeout", "httpbin.org", "1d"], "\"1d\""),
+        (
+            &["via-gateway", "httpbin.org", "--port", "http"],
+            "\"http\"",
+        ),
+        (&["via-gateway", "httpbin.org", "--subset", "A B"], "A B"),
+        (&["via-gateway", "https://httpbin.org"], "did you mean"),
+        (&["status", "-o", "name"], "-o name"),
+        (&["cleanup", "HTTPBIN.org"], "did you mean \"httpbin.org\""),
+    ];
+    for (args, needle) in cases {
+        let out = egress().args(*args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+        let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(error_lines.len(), 1, "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{args:?}: not one line: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn bad_student_ns_is_named() {
+    egress()
+        .env("STUDENT_NS", "Not_A_Namespace")
+        .args(["allow", "httpbin.org", "--dry-run=client"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("$STUDENT_NS"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    egress().args(["allow"]).assert().code(2);
+    egress().args(["timeout", "httpbin.org"]).assert().code(2);
+    egress().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn writing_without_a_kubeconfig_is_a_runtime_error() {
+    egress()
+        .args(["allow", "httpbin.org"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains("no kubeconfig found"));
+    egress()
+        .args(["status", "--kubeconfig", "/nonexistent/kubeconfig"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "/nonexistent/kubeconfig not found",
+        ));
+}
+
+#[test]
+fn completion_scripts_are_committed_and_current() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let generated = stdout_of(&["completion", shell]);
+        let file = match shell {
+            "bash" => "kubectl-egress.bash",
+            "zsh" => "_kubectl-egress",
+            "fish" => "kubectl-egress.fish",
+            _ => "kubectl-egress.ps1",
+        };
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("completions")
+            .join(file);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is out of date: run scripts/update-completions",
+            path.display()
+        );
+    }
+}
+
+/// The defaults reproduce the exercise's YAML exactly: the same object once the two additions
+/// (metadata.namespace and the managed-by label) are taken away.
+#[test]
+fn defaults_equal_the_exercise_objects() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["allow", "httpbin.org"], "api-egress-se.yaml"),
+        (
+            &["timeout", "httpbin.org", "0.5s"],
+            "api-egress-vs-timeout.yaml",
+        ),
+        (
+            &["via-gateway", "httpbin.org"],
+            "api-egress-vs-gateway.yaml",
+        ),
+    ];
+    for (args, fixture) in cases {
+        let rendered = stdout_of(
+            &[
+                args,
+                &["-n", "student1", "--dry-run=client", "-o", "yaml"][..],
+            ]
+            .concat(),
+        );
+        let mut ours: serde_json::Value = serde_saphyr::from_str(&rendered).unwrap();
+        let meta = ours["metadata"].as_object_mut().unwrap();
+        assert_eq!(meta.remove("namespace").unwrap(), "student1");
+        let labels = meta.remove("labels").unwrap();
+        assert_eq!(
+            labels,
+            serde_json::json!({"app.kubernetes.io/managed-by": "kubectl-egress"})
+        );
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/seed")
+            .join(fixture);
+        let seed: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(ours, seed, "{args:?} differs from the exercise's {fixture}");
+    }
+}
