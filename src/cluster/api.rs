@@ -74,34 +74,38 @@ impl<'a> IstioApi<'a> {
             what: format!("{}.{GROUP}", kind.plural()),
             namespace,
         };
-        let candidates = match self.version.get() {
-            Some(v) => vec![v],
-            None => vec![ApiVersion::V1, ApiVersion::V1beta1],
-        };
-        let mut last_error = None;
-        for version in candidates {
+        for version in self.candidates() {
             match self.api(kind, version, namespace).list(&params).await {
                 Ok(list) => {
                     self.version.set(Some(version));
                     return Ok(list.items.into_iter().map(to_value).collect());
                 }
-                Err(kube::Error::Api(status)) if status.code == 404 => {
-                    last_error = Some(version);
-                }
+                Err(kube::Error::Api(status)) if status.code == 404 => continue,
                 Err(e) => return Err(self.describe(e, doing())),
             }
         }
-        let tried = last_error.map(|v| v.group_version()).unwrap_or_default();
-        Err(Error::runtime(format!(
-            "the cluster does not serve {}s ({tried}{}): Istio's CRDs are not installed; install Istio \
-             (or its CRDs) first, or point --context at a cluster that has them",
+        Err(self.not_served(kind))
+    }
+
+    /// The versions to try, in order: the one known, else v1 then v1beta1. A 404 on a list or a
+    /// collection means the version is not served (a missing namespace lists as empty).
+    fn candidates(&self) -> Vec<ApiVersion> {
+        match self.version.get() {
+            Some(v) => vec![v],
+            None => vec![ApiVersion::V1, ApiVersion::V1beta1],
+        }
+    }
+
+    fn not_served(&self, kind: Kind) -> Error {
+        let tried = match self.version.get() {
+            Some(v) => v.group_version(),
+            None => format!("{GROUP}/v1 nor v1beta1"),
+        };
+        Error::runtime(format!(
+            "the cluster does not serve {}s ({tried}): Istio's CRDs are not installed; install \
+             Istio (or its CRDs) first, or point --context at a cluster that has them",
             kind.name(),
-            if self.version.get().is_none() {
-                " nor v1"
-            } else {
-                ""
-            },
-        )))
+        ))
     }
 
     /// Server-side apply of one object; returns what the server stored (or would, with dry run).
@@ -182,24 +186,33 @@ impl<'a> IstioApi<'a> {
             ..DeleteParams::default()
         };
         let list = ListParams::default().labels(selector);
-        match self
-            .api(kind, self.version(), namespace)
-            .delete_collection(&params, &list)
-            .await
-        {
-            Ok(either) => Ok(either
-                .left()
-                .map(|l| l.items.into_iter().map(to_value).collect())
-                .unwrap_or_default()),
-            Err(e) => Err(self.describe(
-                e,
-                Doing {
-                    verb: "delete",
-                    what: format!("{} labelled {selector}", kind.plural()),
-                    namespace,
-                },
-            )),
+        for version in self.candidates() {
+            match self
+                .api(kind, version, namespace)
+                .delete_collection(&params, &list)
+                .await
+            {
+                Ok(either) => {
+                    self.version.set(Some(version));
+                    return Ok(either
+                        .left()
+                        .map(|l| l.items.into_iter().map(to_value).collect())
+                        .unwrap_or_default());
+                }
+                Err(kube::Error::Api(status)) if status.code == 404 => continue,
+                Err(e) => {
+                    return Err(self.describe(
+                        e,
+                        Doing {
+                            verb: "delete",
+                            what: format!("{} labelled {selector}", kind.plural()),
+                            namespace,
+                        },
+                    ));
+                }
+            }
         }
+        Err(self.not_served(kind))
     }
 
     /// Gets a core/v1 object (Service, ConfigMap) for status; Ok(None) when it does not exist.

@@ -116,6 +116,35 @@ pub async fn carry_out(
         DryRun::Client => " (dry run)",
         DryRun::Server => " (server dry run)",
     };
+    // Several objects: let the server check them all (dry run) before writing any, so that a
+    // rejection of the last leaves nothing half done.
+    if let (Some(api), DryRun::None) = (api, settings.dry_run) {
+        let applies: Vec<_> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Apply {
+                    kind,
+                    namespace,
+                    object,
+                    ..
+                } => Some((kind, namespace, object)),
+                Change::Delete { .. } => None,
+            })
+            .collect();
+        if applies.len() > 1 {
+            for (kind, namespace, object) in applies {
+                api.apply(
+                    *kind,
+                    namespace,
+                    object,
+                    &settings.field_manager,
+                    force_conflicts,
+                    true,
+                )
+                .await?;
+            }
+        }
+    }
     let mut lines = String::new();
     let mut objects = vec![];
     for change in changes {

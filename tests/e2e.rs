@@ -1,0 +1,1078 @@
+//! End-to-end tests against the real local control plane (scripts/cluster): kube-apiserver and
+//! etcd on loopback, Istio's CRDs, RBAC on, the audit log as the witness of every request.
+//!
+//! Run by scripts/test, which starts three clusters (Istio v1 CRDs, v1beta1-only CRDs, no CRDs)
+//! and passes their state directories in EGRESS_E2E_V1, EGRESS_E2E_V1BETA1, EGRESS_E2E_NOCRDS.
+//! Tests run one at a time (--test-threads=1) so the audit log can be read per test; each works
+//! in a namespace of its own.
+#![cfg(feature = "e2e")]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+struct Cluster {
+    dir: PathBuf,
+}
+
+impl Cluster {
+    fn from_env(var: &str) -> Cluster {
+        let dir = std::env::var_os(var).unwrap_or_else(|| {
+            panic!("{var} is not set: run the end-to-end tests with scripts/test")
+        });
+        Cluster { dir: dir.into() }
+    }
+
+    fn main() -> Cluster {
+        Cluster::from_env("EGRESS_E2E_V1")
+    }
+
+    fn kubeconfig(&self, user: &str) -> PathBuf {
+        self.dir.join(format!("{user}.kubeconfig"))
+    }
+
+    /// kubectl as the cluster admin.
+    fn admin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(self.dir.join("kubectl"));
+        cmd.arg("--kubeconfig")
+            .arg(self.kubeconfig("admin"))
+            .args(args);
+        if let Some(input) = stdin {
+            use std::io::Write;
+            cmd.stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = cmd.spawn().unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            return child.wait_with_output().unwrap();
+        }
+        cmd.output().unwrap()
+    }
+
+    fn admin_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.admin(args, stdin);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A fresh namespace where `user` has the course's student role.
+    fn namespace(&self, prefix: &str, user: &str) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let ns = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        self.admin_ok(&["create", "namespace", &ns], None);
+        self.admin_ok(
+            &[
+                "create",
+                "rolebinding",
+                user,
+                "-n",
+                &ns,
+                "--clusterrole=course:student",
+                &format!("--user={user}"),
+            ],
+            None,
+        );
+        ns
+    }
+
+    /// The object as the admin sees it, or None.
+    fn get(&self, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        let out = self.admin(&["get", kind, name, "-n", ns, "-o", "json"], None);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    fn audit_mark(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    /// Audit events since `mark` made by `user`.
+    fn audit_since(&self, mark: usize, user: &str) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("audit.log"))
+            .unwrap()
+            .lines()
+            .skip(mark)
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["user"]["username"] == user)
+            .collect()
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// The plugin as `user` of `cluster`, with an empty HOME and that user's kubeconfig.
+fn egress(cluster: &Cluster, user: &str, args: &[&str]) -> Run {
+    egress_with(cluster.kubeconfig(user), args)
+}
+
+fn egress_with(kubeconfig: PathBuf, args: &[&str]) -> Run {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-egress"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("KUBECONFIG", kubeconfig)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn ok(run: Run) -> Run {
+    assert_eq!(
+        run.code, 0,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    run
+}
+
+fn seed(file: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/seed")
+        .join(file);
+    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn assert_managed(object: &Value) {
+    assert_eq!(
+        object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kubectl-egress"
+    );
+}
+
+const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
+
+#[test]
+fn the_exercise_as_student1_gives_the_seed_objects() {
+    let c = Cluster::main();
+    let ns = c.namespace("exercise", "student1");
+    let mark = c.audit_mark();
+
+    let run = ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    assert_eq!(
+        run.stdout,
+        "serviceentry.networking.istio.io/httpbin created\n"
+    );
+    let se = c
+        .get("serviceentry", &ns, "httpbin")
+        .expect("ServiceEntry created");
+    assert_managed(&se);
+    assert_eq!(se["spec"], seed("api-egress-se.yaml")["spec"]);
+
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "0.5s", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "virtualservice.networking.istio.io/httpbin created\n"
+    );
+    let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
+    assert_managed(&vs);
+    assert_eq!(vs["spec"], seed("api-egress-vs-timeout.yaml")["spec"]);
+
+    // The exercise rewrites the VirtualService to route through the gateway (no timeout left).
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "--clear", "-n", &ns],
+    ));
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "virtualservice.networking.istio.io/httpbin created\n"
+    );
+    let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
+    assert_eq!(vs["spec"], seed("api-egress-vs-gateway.yaml")["spec"]);
+
+    let status = ok(egress(&c, "student1", &["status", "-n", &ns]));
+    assert!(
+        status
+            .stdout
+            .contains("sidecar -> istio-egressgateway.istio-system:80 -> httpbin.org"),
+        "{}",
+        status.stdout
+    );
+
+    let run = ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    assert!(
+        run.stdout
+            .contains("virtualservice.networking.istio.io/httpbin deleted"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("serviceentry.networking.istio.io/httpbin deleted"),
+        "{}",
+        run.stdout
+    );
+    assert!(c.get("serviceentry", &ns, "httpbin").is_none());
+    assert!(c.get("virtualservice", &ns, "httpbin").is_none());
+
+    // Per the audit log, every write went to the target namespace and nowhere else.
+    let writes: Vec<Value> = c
+        .audit_since(mark, "student1")
+        .into_iter()
+        .filter(|e| WRITE_VERBS.contains(&e["verb"].as_str().unwrap_or("")))
+        .collect();
+    assert!(!writes.is_empty());
+    for w in &writes {
+        assert_eq!(
+            w["objectRef"]["namespace"],
+            ns.as_str(),
+            "write outside {ns}: {w}"
+        );
+    }
+}
+
+#[test]
+fn rerunning_changes_nothing() {
+    let c = Cluster::main();
+    let ns = c.namespace("idempotent", "student1");
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "0.5s", "-n", &ns],
+    ));
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "-n", &ns],
+    ));
+    let before = c.get("virtualservice", &ns, "httpbin").unwrap();
+    let rv = |o: &Value| {
+        o["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for (args, line) in [
+        (
+            vec!["allow", "httpbin.org"],
+            "serviceentry.networking.istio.io/httpbin unchanged\n",
+        ),
+        (
+            vec!["timeout", "httpbin.org", "0.5s"],
+            "virtualservice.networking.istio.io/httpbin unchanged\n",
+        ),
+        (
+            vec!["via-gateway", "httpbin.org"],
+            "virtualservice.networking.istio.io/httpbin unchanged\n",
+        ),
+    ] {
+        let args = [&args[..], &["-n", &ns]].concat();
+        assert_eq!(ok(egress(&c, "student1", &args)).stdout, line);
+    }
+    assert_eq!(
+        rv(&before),
+        rv(&c.get("virtualservice", &ns, "httpbin").unwrap())
+    );
+}
+
+#[test]
+fn timeout_and_gateway_compose_on_one_virtual_service_both_ways() {
+    let c = Cluster::main();
+    let ns = c.namespace("compose", "student1");
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    // Gateway first, then timeout.
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "-n", &ns],
+    ));
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "0.5s", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "virtualservice.networking.istio.io/httpbin configured\n"
+    );
+    let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
+    let mut expected = seed("api-egress-vs-gateway.yaml")["spec"].clone();
+    expected["http"][0]["timeout"] = "0.5s".into();
+    assert_eq!(vs["spec"], expected);
+    // Turning the gateway off keeps the timeout: the exercise's timeout VirtualService.
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "--off", "-n", &ns],
+    ));
+    let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
+    assert_eq!(vs["spec"], seed("api-egress-vs-timeout.yaml")["spec"]);
+    // Timeout first, then gateway: the timeout stays, on the gateway route.
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "-n", &ns],
+    ));
+    assert_eq!(
+        c.get("virtualservice", &ns, "httpbin").unwrap()["spec"],
+        expected
+    );
+    // Undo both: nothing left to say, so the VirtualService goes.
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "--clear", "-n", &ns],
+    ));
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "--off", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "virtualservice.networking.istio.io/httpbin deleted\n"
+    );
+    assert!(c.get("virtualservice", &ns, "httpbin").is_none());
+    // Only one VirtualService for the host ever existed.
+    let list: Value = serde_json::from_str(
+        &c.admin_ok(&["get", "virtualservices", "-n", &ns, "-o", "json"], None),
+    )
+    .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+}
+
+const HAND_MADE_SE: &str = r#"
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata:
+  name: httpbin
+spec:
+  hosts: [httpbin.org]
+  exportTo: ["."]
+  ports:
+  - {number: 80, name: http-port, protocol: HTTP}
+  - {number: 443, name: https-port, protocol: HTTPS}
+  resolution: DNS
+"#;
+
+#[test]
+fn hand_made_objects_are_refused_then_adopted() {
+    let c = Cluster::main();
+    let ns = c.namespace("adopt", "student1");
+    // The student's own object from doing the exercise by hand.
+    c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(HAND_MADE_SE));
+    let before = c.get("serviceentry", &ns, "httpbin").unwrap();
+    let run = egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("serviceentry.networking.istio.io/httpbin"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--adopt"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let after = c.get("serviceentry", &ns, "httpbin").unwrap();
+    assert_eq!(
+        before["metadata"]["resourceVersion"],
+        after["metadata"]["resourceVersion"]
+    );
+
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "--adopt", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "serviceentry.networking.istio.io/httpbin configured\n"
+    );
+    assert_managed(&c.get("serviceentry", &ns, "httpbin").unwrap());
+
+    // A hand-made VirtualService for the host under another name: Istio would ignore one of two.
+    let vs = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: my-httpbin-route}
+spec:
+  hosts: [httpbin.org]
+  http:
+  - timeout: 3s
+    route:
+    - destination: {host: httpbin.org}
+"#;
+    c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(vs));
+    let run = egress(&c, "student1", &["timeout", "httpbin.org", "1s", "-n", &ns]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("my-httpbin-route") && run.stderr.contains("Istio ignores one"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        c.get("virtualservice", &ns, "httpbin").is_none(),
+        "no second VirtualService was made"
+    );
+    ok(egress(
+        &c,
+        "student1",
+        &[
+            "timeout",
+            "httpbin.org",
+            "1s",
+            "--adopt",
+            "-n",
+            &ns,
+            "--force-conflicts",
+        ],
+    ));
+    let adopted = c.get("virtualservice", &ns, "my-httpbin-route").unwrap();
+    assert_managed(&adopted);
+    assert_eq!(adopted["spec"]["http"][0]["timeout"], "1s");
+
+    // A name taken by an object for another host is refused even with --adopt.
+    let run = egress(
+        &c,
+        "student1",
+        &[
+            "allow",
+            "httpbin.com",
+            "--name",
+            "httpbin",
+            "--adopt",
+            "-n",
+            &ns,
+        ],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("not httpbin.com"), "{}", run.stderr);
+}
+
+#[test]
+fn cleanup_deletes_only_what_the_plugin_made() {
+    let c = Cluster::main();
+    let ns = c.namespace("cleanup", "student1");
+    let hand_made = HAND_MADE_SE
+        .replace("name: httpbin", "name: manual")
+        .replace("httpbin.org", "example.org");
+    c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(&hand_made));
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "api.github.com", "-n", &ns],
+    ));
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "2s", "-n", &ns],
+    ));
+
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["cleanup", "--dry-run=client", "-n", &ns],
+    ));
+    assert!(run.stdout.contains("deleted (dry run)"), "{}", run.stdout);
+    assert!(c.get("serviceentry", &ns, "httpbin").is_some());
+
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["cleanup", "httpbin.org", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "virtualservice.networking.istio.io/httpbin deleted\nserviceentry.networking.istio.io/httpbin deleted\n"
+    );
+    assert!(
+        c.get("serviceentry", &ns, "api").is_some(),
+        "other host kept"
+    );
+
+    // A hand-made object with the plugin's usual name is safe too.
+    c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(HAND_MADE_SE));
+    let run = ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    assert_eq!(run.stdout, "serviceentry.networking.istio.io/api deleted\n");
+    assert!(c.get("serviceentry", &ns, "manual").is_some());
+    assert!(c.get("serviceentry", &ns, "httpbin").is_some());
+}
+
+#[test]
+fn writing_into_istio_system_is_refused_and_nothing_is_written_elsewhere() {
+    let c = Cluster::main();
+    let mark = c.audit_mark();
+    let run = egress(
+        &c,
+        "student1",
+        &["allow", "example.net", "-n", "istio-system"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.starts_with("error: forbidden"), "{}", run.stderr);
+    for needle in ["\"student1\"", "serviceentries", "istio-system", "patch"] {
+        assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+    assert_eq!(run.stderr.lines().count(), 1);
+    let events = c.audit_since(mark, "student1");
+    assert!(!events.is_empty());
+    for e in events
+        .iter()
+        .filter(|e| WRITE_VERBS.contains(&e["verb"].as_str().unwrap()))
+    {
+        assert_eq!(e["objectRef"]["namespace"], "istio-system", "{e}");
+        assert_eq!(e["responseStatus"]["code"], 403, "{e}");
+    }
+    // student1 may not write in another student's namespace either.
+    let run = egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "1s", "-n", "student2"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("forbidden") && run.stderr.contains("student2"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn status_reports_what_student2_may_not_read_as_unknown() {
+    let c = Cluster::main();
+    let ns = c.namespace("status2", "student2");
+    ok(egress(&c, "student2", &["allow", "httpbin.org", "-n", &ns]));
+    ok(egress(
+        &c,
+        "student2",
+        &["via-gateway", "httpbin.org", "-n", &ns],
+    ));
+    let run = ok(egress(&c, "student2", &["status", "-n", &ns]));
+    assert!(
+        run.stdout.contains("unknown gateways: forbidden"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("cannot tell whether a Gateway exposes httpbin.org"),
+        "{}",
+        run.stdout
+    );
+    let json: Value = serde_json::from_str(
+        &ok(egress(&c, "student2", &["status", "-n", &ns, "-o", "json"])).stdout,
+    )
+    .unwrap();
+    assert_eq!(json["mesh"]["outboundTrafficPolicy"], Value::Null);
+    assert_eq!(json["hosts"][0]["host"], "httpbin.org");
+    assert_eq!(json["hosts"][0]["route"]["kind"], "gateway");
+
+    // student1 may read istio-system: the policy and the admins' Gateway are known.
+    let ns1 = c.namespace("status1", "student1");
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "-n", &ns1],
+    ));
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "-n", &ns1],
+    ));
+    let json: Value = serde_json::from_str(
+        &ok(egress(
+            &c,
+            "student1",
+            &["status", "-n", &ns1, "-o", "json"],
+        ))
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["mesh"]["outboundTrafficPolicy"], "REGISTRY_ONLY");
+    assert_eq!(json["mesh"]["egressGateway"], true);
+    let codes: Vec<&str> = json["hosts"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        !codes.contains(&"EGR005"),
+        "the admins' Gateway lists httpbin.org: {codes:?}"
+    );
+    // A gateway route for a host no Gateway exposes is an error, and --exit-code says so.
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "example.org", "-n", &ns1],
+    ));
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "example.org", "-n", &ns1],
+    ));
+    let run = egress(
+        &c,
+        "student1",
+        &["status", "example.org", "-n", &ns1, "--exit-code"],
+    );
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(run.stdout.contains("EGR005"), "{}", run.stdout);
+}
+
+#[test]
+fn status_finds_duplicate_virtual_services_and_all_namespaces() {
+    let c = Cluster::main();
+    let a = c.namespace("alla", "student1");
+    let b = c.namespace("allb", "student1");
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &a]));
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "1s", "-n", &a],
+    ));
+    let second = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: second}
+spec:
+  hosts: [httpbin.org]
+  http:
+  - route:
+    - destination: {host: httpbin.org}
+"#;
+    c.admin_ok(&["apply", "-n", &a, "-f", "-"], Some(second));
+    ok(egress(
+        &c,
+        "student1",
+        &[
+            "allow",
+            "api.github.com",
+            "--port",
+            "443",
+            "--export-to",
+            "*",
+            "-n",
+            &b,
+        ],
+    ));
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "api.github.com", "1s", "-n", &b],
+    ));
+
+    let run = ok(egress(&c, "admin", &["status", "-A", "-o", "wide"]));
+    assert!(run.stdout.starts_with("NAMESPACE"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("{a}/httpbin.org")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("{b}/api.github.com")),
+        "{}",
+        run.stdout
+    );
+    let json: Value =
+        serde_json::from_str(&ok(egress(&c, "admin", &["status", "-A", "-o", "json"])).stdout)
+            .unwrap();
+    let host = |ns: &str, h: &str| -> Value {
+        json["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["namespace"] == ns && x["host"] == h)
+            .unwrap()
+            .clone()
+    };
+    let codes = |v: &Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let dup = host(&a, "httpbin.org");
+    assert_eq!(dup["virtualServices"].as_array().unwrap().len(), 2);
+    assert!(codes(&dup).contains(&"EGR001".to_string()));
+    assert_eq!(dup["managed"], false);
+    let gh = host(&b, "api.github.com");
+    assert!(codes(&gh).contains(&"EGR003".to_string()), "{gh}");
+    assert!(codes(&gh).contains(&"EGR004".to_string()), "{gh}");
+    // -A for cleanup only when asked; here, per namespace.
+    ok(egress(&c, "student1", &["cleanup", "-n", &a]));
+    assert!(c.get("virtualservice", &a, "second").is_some());
+}
+
+#[test]
+fn request_budgets_from_the_audit_log() {
+    let c = Cluster::main();
+    let ns = c.namespace("budget", "student1");
+    let mut report = vec![];
+    for (args, budget) in [
+        (vec!["allow", "httpbin.org"], 2),
+        (vec!["timeout", "httpbin.org", "0.5s"], 3),
+        (vec!["via-gateway", "httpbin.org"], 3),
+        (vec!["status"], 5),
+        (vec!["cleanup"], 2),
+    ] {
+        let mark = c.audit_mark();
+        ok(egress(&c, "student1", &[&args[..], &["-n", &ns]].concat()));
+        let events = c.audit_since(mark, "student1");
+        report.push(format!("{}: {} requests", args[0], events.len()));
+        assert!(
+            events.len() <= budget,
+            "{args:?} made {} requests: {events:?}",
+            events.len()
+        );
+        assert!(!events.is_empty());
+        // No discovery: every request names a resource.
+        for e in &events {
+            assert!(
+                e["objectRef"]["resource"].is_string(),
+                "{args:?} sent {}",
+                e["requestURI"]
+            );
+        }
+    }
+    println!("{}", report.join(", "));
+}
+
+#[test]
+fn server_dry_run_changes_nothing() {
+    let c = Cluster::main();
+    let ns = c.namespace("dryrun", "student1");
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "--dry-run=server", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "serviceentry.networking.istio.io/httpbin created (server dry run)\n"
+    );
+    assert!(c.get("serviceentry", &ns, "httpbin").is_none());
+    let run = ok(egress(
+        &c,
+        "student1",
+        &[
+            "allow",
+            "httpbin.org",
+            "--dry-run=server",
+            "-o",
+            "json",
+            "-n",
+            &ns,
+        ],
+    ));
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(v["metadata"]["uid"].is_string(), "server-returned object");
+    assert_eq!(v["apiVersion"], "networking.istio.io/v1");
+}
+
+#[test]
+fn several_hosts_are_all_or_nothing() {
+    let c = Cluster::main();
+    let ns = c.namespace("atomic", "student1");
+    // The admins forbid STATIC resolution here (an admission policy: a real server-side rejection).
+    let policy = format!(
+        r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: "no-static-{ns}"}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [networking.istio.io]
+      apiVersions: ["*"]
+      operations: [CREATE, UPDATE]
+      resources: [serviceentries]
+  validations:
+  - expression: "!has(object.spec.resolution) || object.spec.resolution != 'STATIC' || object.spec.hosts[0] != 'static.example.com'"
+    message: "static.example.com may not use STATIC resolution in this course"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: "no-static-{ns}"}}
+spec:
+  policyName: "no-static-{ns}"
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels: {{kubernetes.io/metadata.name: "{ns}"}}
+"#
+    );
+    c.admin_ok(&["apply", "-f", "-"], Some(&policy));
+    // The policy takes a moment to be enforced: wait until a server dry run is refused.
+    let mut refused = None;
+    for _ in 0..100 {
+        let run = egress(
+            &c,
+            "student1",
+            &[
+                "allow",
+                "static.example.com",
+                "--resolution",
+                "STATIC",
+                "--dry-run=server",
+                "-n",
+                &ns,
+            ],
+        );
+        if run.code != 0 {
+            refused = Some(run);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let run = refused.expect("the admission policy was never enforced");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("static.example.com may not use STATIC resolution"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("rejected serviceentry.networking.istio.io/static"),
+        "{}",
+        run.stderr
+    );
+
+    let run = egress(
+        &c,
+        "student1",
+        &[
+            "allow",
+            "ok.example.com",
+            "static.example.com",
+            "--resolution",
+            "STATIC",
+            "-n",
+            &ns,
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        c.get("serviceentry", &ns, "ok").is_none(),
+        "the first host was not written"
+    );
+    c.admin_ok(
+        &[
+            "delete",
+            "validatingadmissionpolicybinding,validatingadmissionpolicy",
+            &format!("no-static-{ns}"),
+        ],
+        None,
+    );
+}
+
+#[test]
+fn conflicts_with_another_field_manager_suggest_force() {
+    let c = Cluster::main();
+    let ns = c.namespace("conflict", "student1");
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    // Another tool takes over the resolution field.
+    let other = format!(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: httpbin, namespace: {ns}}}\nspec:\n  hosts: [httpbin.org]\n  resolution: NONE\n"
+    );
+    c.admin_ok(
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=other-tool",
+            "-f",
+            "-",
+        ],
+        Some(&other),
+    );
+    let run = egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("conflict") && run.stderr.contains("--force-conflicts"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("other-tool"), "{}", run.stderr);
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "--force-conflicts", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "serviceentry.networking.istio.io/httpbin configured\n"
+    );
+    assert_eq!(
+        c.get("serviceentry", &ns, "httpbin").unwrap()["spec"]["resolution"],
+        "DNS"
+    );
+}
+
+#[test]
+fn missing_namespace_is_named() {
+    let c = Cluster::main();
+    let run = egress(
+        &c,
+        "admin",
+        &["allow", "httpbin.org", "-n", "no-such-namespace"],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("namespace \"no-such-namespace\" does not exist"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_cluster_serving_only_v1beta1() {
+    let c = Cluster::from_env("EGRESS_E2E_V1BETA1");
+    let ns = c.namespace("old", "student1");
+    let mark = c.audit_mark();
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "-n", &ns, "-o", "yaml"],
+    ));
+    assert!(
+        run.stdout
+            .contains("apiVersion: networking.istio.io/v1beta1"),
+        "{}",
+        run.stdout
+    );
+    // One failed v1 list, the v1beta1 list, the apply.
+    assert_eq!(c.audit_since(mark, "student1").len(), 3);
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "0.5s", "-n", &ns],
+    ));
+    let vs = c
+        .get(
+            "virtualservices.v1beta1.networking.istio.io",
+            &ns,
+            "httpbin",
+        )
+        .unwrap();
+    assert_eq!(vs["spec"], seed("api-egress-vs-timeout.yaml")["spec"]);
+    ok(egress(&c, "student1", &["status", "-n", &ns]));
+    let run = egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "--api-version", "v1", "-n", &ns],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("networking.istio.io/v1"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_cluster_without_istio() {
+    let c = Cluster::from_env("EGRESS_E2E_NOCRDS");
+    for args in [
+        vec!["allow", "httpbin.org"],
+        vec!["status"],
+        vec!["cleanup"],
+    ] {
+        let run = egress(&c, "admin", &[&args[..], &["-n", "student1"]].concat());
+        assert_eq!(run.code, 1, "{args:?}");
+        assert!(
+            run.stderr.contains("Istio's CRDs are not installed"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1);
+    }
+}
+
+/// A kubeconfig like student1's whose server is `url`.
+fn kubeconfig_pointing_at(c: &Cluster, url: &str) -> (tempfile::TempDir, PathBuf) {
+    let text = std::fs::read_to_string(c.kubeconfig("student1")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    let rewritten: String = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("server:") {
+                format!("    server: {url}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, rewritten).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn an_unreachable_or_silent_api_server() {
+    let c = Cluster::main();
+    // Nothing listens: bind a port, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_dir, path) = kubeconfig_pointing_at(&c, &format!("https://127.0.0.1:{port}"));
+    let run = egress_with(path, &["allow", "httpbin.org"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("unreachable") && run.stderr.contains(&port.to_string()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+
+    // A server that accepts and never answers: --request-timeout bounds the wait.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let (_dir2, path) = kubeconfig_pointing_at(&c, &format!("https://127.0.0.1:{port}"));
+    let start = std::time::Instant::now();
+    let run = egress_with(path, &["status", "--request-timeout=1s"]);
+    let waited = start.elapsed();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("did not answer in time"),
+        "{}",
+        run.stderr
+    );
+    println!("silent server: gave up after {waited:?} with --request-timeout=1s");
+    drop(silent);
+}
