@@ -1,5 +1,6 @@
 //! The one error type. Every failure is one line that names the value or object and says what to
-//! do; `main` prints it once and turns it into the exit code.
+//! do; `main` prints it once and turns it into the exit code, one per kind of failure, so a
+//! script can tell "fix your input" from "ask for access" from "the cluster is down".
 
 use crate::core::validate::InputError;
 
@@ -9,8 +10,27 @@ pub enum Error {
     #[error("{0}")]
     Input(#[from] InputError),
     /// The kubeconfig, the API server or the objects in it did not allow the work.
-    #[error("{0}")]
-    Runtime(String),
+    #[error("{message}")]
+    Runtime { reason: Reason, message: String },
+}
+
+/// Why a command failed at run time; each has its own exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Anything not below.
+    Other,
+    /// No kubeconfig, an unknown context, or a namespace that does not exist.
+    Config,
+    /// The API server did not answer, or not in time.
+    Unreachable,
+    /// networking.istio.io is not served: Istio's CRDs are not installed.
+    IstioMissing,
+    /// RBAC forbids the request, or the credentials were rejected.
+    Forbidden,
+    /// Another owner stands in the way: a hand-made object, or fields another manager owns.
+    Conflict,
+    /// The API server refused the object (e.g. the CRD's validation rules).
+    Rejected,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -21,11 +41,25 @@ pub mod exit {
     pub const RUNTIME: u8 = 1;
     pub const INPUT: u8 = 2;
     pub const FINDINGS: u8 = 3;
+    pub const CONFIG: u8 = 4;
+    pub const UNREACHABLE: u8 = 5;
+    pub const ISTIO_MISSING: u8 = 6;
+    pub const FORBIDDEN: u8 = 7;
+    pub const CONFLICT: u8 = 8;
+    pub const REJECTED: u8 = 9;
 }
 
 impl Error {
+    /// A run-time failure of no particular kind (exit 1).
     pub fn runtime(message: impl Into<String>) -> Error {
-        Error::Runtime(message.into())
+        Error::failed(Reason::Other, message)
+    }
+
+    pub fn failed(reason: Reason, message: impl Into<String>) -> Error {
+        Error::Runtime {
+            reason,
+            message: message.into(),
+        }
     }
 
     pub fn input(message: impl Into<String>) -> Error {
@@ -35,7 +69,15 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Input(_) => exit::INPUT,
-            Error::Runtime(_) => exit::RUNTIME,
+            Error::Runtime { reason, .. } => match reason {
+                Reason::Other => exit::RUNTIME,
+                Reason::Config => exit::CONFIG,
+                Reason::Unreachable => exit::UNREACHABLE,
+                Reason::IstioMissing => exit::ISTIO_MISSING,
+                Reason::Forbidden => exit::FORBIDDEN,
+                Reason::Conflict => exit::CONFLICT,
+                Reason::Rejected => exit::REJECTED,
+            },
         }
     }
 }

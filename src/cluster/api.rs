@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::connect::{Cluster, one_line};
 use crate::core::istio::{ApiVersion, GROUP, Kind};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 pub struct IstioApi<'a> {
     cluster: &'a Cluster,
@@ -101,11 +101,14 @@ impl<'a> IstioApi<'a> {
             Some(v) => v.group_version(),
             None => format!("{GROUP}/v1 nor v1beta1"),
         };
-        Error::runtime(format!(
-            "the cluster does not serve {}s ({tried}): Istio's CRDs are not installed; install \
+        Error::failed(
+            Reason::IstioMissing,
+            format!(
+                "the cluster does not serve {}s ({tried}): Istio's CRDs are not installed; install \
              Istio (or its CRDs) first, or point --context at a cluster that has them",
-            kind.name(),
-        ))
+                kind.name(),
+            ),
+        )
     }
 
     /// Server-side apply of one object; returns what the server stored (or would, with dry run).
@@ -255,38 +258,56 @@ impl<'a> IstioApi<'a> {
             .unwrap_or_else(|| " in all namespaces".into());
         let what = &doing.what;
         let verb = doing.verb;
-        let message = match error {
+        let (reason, message) = match error {
             kube::Error::Api(status) => {
                 let server = one_line(&status.message);
                 match status.code {
-                    403 => format!(
-                        "forbidden: cannot {verb} {what}{place}: {server}; ask the cluster admin for access, or choose your own namespace with -n"
+                    403 => (
+                        Reason::Forbidden,
+                        format!(
+                            "forbidden: cannot {verb} {what}{place}: {server}; ask the cluster admin for access, or choose your own namespace with -n"
+                        ),
                     ),
-                    401 => format!(
-                        "unauthorized: the API server at {} rejected the kubeconfig's credentials; log in again",
-                        self.cluster.server
+                    401 => (
+                        Reason::Forbidden,
+                        format!(
+                            "unauthorized: the API server at {} rejected the kubeconfig's credentials; log in again",
+                            self.cluster.server
+                        ),
                     ),
                     404 if status
                         .details
                         .as_ref()
                         .is_some_and(|d| d.kind == "namespaces") =>
                     {
-                        format!(
-                            "namespace \"{}\" does not exist: check -n or $STUDENT_NS (kubectl get namespaces)",
-                            status
-                                .details
-                                .as_ref()
-                                .map(|d| d.name.as_str())
-                                .unwrap_or_default()
+                        (
+                            Reason::Config,
+                            format!(
+                                "namespace \"{}\" does not exist: check -n or $STUDENT_NS (kubectl get namespaces)",
+                                status
+                                    .details
+                                    .as_ref()
+                                    .map(|d| d.name.as_str())
+                                    .unwrap_or_default()
+                            ),
                         )
                     }
-                    409 => format!(
-                        "conflict: cannot {verb} {what}{place}: {server}; rerun with --force-conflicts to take those fields over"
+                    409 => (
+                        Reason::Conflict,
+                        format!(
+                            "conflict: cannot {verb} {what}{place}: {server}; rerun with --force-conflicts to take those fields over"
+                        ),
                     ),
-                    422 | 400 => format!("the API server rejected {what}{place}: {server}"),
-                    _ => format!(
-                        "cannot {verb} {what}{place}: {server} (HTTP {})",
-                        status.code
+                    422 | 400 => (
+                        Reason::Rejected,
+                        format!("the API server rejected {what}{place}: {server}"),
+                    ),
+                    _ => (
+                        Reason::Other,
+                        format!(
+                            "cannot {verb} {what}{place}: {server} (HTTP {})",
+                            status.code
+                        ),
                     ),
                 }
             }
@@ -300,13 +321,16 @@ impl<'a> IstioApi<'a> {
                 } else {
                     "is unreachable: check that the cluster is running and --context/--kubeconfig point at it"
                 };
-                format!(
-                    "cannot {verb} {what}{place}: the API server at {} {hint} ({text})",
-                    self.cluster.server
+                (
+                    Reason::Unreachable,
+                    format!(
+                        "cannot {verb} {what}{place}: the API server at {} {hint} ({text})",
+                        self.cluster.server
+                    ),
                 )
             }
         };
-        Error::runtime(message)
+        Error::failed(reason, message)
     }
 }
 

@@ -9,7 +9,7 @@ use crate::core::istio::{ApiVersion, Kind};
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
 use crate::core::validate::{InputError, PortSpec, dns_label, export_to};
-use crate::error::Result;
+use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
 use super::{Change, carry_out, existing, find_by_name, parse_hosts, warn};
@@ -95,7 +95,7 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             },
             &known,
         )
-        .map_err(crate::error::Error::runtime)?;
+        .map_err(|e| Error::failed(Reason::Conflict, e))?;
         placement.warnings.iter().for_each(|w| warn(w));
         let named = AllowOptions {
             name: Some(placement.name.clone()),

@@ -11,7 +11,7 @@ use crate::core::istio::{ApiVersion, Kind, VirtualServiceSpec};
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
 use crate::core::validate::{Host, InputError, Timeout, dns_label, export_to, is_http_protocol};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
 use super::allow::to_value;
@@ -135,7 +135,7 @@ async fn edit(
         },
         &existing(&virtual_services),
     )
-    .map_err(Error::runtime)?;
+    .map_err(|e| Error::failed(Reason::Conflict, e))?;
     placement.warnings.iter().for_each(|w| warn(w));
     let before = find_by_name(&virtual_services, &placement.name).cloned();
     let current = before
