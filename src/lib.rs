@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod complete;
 pub mod core;
 pub mod error;
 pub mod settings;
@@ -19,6 +20,20 @@ use crate::error::exit;
 
 /// Parses the command line, runs the command, prints any error once, picks the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    // Called as kubectl_complete-egress (a symlink to this binary): answer kubectl's completion.
+    let called_as = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_stem())
+        .and_then(|s| s.to_str());
+    if called_as == Some("kubectl_complete-egress") {
+        let words: Vec<String> = args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        complete::run(&words);
+        return ExitCode::from(exit::OK);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // `kubectl egress` alone prints the overview on stdout and succeeds, like kubectl.

@@ -260,17 +260,17 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn writing_without_a_kubeconfig_is_a_runtime_error() {
+fn writing_without_a_kubeconfig_is_a_config_error() {
     egress()
         .args(["allow", "httpbin.org"])
         .assert()
-        .code(1)
+        .code(4)
         .stdout("")
         .stderr(predicate::str::contains("no kubeconfig found"));
     egress()
         .args(["status", "--kubeconfig", "/nonexistent/kubeconfig"])
         .assert()
-        .code(1)
+        .code(4)
         .stderr(predicate::str::contains(
             "/nonexistent/kubeconfig not found",
         ));
@@ -336,4 +336,61 @@ fn defaults_equal_the_exercise_objects() {
             serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(ours, seed, "{args:?} differs from the exercise's {fixture}");
     }
+}
+
+/// The committed bash completion, sourced in a real bash and asked as the shell would ask it.
+#[test]
+fn bash_completion_completes_in_a_real_bash() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/kubectl-egress.bash");
+    let ask = |line: &str| -> Vec<String> {
+        let words: Vec<&str> = line.split(' ').collect();
+        let program = format!(
+            r#"source '{}'
+COMP_WORDS=({})
+COMP_CWORD={}
+COMP_LINE='{line}'
+COMP_POINT=${{#COMP_LINE}}
+_kubectl__egress kubectl-egress "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}""#,
+            script.display(),
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len() - 1,
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "--noprofile", "-c", &program])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let subcommands = ask("kubectl-egress ");
+    for sub in [
+        "allow",
+        "timeout",
+        "via-gateway",
+        "status",
+        "cleanup",
+        "completion",
+    ] {
+        assert!(
+            subcommands.contains(&sub.to_string()),
+            "{sub}: {subcommands:?}"
+        );
+    }
+    assert_eq!(ask("kubectl-egress via"), ["via-gateway"]);
+    let flags = ask("kubectl-egress timeout httpbin.org 1s --cl");
+    assert_eq!(flags, ["--clear"]);
 }

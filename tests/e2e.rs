@@ -128,15 +128,29 @@ fn egress(cluster: &Cluster, user: &str, args: &[&str]) -> Run {
     egress_with(cluster.kubeconfig(user), args)
 }
 
+/// No run of the plugin may hang the suite: past this it is killed and the test fails.
+const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn egress_with(kubeconfig: PathBuf, args: &[&str]) -> Run {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-egress"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-egress"))
         .env_clear()
         .env("HOME", home.path())
         .env("KUBECONFIG", kubeconfig)
         .args(args)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > RUN_LIMIT {
+            child.kill().unwrap();
+            panic!("kubectl-egress {args:?} still running after {RUN_LIMIT:?}: killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),
@@ -391,7 +405,7 @@ fn hand_made_objects_are_refused_then_adopted() {
     c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(HAND_MADE_SE));
     let before = c.get("serviceentry", &ns, "httpbin").unwrap();
     let run = egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.code, 8, "{}", run.stderr);
     assert!(
         run.stderr
             .contains("serviceentry.networking.istio.io/httpbin"),
@@ -431,7 +445,7 @@ spec:
 "#;
     c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(vs));
     let run = egress(&c, "student1", &["timeout", "httpbin.org", "1s", "-n", &ns]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 8);
     assert!(
         run.stderr.contains("my-httpbin-route") && run.stderr.contains("Istio ignores one"),
         "{}",
@@ -472,7 +486,7 @@ spec:
             &ns,
         ],
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 8);
     assert!(run.stderr.contains("not httpbin.com"), "{}", run.stderr);
 }
 
@@ -534,7 +548,7 @@ fn writing_into_istio_system_is_refused_and_nothing_is_written_elsewhere() {
         "student1",
         &["allow", "example.net", "-n", "istio-system"],
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 7);
     assert!(run.stderr.starts_with("error: forbidden"), "{}", run.stderr);
     for needle in ["\"student1\"", "serviceentries", "istio-system", "patch"] {
         assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
@@ -555,7 +569,7 @@ fn writing_into_istio_system_is_refused_and_nothing_is_written_elsewhere() {
         "student1",
         &["timeout", "httpbin.org", "1s", "-n", "student2"],
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 7);
     assert!(
         run.stderr.contains("forbidden") && run.stderr.contains("student2"),
         "{}",
@@ -855,7 +869,7 @@ spec:
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let run = refused.expect("the admission policy was never enforced");
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 9);
     assert!(
         run.stderr
             .contains("static.example.com may not use STATIC resolution"),
@@ -882,7 +896,7 @@ spec:
             &ns,
         ],
     );
-    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.code, 9, "{}", run.stdout);
     assert!(
         c.get("serviceentry", &ns, "ok").is_none(),
         "the first host was not written"
@@ -918,7 +932,7 @@ fn conflicts_with_another_field_manager_suggest_force() {
         Some(&other),
     );
     let run = egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 8);
     assert!(
         run.stderr.contains("conflict") && run.stderr.contains("--force-conflicts"),
         "{}",
@@ -948,7 +962,7 @@ fn missing_namespace_is_named() {
         "admin",
         &["allow", "httpbin.org", "-n", "no-such-namespace"],
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 4);
     assert!(
         run.stderr
             .contains("namespace \"no-such-namespace\" does not exist"),
@@ -994,7 +1008,7 @@ fn a_cluster_serving_only_v1beta1() {
         "student1",
         &["allow", "httpbin.org", "--api-version", "v1", "-n", &ns],
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 6);
     assert!(
         run.stderr.contains("networking.istio.io/v1"),
         "{}",
@@ -1011,7 +1025,7 @@ fn a_cluster_without_istio() {
         vec!["cleanup"],
     ] {
         let run = egress(&c, "admin", &[&args[..], &["-n", "student1"]].concat());
-        assert_eq!(run.code, 1, "{args:?}");
+        assert_eq!(run.code, 6, "{args:?}");
         assert!(
             run.stderr.contains("Istio's CRDs are not installed"),
             "{args:?}: {}",
@@ -1052,7 +1066,7 @@ fn an_unreachable_or_silent_api_server() {
         .port();
     let (_dir, path) = kubeconfig_pointing_at(&c, &format!("https://127.0.0.1:{port}"));
     let run = egress_with(path, &["allow", "httpbin.org"]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 5);
     assert!(
         run.stderr.contains("unreachable") && run.stderr.contains(&port.to_string()),
         "{}",
@@ -1067,7 +1081,7 @@ fn an_unreachable_or_silent_api_server() {
     let start = std::time::Instant::now();
     let run = egress_with(path, &["status", "--request-timeout=1s"]);
     let waited = start.elapsed();
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 5);
     assert!(
         run.stderr.contains("did not answer in time"),
         "{}",
@@ -1075,4 +1089,168 @@ fn an_unreachable_or_silent_api_server() {
     );
     println!("silent server: gave up after {waited:?} with --request-timeout=1s");
     drop(silent);
+}
+
+/// kubectl as `user`, with that user's kubeconfig.
+fn kubectl_as(c: &Cluster, user: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(c.dir.join("kubectl"))
+        .arg("--kubeconfig")
+        .arg(c.kubeconfig(user))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_course_environment_grants_what_the_exercise_expects() {
+    let c = Cluster::main();
+    let se = |ns: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: env-check-{}, namespace: {ns}}}\nspec:\n  hosts: [env-check.example.com]\n  ports: [{{number: 80, name: http, protocol: HTTP}}]\n  resolution: DNS\n",
+            std::process::id()
+        )
+    };
+    let mark = c.audit_mark();
+    let created = kubectl_as(
+        &c,
+        "student1",
+        &["create", "-f", "-"],
+        Some(&se("student1")),
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let refused = kubectl_as(
+        &c,
+        "student1",
+        &["create", "-f", "-"],
+        Some(&se("istio-system")),
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("forbidden"));
+    let hidden = kubectl_as(
+        &c,
+        "student2",
+        &["get", "gateways", "-n", "istio-system"],
+        None,
+    );
+    assert!(!hidden.status.success());
+    assert!(String::from_utf8_lossy(&hidden.stderr).contains("forbidden"));
+    // student1 may read istio-system: the admins' exit point for httpbin.org is there.
+    let gateways = kubectl_as(
+        &c,
+        "student1",
+        &["get", "gateways", "-n", "istio-system", "-o", "name"],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&gateways.stdout).contains("gateway.networking.istio.io/"));
+
+    // The audit log witnessed each: 201 in student1, 403 in istio-system for both students.
+    let decided = |user: &str, verb: &str, ns: &str| -> Vec<i64> {
+        c.audit_since(mark, user)
+            .iter()
+            .filter(|e| e["verb"] == verb && e["objectRef"]["namespace"] == ns)
+            .filter(|e| {
+                e["objectRef"]["resource"] == "serviceentries"
+                    || e["objectRef"]["resource"] == "gateways"
+            })
+            .map(|e| e["responseStatus"]["code"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(decided("student1", "create", "student1"), vec![201]);
+    assert_eq!(decided("student1", "create", "istio-system"), vec![403]);
+    assert_eq!(decided("student2", "list", "istio-system"), vec![403]);
+    c.admin_ok(
+        &[
+            "delete",
+            "serviceentry",
+            &format!("env-check-{}", std::process::id()),
+            "-n",
+            "student1",
+        ],
+        None,
+    );
+}
+
+/// A PATH where kubectl finds the plugin and its completion helper, as after an install.
+fn plugin_path() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_kubectl-egress"),
+        dir.path().join("kubectl-egress"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_kubectl_complete-egress"),
+        dir.path().join("kubectl_complete-egress"),
+    )
+    .unwrap();
+    let path = format!("{}:/usr/bin:/bin", dir.path().display());
+    (dir, path)
+}
+
+/// `kubectl __complete egress ...` through the real kubectl: its lines, directive last.
+fn complete_through_kubectl(c: &Cluster, user: &str, words: &[&str]) -> Vec<String> {
+    let (_dir, path) = plugin_path();
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(c.dir.join("kubectl"))
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", home.path())
+        .env("KUBECONFIG", c.kubeconfig(user))
+        .args(["__complete", "egress"])
+        .args(words)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn kubectl_completes_subcommands_flags_and_the_namespace_hosts() {
+    let c = Cluster::main();
+    let subcommands = complete_through_kubectl(&c, "student1", &[""]);
+    for sub in ["allow", "timeout", "via-gateway", "status", "cleanup"] {
+        assert!(
+            subcommands
+                .iter()
+                .any(|l| l.starts_with(&format!("{sub}\t"))),
+            "{sub} missing: {subcommands:?}"
+        );
+    }
+    assert_eq!(subcommands.last().unwrap(), ":4");
+
+    let ns = c.namespace("complete", "student1");
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "api.github.com", "-n", &ns],
+    ));
+    let hosts = complete_through_kubectl(&c, "student1", &["timeout", "-n", &ns, ""]);
+    assert_eq!(hosts, ["api.github.com", "httpbin.org", ":4"]);
+    let hosts = complete_through_kubectl(&c, "student1", &["cleanup", "-n", &ns, "http"]);
+    assert_eq!(hosts, ["httpbin.org", ":4"]);
+    let values = complete_through_kubectl(&c, "student1", &["status", "-o", ""]);
+    assert_eq!(values, ["yaml", "json", "name", "wide", ":4"]);
+    // A user who may not list the namespace gets no hosts and no error.
+    let none = complete_through_kubectl(&c, "student2", &["timeout", "-n", &ns, ""]);
+    assert_eq!(none, [":4"]);
 }

@@ -15,7 +15,14 @@ pub fn script(shell: CompletionShell) -> String {
     let mut command = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "kubectl-egress", &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    let script = String::from_utf8_lossy(&out).into_owned();
+    match shell {
+        // clap_complete names the state of the hyphenated binary `kubectl__egress` where it sets
+        // it but `kubectl__subcmd__egress` in the case labels for subcommands, so no subcommand
+        // flag would ever complete; make the labels match (checked in a real bash by tests/cli.rs).
+        Shell::Bash => script.replace("kubectl__subcmd__egress", "kubectl__egress"),
+        _ => script,
+    }
 }
 
 pub fn run(args: CompletionArgs) {
