@@ -595,7 +595,10 @@ fn status_reports_what_student2_may_not_read_as_unknown() {
     );
     assert!(
         run.stdout
-            .contains("cannot tell whether a Gateway exposes httpbin.org"),
+            .contains("cannot tell whether a Gateway exposes httpbin.org")
+            && run
+                .stdout
+                .contains("cannot tell whether the egress gateway knows httpbin.org"),
         "{}",
         run.stdout
     );
@@ -640,6 +643,10 @@ fn status_reports_what_student2_may_not_read_as_unknown() {
         !codes.contains(&"EGR005"),
         "the admins' Gateway lists httpbin.org: {codes:?}"
     );
+    assert!(
+        !codes.contains(&"EGR010"),
+        "the admins' ServiceEntry in istio-system makes httpbin.org known to the gateway: {codes:?}"
+    );
     // A gateway route for a host no Gateway exposes is an error, and --exit-code says so.
     ok(egress(
         &c,
@@ -658,6 +665,31 @@ fn status_reports_what_student2_may_not_read_as_unknown() {
     );
     assert_eq!(run.code, 3, "{}", run.stdout);
     assert!(run.stdout.contains("EGR005"), "{}", run.stdout);
+    // Its ServiceEntry is exportTo ["."] and no admin made one in istio-system: the gateway
+    // cannot see the host (istio#48300). Exporting it to istio-system, as the finding says, fixes it.
+    assert!(run.stdout.contains("EGR010"), "{}", run.stdout);
+    let fix = ok(egress(
+        &c,
+        "student1",
+        &[
+            "allow",
+            "example.org",
+            "--export-to",
+            ".",
+            "--export-to",
+            "istio-system",
+            "-n",
+            &ns1,
+        ],
+    ));
+    assert!(fix.stdout.contains("configured"), "{}", fix.stdout);
+    let run = egress(&c, "student1", &["status", "example.org", "-n", &ns1]);
+    assert!(!run.stdout.contains("EGR010"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("EGR003"),
+        "exported to the gateway's namespace for the gateway's sake: {}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -755,7 +787,7 @@ fn request_budgets_from_the_audit_log() {
         (vec!["allow", "httpbin.org"], 2),
         (vec!["timeout", "httpbin.org", "0.5s"], 3),
         (vec!["via-gateway", "httpbin.org"], 3),
-        (vec!["status"], 5),
+        (vec!["status"], 6),
         (vec!["cleanup"], 2),
     ] {
         let mark = c.audit_mark();

@@ -1,7 +1,7 @@
 //! `kubectl egress status [HOST...]`: what is allowed, how it is routed, what is wrong.
 //!
-//! Requests: one list per kind (ServiceEntries, VirtualServices; Gateways in istio-system), and
-//! one get each for the egress gateway Service and the mesh ConfigMap. Reads the user may not
+//! Requests: one list per kind (ServiceEntries, VirtualServices; Gateways and ServiceEntries in
+//! istio-system), and one get each for the egress gateway Service and the mesh ConfigMap. Reads the user may not
 //! make are reported as unknown, never as an error that hides the rest.
 
 use serde_json::Value;
@@ -10,13 +10,11 @@ use crate::cli::StatusArgs;
 use crate::cluster::{api::IstioApi, connect};
 use crate::core::istio::{Kind, VirtualServiceSpec};
 use crate::core::render::{self, ObjectFormat};
-use crate::core::status::{self, ClusterView, Known, Severity};
+use crate::core::status::{self, ClusterView, GATEWAY_NAMESPACE, Known, Severity};
 use crate::error::{Error, Result, exit};
 use crate::settings::{Output, Settings};
 
 use super::{parse_hosts, typed};
-
-const ISTIO_NAMESPACE: &str = "istio-system";
 
 pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
     let hosts: Vec<String> = parse_hosts(&args.hosts)?
@@ -38,20 +36,36 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
 
     let service_entries = api.list(Kind::ServiceEntry, namespace, None).await?;
     let virtual_services = api.list(Kind::VirtualService, namespace, None).await?;
-    let gateways = known(api.list(Kind::Gateway, Some(ISTIO_NAMESPACE), None).await)
+    // What the egress gateway knows of external hosts: already listed with -A, else one list.
+    let gateway_service_entries = if namespace.is_none() || namespace == Some(GATEWAY_NAMESPACE) {
+        Known::Yes(
+            service_entries
+                .iter()
+                .filter(|se| se["metadata"]["namespace"] == GATEWAY_NAMESPACE)
+                .map(typed)
+                .collect(),
+        )
+    } else {
+        known(
+            api.list(Kind::ServiceEntry, Some(GATEWAY_NAMESPACE), None)
+                .await,
+        )
+        .map(|list| list.iter().map(typed).collect())
+    };
+    let gateways = known(api.list(Kind::Gateway, Some(GATEWAY_NAMESPACE), None).await)
         .map(|list| list.iter().map(typed).collect());
     let egress_gateway_service = known(
         api.get_core(
             "Service",
             "services",
-            ISTIO_NAMESPACE,
+            GATEWAY_NAMESPACE,
             "istio-egressgateway",
         )
         .await,
     )
     .map(|s| s.is_some());
     let outbound_policy = match known(
-        api.get_core("ConfigMap", "configmaps", ISTIO_NAMESPACE, "istio")
+        api.get_core("ConfigMap", "configmaps", GATEWAY_NAMESPACE, "istio")
             .await,
     ) {
         Known::Yes(Some(config_map)) => Known::Yes(outbound_mode(&config_map)),
@@ -66,6 +80,7 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
             .map(typed::<VirtualServiceSpec>)
             .collect(),
         gateways,
+        gateway_service_entries,
         egress_gateway_service,
         outbound_policy,
     };

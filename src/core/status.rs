@@ -32,6 +32,8 @@ pub struct ClusterView {
     pub virtual_services: Vec<VirtualService>,
     /// Gateways in istio-system, where the admins define the egress exit points.
     pub gateways: Known<Vec<Gateway>>,
+    /// ServiceEntries in istio-system: what the egress gateway there knows of external hosts.
+    pub gateway_service_entries: Known<Vec<ServiceEntry>>,
     /// Whether the egress gateway Service exists in istio-system.
     pub egress_gateway_service: Known<bool>,
     /// The mesh's outboundTrafficPolicy mode from the `istio` ConfigMap (None: not set, so
@@ -65,6 +67,7 @@ pub mod codes {
     pub const MESH_POLICY: &str = "EGR007";
     pub const TIMEOUT_NOT_ON_HTTPS: &str = "EGR008";
     pub const UNKNOWN: &str = "EGR009";
+    pub const HOST_HIDDEN_FROM_GATEWAY: &str = "EGR010";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -151,12 +154,40 @@ fn is_external_mesh_route(host: &str, vs: &VirtualServiceSpec) -> bool {
         && host != "*"
 }
 
+/// Whether a host pattern as Istio writes it (`httpbin.org`, `*.example.org`, `*`) covers `host`.
+fn covers(pattern: &str, host: &str) -> bool {
+    pattern == host
+        || pattern == "*"
+        || pattern
+            .strip_prefix('*')
+            .is_some_and(|suffix| suffix.starts_with('.') && host.ends_with(suffix))
+}
+
+/// The namespace of a Service FQDN (`istio-egressgateway.istio-system.svc.cluster.local`).
+fn service_namespace(fqdn: &str) -> Option<&str> {
+    fqdn.split('.').nth(1)
+}
+
+/// Whether the egress gateway's namespace sees a ServiceEntry (its `exportTo`).
+fn visible_in(se: &ServiceEntry, namespace: &str) -> bool {
+    let own = se.metadata.namespace.as_deref() == Some(namespace);
+    se.spec.export_to.is_empty()
+        || se
+            .spec
+            .export_to
+            .iter()
+            .any(|e| e == "*" || e == namespace || (e == "." && own))
+}
+
 fn short_service(fqdn: &str) -> &str {
     fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn)
 }
 
 /// The ServiceEntries and VirtualServices that name one host in one namespace.
 type ObjectsForHost<'a> = (Vec<&'a ServiceEntry>, Vec<&'a VirtualService>);
+
+/// Where the mesh's egress gateway runs and the admins keep its configuration.
+pub const GATEWAY_NAMESPACE: &str = "istio-system";
 
 pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
     let mesh = mesh_report(view);
@@ -228,6 +259,9 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
     if let Known::Unknown(why) = &view.gateways {
         unknown.push(format!("gateways: {why}"));
     }
+    if let Known::Unknown(why) = &view.gateway_service_entries {
+        unknown.push(format!("the egress gateway's ServiceEntries: {why}"));
+    }
     MeshReport {
         outbound_traffic_policy,
         egress_gateway,
@@ -280,6 +314,8 @@ fn host_report(
             .export_to
             .iter()
             .filter(|e| e.as_str() != "." && Some(e.as_str()) != se.metadata.namespace.as_deref())
+            // Routed via the egress gateway, its namespace must see the host (EGR010).
+            .filter(|e| !(settings.via_gateway.is_some() && e.as_str() == GATEWAY_NAMESPACE))
             .map(String::as_str)
             .collect();
         if se.spec.export_to.is_empty() || !beyond.is_empty() {
@@ -334,8 +370,8 @@ fn host_report(
                 let listed = gateways.iter().any(|g| {
                     g.spec.servers.iter().any(|s| {
                         s.hosts.iter().any(|h| {
-                            let h = h.rsplit('/').next().unwrap_or(h);
-                            h == host || h == "*"
+                            // Gateway hosts may be written namespace/host.
+                            covers(h.rsplit('/').next().unwrap_or(h), &host)
                         })
                     })
                 });
@@ -354,6 +390,35 @@ fn host_report(
                 Severity::Info,
                 format!("cannot tell whether a Gateway exposes {host}: {why}"),
             )),
+        }
+        // exportTo ["."] hides the student's ServiceEntry from the gateway's namespace: unless
+        // something there makes the host known, the gateway drops what it is sent (istio#48300).
+        if let Some(gateway_ns) = service_namespace(&hop.gateway_host)
+            && gateway_ns == GATEWAY_NAMESPACE
+            && se.is_some()
+            && !ses.iter().any(|se| visible_in(se, gateway_ns))
+        {
+            match &view.gateway_service_entries {
+                Known::Yes(theirs) => {
+                    let known = theirs.iter().any(|se| {
+                        visible_in(se, gateway_ns) && se.spec.hosts.iter().any(|h| covers(h, &host))
+                    });
+                    if !known {
+                        findings.push(finding(
+                            codes::HOST_HIDDEN_FROM_GATEWAY,
+                            Severity::Error,
+                            format!(
+                                "the egress gateway cannot see {host}: no ServiceEntry for it is visible in {gateway_ns} (exportTo \".\" hides this namespace's), so the gateway drops the traffic (istio#48300); ask the mesh admins for one, or run kubectl egress allow {host} --export-to . --export-to {gateway_ns}"
+                            ),
+                        ));
+                    }
+                }
+                Known::Unknown(why) => findings.push(finding(
+                    codes::UNKNOWN,
+                    Severity::Info,
+                    format!("cannot tell whether the egress gateway knows {host}: {why}"),
+                )),
+            }
         }
         if hop.gateway_host == DEFAULT_EGRESS_GATEWAY_HOST && mesh.egress_gateway == Some(false) {
             findings.push(finding(
@@ -582,6 +647,7 @@ mod tests {
             service_entries: vec![],
             virtual_services: vec![],
             gateways: Known::Yes(vec![]),
+            gateway_service_entries: Known::Yes(vec![]),
             egress_gateway_service: Known::Yes(true),
             outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),
         }
@@ -623,6 +689,12 @@ mod tests {
                 }],
             },
         }]);
+        // The admins' ServiceEntry in istio-system makes httpbin.org known to the gateway.
+        v.gateway_service_entries = Known::Yes(vec![plan::service_entry(
+            &target(GATEWAY_NAMESPACE),
+            &host,
+            &AllowOptions::default(),
+        )]);
         let report = analyse(&v, &[]);
         assert_eq!(report.hosts.len(), 1);
         let h = &report.hosts[0];
@@ -720,6 +792,60 @@ mod tests {
             ingress,
         ];
         assert!(analyse(&v, &[]).hosts.is_empty());
+    }
+
+    #[test]
+    fn a_host_the_egress_gateway_cannot_see_is_found() {
+        let host = Host::parse("api.example.org").unwrap();
+        let via_gateway = plan::RouteSettings {
+            via_gateway: Some(GatewayHop::default()),
+            ..Default::default()
+        };
+        let state = |export_to: &[&str], in_gateway_ns: Known<Vec<ServiceEntry>>| {
+            let mut v = view();
+            let options = AllowOptions {
+                export_to: export_to.iter().map(|e| e.to_string()).collect(),
+                ..AllowOptions::default()
+            };
+            v.service_entries = vec![plan::service_entry(&target("s1"), &host, &options)];
+            v.virtual_services =
+                vec![plan::virtual_service(&target("s1"), "api", &host, &via_gateway).unwrap()];
+            v.gateway_service_entries = in_gateway_ns;
+            codes(&analyse(&v, &[]))
+        };
+        // exportTo ["."] and nothing in istio-system: the gateway drops it.
+        assert!(state(&[], Known::Yes(vec![])).contains(&codes::HOST_HIDDEN_FROM_GATEWAY));
+        // Exported to istio-system (the fix the finding suggests), or to everyone: seen.
+        let seen = |codes: Vec<&str>| !codes.contains(&codes::HOST_HIDDEN_FROM_GATEWAY);
+        let exported = state(&[".", GATEWAY_NAMESPACE], Known::Yes(vec![]));
+        assert!(seen(exported.clone()));
+        // ... and that is no EGR003 (visible beyond the namespace): the gateway needs it.
+        assert!(!exported.contains(&codes::EXPORTED_BEYOND_NAMESPACE));
+        assert!(seen(state(&["*"], Known::Yes(vec![]))));
+        // An admins' wildcard ServiceEntry in istio-system covers it.
+        let wildcard = plan::service_entry(
+            &target(GATEWAY_NAMESPACE),
+            &Host::parse("*.example.org").unwrap(),
+            &AllowOptions::default(),
+        );
+        assert!(seen(state(&[], Known::Yes(vec![wildcard.clone()]))));
+        // ... unless it is exported only elsewhere.
+        let mut elsewhere = wildcard;
+        elsewhere.spec.export_to = vec!["s9".into()];
+        assert!(!seen(state(&[], Known::Yes(vec![elsewhere]))));
+        // Unreadable istio-system: unknown, not an error.
+        let unknown = state(&[], Known::Unknown("forbidden".into()));
+        assert!(seen(unknown.clone()) && unknown.contains(&codes::UNKNOWN));
+    }
+
+    #[test]
+    fn host_patterns_cover_like_istio() {
+        assert!(covers("httpbin.org", "httpbin.org"));
+        assert!(covers("*", "httpbin.org"));
+        assert!(covers("*.example.org", "api.example.org"));
+        assert!(!covers("*.example.org", "example.org"));
+        assert!(!covers("*.example.org", "api.example.org.evil.com"));
+        assert!(!covers("*xample.org", "example.org"));
     }
 
     #[test]
