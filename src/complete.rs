@@ -252,10 +252,9 @@ async fn cluster_hosts(prefix: &str, connection: &ConnectionFlags) -> Vec<String
         return vec![];
     };
     let lookup = async {
-        let session = connect::open(&settings, false).await.ok()?;
-        let cluster = session.cluster.as_ref()?;
-        let api = IstioApi::new(cluster, None);
-        api.list(Kind::ServiceEntry, Some(&session.namespace), None)
+        let (namespace, cluster) = connect::open_cluster(&settings).await.ok()?;
+        let api = IstioApi::new(&cluster, None);
+        api.list(Kind::ServiceEntry, Some(&namespace), None)
             .await
             .ok()
     };

@@ -73,6 +73,17 @@ fn load_kubeconfig(explicit: Option<&Path>) -> Result<Option<Kubeconfig>> {
     Ok(merged)
 }
 
+/// Opens a session that must reach a cluster (status, cleanup, completion): the namespace and
+/// the cluster, or the error that says why there is none.
+pub async fn open_cluster(settings: &Settings) -> Result<(String, Cluster)> {
+    let session = open(settings, false).await?;
+    match session.cluster {
+        Some(cluster) => Ok((session.namespace, cluster)),
+        // open(.., false) returns an error instead of a session without a cluster.
+        None => Err(Error::failed(Reason::Config, "no cluster to talk to")),
+    }
+}
+
 /// Opens the session. With `offline_ok`, a missing kubeconfig is not an error.
 pub async fn open(settings: &Settings, offline_ok: bool) -> Result<Session> {
     let Some(kubeconfig) = load_kubeconfig(settings.kubeconfig.as_deref())? else {

@@ -19,13 +19,9 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
     let hosts = parse_hosts(&args.hosts)?;
     settings.object_format()?;
     let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
-    let session = connect::open(settings, false).await?;
-    let cluster = session
-        .cluster
-        .as_ref()
-        .expect("open(.., false) always has a cluster");
-    let api = IstioApi::new(cluster, settings.api_version);
-    let namespace = (!args.all_namespaces).then_some(session.namespace.as_str());
+    let (session_namespace, cluster) = connect::open_cluster(settings).await?;
+    let api = IstioApi::new(&cluster, settings.api_version);
+    let namespace = (!args.all_namespaces).then_some(session_namespace.as_str());
     let suffix = match settings.dry_run {
         DryRun::None => "",
         DryRun::Client => " (dry run)",

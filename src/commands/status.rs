@@ -26,13 +26,9 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
             "-o name is not available for status: use wide, yaml or json",
         ));
     }
-    let session = connect::open(settings, false).await?;
-    let cluster = session
-        .cluster
-        .as_ref()
-        .expect("open(.., false) always has a cluster");
-    let api = IstioApi::new(cluster, settings.api_version);
-    let namespace = (!args.all_namespaces).then_some(session.namespace.as_str());
+    let (session_namespace, cluster) = connect::open_cluster(settings).await?;
+    let api = IstioApi::new(&cluster, settings.api_version);
+    let namespace = (!args.all_namespaces).then_some(session_namespace.as_str());
 
     let service_entries = api.list(Kind::ServiceEntry, namespace, None).await?;
     let virtual_services = api.list(Kind::VirtualService, namespace, None).await?;
