@@ -394,3 +394,26 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
     let flags = ask("kubectl-egress timeout httpbin.org 1s --cl");
     assert_eq!(flags, ["--clear"]);
 }
+
+/// An unknown context is named, with the known ones, before anything is contacted (exit 4).
+#[test]
+fn unknown_context_is_named_with_the_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n\
+         users:\n- name: u\n  user: {token: t}\ncontexts:\n- name: course\n  context: {cluster: c, user: u}\n\
+         current-context: course\n",
+    )
+    .unwrap();
+    egress()
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["status", "--context", "kind-kind"])
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "context \"kind-kind\" not found in the kubeconfig; known: course",
+        ));
+}
