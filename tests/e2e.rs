@@ -1286,3 +1286,28 @@ fn kubectl_completes_subcommands_flags_and_the_namespace_hosts() {
     let none = complete_through_kubectl(&c, "student2", &["timeout", "-n", &ns, ""]);
     assert_eq!(none, [":4"]);
 }
+
+/// A kubeconfig with a client certificate instead of a token works the same, as the same user.
+#[test]
+fn client_certificate_kubeconfigs_work() {
+    let c = Cluster::main();
+    let ns = c.namespace("cert", "student1");
+    let mark = c.audit_mark();
+    let run = ok(egress(
+        &c,
+        "student1-cert",
+        &["allow", "httpbin.org", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "serviceentry.networking.istio.io/httpbin created\n"
+    );
+    let events = c.audit_since(mark, "student1");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["verb"] == "patch" && e["objectRef"]["namespace"] == ns.as_str()),
+        "{events:?}"
+    );
+    assert_managed(&c.get("serviceentry", &ns, "httpbin").unwrap());
+}
