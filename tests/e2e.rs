@@ -35,25 +35,25 @@ impl Cluster {
 
     /// kubectl as the cluster admin.
     fn admin(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(self.dir.join("kubectl"));
-        cmd.arg("--kubeconfig")
-            .arg(self.kubeconfig("admin"))
-            .args(args);
-        if let Some(input) = stdin {
-            use std::io::Write;
-            cmd.stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            let mut child = cmd.spawn().unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-            return child.wait_with_output().unwrap();
-        }
-        cmd.output().unwrap()
+        self.kubectl_as("admin", args, stdin)
+    }
+
+    /// kubectl as `user`, with that user's kubeconfig.
+    fn kubectl_as(&self, user: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(self.dir.join("kubectl"))
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig(user))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
     }
 
     fn admin_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
@@ -1123,24 +1123,6 @@ fn an_unreachable_or_silent_api_server() {
     drop(silent);
 }
 
-/// kubectl as `user`, with that user's kubeconfig.
-fn kubectl_as(c: &Cluster, user: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(c.dir.join("kubectl"))
-        .arg("--kubeconfig")
-        .arg(c.kubeconfig(user))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn the_course_environment_grants_what_the_exercise_expects() {
     let c = Cluster::main();
@@ -1151,36 +1133,24 @@ fn the_course_environment_grants_what_the_exercise_expects() {
         )
     };
     let mark = c.audit_mark();
-    let created = kubectl_as(
-        &c,
-        "student1",
-        &["create", "-f", "-"],
-        Some(&se("student1")),
-    );
+    let created = c.kubectl_as("student1", &["create", "-f", "-"], Some(&se("student1")));
     assert!(
         created.status.success(),
         "{}",
         String::from_utf8_lossy(&created.stderr)
     );
-    let refused = kubectl_as(
-        &c,
+    let refused = c.kubectl_as(
         "student1",
         &["create", "-f", "-"],
         Some(&se("istio-system")),
     );
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("forbidden"));
-    let hidden = kubectl_as(
-        &c,
-        "student2",
-        &["get", "gateways", "-n", "istio-system"],
-        None,
-    );
+    let hidden = c.kubectl_as("student2", &["get", "gateways", "-n", "istio-system"], None);
     assert!(!hidden.status.success());
     assert!(String::from_utf8_lossy(&hidden.stderr).contains("forbidden"));
     // student1 may read istio-system: the admins' exit point for httpbin.org is there.
-    let gateways = kubectl_as(
-        &c,
+    let gateways = c.kubectl_as(
         "student1",
         &["get", "gateways", "-n", "istio-system", "-o", "name"],
         None,
