@@ -104,12 +104,12 @@ pub fn answer(words: &[String]) -> Answer {
     }
 
     if let Some(arg) = pending {
-        return flag_values(arg, partial, "");
+        return flag_values(arg, partial, "", &connection);
     }
     if let Some((name, typed)) = partial.strip_prefix("--").and_then(|f| f.split_once('='))
         && let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(name))
     {
-        return flag_values(arg, typed, &format!("--{name}="));
+        return flag_values(arg, typed, &format!("--{name}="), &connection);
     }
     if partial.starts_with('-') {
         return Answer::Values(flags(command, partial), directive::NO_FILE_COMP);
@@ -198,7 +198,7 @@ fn flags(command: &Command, partial: &str) -> Vec<String> {
 
 /// Values for a flag: `typed` is what is already written of the value; `lead` is put in front
 /// of each candidate (`--dry-run=` when the flag and value are one word).
-fn flag_values(arg: &Arg, typed: &str, lead: &str) -> Answer {
+fn flag_values(arg: &Arg, typed: &str, lead: &str, connection: &ConnectionFlags) -> Answer {
     let fixed: Vec<&str> = match arg.get_id().as_str() {
         "output" => vec!["yaml", "json", "name", "wide"],
         "dry_run" => vec!["none", "client", "server"],
@@ -209,7 +209,10 @@ fn flag_values(arg: &Arg, typed: &str, lead: &str) -> Answer {
         "export_to" => vec![".", "*"],
         "request_timeout" => vec!["5s", "10s", "30s", "0"],
         "kubeconfig" => return Answer::Values(vec![], directive::DEFAULT),
-        "context" => return Answer::Values(contexts(typed, lead), directive::NO_FILE_COMP),
+        "context" => {
+            let names = contexts(connection.kubeconfig.as_deref(), typed, lead);
+            return Answer::Values(names, directive::NO_FILE_COMP);
+        }
         _ => vec![],
     };
     Answer::Values(
@@ -222,9 +225,14 @@ fn flag_values(arg: &Arg, typed: &str, lead: &str) -> Answer {
     )
 }
 
-/// Context names from the kubeconfig that kubectl would use: local, no request.
-fn contexts(typed: &str, lead: &str) -> Vec<String> {
-    let Ok(config) = kube::config::Kubeconfig::read() else {
+/// Context names from the kubeconfig the command would use (`--kubeconfig` on the line, else
+/// kubectl's default): local, no request.
+fn contexts(kubeconfig: Option<&str>, typed: &str, lead: &str) -> Vec<String> {
+    let config = match kubeconfig {
+        Some(path) => kube::config::Kubeconfig::read_from(path),
+        None => kube::config::Kubeconfig::read(),
+    };
+    let Ok(config) = config else {
         return vec![];
     };
     config
@@ -399,6 +407,21 @@ mod tests {
         );
         assert_eq!(values("allow "), Vec::<String>::new());
         assert_eq!(values("completion z"), ["zsh"]);
+    }
+
+    #[test]
+    fn contexts_come_from_the_kubeconfig_on_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\ncontexts:\n- name: course\n  context: {cluster: c, user: u}\n- name: kind\n  context: {cluster: c, user: u}\n",
+        )
+        .unwrap();
+        let line = format!("status --kubeconfig {} --context c", path.display());
+        assert_eq!(values(&line), ["course"]);
+        let line = format!("status --kubeconfig={} --context=", path.display());
+        assert_eq!(values(&line), ["--context=course", "--context=kind"]);
     }
 
     #[test]
