@@ -91,6 +91,21 @@ fn allow_options_render() {
 }
 
 #[test]
+fn hosts_that_share_a_first_label_get_distinct_names() {
+    assert_eq!(
+        stdout_of(&[
+            "allow",
+            "api.github.com",
+            "api.gitlab.com",
+            "--dry-run=client",
+            "-o",
+            "name"
+        ]),
+        "serviceentry.networking.istio.io/api\nserviceentry.networking.istio.io/api-gitlab\n"
+    );
+}
+
+#[test]
 fn via_gateway_options_render_as_json() {
     insta::assert_snapshot!(stdout_of(&[
         "via-gateway",

@@ -273,6 +273,57 @@ fn the_exercise_as_student1_gives_the_seed_objects() {
 }
 
 #[test]
+fn hosts_sharing_a_first_label_are_all_allowed() {
+    let c = Cluster::main();
+    let ns = c.namespace("naming", "student1");
+    // A hand-made object of another host already has the next name.
+    c.admin_ok(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: api-gitlab, namespace: {ns}}}\nspec: {{hosts: [gitlab.example.com], resolution: DNS, ports: [{{number: 443, name: https, protocol: HTTPS}}]}}\n"
+        )),
+    );
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["allow", "api.github.com", "api.gitlab.com", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "serviceentry.networking.istio.io/api created\nserviceentry.networking.istio.io/api-gitlab-com created\n"
+    );
+    let hosts = |name: &str| c.get("serviceentry", &ns, name).unwrap()["spec"]["hosts"].clone();
+    assert_eq!(hosts("api"), serde_json::json!(["api.github.com"]));
+    assert_eq!(
+        hosts("api-gitlab-com"),
+        serde_json::json!(["api.gitlab.com"])
+    );
+    assert_eq!(
+        hosts("api-gitlab"),
+        serde_json::json!(["gitlab.example.com"])
+    );
+    // The VirtualService takes the ServiceEntry's name; re-running keeps every name.
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["timeout", "api.gitlab.com", "2s", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "virtualservice.networking.istio.io/api-gitlab-com created\n"
+    );
+    let run = ok(egress(
+        &c,
+        "student1",
+        &["allow", "api.gitlab.com", "api.github.com", "-n", &ns],
+    ));
+    assert_eq!(
+        run.stdout,
+        "serviceentry.networking.istio.io/api-gitlab-com unchanged\nserviceentry.networking.istio.io/api unchanged\n"
+    );
+}
+
+#[test]
 fn rerunning_changes_nothing() {
     let c = Cluster::main();
     let ns = c.namespace("idempotent", "student1");

@@ -6,6 +6,7 @@
 use crate::cli::AllowArgs;
 use crate::cluster::{api::IstioApi, connect};
 use crate::core::istio::{ApiVersion, Kind};
+use crate::core::naming;
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
 use crate::core::validate::{InputError, PortSpec, dns_label, export_to};
@@ -61,12 +62,24 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             namespace,
             api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
         };
+        let names = match &options.name {
+            Some(name) => vec![name.clone()],
+            None => naming::unique_names(&hosts, |_| false),
+        };
         let changes = hosts
             .iter()
-            .map(|host| Change::Apply {
+            .zip(names)
+            .map(|(host, name)| Change::Apply {
                 kind: Kind::ServiceEntry,
                 namespace: target.namespace.clone(),
-                object: to_value(&plan::service_entry(&target, host, &options)),
+                object: to_value(&plan::service_entry(
+                    &target,
+                    host,
+                    &AllowOptions {
+                        name: Some(name),
+                        ..options.clone()
+                    },
+                )),
                 before: None,
             })
             .collect();
@@ -82,21 +95,23 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
     };
     // Decide every host before writing any, so a refusal leaves nothing half done.
     let mut changes = vec![];
+    let mut given: Vec<String> = vec![];
     for host in &hosts {
-        let default_name = host.default_object_name();
         let placement = ownership::place(
             &Request {
                 kind: Kind::ServiceEntry,
                 namespace: &namespace,
-                host: host.as_str(),
+                host,
                 requested_name: options.name.as_deref(),
-                default_name: &default_name,
+                preferred_name: None,
+                given_to_others: &given,
                 adopt: args.write.adopt,
             },
             &known,
         )
         .map_err(|e| Error::failed(Reason::Conflict, e))?;
         placement.warnings.iter().for_each(|w| warn(w));
+        given.push(placement.name.clone());
         let named = AllowOptions {
             name: Some(placement.name.clone()),
             ..options.clone()

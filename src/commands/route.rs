@@ -116,10 +116,14 @@ async fn edit(
         )),
         _ => {}
     }
-    let default_name = service_entry
-        .and_then(|se| se["metadata"]["name"].as_str())
-        .map(String::from)
-        .unwrap_or_else(|| host.default_object_name());
+    // The VirtualService takes its ServiceEntry's name; with none, a name no other host's
+    // ServiceEntry has, so that a later `allow` can give the ServiceEntry the same one.
+    let service_entry_name = service_entry.and_then(|se| se["metadata"]["name"].as_str());
+    let other_hosts_names: Vec<String> = service_entries
+        .iter()
+        .filter(|se| !lists_host(se, host))
+        .filter_map(|se| se["metadata"]["name"].as_str().map(String::from))
+        .collect();
 
     let virtual_services = api
         .list(Kind::VirtualService, Some(&namespace), None)
@@ -128,9 +132,10 @@ async fn edit(
         &Request {
             kind: Kind::VirtualService,
             namespace: &namespace,
-            host: host.as_str(),
+            host,
             requested_name: None,
-            default_name: &default_name,
+            preferred_name: service_entry_name,
+            given_to_others: &other_hosts_names,
             adopt: write.adopt,
         },
         &existing(&virtual_services),

@@ -5,6 +5,8 @@
 //! with the label `app.kubernetes.io/managed-by=kubectl-egress`.
 
 use super::istio::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use super::naming;
+use super::validate::Host;
 
 /// What the decision needs to know of an existing object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +28,14 @@ pub struct Placement {
 pub struct Request<'a> {
     pub kind: Kind,
     pub namespace: &'a str,
-    pub host: &'a str,
+    pub host: &'a Host,
     /// `--name`, when the user chose one.
     pub requested_name: Option<&'a str>,
-    pub default_name: &'a str,
+    /// The name to try before the host's own candidates (the VirtualService takes its
+    /// ServiceEntry's name).
+    pub preferred_name: Option<&'a str>,
+    /// Names this command already gave other hosts: taken too.
+    pub given_to_others: &'a [String],
     pub adopt: bool,
 }
 
@@ -38,7 +44,7 @@ pub struct Request<'a> {
 pub fn place(request: &Request<'_>, existing: &[Existing]) -> Result<Placement, String> {
     let kind = request.kind.qualified();
     let ns = request.namespace;
-    let host = request.host;
+    let host = request.host.as_str();
     let for_host = |managed: bool| {
         existing
             .iter()
@@ -48,7 +54,15 @@ pub fn place(request: &Request<'_>, existing: &[Existing]) -> Result<Placement, 
         (Some(name), _, _) => name.to_string(),
         (None, Some(ours), _) => ours.name.clone(),
         (None, None, Some(theirs)) if request.adopt => theirs.name.clone(),
-        (None, None, _) => request.default_name.to_string(),
+        // A name is free when no object has it, or the object there is this host's (a hand-made
+        // one is then refused or adopted below, never worked around under another name).
+        (None, None, _) => naming::unique_name(request.host, request.preferred_name, |name| {
+            let for_this_host = |e: &Existing| {
+                e.hosts.iter().any(|h| h == host) && (!e.managed || e.hosts.len() == 1)
+            };
+            request.given_to_others.iter().any(|n| n == name)
+                || existing.iter().any(|e| e.name == name && !for_this_host(e))
+        }),
     };
     let current = existing.iter().find(|e| e.name == name).cloned();
     let mut warnings = vec![];
@@ -123,12 +137,15 @@ mod tests {
     }
 
     fn request(kind: Kind, adopt: bool, name: Option<&'static str>) -> Request<'static> {
+        static HOST: std::sync::LazyLock<Host> =
+            std::sync::LazyLock::new(|| Host::parse("httpbin.org").unwrap());
         Request {
             kind,
             namespace: "student1",
-            host: "httpbin.org",
+            host: &HOST,
             requested_name: name,
-            default_name: "httpbin",
+            preferred_name: None,
+            given_to_others: &[],
             adopt,
         }
     }
@@ -159,16 +176,49 @@ mod tests {
     }
 
     #[test]
-    fn refuses_name_taken_by_another_host_even_with_adopt() {
+    fn a_name_another_host_has_is_worked_around() {
+        for managed in [false, true] {
+            let other = [obj("httpbin", managed, &["other.org"])];
+            let p = place(&request(Kind::ServiceEntry, false, None), &other).unwrap();
+            assert_eq!(p.name, "httpbin-org");
+            assert_eq!(p.current, None);
+        }
+        let given = ["httpbin".to_string()];
+        let p = place(
+            &Request {
+                given_to_others: &given,
+                ..request(Kind::ServiceEntry, false, None)
+            },
+            &[],
+        )
+        .unwrap();
+        assert_eq!(p.name, "httpbin-org");
+    }
+
+    #[test]
+    fn refuses_requested_name_taken_by_another_host_even_with_adopt() {
         let theirs = [obj("httpbin", false, &["other.org"])];
-        let err = place(&request(Kind::ServiceEntry, true, None), &theirs).unwrap_err();
+        let err = place(&request(Kind::ServiceEntry, true, Some("httpbin")), &theirs).unwrap_err();
         assert!(err.contains("other.org") && err.contains("--name"), "{err}");
         let ours = [obj("httpbin", true, &["other.org"])];
-        let err = place(&request(Kind::ServiceEntry, true, None), &ours).unwrap_err();
+        let err = place(&request(Kind::ServiceEntry, true, Some("httpbin")), &ours).unwrap_err();
         assert!(
             err.contains("kubectl-egress's object for other.org"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_preferred_name_is_tried_first() {
+        let p = place(
+            &Request {
+                preferred_name: Some("custom"),
+                ..request(Kind::VirtualService, false, None)
+            },
+            &[obj("httpbin", false, &["other.org"])],
+        )
+        .unwrap();
+        assert_eq!(p.name, "custom");
     }
 
     #[test]

@@ -107,8 +107,8 @@ impl Host {
         self.0.starts_with("*.")
     }
 
-    /// The object name the plugin gives this host's ServiceEntry and VirtualService: the host's
-    /// first label (`httpbin.org` -> `httpbin`, as the exercise names it); a wildcard host gets
+    /// The first name the plugin tries for this host's ServiceEntry and VirtualService (taken
+    /// names are worked around in core::naming): the host's first label (`httpbin.org` -> `httpbin`, as the exercise names it); a wildcard host gets
     /// `wildcard-` and its first concrete label (`*.wikipedia.org` -> `wildcard-wikipedia`).
     pub fn default_object_name(&self) -> String {
         match self.0.strip_prefix("*.") {
