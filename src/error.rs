@@ -31,6 +31,9 @@ pub enum Reason {
     Conflict,
     /// The API server refused the object (e.g. the CRD's validation rules).
     Rejected,
+    /// The object changed between the read a write was composed from and the write (optimistic
+    /// concurrency): re-read and retry. Exit 8 when retries run out.
+    Modified,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -62,6 +65,17 @@ impl Error {
         }
     }
 
+    /// True when the object changed since it was read: the write may be composed again.
+    pub fn is_modified(&self) -> bool {
+        matches!(
+            self,
+            Error::Runtime {
+                reason: Reason::Modified,
+                ..
+            }
+        )
+    }
+
     pub fn input(message: impl Into<String>) -> Error {
         Error::Input(InputError(message.into()))
     }
@@ -75,7 +89,7 @@ impl Error {
                 Reason::Unreachable => exit::UNREACHABLE,
                 Reason::IstioMissing => exit::ISTIO_MISSING,
                 Reason::Forbidden => exit::FORBIDDEN,
-                Reason::Conflict => exit::CONFLICT,
+                Reason::Conflict | Reason::Modified => exit::CONFLICT,
                 Reason::Rejected => exit::REJECTED,
             },
         }

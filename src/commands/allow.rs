@@ -1,19 +1,24 @@
 //! `kubectl egress allow HOST...`: one ServiceEntry per host.
 //!
 //! Requests: one list of the namespace's ServiceEntries (it also picks the API version), then one
-//! server-side apply per host.
+//! server-side apply per host (with several hosts, a server dry run of each first). Each apply is
+//! conditional on the list: when another writer changed or created one of the objects meanwhile,
+//! the whole attempt is made again from a fresh list (see commands::retrying).
 
-use crate::cli::AllowArgs;
-use crate::cluster::{api::IstioApi, connect};
+use crate::cli::{AllowArgs, WriteArgs};
+use crate::cluster::api::{IstioApi, Precondition};
+use crate::cluster::connect;
 use crate::core::istio::{ApiVersion, Kind};
 use crate::core::naming;
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
-use crate::core::validate::{InputError, PortSpec, dns_label, export_to};
+use crate::core::validate::{Host, InputError, PortSpec, dns_label, export_to};
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
-use super::{Change, carry_out, existing, find_by_name, parse_hosts, warn};
+use super::{
+    Attempt, Change, Written, carry_out, existing, find_by_name, parse_hosts, retrying, warn,
+};
 
 fn options(args: &AllowArgs) -> std::result::Result<AllowOptions, InputError> {
     let one_of = |flag: &str, value: &Option<String>, allowed: &[&str]| match value {
@@ -81,49 +86,89 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
                     },
                 )),
                 before: None,
+                precondition: Precondition::None,
             })
             .collect();
-        return carry_out(settings, None, changes, false).await;
+        return carry_out(settings, None, changes, false, &Written::default()).await;
     };
 
     let api = IstioApi::new(cluster, settings.api_version);
-    let listed = api.list(Kind::ServiceEntry, Some(&namespace), None).await?;
-    let known = existing(&listed);
+    let written = Written::default();
+    retrying(&written, |attempt| {
+        write_service_entries(
+            settings,
+            &api,
+            &namespace,
+            &hosts,
+            &options,
+            &args.write,
+            attempt,
+        )
+    })
+    .await
+}
+
+/// One attempt: list, decide every host's object, write them all, each on condition that what
+/// was listed still holds (another `allow` may be naming or writing the same objects).
+async fn write_service_entries(
+    settings: &Settings,
+    api: &IstioApi<'_>,
+    namespace: &str,
+    hosts: &[Host],
+    options: &AllowOptions,
+    write: &WriteArgs,
+    attempt: Attempt<'_>,
+) -> Result<u8> {
+    let listed = api
+        .list_with_version(Kind::ServiceEntry, Some(namespace), None)
+        .await?;
+    let known = existing(&listed.items);
     let target = Target {
-        namespace: namespace.clone(),
+        namespace: namespace.to_string(),
         api_version: api.version(),
     };
     // Decide every host before writing any, so a refusal leaves nothing half done.
     let mut changes = vec![];
     let mut given: Vec<String> = vec![];
-    for host in &hosts {
+    for host in hosts {
         let placement = ownership::place(
             &Request {
                 kind: Kind::ServiceEntry,
-                namespace: &namespace,
+                namespace,
                 host,
                 requested_name: options.name.as_deref(),
                 preferred_name: None,
                 given_to_others: &given,
-                adopt: args.write.adopt,
+                adopt: write.adopt,
             },
             &known,
         )
         .map_err(|e| Error::failed(Reason::Conflict, e))?;
-        placement.warnings.iter().for_each(|w| warn(w));
+        if attempt.number == 1 {
+            placement.warnings.iter().for_each(|w| warn(w));
+        }
         given.push(placement.name.clone());
         let named = AllowOptions {
             name: Some(placement.name.clone()),
             ..options.clone()
         };
+        let before = find_by_name(&listed.items, &placement.name).cloned();
         changes.push(Change::Apply {
             kind: Kind::ServiceEntry,
-            namespace: namespace.clone(),
+            namespace: namespace.to_string(),
             object: to_value(&plan::service_entry(&target, host, &named)),
-            before: find_by_name(&listed, &placement.name).cloned(),
+            precondition: Precondition::from_read(before.as_ref(), &listed),
+            before,
         });
     }
-    carry_out(settings, Some(&api), changes, args.write.force_conflicts).await
+    carry_out(
+        settings,
+        Some(api),
+        changes,
+        write.force_conflicts,
+        attempt.written,
+    )
+    .await
 }
 
 pub fn to_value<T: serde::Serialize>(object: &T) -> serde_json::Value {

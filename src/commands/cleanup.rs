@@ -4,6 +4,8 @@
 //! a hand-made object is never touched, whatever its name. Without hosts, one delete-collection
 //! request per kind; with hosts, one list per kind and one delete (uid-guarded) per object.
 
+use kube::api::Preconditions;
+
 use serde_json::Value;
 
 use crate::cli::CleanupArgs;
@@ -58,7 +60,11 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
                     kind,
                     object["metadata"]["namespace"].as_str().unwrap_or_default(),
                     object["metadata"]["name"].as_str().unwrap_or_default(),
-                    object["metadata"]["uid"].as_str().map(String::from),
+                    // Uid only: cleanup removes the object whatever changed in it meanwhile.
+                    Preconditions {
+                        uid: object["metadata"]["uid"].as_str().map(String::from),
+                        resource_version: None,
+                    },
                     settings.dry_run == DryRun::Server,
                 )
                 .await?;

@@ -11,12 +11,14 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::cli::{Cli, Command};
-use crate::cluster::api::IstioApi;
+use kube::api::Preconditions;
+
+use crate::cluster::api::{IstioApi, Precondition, WriteOptions};
 use crate::core::istio::{Kind, Object};
 use crate::core::ownership::Existing;
 use crate::core::render;
 use crate::core::validate::Host;
-use crate::error::{Result, exit};
+use crate::error::{Error, Reason, Result, exit};
 use crate::settings::{DryRun, Settings};
 
 pub async fn run(cli: Cli) -> Result<u8> {
@@ -93,14 +95,78 @@ pub enum Change {
         object: Value,
         /// The object as listed before the write, if it exists.
         before: Option<Value>,
+        /// What the write was composed from must still hold.
+        precondition: Precondition,
     },
     Delete {
         kind: Kind,
         namespace: String,
         name: String,
+        /// The object as listed: deleted only if still that one, unchanged.
         uid: Option<String>,
+        resource_version: Option<String>,
     },
 }
+
+/// How often a command re-reads and re-composes its writes when another writer changed the
+/// objects in between, before giving up with exit 8.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// One attempt of a command's read-compose-write.
+#[derive(Clone, Copy)]
+pub struct Attempt<'w> {
+    /// 1 for the first: warnings are said once, not on every retry.
+    pub number: u32,
+    pub written: &'w Written,
+}
+
+/// Runs `attempt` (read, compose, write) until it is not refused for a change made meanwhile by
+/// another writer, at most [`MAX_ATTEMPTS`] times, with a short jittered pause in between so that
+/// two writers racing do not meet again at once.
+pub async fn retrying<'w, F, Fut>(written: &'w Written, mut attempt: F) -> Result<u8>
+where
+    F: FnMut(Attempt<'w>) -> Fut,
+    Fut: std::future::Future<Output = Result<u8>>,
+{
+    let mut number = 1;
+    loop {
+        match attempt(Attempt { number, written }).await {
+            Err(e) if e.is_modified() && number < MAX_ATTEMPTS => {
+                tokio::time::sleep(backoff(number)).await;
+                number += 1;
+            }
+            Err(Error::Runtime {
+                reason: Reason::Modified,
+                message,
+            }) => {
+                return Err(Error::failed(
+                    Reason::Conflict,
+                    format!(
+                        "conflict: gave up after {MAX_ATTEMPTS} attempts, each re-reading and re-composing: {message}; another writer keeps changing it, run the command again"
+                    ),
+                ));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// 10-20 ms after the first attempt, doubling each time (at most ~300 ms in all).
+fn backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let base = 10u64 << (attempt - 1).min(6);
+    // std's RandomState is seeded per process: jitter without a random-number crate.
+    let jitter = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        % base;
+    std::time::Duration::from_millis(base + jitter)
+}
+
+/// What earlier attempts of a command wrote, so that a retry reports `created` or `configured`
+/// for an object an earlier attempt wrote, not `unchanged`.
+#[derive(Default)]
+pub struct Written(std::cell::RefCell<std::collections::BTreeMap<String, &'static str>>);
 
 /// Sends the changes (or, with --dry-run=client, only reports them) and prints the result the
 /// way kubectl does. All checks that can refuse have run before this.
@@ -109,8 +175,14 @@ pub async fn carry_out(
     api: Option<&IstioApi<'_>>,
     changes: Vec<Change>,
     force_conflicts: bool,
+    written: &Written,
 ) -> Result<u8> {
     let format = settings.object_format()?;
+    let options = |dry_run: bool| WriteOptions {
+        field_manager: &settings.field_manager,
+        force: force_conflicts,
+        dry_run,
+    };
     let suffix = match settings.dry_run {
         DryRun::None => "",
         DryRun::Client => " (dry run)",
@@ -126,22 +198,16 @@ pub async fn carry_out(
                     kind,
                     namespace,
                     object,
+                    precondition,
                     ..
-                } => Some((kind, namespace, object)),
+                } => Some((kind, namespace, object, precondition)),
                 Change::Delete { .. } => None,
             })
             .collect();
         if applies.len() > 1 {
-            for (kind, namespace, object) in applies {
-                api.apply(
-                    *kind,
-                    namespace,
-                    object,
-                    &settings.field_manager,
-                    force_conflicts,
-                    true,
-                )
-                .await?;
+            for (kind, namespace, object, precondition) in applies {
+                api.apply(*kind, namespace, object, precondition, &options(true))
+                    .await?;
             }
         }
     }
@@ -154,6 +220,7 @@ pub async fn carry_out(
                 namespace,
                 object,
                 before,
+                precondition,
             } => {
                 let result = match (settings.dry_run, api) {
                     (DryRun::Client, _) | (_, None) => object,
@@ -162,19 +229,24 @@ pub async fn carry_out(
                             kind,
                             &namespace,
                             &object,
-                            &settings.field_manager,
-                            force_conflicts,
-                            dry_run == DryRun::Server,
+                            &precondition,
+                            &options(dry_run == DryRun::Server),
                         )
                         .await?
                     }
                 };
-                let action = match &before {
-                    None => "created",
-                    Some(b) if same_content(b, &result) => "unchanged",
-                    Some(_) => "configured",
+                let name = render::name(&result);
+                let earlier = written.0.borrow().get(&name).copied();
+                let action = match (&before, earlier) {
+                    (None, _) => "created",
+                    (Some(b), None) if same_content(b, &result) => "unchanged",
+                    (Some(b), Some(earlier)) if same_content(b, &result) => earlier,
+                    (Some(_), _) => "configured",
                 };
-                lines.push_str(&format!("{} {action}{suffix}\n", render::name(&result)));
+                if action != "unchanged" {
+                    written.0.borrow_mut().insert(name.clone(), action);
+                }
+                lines.push_str(&format!("{name} {action}{suffix}\n"));
                 objects.push(result);
             }
             Change::Delete {
@@ -182,13 +254,17 @@ pub async fn carry_out(
                 namespace,
                 name,
                 uid,
+                resource_version,
             } => {
                 if let (Some(api), false) = (api, settings.dry_run == DryRun::Client) {
                     api.delete(
                         kind,
                         &namespace,
                         &name,
-                        uid,
+                        Preconditions {
+                            uid,
+                            resource_version,
+                        },
                         settings.dry_run == DryRun::Server,
                     )
                     .await?;

@@ -1,12 +1,16 @@
 //! `timeout` and `via-gateway`: two edits of the host's one VirtualService.
 //!
 //! Requests: one list of ServiceEntries (the host's object name and ports; it also picks the API
-//! version), one list of VirtualServices (the current route to compose with), one apply.
+//! version), one list of VirtualServices (the current route to compose with), one apply (or
+//! delete). The write is conditional on the VirtualService listed (its resourceVersion, or its
+//! absence): when another writer changed it meanwhile, the list and the write are made again
+//! with the route composed afresh (see commands::retrying), so no one's setting is lost.
 
 use serde_json::Value;
 
 use crate::cli::{TimeoutArgs, ViaGatewayArgs, WriteArgs};
-use crate::cluster::{api::IstioApi, connect};
+use crate::cluster::api::{IstioApi, Precondition};
+use crate::cluster::connect;
 use crate::core::istio::{ApiVersion, Kind, VirtualServiceSpec};
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
@@ -15,7 +19,7 @@ use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
 use super::allow::to_value;
-use super::{Change, carry_out, existing, find_by_name, typed, warn};
+use super::{Attempt, Change, Written, carry_out, existing, find_by_name, retrying, typed, warn};
 
 pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     let host = Host::parse(&args.host)?;
@@ -95,10 +99,11 @@ async fn edit(
                 namespace: namespace.clone(),
                 object: to_value(&vs),
                 before: None,
+                precondition: Precondition::None,
             })
             .into_iter()
             .collect();
-        return carry_out(settings, None, changes, false).await;
+        return carry_out(settings, None, changes, false, &Written::default()).await;
     };
 
     let api = IstioApi::new(cluster, settings.api_version);
@@ -125,24 +130,65 @@ async fn edit(
         .filter_map(|se| se["metadata"]["name"].as_str().map(String::from))
         .collect();
 
+    let edit = Edit {
+        namespace: &namespace,
+        host,
+        change: &change,
+        export_to_flags: &export_to_flags,
+        write,
+        service_entry_name,
+        other_hosts_names: &other_hosts_names,
+    };
+    let written = Written::default();
+    retrying(&written, |attempt| {
+        edit_virtual_service(settings, &api, &edit, attempt)
+    })
+    .await
+}
+
+/// What `timeout` or `via-gateway` asks of the host's VirtualService, and what was learnt from the
+/// ServiceEntries (read once: they only pick the name).
+struct Edit<'a> {
+    namespace: &'a str,
+    host: &'a Host,
+    change: &'a RouteChange,
+    export_to_flags: &'a [String],
+    write: &'a WriteArgs,
+    service_entry_name: Option<&'a str>,
+    other_hosts_names: &'a [String],
+}
+
+/// One attempt: list the VirtualServices, compose the host's from the one there, write it (or
+/// delete it when nothing is left) on condition that it is still the one listed.
+async fn edit_virtual_service(
+    settings: &Settings,
+    api: &IstioApi<'_>,
+    edit: &Edit<'_>,
+    attempt: Attempt<'_>,
+) -> Result<u8> {
+    let Edit {
+        namespace, host, ..
+    } = *edit;
     let virtual_services = api
-        .list(Kind::VirtualService, Some(&namespace), None)
+        .list_with_version(Kind::VirtualService, Some(namespace), None)
         .await?;
     let placement = ownership::place(
         &Request {
             kind: Kind::VirtualService,
-            namespace: &namespace,
+            namespace,
             host,
             requested_name: None,
-            preferred_name: service_entry_name,
-            given_to_others: &other_hosts_names,
-            adopt: write.adopt,
+            preferred_name: edit.service_entry_name,
+            given_to_others: edit.other_hosts_names,
+            adopt: edit.write.adopt,
         },
-        &existing(&virtual_services),
+        &existing(&virtual_services.items),
     )
     .map_err(|e| Error::failed(Reason::Conflict, e))?;
-    placement.warnings.iter().for_each(|w| warn(w));
-    let before = find_by_name(&virtual_services, &placement.name).cloned();
+    if attempt.number == 1 {
+        placement.warnings.iter().for_each(|w| warn(w));
+    }
+    let before = find_by_name(&virtual_services.items, &placement.name).cloned();
     let current = before
         .as_ref()
         .map(|vs| {
@@ -152,19 +198,20 @@ async fn edit(
             )
         })
         .unwrap_or_default();
-    let mut next = change.apply(&current);
-    if !export_to_flags.is_empty() {
-        next.export_to = export_to_flags;
+    let mut next = edit.change.apply(&current);
+    if !edit.export_to_flags.is_empty() {
+        next.export_to = edit.export_to_flags.to_vec();
     }
     let target = Target {
-        namespace: namespace.clone(),
+        namespace: namespace.to_string(),
         api_version: api.version(),
     };
     let changes = match plan::virtual_service(&target, &placement.name, host, &next) {
         Some(vs) => vec![Change::Apply {
             kind: Kind::VirtualService,
-            namespace: namespace.clone(),
+            namespace: namespace.to_string(),
             object: to_value(&vs),
+            precondition: Precondition::from_read(before.as_ref(), &virtual_services),
             before,
         }],
         // Nothing left to say about the host: the VirtualService goes.
@@ -172,9 +219,10 @@ async fn edit(
             // Never delete what the plugin did not create, even when adopting.
             Some(vs) if typed::<Value>(&vs).metadata.is_managed() => vec![Change::Delete {
                 kind: Kind::VirtualService,
-                namespace: namespace.clone(),
+                namespace: namespace.to_string(),
                 name: placement.name.clone(),
                 uid: vs["metadata"]["uid"].as_str().map(String::from),
+                resource_version: vs["metadata"]["resourceVersion"].as_str().map(String::from),
             }],
             _ => {
                 eprintln!(
@@ -184,7 +232,14 @@ async fn edit(
             }
         },
     };
-    carry_out(settings, Some(&api), changes, write.force_conflicts).await
+    carry_out(
+        settings,
+        Some(api),
+        changes,
+        edit.write.force_conflicts,
+        attempt.written,
+    )
+    .await
 }
 
 fn lists_host(object: &Value, host: &Host) -> bool {
