@@ -32,8 +32,8 @@ Examples:
 
 Exit codes: 0 success; 2 invalid input (nothing contacted or written); 3 status found problems
 (with --exit-code); 4 no kubeconfig, context or namespace; 5 API server unreachable or too slow;
-6 Istio CRDs not installed; 7 forbidden (RBAC); 8 conflict with another owner; 9 rejected by the
-API server's validation; 1 any other failure.";
+6 Istio CRDs not installed; 7 forbidden (RBAC); 8 conflict with another owner or writer;
+9 rejected by the API server's validation; 1 any other failure.";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -476,3 +476,60 @@ fn to_value(object: DynamicObject) -> Value {
     }
     value
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn listed() -> Listed {
+        Listed {
+            items: vec![],
+            resource_version: "700".into(),
+        }
+    }
+
+    #[test]
+    fn an_update_carries_the_uid_and_resource_version_read() {
+        let before =
+            json!({"metadata": {"name": "httpbin", "uid": "u-1", "resourceVersion": "42"}});
+        let precondition = Precondition::from_read(Some(&before), &listed());
+        let sent = precondition.carried_by(&json!({"metadata": {"name": "httpbin"}, "spec": {}}));
+        assert_eq!(
+            sent["metadata"],
+            json!({"name": "httpbin", "uid": "u-1", "resourceVersion": "42"})
+        );
+    }
+
+    #[test]
+    fn a_create_carries_the_list_resource_version_and_no_uid() {
+        let sent = Precondition::from_read(None, &listed())
+            .carried_by(&json!({"metadata": {"name": "httpbin"}}));
+        assert_eq!(
+            sent["metadata"],
+            json!({"name": "httpbin", "resourceVersion": "700"})
+        );
+        // Offline nothing is added: rendered objects stay as the exercise writes them.
+        let object = json!({"metadata": {"name": "httpbin"}});
+        assert_eq!(Precondition::None.carried_by(&object), object);
+    }
+
+    #[test]
+    fn field_manager_conflicts_are_told_from_failed_preconditions() {
+        let status = |message: &str, causes: Vec<&str>| {
+            serde_json::from_value::<kube::core::Status>(json!({
+                "code": 409, "reason": "Conflict", "message": message,
+                "details": {"causes": causes.iter().map(|r| json!({"reason": r})).collect::<Vec<_>>()}
+            }))
+            .unwrap()
+        };
+        assert!(is_field_manager_conflict(&status(
+            "Apply failed with 1 conflict: conflict with \"other-tool\": .spec.resolution",
+            vec!["FieldManagerConflict"]
+        )));
+        assert!(!is_field_manager_conflict(&status(
+            "Operation cannot be fulfilled on serviceentries.networking.istio.io \"httpbin\": the object has been modified; please apply your changes to the latest version and try again",
+            vec![]
+        )));
+    }
+}

@@ -288,3 +288,61 @@ fn same_content(before: &Value, after: &Value) -> bool {
 pub fn warn(message: &str) {
     eprintln!("warning: {message}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_short_and_grows() {
+        for attempt in 1..MAX_ATTEMPTS {
+            let pause = backoff(attempt).as_millis() as u64;
+            let base = 10 << (attempt - 1);
+            assert!((base..2 * base).contains(&pause), "{attempt}: {pause}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn retrying_gives_up_with_a_conflict_after_max_attempts() {
+        let attempts = std::cell::Cell::new(0);
+        let written = Written::default();
+        let result = retrying(&written, |attempt| {
+            attempts.set(attempt.number);
+            async {
+                Err(Error::failed(
+                    Reason::Modified,
+                    "virtualservice.networking.istio.io/httpbin in namespace student1 changed",
+                ))
+            }
+        })
+        .await;
+        assert_eq!(attempts.get(), MAX_ATTEMPTS);
+        let error = result.unwrap_err();
+        assert_eq!(error.exit_code(), exit::CONFLICT);
+        let message = error.to_string();
+        assert!(
+            message.contains("virtualservice.networking.istio.io/httpbin")
+                && message.contains("gave up after 5 attempts")
+                && !message.contains('\n'),
+            "{message}"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn other_failures_are_not_retried() {
+        let attempts = std::cell::Cell::new(0);
+        let written = Written::default();
+        let result = retrying(&written, |attempt| {
+            attempts.set(attempt.number);
+            async {
+                Err(Error::failed(
+                    Reason::Conflict,
+                    "fields owned by other-tool",
+                ))
+            }
+        })
+        .await;
+        assert_eq!(attempts.get(), 1);
+        assert_eq!(result.unwrap_err().exit_code(), exit::CONFLICT);
+    }
+}
