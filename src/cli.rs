@@ -256,7 +256,7 @@ pub struct ViaGatewayArgs {
     pub subset: Option<String>,
 
     /// Route straight to the host again
-    #[arg(long, conflicts_with_all = ["subset"])]
+    #[arg(long, conflicts_with_all = ["subset", "gateway_host", "port"])]
     pub off: bool,
 
     /// Namespaces that may see the VirtualService; repeatable [default: "."]

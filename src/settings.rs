@@ -101,9 +101,20 @@ impl Settings {
                 }
             },
         };
+        // The API server's own rules (ValidateFieldManager): at most 128 bytes, printable only.
         if args.field_manager.is_empty() || args.field_manager.len() > 128 {
             return Err(InputError(format!(
-                "invalid --field-manager \"{}\": give 1-128 characters",
+                "invalid --field-manager \"{}\": give 1-128 bytes of printable characters (the API server's limit)",
+                args.field_manager.escape_debug()
+            )));
+        }
+        if args
+            .field_manager
+            .chars()
+            .any(|c| c.is_control() || (c.is_whitespace() && c != ' '))
+        {
+            return Err(InputError(format!(
+                "invalid --field-manager \"{}\": control characters, newlines and tabs are not allowed; use printable characters, e.g. my-pipeline",
                 args.field_manager.escape_debug()
             )));
         }

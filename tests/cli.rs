@@ -240,6 +240,49 @@ fn refusals() {
         (&["via-gateway", "https://httpbin.org"], "did you mean"),
         (&["status", "-o", "name"], "-o name"),
         (&["cleanup", "HTTPBIN.org"], "did you mean \"httpbin.org\""),
+        // Refused before any request, where the API server would refuse only after one.
+        (
+            &["allow", "httpbin.org", "--field-manager", "ci\njob"],
+            "\"ci\\njob\": control characters",
+        ),
+        (
+            &["allow", "httpbin.org", "--field-manager", "ci\tjob"],
+            "control characters",
+        ),
+        (
+            &["allow", "httpbin.org", "--field-manager", &"m".repeat(129)],
+            "1-128 bytes",
+        ),
+        (
+            &[
+                "allow",
+                "httpbin.org",
+                "--export-to",
+                ".",
+                "--export-to",
+                ".",
+            ],
+            "--export-to \".\" is given twice",
+        ),
+        (
+            &[
+                "timeout",
+                "httpbin.org",
+                "2s",
+                "--export-to",
+                "a",
+                "--export-to",
+                "a",
+            ],
+            "--export-to \"a\" is given twice",
+        ),
+        (&["allow", "httpbin.org", "--port", "+80"], "\"+80\""),
+        (&["via-gateway", "httpbin.org", "--port", "+80"], "\"+80\""),
+        (&["allow", "10.0.0.1"], "IP address"),
+        (&["allow", "10.0.0.1:443"], "IP address"),
+        (&["allow", "2001:db8::1"], "resolution STATIC"),
+        (&["timeout", "[::1]", "2s"], "this tool takes host names"),
+        (&["timeout", "httpbin.org", "++1s"], "\"++1s\""),
     ];
     for (args, needle) in cases {
         let out = egress().args(*args).output().unwrap();
@@ -431,4 +474,40 @@ fn unknown_context_is_named_with_the_known_ones() {
         .stderr(predicate::str::contains(
             "context \"kind-kind\" not found in the kubeconfig; known: course",
         ));
+}
+
+#[test]
+fn via_gateway_off_takes_no_gateway_options() {
+    for option in [
+        &["--gateway-host", "egress.mesh.svc.cluster.local"][..],
+        &["--port", "8080"],
+        &["--subset", "httpbin"],
+    ] {
+        let out = egress()
+            .args(["via-gateway", "httpbin.org", "--off"])
+            .args(option)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{option:?}: {stderr}");
+        assert!(
+            stderr.contains("'--off' cannot be used with") && stderr.contains(option[0]),
+            "{option:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_duration_with_a_leading_plus_is_accepted_and_written_without_it() {
+    let out = stdout_of(&[
+        "timeout",
+        "httpbin.org",
+        "+1s",
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]);
+    let vs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(vs["spec"]["http"][0]["timeout"], "1s");
 }

@@ -12,7 +12,7 @@ use crate::core::istio::{ApiVersion, Kind};
 use crate::core::naming;
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
-use crate::core::validate::{Host, InputError, PortSpec, dns_label, export_to};
+use crate::core::validate::{Host, InputError, PortSpec, dns_label, export_to_list};
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
@@ -39,11 +39,7 @@ fn options(args: &AllowArgs) -> std::result::Result<AllowOptions, InputError> {
             .map(|p| PortSpec::parse(p))
             .collect::<std::result::Result<_, _>>()?,
         resolution: one_of("--resolution", &args.resolution, &RESOLUTIONS)?,
-        export_to: args
-            .export_to
-            .iter()
-            .map(|e| export_to(e))
-            .collect::<std::result::Result<_, _>>()?,
+        export_to: export_to_list(&args.export_to)?,
         location: one_of("--location", &args.location, &LOCATIONS)?,
         name: args
             .name

@@ -14,7 +14,9 @@ use crate::cluster::connect;
 use crate::core::istio::{ApiVersion, Kind, VirtualServiceSpec};
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
-use crate::core::validate::{Host, InputError, Timeout, dns_label, export_to, is_http_protocol};
+use crate::core::validate::{
+    Host, InputError, Timeout, dns_label, export_to_list, is_http_protocol, port_number,
+};
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
@@ -35,9 +37,9 @@ pub async fn run_via_gateway(settings: &Settings, args: ViaGatewayArgs) -> Resul
     let change = if args.off {
         RouteChange::Direct
     } else {
-        let port = match args.port.parse::<u16>() {
-            Ok(p) if p > 0 => p,
-            _ => {
+        let port = match port_number(&args.port) {
+            Some(p) => p,
+            None => {
                 return Err(InputError(format!(
                     "invalid --port \"{}\": use a port number 1-65535, e.g. 80",
                     args.port.escape_debug()
@@ -72,10 +74,7 @@ async fn edit(
     export_to_flags: &[String],
     write: &WriteArgs,
 ) -> Result<u8> {
-    let export_to_flags = export_to_flags
-        .iter()
-        .map(|e| export_to(e))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let export_to_flags = export_to_list(export_to_flags)?;
     settings.object_format()?;
 
     let session = connect::open(settings, settings.dry_run == DryRun::Client).await?;

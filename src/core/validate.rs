@@ -35,6 +35,14 @@ impl Host {
         if input.is_empty() {
             return refuse("host must not be empty: give a DNS name such as httpbin.org");
         }
+        let address = input.trim_start_matches('[').trim_end_matches(']');
+        if address.parse::<std::net::IpAddr>().is_ok()
+            || probable_host(input).is_some_and(|h| h.parse::<std::net::Ipv4Addr>().is_ok())
+        {
+            return refuse(format!(
+                "invalid host \"{shown}\": an IP address; this tool takes host names (a ServiceEntry for IPs needs addresses and resolution STATIC: write that one by hand)"
+            ));
+        }
         if input == "*" {
             return refuse(
                 "host \"*\" would allow every destination: name the hosts, e.g. httpbin.org or *.example.com",
@@ -171,6 +179,23 @@ pub fn dns_label(what: &str, value: &str) -> Result<String, InputError> {
     }
 }
 
+/// Every `--export-to`, each checked, none twice (the API server would refuse the duplicate
+/// only after the request).
+pub fn export_to_list(values: &[String]) -> Result<Vec<String>, InputError> {
+    let mut list: Vec<String> = vec![];
+    for value in values {
+        let entry = export_to(value)?;
+        if list.contains(&entry) {
+            return refuse(format!(
+                "--export-to \"{}\" is given twice: give each namespace once",
+                entry.escape_debug()
+            ));
+        }
+        list.push(entry);
+    }
+    Ok(list)
+}
+
 /// An `exportTo` entry: `.` (this namespace), `*` (every namespace) or a namespace name.
 pub fn export_to(value: &str) -> Result<String, InputError> {
     if value == "." || value == "*" || is_rfc1123_label(value) {
@@ -199,6 +224,8 @@ impl Timeout {
 
     pub fn parse(input: &str) -> Result<Timeout, InputError> {
         let shown = input.escape_debug();
+        // Go accepts one leading '+' (`+1s`); it means nothing, so it is not written.
+        let input = input.strip_prefix('+').unwrap_or(input);
         let Some(nanos) = go_duration_nanos(input) else {
             return refuse(format!("invalid duration \"{shown}\": {}", Self::EXAMPLES));
         };
@@ -298,9 +325,9 @@ impl PortSpec {
         let shown = input.escape_debug();
         let mut parts = input.split('/');
         let number_text = parts.next().unwrap_or("");
-        let number: u16 = match number_text.parse::<u32>() {
-            Ok(n) if (1..=65535).contains(&n) => n as u16,
-            _ => {
+        let number: u16 = match port_number(number_text) {
+            Some(n) => n,
+            None => {
                 return refuse(format!(
                     "invalid --port \"{shown}\": port number must be 1-65535, as NUMBER[/PROTOCOL[/NAME]], e.g. 8080/HTTP"
                 ));
@@ -338,6 +365,14 @@ impl PortSpec {
             name,
         })
     }
+}
+
+/// A port number 1-65535 written as digits only (Rust's parser would also take `+80`).
+pub fn port_number(text: &str) -> Option<u16> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u16>().ok().filter(|n| *n > 0)
 }
 
 fn default_protocol(number: u16) -> &'static str {
@@ -454,6 +489,29 @@ mod tests {
             assert_eq!(t.nanos(), nanos, "{text}");
             assert_eq!(t.as_str(), text);
         }
+        // Go allows one leading '+'; it is dropped from what is written.
+        let plus = Timeout::parse("+1s").unwrap();
+        assert_eq!((plus.as_str(), plus.nanos()), ("1s", 1_000_000_000));
+    }
+
+    #[test]
+    fn ip_addresses_are_not_hosts() {
+        for ip in ["10.0.0.1", "10.0.0.1:443", "::1", "[::1]", "2001:db8::1"] {
+            let err = Host::parse(ip).unwrap_err().0;
+            assert!(err.contains("IP address"), "{ip}: {err}");
+        }
+        assert!(Host::parse("1.example.com").is_ok());
+    }
+
+    #[test]
+    fn ports_and_export_lists() {
+        assert_eq!(port_number("80"), Some(80));
+        for bad in ["+80", "-80", "0", "65536", "", " 80"] {
+            assert_eq!(port_number(bad), None, "{bad}");
+        }
+        assert!(export_to_list(&[".".into(), "istio-system".into()]).is_ok());
+        let twice = export_to_list(&[".".into(), ".".into()]).unwrap_err().0;
+        assert!(twice.contains("given twice"), "{twice}");
     }
 
     #[test]
@@ -469,7 +527,8 @@ mod tests {
             "s",
             ".s",
             "1..5s",
-            "+1s",
+            "++1s",
+            "+-1s",
             "2562048h",
         ] {
             let err = Timeout::parse(bad).unwrap_err().0;
