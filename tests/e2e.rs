@@ -142,19 +142,33 @@ fn egress_with(kubeconfig: PathBuf, args: &[&str]) -> Run {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Read both pipes while it runs: output over the pipe's buffer (64 KiB) would block it.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                std::io::Read::read_to_string(&mut pipe, &mut text).unwrap();
+            }
+            text
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if started.elapsed() > RUN_LIMIT {
             child.kill().unwrap();
             panic!("kubectl-egress {args:?} still running after {RUN_LIMIT:?}: killed");
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
+    };
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
 }
 
