@@ -8,9 +8,12 @@ use serde_json::Value;
 
 use crate::cli::StatusArgs;
 use crate::cluster::{api::IstioApi, connect};
-use crate::core::istio::{Kind, VirtualServiceSpec};
+use std::collections::BTreeMap;
+
+use crate::core::istio::{DEFAULT_EGRESS_GATEWAY_HOST, Kind, VirtualService, VirtualServiceSpec};
 use crate::core::render::{self, ObjectFormat};
 use crate::core::status::{self, ClusterView, GATEWAY_NAMESPACE, Known, Severity};
+use crate::core::traffic::{KubeService, service_port_protocol};
 use crate::error::{Error, Result, exit};
 use crate::settings::{Output, Settings};
 
@@ -50,16 +53,54 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
     };
     let gateways = known(api.list(Kind::Gateway, Some(GATEWAY_NAMESPACE), None).await)
         .map(|list| list.iter().map(typed).collect());
-    let egress_gateway_service = known(
-        api.get_core(
-            "Service",
-            "services",
-            GATEWAY_NAMESPACE,
-            "istio-egressgateway",
+    let gateway_virtual_services = if namespace.is_none() || namespace == Some(GATEWAY_NAMESPACE) {
+        Known::Yes(
+            virtual_services
+                .iter()
+                .filter(|vs| vs["metadata"]["namespace"] == GATEWAY_NAMESPACE)
+                .map(typed)
+                .collect(),
         )
-        .await,
+    } else {
+        known(
+            api.list(Kind::VirtualService, Some(GATEWAY_NAMESPACE), None)
+                .await,
+        )
+        .map(|list| list.iter().map(typed).collect())
+    };
+    let destination_rules = known(
+        api.list(Kind::DestinationRule, Some(GATEWAY_NAMESPACE), None)
+            .await,
     )
-    .map(|s| s.is_some());
+    .map(|list| list.iter().map(typed).collect());
+    // The Services that routes send to: the egress gateway's, and any other a route names.
+    let typed_virtual_services: Vec<VirtualService> = virtual_services
+        .iter()
+        .map(typed::<VirtualServiceSpec>)
+        .collect();
+    let mut services = BTreeMap::new();
+    let mut wanted = vec![DEFAULT_EGRESS_GATEWAY_HOST.to_string()];
+    for vs in &typed_virtual_services {
+        for route in vs.spec.http.iter().flat_map(|r| &r.route) {
+            let host = &route.destination.host;
+            if host.ends_with(".svc.cluster.local") && !wanted.contains(host) {
+                wanted.push(host.clone());
+            }
+        }
+    }
+    for fqdn in wanted {
+        let mut parts = fqdn.split('.');
+        let (Some(name), Some(ns)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let service = known(api.get_core("Service", "services", ns, name).await)
+            .map(|s| s.as_ref().map(kube_service));
+        services.insert(fqdn, service);
+    }
+    let egress_gateway_service = match &services[DEFAULT_EGRESS_GATEWAY_HOST] {
+        Known::Yes(s) => Known::Yes(s.is_some()),
+        Known::Unknown(why) => Known::Unknown(why.clone()),
+    };
     let outbound_policy = match known(
         api.get_core("ConfigMap", "configmaps", GATEWAY_NAMESPACE, "istio")
             .await,
@@ -71,13 +112,13 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
 
     let view = ClusterView {
         service_entries: service_entries.iter().map(typed).collect(),
-        virtual_services: virtual_services
-            .iter()
-            .map(typed::<VirtualServiceSpec>)
-            .collect(),
+        virtual_services: typed_virtual_services,
         gateways,
         gateway_service_entries,
         egress_gateway_service,
+        gateway_virtual_services,
+        destination_rules,
+        services,
         outbound_policy,
     };
     let report = status::analyse(&view, &hosts);
@@ -112,6 +153,35 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// A Service as the traffic model needs it: its selector and its ports' protocols.
+fn kube_service(service: &Value) -> KubeService {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    KubeService {
+        name: text(&service["metadata"]["name"]),
+        namespace: text(&service["metadata"]["namespace"]),
+        selector: service["spec"]["selector"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+            .unwrap_or_default(),
+        ports: service["spec"]["ports"]
+            .as_array()
+            .map(|ports| {
+                ports
+                    .iter()
+                    .filter_map(|p| {
+                        let number = u32::try_from(p["port"].as_u64()?).ok()?;
+                        let protocol = service_port_protocol(
+                            p["name"].as_str().unwrap_or_default(),
+                            p["appProtocol"].as_str(),
+                        );
+                        Some((number, protocol))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
 }
 
 /// A read the user may not be allowed to make: the reason instead of an error.

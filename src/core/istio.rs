@@ -20,6 +20,7 @@ pub enum Kind {
     ServiceEntry,
     VirtualService,
     Gateway,
+    DestinationRule,
 }
 
 impl Kind {
@@ -28,6 +29,7 @@ impl Kind {
             Kind::ServiceEntry => "ServiceEntry",
             Kind::VirtualService => "VirtualService",
             Kind::Gateway => "Gateway",
+            Kind::DestinationRule => "DestinationRule",
         }
     }
 
@@ -36,6 +38,7 @@ impl Kind {
             Kind::ServiceEntry => "serviceentries",
             Kind::VirtualService => "virtualservices",
             Kind::Gateway => "gateways",
+            Kind::DestinationRule => "destinationrules",
         }
     }
 
@@ -49,6 +52,9 @@ impl Kind {
 #[serde(rename_all = "camelCase", default)]
 pub struct ServiceEntrySpec {
     pub hosts: Vec<String>,
+    /// Only read: a TCP port without addresses catches every destination (IST0134).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub export_to: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -102,6 +108,9 @@ pub struct HttpMatch {
     pub gateways: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u32>,
+    /// Only read (a hand-made route may match on the path), never written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -126,6 +135,23 @@ pub struct Destination {
 #[serde(default)]
 pub struct PortSelector {
     pub number: u32,
+}
+
+/// Read by `status` for the subsets a route to the egress gateway may name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DestinationRuleSpec {
+    pub host: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub export_to: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subsets: Vec<Subset>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Subset {
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -179,6 +205,7 @@ impl Metadata {
 pub type ServiceEntry = Object<ServiceEntrySpec>;
 pub type VirtualService = Object<VirtualServiceSpec>;
 pub type Gateway = Object<GatewaySpec>;
+pub type DestinationRule = Object<DestinationRuleSpec>;
 
 /// networking.istio.io versions the plugin can speak, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,4 +7,5 @@ pub mod ownership;
 pub mod plan;
 pub mod render;
 pub mod status;
+pub mod traffic;
 pub mod validate;

@@ -155,6 +155,7 @@ pub fn service_entry(target: &Target, host: &Host, options: &AllowOptions) -> Se
         metadata: metadata(target, &name),
         spec: ServiceEntrySpec {
             hosts: vec![host.to_string()],
+            addresses: vec![],
             export_to: default_export_to(&options.export_to),
             ports: ports
                 .iter()
@@ -251,6 +252,7 @@ pub fn virtual_service(
             matches: vec![HttpMatch {
                 gateways: vec![MESH_GATEWAY.to_string()],
                 port: Some(u32::from(hop.port)),
+                uri: None,
             }],
             timeout: settings.timeout.clone(),
             route: vec![RouteDestination {

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::istio::*;
 use super::plan::RouteSettings;
+use super::traffic::{self, KubeService, Mesh, Traffic, Wire, covers};
 use super::validate::is_http_protocol;
 
 /// A fact the user may not be allowed to read: reported as unknown with the reason, never as an
@@ -36,6 +37,12 @@ pub struct ClusterView {
     pub gateway_service_entries: Known<Vec<ServiceEntry>>,
     /// Whether the egress gateway Service exists in istio-system.
     pub egress_gateway_service: Known<bool>,
+    /// VirtualServices in istio-system: the admins' second hop, bound to the Gateways.
+    pub gateway_virtual_services: Known<Vec<VirtualService>>,
+    /// DestinationRules in istio-system: the subsets of the egress gateway.
+    pub destination_rules: Known<Vec<DestinationRule>>,
+    /// The Services routes send to (the egress gateway's, and any `--gateway-host`), by FQDN.
+    pub services: BTreeMap<String, Known<Option<KubeService>>>,
     /// The mesh's outboundTrafficPolicy mode from the `istio` ConfigMap (None: not set, so
     /// Istio's default ALLOW_ANY).
     pub outbound_policy: Known<Option<String>>,
@@ -68,6 +75,12 @@ pub mod codes {
     pub const TIMEOUT_NOT_ON_HTTPS: &str = "EGR008";
     pub const UNKNOWN: &str = "EGR009";
     pub const HOST_HIDDEN_FROM_GATEWAY: &str = "EGR010";
+    pub const ROUTE_IGNORED: &str = "EGR011";
+    pub const NO_CLUSTER: &str = "EGR012";
+    pub const TCP_PORT_CATCHES_ALL: &str = "EGR013";
+    pub const ROUTED_BY_LISTENER_PORT: &str = "EGR014";
+    pub const NOT_THROUGH_GATEWAY: &str = "EGR015";
+    pub const DUPLICATE_SERVICE_ENTRY: &str = "EGR016";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,9 +110,11 @@ pub struct HostReport {
     pub route: Route,
     /// Every object for the host carries the plugin's label.
     pub managed: bool,
-    /// The path a request takes, for people: `sidecar -> ... -> host`.
+    /// The path a request takes, for people: `sidecar -> ... -> host`, one part per port.
     pub path: String,
     pub findings: Vec<Finding>,
+    /// Port by port: where a request goes and what the client sees (checked against Istio).
+    pub traffic: Vec<Traffic>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -154,15 +169,6 @@ fn is_external_mesh_route(host: &str, vs: &VirtualServiceSpec) -> bool {
         && host != "*"
 }
 
-/// Whether a host pattern as Istio writes it (`httpbin.org`, `*.example.org`, `*`) covers `host`.
-fn covers(pattern: &str, host: &str) -> bool {
-    pattern == host
-        || pattern == "*"
-        || pattern
-            .strip_prefix('*')
-            .is_some_and(|suffix| suffix.starts_with('.') && host.ends_with(suffix))
-}
-
 /// The namespace of a Service FQDN (`istio-egressgateway.istio-system.svc.cluster.local`).
 fn service_namespace(fqdn: &str) -> Option<&str> {
     fqdn.split('.').nth(1)
@@ -210,11 +216,16 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
             hosts.entry((ns, host.clone())).or_default().1.push(vs);
         }
     }
+    let context = mesh_context(view);
     let reports = hosts
         .into_iter()
         .filter(|((_, host), _)| only_hosts.is_empty() || only_hosts.contains(host))
-        .map(|((namespace, host), (ses, vss))| {
-            host_report(view, &mesh, namespace, host, &ses, &vss)
+        .map(|((namespace, host), (mut ses, mut vss))| {
+            // When several ServiceEntries name the host, Istio takes its ports from the first.
+            ses.sort_by_key(|se| traffic::service_entry_precedence(se, &namespace));
+            // The one Istio applies first: its own order, not the names'.
+            vss.sort_by_key(|vs| traffic::virtual_service_precedence(vs, &namespace));
+            host_report(view, &mesh, &context, namespace, host, &ses, &vss)
         })
         .collect();
     Report {
@@ -222,6 +233,66 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
         kind: "EgressStatus",
         mesh,
         hosts: reports,
+    }
+}
+
+fn known_result<T>(known: &Known<T>) -> Result<&T, String> {
+    match known {
+        Known::Yes(v) => Ok(v),
+        Known::Unknown(why) => Err(why.clone()),
+    }
+}
+
+/// Services as the traffic model reads them.
+type ServiceMap = BTreeMap<String, Result<Option<KubeService>, String>>;
+
+struct Context {
+    services: ServiceMap,
+}
+
+fn mesh_context(view: &ClusterView) -> Context {
+    Context {
+        services: view
+            .services
+            .iter()
+            .map(|(k, v)| (k.clone(), known_result(v).cloned()))
+            .collect(),
+    }
+}
+
+/// Everything the sidecar and the gateway can be configured by, from what was read.
+fn traffic_mesh<'a>(view: &'a ClusterView, context: &'a Context) -> Mesh<'a> {
+    let mut service_entries: Vec<&ServiceEntry> = view.service_entries.iter().collect();
+    if let Known::Yes(theirs) = &view.gateway_service_entries {
+        for se in theirs {
+            let listed = service_entries.iter().any(|s| {
+                s.metadata.name == se.metadata.name && s.metadata.namespace == se.metadata.namespace
+            });
+            if !listed {
+                service_entries.push(se);
+            }
+        }
+    }
+    let mut virtual_services: Vec<&VirtualService> = view.virtual_services.iter().collect();
+    if let Known::Yes(theirs) = &view.gateway_virtual_services {
+        for vs in theirs {
+            let listed = virtual_services.iter().any(|v| {
+                v.metadata.name == vs.metadata.name && v.metadata.namespace == vs.metadata.namespace
+            });
+            if !listed {
+                virtual_services.push(vs);
+            }
+        }
+    }
+    Mesh {
+        service_entries,
+        virtual_services,
+        destination_rules: known_result(&view.destination_rules).map(|l| l.iter().collect()),
+        gateways: known_result(&view.gateways).map(|l| l.iter().collect()),
+        gateway_routes_known: known_result(&view.gateway_virtual_services).map(|_| ()),
+        services: &context.services,
+        registry_only: known_result(&view.outbound_policy)
+            .map(|mode| mode.as_deref() == Some("REGISTRY_ONLY")),
     }
 }
 
@@ -273,6 +344,7 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
 fn host_report(
     view: &ClusterView,
     mesh: &MeshReport,
+    context: &Context,
     namespace: String,
     host: String,
     ses: &[&ServiceEntry],
@@ -292,8 +364,21 @@ fn host_report(
             codes::DUPLICATE_VIRTUAL_SERVICE,
             Severity::Error,
             format!(
-                "{} VirtualServices route {host} ({}): Istio applies one and silently ignores the rest; keep one",
+                "{} VirtualServices route {host} ({}): Istio applies the oldest, {}, and silently ignores the rest; keep one",
                 vss.len(),
+                names.join(", "),
+                names[0]
+            ),
+        ));
+    }
+    if ses.len() > 1 {
+        let names: Vec<&str> = ses.iter().map(|s| s.metadata.name.as_str()).collect();
+        findings.push(finding(
+            codes::DUPLICATE_SERVICE_ENTRY,
+            Severity::Error,
+            format!(
+                "{} ServiceEntries name {host} ({}): Istio builds routes from one and clusters from another, so requests may get 503 NC; keep one",
+                ses.len(),
                 names.join(", ")
             ),
         ));
@@ -432,45 +517,50 @@ fn host_report(
         }
     }
 
-    let route = match (&settings.via_gateway, se) {
-        (_, None) => Route {
+    let model = traffic_mesh(view, context);
+    let traffic = model.traffic(
+        &namespace,
+        &host,
+        &traffic::ports_that_matter(se.copied(), vss),
+    );
+    traffic_findings(
+        &host,
+        se.copied(),
+        vs.copied(),
+        &settings,
+        &traffic,
+        &mut findings,
+    );
+    let through_gateway = traffic.iter().find(|t| t.via == "gateway");
+    let route = match (through_gateway, &settings.via_gateway) {
+        (Some(t), hop) => Route {
+            kind: "gateway",
+            gateway_host: t.gateway_host.clone(),
+            port: Some(u16::try_from(t.port).unwrap_or(0)),
+            subset: hop.as_ref().and_then(|h| h.subset.clone()),
+        },
+        (None, _) if traffic.iter().all(|t| t.via == "blocked") => Route {
             kind: "blocked",
             gateway_host: None,
             port: None,
             subset: None,
         },
-        (Some(hop), _) => Route {
-            kind: "gateway",
-            gateway_host: Some(hop.gateway_host.clone()),
-            port: Some(hop.port),
-            subset: hop.subset.clone(),
-        },
         (None, _) => Route {
-            kind: "direct",
+            kind: if traffic.iter().any(|t| t.via == "direct") {
+                "direct"
+            } else {
+                "passthrough"
+            },
             gateway_host: None,
             port: None,
             subset: None,
         },
     };
-    let mut path = match &route.gateway_host {
-        _ if se.is_none() => {
-            let policy = mesh.outbound_traffic_policy.as_deref();
-            if policy == Some("ALLOW_ANY") {
-                format!("sidecar -> {host}  (passthrough, no ServiceEntry)")
-            } else {
-                format!("sidecar -x {host}  (blocked: no ServiceEntry)")
-            }
-        }
-        Some(gateway) => format!(
-            "sidecar -> {}:{} -> {host}",
-            short_service(gateway),
-            route.port.unwrap_or(80)
-        ),
-        None => format!("sidecar -> {host}"),
-    };
-    if let Some(timeout) = &settings.timeout {
-        path.push_str(&format!("  (timeout {timeout})"));
-    }
+    let path = traffic
+        .iter()
+        .map(traffic::describe)
+        .collect::<Vec<_>>()
+        .join("; ");
     let managed =
         ses.iter().all(|o| o.metadata.is_managed()) && vss.iter().all(|o| o.metadata.is_managed());
     HostReport {
@@ -486,6 +576,127 @@ fn host_report(
         managed,
         path,
         findings,
+        traffic,
+    }
+}
+
+/// Findings that come from the per-port traffic: what Istio ignores or cannot deliver.
+fn traffic_findings(
+    host: &str,
+    se: Option<&ServiceEntry>,
+    vs: Option<&VirtualService>,
+    settings: &RouteSettings,
+    traffic: &[Traffic],
+    findings: &mut Vec<Finding>,
+) {
+    // A route that matches a port Istio does not route as HTTP for this host is dropped.
+    if let Some(vs) = vs {
+        for port in vs
+            .spec
+            .http
+            .iter()
+            .flat_map(|r| &r.matches)
+            .filter_map(|m| m.port)
+        {
+            let Some(t) = traffic.iter().find(|t| t.port == port) else {
+                continue;
+            };
+            let declared = se.and_then(|se| se.spec.ports.iter().find(|p| p.number == port));
+            let why = match declared {
+                Some(p) if !is_http_protocol(&p.protocol) => Some(format!(
+                    "port {port} of {host} is {}, and an http route never applies to it",
+                    p.protocol
+                )),
+                None if se.is_some() => Some(format!(
+                    "ServiceEntry {} gives {host} no port {port}",
+                    se.map(|s| s.metadata.name.as_str()).unwrap_or_default()
+                )),
+                _ => None,
+            };
+            if let Some(why) = why {
+                findings.push(finding(
+                    codes::ROUTE_IGNORED,
+                    Severity::Warning,
+                    format!(
+                        "VirtualService {}'s route for port {port} is ignored by Istio: {why}; requests to port {port} go {}",
+                        vs.metadata.name,
+                        if t.via == "blocked" { "nowhere".to_string() } else { t.via.to_string() }
+                    ),
+                ));
+            }
+        }
+    }
+    for t in traffic.iter().filter(|t| t.outcome == "no-cluster") {
+        findings.push(finding(
+            codes::NO_CLUSTER,
+            Severity::Error,
+            format!(
+                "requests to {host}:{} get {}: {}",
+                t.port,
+                t.response.as_deref().unwrap_or("503 NC"),
+                t.reason
+                    .as_deref()
+                    .unwrap_or("Istio has no cluster for the route's destination")
+            ),
+        ));
+    }
+    if let Some(se) = se
+        && se.spec.addresses.is_empty()
+    {
+        for p in se
+            .spec
+            .ports
+            .iter()
+            .filter(|p| Wire::of(&p.protocol) == Wire::Tcp)
+        {
+            {
+                findings.push(finding(
+                    codes::TCP_PORT_CATCHES_ALL,
+                    Severity::Warning,
+                    format!(
+                        "port {}/{} of ServiceEntry {} has no addresses: every TCP connection on port {} from this namespace, to any destination, goes to {host} (istioctl IST0134); add --port {}/TLS for TLS, or addresses",
+                        p.number, p.protocol, se.metadata.name, p.number, p.number
+                    ),
+                ));
+            }
+        }
+    }
+    // The exercise's timeout VirtualService names no port on a host with two: Istio routes it
+    // by the listener's port (istioctl analyze reports IST0112 for it).
+    if let (Some(se), Some(vs)) = (se, vs)
+        && se.spec.ports.len() > 1
+        && vs.spec.http.iter().any(|r| {
+            r.route
+                .iter()
+                .any(|d| d.destination.host == host && d.destination.port.is_none())
+        })
+    {
+        findings.push(finding(
+            codes::ROUTED_BY_LISTENER_PORT,
+            Severity::Info,
+            format!(
+                "VirtualService {} names no destination port for {host}, which has {} ports: Istio routes each request to the port it came on (istioctl analyze reports this as IST0112; harmless here)",
+                vs.metadata.name,
+                se.spec.ports.len()
+            ),
+        ));
+    }
+    if settings.via_gateway.is_some() {
+        let direct: Vec<String> = traffic
+            .iter()
+            .filter(|t| t.via == "direct")
+            .map(|t| format!("{}/{}", t.port, t.protocol))
+            .collect();
+        if !direct.is_empty() && traffic.iter().any(|t| t.via == "gateway") {
+            findings.push(finding(
+                codes::NOT_THROUGH_GATEWAY,
+                Severity::Info,
+                format!(
+                    "only HTTP goes through the egress gateway: {} still leaves {host} directly from the sidecar",
+                    direct.join(", ")
+                ),
+            ));
+        }
     }
 }
 
@@ -561,7 +772,9 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
         } else {
             out.push_str(&format!("{}\n", h.host));
         }
-        out.push_str(&format!("  {}\n", h.path));
+        for t in &h.traffic {
+            out.push_str(&format!("  {}\n", traffic::describe(t)));
+        }
         for f in &h.findings {
             out.push_str(&format!(
                 "  {} {}: {}\n",
@@ -587,7 +800,20 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
     for why in &report.mesh.unknown {
         out.push_str(&format!("  unknown {why}\n"));
     }
-    out
+    printable(&out)
+}
+
+/// Control characters (a terminal escape in a hand-made host, say) shown escaped, never raw.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn severity_word(s: Severity) -> &'static str {
@@ -649,6 +875,17 @@ mod tests {
             gateways: Known::Yes(vec![]),
             gateway_service_entries: Known::Yes(vec![]),
             egress_gateway_service: Known::Yes(true),
+            gateway_virtual_services: Known::Yes(vec![]),
+            destination_rules: Known::Yes(vec![]),
+            services: BTreeMap::from([(
+                DEFAULT_EGRESS_GATEWAY_HOST.to_string(),
+                Known::Yes(Some(KubeService {
+                    name: "istio-egressgateway".into(),
+                    namespace: GATEWAY_NAMESPACE.into(),
+                    selector: BTreeMap::from([("istio".into(), "egressgateway".into())]),
+                    ports: vec![(80, "HTTP2".into()), (443, "HTTPS".into())],
+                })),
+            )]),
             outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),
         }
     }
@@ -680,15 +917,42 @@ mod tests {
         v.gateways = Known::Yes(vec![Gateway {
             api_version: "networking.istio.io/v1".into(),
             kind: "Gateway".into(),
-            metadata: Metadata::default(),
+            metadata: Metadata {
+                name: "egw".into(),
+                namespace: Some(GATEWAY_NAMESPACE.into()),
+                ..Metadata::default()
+            },
             spec: GatewaySpec {
-                selector: Default::default(),
+                selector: BTreeMap::from([("istio".into(), "egressgateway".into())]),
                 servers: vec![GatewayServer {
                     hosts: vec!["httpbin.org".into()],
-                    port: None,
+                    port: Some(ServicePort {
+                        number: 80,
+                        name: "http".into(),
+                        protocol: "HTTP".into(),
+                    }),
                 }],
             },
         }]);
+        // The admins' second hop, bound to that Gateway.
+        let mut second_hop = plan::virtual_service(
+            &target(GATEWAY_NAMESPACE),
+            "httpbin-egressgateway",
+            &host,
+            &plan::RouteSettings {
+                timeout: None,
+                via_gateway: Some(GatewayHop {
+                    gateway_host: "httpbin.org".into(),
+                    port: 80,
+                    subset: None,
+                }),
+                export_to: vec![],
+            },
+        )
+        .unwrap();
+        second_hop.spec.gateways = vec!["egw".into()];
+        second_hop.spec.http[0].matches[0].gateways = vec!["egw".into()];
+        v.gateway_virtual_services = Known::Yes(vec![second_hop]);
         // The admins' ServiceEntry in istio-system makes httpbin.org known to the gateway.
         v.gateway_service_entries = Known::Yes(vec![plan::service_entry(
             &target(GATEWAY_NAMESPACE),
@@ -698,12 +962,27 @@ mod tests {
         let report = analyse(&v, &[]);
         assert_eq!(report.hosts.len(), 1);
         let h = &report.hosts[0];
+        let lines: Vec<String> = h.traffic.iter().map(traffic::describe).collect();
         assert_eq!(
-            h.path,
-            "sidecar -> istio-egressgateway.istio-system:80 -> httpbin.org  (timeout 0.5s)"
+            lines,
+            vec![
+                ":80  sidecar -> istio-egressgateway.istio-system:80 -> httpbin.org:80  (timeout 0.5s)",
+                ":443  sidecar -> httpbin.org:443  (TLS, direct)",
+            ]
+        );
+        assert_eq!(
+            (h.traffic[0].via, h.traffic[0].outcome),
+            ("gateway", "egress")
+        );
+        assert_eq!(
+            (h.traffic[1].via, h.traffic[1].timeout.as_deref()),
+            ("direct", None)
         );
         assert!(h.managed);
-        assert_eq!(codes(&report), vec![codes::TIMEOUT_NOT_ON_HTTPS]);
+        assert_eq!(
+            codes(&report),
+            vec![codes::TIMEOUT_NOT_ON_HTTPS, codes::NOT_THROUGH_GATEWAY]
+        );
         assert_eq!(report.worst(), Some(Severity::Info));
     }
 
@@ -762,7 +1041,12 @@ mod tests {
         v.outbound_policy = Known::Unknown("forbidden".into());
         let report = analyse(&v, &[]);
         let h = &report.hosts[0];
-        assert_eq!(h.route.kind, "blocked");
+        // HTTP on 80 still goes to the gateway (Istio makes a virtual host from the
+        // VirtualService alone); what the gateway does with it is unknown here.
+        assert_eq!(h.route.kind, "gateway");
+        assert_eq!(h.traffic[0].outcome, "unknown");
+        // ... and 443 depends on the mesh policy, which could not be read.
+        assert_eq!((h.traffic[1].port, h.traffic[1].outcome), (443, "unknown"));
         assert!(codes(&report).contains(&codes::NO_SERVICE_ENTRY));
         assert!(codes(&report).contains(&codes::UNKNOWN));
         assert_eq!(report.mesh.outbound_traffic_policy, None);
@@ -846,6 +1130,21 @@ mod tests {
         assert!(!covers("*.example.org", "example.org"));
         assert!(!covers("*.example.org", "api.example.org.evil.com"));
         assert!(!covers("*xample.org", "example.org"));
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let mut v = view();
+        let mut se = plan::service_entry(
+            &target("s1"),
+            &Host::parse("httpbin.org").unwrap(),
+            &AllowOptions::default(),
+        );
+        se.spec.hosts = vec!["evil\u{1b}[2J.org".into()];
+        v.service_entries = vec![se];
+        let text = table(&analyse(&v, &[]), false, false);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains("evil\\u{1b}[2J.org"), "{text}");
     }
 
     #[test]

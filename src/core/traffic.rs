@@ -1,0 +1,823 @@
+//! Where a request to an external host goes, port by port, the way Istio builds the sidecar's and
+//! the egress gateway's config from the objects. Pure.
+//!
+//! Every rule here is checked against Istio's own config generation (the oracle in
+//! hack/harness/istio-sim, tests/oracle.rs): when the two disagree, Istio is right and this file
+//! changes. What it models: a sidecar in one namespace, the ServiceEntries, VirtualServices and
+//! DestinationRules it can see, and the egress gateway's Service, Gateways and VirtualServices.
+//! What it cannot see (Services of other namespaces sharing a port number) is named in README.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::istio::*;
+use super::validate::{go_duration_nanos, is_http_protocol};
+
+/// A Kubernetes Service as far as routing to it matters: the egress gateway's, or any Service a
+/// route names as its gateway.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KubeService {
+    pub name: String,
+    pub namespace: String,
+    /// The gateway's pods carry these labels (no kubelet here, so no Pod is read).
+    pub selector: BTreeMap<String, String>,
+    /// (port, protocol as Istio reads it from the port name or appProtocol)
+    pub ports: Vec<(u32, String)>,
+}
+
+impl KubeService {
+    pub fn fqdn(&self) -> String {
+        format!("{}.{}.svc.cluster.local", self.name, self.namespace)
+    }
+}
+
+/// Istio's protocol for a Service port: `appProtocol`, else the port name's prefix
+/// (`http2-web` is HTTP2); unnamed ports are sniffed (`AUTO`).
+pub fn service_port_protocol(name: &str, app_protocol: Option<&str>) -> String {
+    let source = app_protocol.unwrap_or(name).to_ascii_lowercase();
+    let prefix = source.split('-').next().unwrap_or_default();
+    match prefix {
+        "http" => "HTTP",
+        "http2" | "h2c" => "HTTP2",
+        "grpc" | "grpc-web" => "GRPC",
+        "https" => "HTTPS",
+        "tls" => "TLS",
+        "tcp" => "TCP",
+        "mongo" => "MONGO",
+        "mysql" => "MYSQL",
+        "redis" => "REDIS",
+        "udp" => "UDP",
+        _ => "AUTO",
+    }
+    .to_string()
+}
+
+/// How a client sends on a port: plain HTTP (Host header), TLS (SNI), or opaque TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Wire {
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "TLS")]
+    Tls,
+    #[serde(rename = "TCP")]
+    Tcp,
+}
+
+impl Wire {
+    pub fn of(protocol: &str) -> Wire {
+        match protocol.to_ascii_uppercase().as_str() {
+            p if is_http_protocol(p) => Wire::Http,
+            "HTTPS" | "TLS" => Wire::Tls,
+            _ => Wire::Tcp,
+        }
+    }
+}
+
+/// One port of one host: where a request goes and what the client sees.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Traffic {
+    pub port: u32,
+    /// The ServiceEntry's protocol for the port, or what a client sends when none declares it.
+    pub protocol: String,
+    /// `direct`, `gateway`, `passthrough` or `blocked`.
+    pub via: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_host: Option<String>,
+    /// The route's timeout, only where one applies (plain HTTP).
+    pub timeout: Option<String>,
+    /// `egress`, `blackhole`, `no-route`, `no-cluster`, `no-listener` or `unknown`.
+    pub outcome: &'static str,
+    /// What the client sees when the request does not leave: `502`, `503 NC`, `404 NR`, ...
+    pub response: Option<String>,
+    pub hops: Vec<String>,
+    /// The VirtualService Istio applies to this request (the oldest, when several name the host).
+    pub virtual_service: Option<String>,
+    /// Why the outcome is unknown, or what else the user should know about this port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip)]
+    pub wire: Option<Wire>,
+}
+
+/// What the sidecar's and the gateway's config is built from.
+pub struct Mesh<'a> {
+    /// Every ServiceEntry read (the namespace's, and istio-system's).
+    pub service_entries: Vec<&'a ServiceEntry>,
+    /// Every VirtualService read (the namespace's, and istio-system's when readable).
+    pub virtual_services: Vec<&'a VirtualService>,
+    pub destination_rules: Result<Vec<&'a DestinationRule>, String>,
+    pub gateways: Result<Vec<&'a Gateway>, String>,
+    /// Whether istio-system's VirtualServices were read (they bind to the gateways).
+    pub gateway_routes_known: Result<(), String>,
+    /// Services by FQDN: Ok(None) when it does not exist.
+    pub services: &'a BTreeMap<String, Result<Option<KubeService>, String>>,
+    /// REGISTRY_ONLY (true), ALLOW_ANY (false), or unknown.
+    pub registry_only: Result<bool, String>,
+}
+
+/// Whether `pattern` (a host as Istio writes it: `a.org`, `*.a.org`, `*`) covers `host`.
+pub fn covers(pattern: &str, host: &str) -> bool {
+    pattern == host
+        || pattern == "*"
+        || pattern
+            .strip_prefix('*')
+            .is_some_and(|suffix| suffix.starts_with('.') && host.ends_with(suffix))
+}
+
+/// Whether an object in `own` namespace with this `exportTo` is visible in `namespace`. No
+/// exportTo means every namespace (Istio's default).
+pub fn exported_to(export_to: &[String], own: &str, namespace: &str) -> bool {
+    export_to.is_empty()
+        || export_to
+            .iter()
+            .any(|e| e == "*" || e == namespace || (e == "." && own == namespace))
+}
+
+fn namespace_of<S>(object: &Object<S>) -> &str {
+    object.metadata.namespace.as_deref().unwrap_or_default()
+}
+
+fn creation_order<S>(a: &&Object<S>, b: &&Object<S>) -> std::cmp::Ordering {
+    (
+        a.metadata.creation_timestamp.as_deref().unwrap_or_default(),
+        &a.metadata.name,
+        namespace_of(a),
+    )
+        .cmp(&(
+            b.metadata.creation_timestamp.as_deref().unwrap_or_default(),
+            &b.metadata.name,
+            namespace_of(b),
+        ))
+}
+
+/// Istio's order of the VirtualServices a proxy in `namespace` sees: those exported only within
+/// their own namespace (`.`) first, then those exported to it by name, then public ones (`*` or
+/// no exportTo); by creation time within each (PushContext.VirtualServicesForGateway).
+pub fn virtual_service_precedence<'v>(
+    vs: &'v VirtualService,
+    namespace: &str,
+) -> (u8, &'v str, &'v str, &'v str) {
+    precedence(vs, &vs.spec.export_to, namespace)
+}
+
+/// The same order decides which of several ServiceEntries for one host defines its ports.
+pub fn service_entry_precedence<'v>(
+    se: &'v ServiceEntry,
+    namespace: &str,
+) -> (u8, &'v str, &'v str, &'v str) {
+    precedence(se, &se.spec.export_to, namespace)
+}
+
+fn precedence<'v, S>(
+    object: &'v Object<S>,
+    export: &[String],
+    namespace: &str,
+) -> (u8, &'v str, &'v str, &'v str) {
+    let vs = object;
+    let own = namespace_of(vs);
+    let class = if export.is_empty() || export.iter().any(|e| e == "*") {
+        2
+    } else if own == namespace && export.iter().any(|e| e == "." || e == own) {
+        0
+    } else {
+        1
+    };
+    (
+        class,
+        vs.metadata
+            .creation_timestamp
+            .as_deref()
+            .unwrap_or_default(),
+        &vs.metadata.name,
+        own,
+    )
+}
+
+/// The hosts a mesh-bound VirtualService routes for the sidecars.
+fn binds_to_mesh(vs: &VirtualServiceSpec) -> bool {
+    vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == MESH_GATEWAY)
+}
+
+fn short_service(fqdn: &str) -> &str {
+    fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn)
+}
+
+/// Whether a route's match list takes a request to `port` at `gateway` with path `/`.
+fn route_takes(route: &HttpRoute, gateway: &str, port: u32, vs_gateways: &[String]) -> bool {
+    if route.matches.is_empty() {
+        return true;
+    }
+    route.matches.iter().any(|m| {
+        let gateways = if m.gateways.is_empty() {
+            vs_gateways
+        } else {
+            &m.gateways
+        };
+        let on_gateway =
+            gateways.is_empty() && gateway == MESH_GATEWAY || gateways.iter().any(|g| g == gateway);
+        let on_port = m.port.is_none_or(|p| p == port);
+        let on_path = match &m.uri {
+            None => true,
+            Some(uri) => uri.get("prefix").and_then(|p| p.as_str()) == Some("/"),
+        };
+        on_gateway && on_port && on_path
+    })
+}
+
+impl<'a> Mesh<'a> {
+    fn visible_service_entries(&self, namespace: &str) -> impl Iterator<Item = &'a ServiceEntry> {
+        let namespace = namespace.to_string();
+        self.service_entries
+            .clone()
+            .into_iter()
+            .filter(move |se| exported_to(&se.spec.export_to, namespace_of(se), &namespace))
+    }
+
+    /// The ports of `host` that a proxy in `namespace` knows, with their protocol.
+    fn host_ports(&self, namespace: &str, host: &str) -> Vec<(u32, String)> {
+        if let Some(Ok(Some(service))) = self.services.get(host) {
+            return service.ports.clone();
+        }
+        self.defining_service_entry(namespace, host)
+            .map(|se| {
+                se.spec
+                    .ports
+                    .iter()
+                    .map(|p| (p.number, p.protocol.to_ascii_uppercase()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The protocols of every Service port `port` a proxy in `namespace` knows: it decides the
+    /// kind of listener the sidecar has on that port.
+    fn listener_protocols(&self, namespace: &str, port: u32) -> Vec<String> {
+        let mut protocols: Vec<String> = self
+            .visible_service_entries(namespace)
+            .flat_map(|se| se.spec.ports.iter())
+            .filter(|p| p.number == port)
+            .map(|p| p.protocol.to_ascii_uppercase())
+            .collect();
+        for service in self.services.values().flatten().flatten() {
+            protocols.extend(
+                service
+                    .ports
+                    .iter()
+                    .filter(|(n, _)| *n == port)
+                    .map(|(_, p)| p.clone()),
+            );
+        }
+        protocols
+    }
+
+    /// The VirtualService a sidecar in `namespace` applies to `host` on `port`: the first, in
+    /// Istio's order, that has a route for the port (Istio never merges them; one with no route
+    /// for the port makes no virtual host there).
+    pub fn winning_virtual_service(
+        &self,
+        namespace: &str,
+        host: &str,
+        port: u32,
+        service_has_port: bool,
+    ) -> Option<&'a VirtualService> {
+        let mut candidates: Vec<&VirtualService> = self
+            .virtual_services
+            .iter()
+            .copied()
+            .filter(|vs| binds_to_mesh(&vs.spec))
+            .filter(|vs| exported_to(&vs.spec.export_to, namespace_of(vs), namespace))
+            .filter(|vs| vs.spec.hosts.iter().any(|h| h == host))
+            // A wildcard host whose Service has this HTTP port is indexed to one VirtualService
+            // whatever its routes (mostSpecificWildcardVsIndex); otherwise the virtual host comes
+            // from the first with a route for the port.
+            .filter(|vs| {
+                (host.contains('*') && service_has_port)
+                    || vs
+                        .spec
+                        .http
+                        .iter()
+                        .any(|r| route_takes(r, MESH_GATEWAY, port, &vs.spec.gateways))
+            })
+            .collect();
+        candidates.sort_by_key(|vs| virtual_service_precedence(vs, namespace));
+        candidates.first().copied()
+    }
+
+    /// The ServiceEntry whose ports make `host`'s clusters: when several name the host, the
+    /// first in Istio's order (as for VirtualServices).
+    fn defining_service_entry(&self, namespace: &str, host: &str) -> Option<&'a ServiceEntry> {
+        let mut candidates: Vec<&ServiceEntry> = self
+            .visible_service_entries(namespace)
+            .filter(|se| se.spec.hosts.iter().any(|h| h == host))
+            .collect();
+        candidates.sort_by_key(|se| service_entry_precedence(se, namespace));
+        candidates.first().copied()
+    }
+
+    fn cluster_pushed(
+        &self,
+        namespace: &str,
+        host: &str,
+        port: u32,
+        subset: Option<&str>,
+    ) -> Result<bool, String> {
+        let port_known = match self.services.get(host) {
+            Some(Err(why)) => return Err(why.clone()),
+            Some(Ok(Some(service))) => service.ports.iter().any(|(n, _)| *n == port),
+            Some(Ok(None)) => false,
+            None => self
+                .defining_service_entry(namespace, host)
+                .is_some_and(|se| se.spec.ports.iter().any(|p| p.number == port)),
+        };
+        if !port_known {
+            return Ok(false);
+        }
+        let Some(subset) = subset else {
+            return Ok(true);
+        };
+        let rules = self.destination_rules.as_ref().map_err(Clone::clone)?;
+        Ok(rules.iter().any(|dr| {
+            dr.spec.host == host
+                && exported_to(&dr.spec.export_to, namespace_of(dr), namespace)
+                && dr.spec.subsets.iter().any(|s| s.name == subset)
+        }))
+    }
+
+    /// Port by port, for a sidecar in `namespace`.
+    pub fn traffic(&self, namespace: &str, host: &str, ports: &[(u32, String)]) -> Vec<Traffic> {
+        ports
+            .iter()
+            .map(|(port, protocol)| self.one_port(namespace, host, *port, protocol))
+            .collect()
+    }
+
+    /// The ServiceEntries of one namespace that name `host` exactly, when there are several.
+    pub fn duplicate_service_entries(&self, namespace: &str, host: &str) -> Vec<&'a ServiceEntry> {
+        let same: Vec<&ServiceEntry> = self
+            .service_entries
+            .iter()
+            .copied()
+            .filter(|se| namespace_of(se) == namespace && se.spec.hosts.iter().any(|h| h == host))
+            .collect();
+        if same.len() > 1 { same } else { vec![] }
+    }
+
+    fn one_port(&self, namespace: &str, host: &str, port: u32, protocol: &str) -> Traffic {
+        let duplicates = self.duplicate_service_entries(namespace, host);
+        if !duplicates.is_empty() {
+            // Istio builds routes from one of them and clusters from another: what a request
+            // meets then depends on its internals. Say so rather than guess.
+            let names: Vec<&str> = duplicates
+                .iter()
+                .map(|se| se.metadata.name.as_str())
+                .collect();
+            return Traffic {
+                port,
+                protocol: protocol.to_string(),
+                via: "blocked",
+                gateway_host: None,
+                timeout: None,
+                outcome: "unknown",
+                response: None,
+                hops: vec!["sidecar".to_string()],
+                virtual_service: None,
+                reason: Some(format!(
+                    "ServiceEntries {} all name {host}: keep one",
+                    names.join(", ")
+                )),
+                wire: Some(Wire::of(protocol)),
+            };
+        }
+        let wire = Wire::of(protocol);
+        let mut t = Traffic {
+            port,
+            protocol: protocol.to_string(),
+            via: "blocked",
+            gateway_host: None,
+            timeout: None,
+            outcome: "unknown",
+            response: None,
+            hops: vec!["sidecar".to_string()],
+            virtual_service: None,
+            reason: None,
+            wire: Some(wire),
+        };
+        let listener = self.listener_protocols(namespace, port);
+        let http_listener = listener.iter().any(|p| is_http_protocol(p));
+        let declared = self
+            .visible_service_entries(namespace)
+            .filter(|se| se.spec.hosts.iter().any(|h| covers(h, host)))
+            .find_map(|se| se.spec.ports.iter().find(|p| p.number == port))
+            .map(|p| Wire::of(&p.protocol));
+        match wire {
+            Wire::Http if http_listener => {
+                self.http_at_sidecar(namespace, host, port, declared, &mut t)
+            }
+            Wire::Tcp if !listener.is_empty() && !http_listener => {
+                // No SNI, no Host: one destination takes every connection to the port.
+                match self.tcp_port_owner(namespace, port) {
+                    Some(owner) if owner != host => {
+                        t.reason = Some(format!(
+                            "port {port} belongs to {owner}: every TCP connection on it goes there"
+                        ));
+                        self.leave_direct(namespace, &owner, port, &mut t);
+                    }
+                    Some(_) => self.leave_direct(namespace, host, port, &mut t),
+                    None => self.no_match(false, &mut t),
+                }
+            }
+            Wire::Tls if !listener.is_empty() && !http_listener => {
+                if declared.is_some_and(|d| d != Wire::Http) {
+                    self.leave_direct(namespace, host, port, &mut t);
+                } else {
+                    self.no_match(false, &mut t);
+                }
+            }
+            _ => self.no_match(false, &mut t),
+        }
+        t
+    }
+
+    /// The host whose ServiceEntry owns an opaque TCP port with no addresses: Istio builds one
+    /// listener for the port, and the first such service in its order takes it.
+    fn tcp_port_owner(&self, namespace: &str, port: u32) -> Option<String> {
+        let mut owners: Vec<&ServiceEntry> = self
+            .visible_service_entries(namespace)
+            .filter(|se| se.spec.addresses.is_empty())
+            .filter(|se| {
+                se.spec
+                    .ports
+                    .iter()
+                    .any(|p| p.number == port && Wire::of(&p.protocol) == Wire::Tcp)
+            })
+            .collect();
+        owners.sort_by_key(|se| service_entry_precedence(se, namespace));
+        owners.first().and_then(|se| se.spec.hosts.first().cloned())
+    }
+
+    /// Nothing in the sidecar's config names the host on this port: the mesh policy decides.
+    /// On an HTTP listener REGISTRY_ONLY answers 502 (block_all); elsewhere the connection goes
+    /// to the BlackHoleCluster and is closed.
+    fn no_match(&self, on_http_listener: bool, t: &mut Traffic) {
+        match &self.registry_only {
+            Ok(true) => {
+                t.via = "blocked";
+                t.outcome = "blackhole";
+                t.response = Some(if on_http_listener { "502" } else { "reset" }.to_string());
+            }
+            Ok(false) => {
+                t.via = "passthrough";
+                t.outcome = "egress";
+            }
+            Err(why) => {
+                t.outcome = "unknown";
+                t.reason = Some(format!("the mesh's outboundTrafficPolicy: {why}"));
+            }
+        }
+    }
+
+    /// Straight from the sidecar to the host, if Istio pushed the host's cluster for the port.
+    fn leave_direct(&self, namespace: &str, host: &str, port: u32, t: &mut Traffic) {
+        t.via = "direct";
+        t.hops.push(format!("{host}:{port}"));
+        match self.cluster_pushed(namespace, host, port, None) {
+            Ok(true) => t.outcome = "egress",
+            Ok(false) => {
+                t.outcome = "no-cluster";
+                t.response = Some(
+                    if t.wire == Some(Wire::Http) {
+                        "503 NC"
+                    } else {
+                        "reset"
+                    }
+                    .into(),
+                );
+                t.reason = Some(format!(
+                    "several ServiceEntries name {host}: Istio takes its ports from one, {}, which has no port {port}",
+                    self.defining_service_entry(namespace, host)
+                        .map(|se| se.metadata.name.as_str())
+                        .unwrap_or("?")
+                ));
+            }
+            Err(why) => {
+                t.outcome = "unknown";
+                t.reason = Some(why);
+            }
+        }
+    }
+
+    fn http_at_sidecar(
+        &self,
+        namespace: &str,
+        host: &str,
+        port: u32,
+        declared: Option<Wire>,
+        t: &mut Traffic,
+    ) {
+        let _ = declared;
+        // The host's HTTP ports. A VirtualService makes a virtual host on those ports, and on
+        // port 80 whatever the host's ports (route.go's "gross hack" for hosts outside the
+        // registry).
+        let http_ports: Vec<u32> = self
+            .visible_service_entries(namespace)
+            .filter(|se| se.spec.hosts.iter().any(|h| h == host))
+            .flat_map(|se| se.spec.ports.iter())
+            .filter(|p| is_http_protocol(&p.protocol))
+            .map(|p| p.number)
+            .collect();
+        let service_here = http_ports.contains(&port);
+        let vs = if service_here || port == 80 {
+            self.winning_virtual_service(namespace, host, port, service_here)
+        } else {
+            None
+        };
+        if vs.is_none() && !service_here {
+            // block_all (REGISTRY_ONLY: 502) or allow_any (PassthroughCluster).
+            return self.no_match(true, t);
+        }
+        let route = vs.and_then(|vs| {
+            vs.spec
+                .http
+                .iter()
+                .find(|r| route_takes(r, MESH_GATEWAY, port, &vs.spec.gateways))
+        });
+        let Some(route) = route else {
+            return if service_here {
+                self.leave_direct(namespace, host, port, t)
+            } else {
+                self.no_match(true, t)
+            };
+        };
+        t.virtual_service = vs.map(|v| v.metadata.name.clone());
+        t.timeout = route
+            .timeout
+            .clone()
+            .filter(|d| go_duration_nanos(d).is_some_and(|n| n > 0));
+        let Some(destination) = route.route.first().map(|r| &r.destination) else {
+            t.outcome = "unknown";
+            t.reason = Some("the route has no destination".into());
+            return;
+        };
+        let target = destination.host.as_str();
+        let target_ports = self.host_ports(namespace, target);
+        // No port given: a one-port Service's port, when the route was built for that Service;
+        // else the listener's port (GetDestinationCluster).
+        let built_for_service = target_ports
+            .iter()
+            .any(|(n, p)| *n == port && (is_http_protocol(p) || p == "AUTO"));
+        let target_port = destination
+            .port
+            .as_ref()
+            .map(|p| p.number)
+            .or_else(|| (built_for_service && target_ports.len() == 1).then(|| target_ports[0].0))
+            .unwrap_or(port);
+        let is_gateway = target != host && self.services.contains_key(target);
+        t.via = if is_gateway { "gateway" } else { "direct" };
+        if is_gateway {
+            t.gateway_host = Some(target.to_string());
+        }
+        match self.cluster_pushed(
+            namespace,
+            target,
+            target_port,
+            destination.subset.as_deref(),
+        ) {
+            Err(why) => {
+                t.outcome = "unknown";
+                t.reason = Some(why);
+                return;
+            }
+            Ok(false) => {
+                t.outcome = "no-cluster";
+                t.response = Some("503 NC".into());
+                t.hops
+                    .push(format!("{}:{target_port}", short_service(target)));
+                t.reason = Some(match &destination.subset {
+                    Some(subset)
+                        if self
+                            .host_ports(namespace, target)
+                            .iter()
+                            .any(|(n, _)| *n == target_port) =>
+                    {
+                        format!("no DestinationRule defines subset {subset} of {target}")
+                    }
+                    _ if is_gateway => format!("{target} has no port {target_port}"),
+                    _ => format!("no ServiceEntry visible here gives {target} port {target_port}"),
+                });
+                return;
+            }
+            Ok(true) => {}
+        }
+        if !is_gateway {
+            t.outcome = "egress";
+            t.hops.push(format!("{target}:{target_port}"));
+            return;
+        }
+        t.hops
+            .push(format!("{}:{target_port}", short_service(target)));
+        self.http_at_gateway(host, target, target_port, t);
+    }
+
+    /// The second hop: the egress gateway's listener, virtual host and route for the host.
+    fn http_at_gateway(&self, host: &str, gateway_host: &str, port: u32, t: &mut Traffic) {
+        let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
+            t.outcome = "unknown";
+            return;
+        };
+        let gateways = match &self.gateways {
+            Ok(g) => g,
+            Err(why) => {
+                t.outcome = "unknown";
+                t.reason = Some(format!("the egress gateway's Gateways: {why}"));
+                return;
+            }
+        };
+        if let Err(why) = &self.gateway_routes_known {
+            t.outcome = "unknown";
+            t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
+            return;
+        }
+        let gateway_ns = service.namespace.as_str();
+        // The Gateways this gateway's pods run, and their servers on the port.
+        let servers: Vec<(&Gateway, &GatewayServer)> = gateways
+            .iter()
+            .copied()
+            .filter(|g| {
+                namespace_of(g) == gateway_ns
+                    && !g.spec.selector.is_empty()
+                    && g.spec
+                        .selector
+                        .iter()
+                        .all(|(k, v)| service.selector.get(k) == Some(v))
+            })
+            .flat_map(|g| g.spec.servers.iter().map(move |s| (g, s)))
+            .filter(|(_, s)| s.port.as_ref().is_some_and(|p| p.number == port))
+            .collect();
+        if servers.is_empty() {
+            t.outcome = "no-listener";
+            t.response = Some("503 UF".into());
+            t.reason = Some(format!(
+                "no Gateway in {gateway_ns} opens port {port} on {}",
+                short_service(gateway_host)
+            ));
+            return;
+        }
+        // VirtualServices bound to one of those Gateways for the host (the oldest wins).
+        let mut bound: Vec<(&VirtualService, String)> = vec![];
+        for (gateway, server) in &servers {
+            let full = format!("{}/{}", namespace_of(*gateway), gateway.metadata.name);
+            let server_covers = server.hosts.iter().any(|h| {
+                let (ns, pattern) = h.split_once('/').unwrap_or(("*", h));
+                let _ = ns;
+                covers(pattern, host)
+            });
+            if !server_covers {
+                continue;
+            }
+            for vs in &self.virtual_services {
+                let names_gateway = vs.spec.gateways.iter().any(|g| {
+                    *g == full
+                        || (g == &gateway.metadata.name
+                            && namespace_of(vs) == namespace_of(*gateway))
+                });
+                if names_gateway
+                    && exported_to(&vs.spec.export_to, namespace_of(vs), gateway_ns)
+                    && vs.spec.hosts.iter().any(|h| covers(h, host))
+                {
+                    let reference = if namespace_of(vs) == namespace_of(*gateway) {
+                        gateway.metadata.name.clone()
+                    } else {
+                        full.clone()
+                    };
+                    bound.push((vs, reference));
+                }
+            }
+        }
+        bound.sort_by(|a, b| creation_order(&a.0, &b.0));
+        let route = bound.iter().find_map(|(vs, reference)| {
+            vs.spec
+                .http
+                .iter()
+                .find(|r| route_takes(r, reference, port, &vs.spec.gateways))
+        });
+        let Some(route) = route else {
+            t.outcome = "no-route";
+            t.response = Some("404 NR".into());
+            t.reason = Some(format!(
+                "the egress gateway has no route for {host} on port {port}: the admins' VirtualService for it is missing"
+            ));
+            return;
+        };
+        let Some(destination) = route.route.first().map(|r| &r.destination) else {
+            t.outcome = "unknown";
+            return;
+        };
+        let target = destination.host.as_str();
+        let target_ports = self.host_ports(gateway_ns, target);
+        let target_port = destination
+            .port
+            .as_ref()
+            .map(|p| p.number)
+            .or_else(|| (target_ports.len() == 1).then(|| target_ports[0].0))
+            .unwrap_or(port);
+        match self.cluster_pushed(
+            gateway_ns,
+            target,
+            target_port,
+            destination.subset.as_deref(),
+        ) {
+            Err(why) => {
+                t.outcome = "unknown";
+                t.reason = Some(why);
+            }
+            Ok(false) => {
+                t.outcome = "no-cluster";
+                t.response = Some("503 NC".into());
+                t.hops.push(format!("{target}:{target_port}"));
+                t.reason = Some(format!(
+                    "the egress gateway cannot see {target}:{target_port}: no ServiceEntry for it is visible in {gateway_ns}"
+                ));
+            }
+            Ok(true) => {
+                t.outcome = "egress";
+                t.hops.push(format!("{target}:{target_port}"));
+            }
+        }
+    }
+}
+
+/// The ports that matter for a host: its ServiceEntry's, the ports its VirtualService's routes
+/// match, and, for a host with no ServiceEntry, the web's 80 and 443 (what a client tries).
+pub fn ports_that_matter(
+    service_entry: Option<&ServiceEntry>,
+    virtual_services: &[&VirtualService],
+) -> Vec<(u32, String)> {
+    let mut ports: Vec<(u32, String)> = service_entry
+        .map(|se| {
+            se.spec
+                .ports
+                .iter()
+                .map(|p| (p.number, p.protocol.to_ascii_uppercase()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if service_entry.is_none() {
+        ports.push((80, "HTTP".into()));
+        ports.push((443, "HTTPS".into()));
+    }
+    for vs in virtual_services {
+        for m in vs.spec.http.iter().flat_map(|r| &r.matches) {
+            if let Some(p) = m.port
+                && !ports.iter().any(|(n, _)| *n == p)
+            {
+                ports.push((p, "HTTP".into()));
+            }
+        }
+    }
+    ports.sort();
+    ports.dedup_by_key(|(n, _)| *n);
+    ports
+}
+
+/// The text line for one port: `:80  sidecar -> istio-egressgateway.istio-system:80 -> httpbin.org:80  (timeout 0.5s)`.
+pub fn describe(t: &Traffic) -> String {
+    let arrow = if t.outcome == "egress" {
+        " -> "
+    } else {
+        " -x "
+    };
+    let mut line = format!(":{}  {}", t.port, t.hops.join(" -> "));
+    match t.outcome {
+        "egress" => {
+            if t.via == "passthrough" {
+                line.push_str(" -> (passthrough: ALLOW_ANY)");
+            }
+        }
+        outcome => {
+            line.push_str(arrow.trim_end());
+            line.push_str(&format!(
+                " {outcome}{}",
+                t.response
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if let Some(timeout) = &t.timeout {
+        line.push_str(&format!("  (timeout {timeout})"));
+    }
+    if t.wire == Some(Wire::Tls) && t.outcome == "egress" {
+        line.push_str("  (TLS");
+        if t.via == "direct" {
+            line.push_str(", direct");
+        }
+        line.push(')');
+    }
+    if let Some(reason) = &t.reason {
+        line.push_str(&format!(": {reason}"));
+    }
+    line
+}

@@ -1,0 +1,417 @@
+//! Generated states against Istio's own config generation: a seeded generator makes many
+//! namespaces' worth of ServiceEntries and VirtualServices (plugin-made and hand-made shapes,
+//! random ports, protocols, exportTo, timeouts, gateways, subsets, creation order) beside the
+//! admins' egress gateway objects, runs the plugin's status analysis on each, and asks the
+//! oracle (hack/harness/istio-sim) what Istio does with the same objects. Every disagreement
+//! fails the test, with the seed and state to reproduce it.
+//!
+//! scripts/test runs it with EGRESS_ORACLE set; EGRESS_ORACLE_SEED and EGRESS_ORACLE_STATES
+//! reproduce or widen a run.
+#![cfg(feature = "oracle")]
+
+mod oracle;
+
+use std::collections::BTreeMap;
+
+use kubectl_egress::core::istio::DEFAULT_EGRESS_GATEWAY_HOST;
+use kubectl_egress::core::status::{ClusterView, GATEWAY_NAMESPACE, Known, analyse};
+use kubectl_egress::core::traffic::KubeService;
+use serde_json::{Value, json};
+
+/// xorshift64*: small, seeded, reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const NS: &str = "s1";
+const HOSTS: [&str; 3] = ["httpbin.org", "api.example.com", "*.wikipedia.org"];
+const MISSING_GATEWAY: &str = "nosuch.istio-system.svc.cluster.local";
+
+struct State {
+    istio_admin: Vec<Value>,
+    service_entries: Vec<Value>,
+    virtual_services: Vec<Value>,
+    registry_only: bool,
+}
+
+fn meta(name: &str, namespace: &str, created: u32, managed: bool) -> Value {
+    let mut m = json!({
+        "name": name,
+        "namespace": namespace,
+        "creationTimestamp": format!("2026-01-01T00:{:02}:{:02}Z", created / 60, created % 60),
+    });
+    if managed {
+        m["labels"] = json!({"app.kubernetes.io/managed-by": "kubectl-egress"});
+    }
+    m
+}
+
+fn generate(rng: &mut Rng) -> State {
+    let mut admin = vec![];
+    let gateway_host = "httpbin.org";
+    if rng.chance(80) {
+        let hosts = if rng.chance(85) {
+            vec![gateway_host]
+        } else {
+            vec!["*"]
+        };
+        admin.push(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+            "metadata": meta("egw", GATEWAY_NAMESPACE, 1, false),
+            "spec": {
+                "selector": {"istio": "egressgateway"},
+                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}],
+            },
+        }));
+    }
+    if rng.chance(70) {
+        admin.push(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": meta("egw-subsets", GATEWAY_NAMESPACE, 2, false),
+            "spec": {"host": DEFAULT_EGRESS_GATEWAY_HOST, "subsets": [{"name": "httpbin"}]},
+        }));
+    }
+    if rng.chance(70) {
+        admin.push(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": meta("httpbin", GATEWAY_NAMESPACE, 3, false),
+            "spec": {
+                "hosts": [gateway_host], "exportTo": ["."], "resolution": "DNS",
+                "ports": [{"number": 80, "name": "http-port", "protocol": "HTTP"}],
+            },
+        }));
+    }
+    if rng.chance(80) {
+        admin.push(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": meta("httpbin-egressgateway", GATEWAY_NAMESPACE, 4, false),
+            "spec": {
+                "hosts": [gateway_host], "gateways": ["egw"],
+                "http": [{
+                    "match": [{"gateways": ["egw"], "port": 80}],
+                    "route": [{"destination": {"host": gateway_host, "port": {"number": 80}}, "weight": 100}],
+                }],
+            },
+        }));
+    }
+
+    let mut created: Vec<u32> = (10..40).collect();
+    let mut take_time = |rng: &mut Rng| created.remove(rng.below(created.len()));
+
+    let mut service_entries = vec![];
+    let mut used_names = vec![];
+    for i in 0..rng.below(3) {
+        // Mostly one ServiceEntry per host; now and then two (the plugin declines those).
+        let free: Vec<&str> = HOSTS
+            .iter()
+            .copied()
+            .filter(|h| {
+                !service_entries
+                    .iter()
+                    .any(|se: &Value| se["spec"]["hosts"][0] == *h)
+            })
+            .collect();
+        let host = if rng.chance(90) && !free.is_empty() {
+            *rng.pick(&free)
+        } else {
+            *rng.pick(&HOSTS)
+        };
+        let mut ports = vec![];
+        for (number, protocols) in [
+            (80, &["HTTP"][..]),
+            (443, &["HTTPS", "TLS"][..]),
+            (8080, &["HTTP"][..]),
+            (5432, &["TCP"][..]),
+        ] {
+            if rng.chance(if number == 80 || number == 443 {
+                70
+            } else {
+                20
+            }) {
+                let protocol = *rng.pick(protocols);
+                ports.push(json!({
+                    "number": number,
+                    "name": format!("{}-{number}", protocol.to_ascii_lowercase()),
+                    "protocol": protocol,
+                }));
+            }
+        }
+        if ports.is_empty() {
+            ports.push(json!({"number": 80, "name": "http-80", "protocol": "HTTP"}));
+        }
+        let export: Value = rng
+            .pick(&[
+                json!(["."]),
+                json!(["."]),
+                json!(["*"]),
+                json!(null),
+                json!([".", "istio-system"]),
+            ])
+            .clone();
+        let resolution = if host.starts_with('*') {
+            "NONE"
+        } else {
+            *rng.pick(&["DNS", "DNS", "NONE"])
+        };
+        let name = format!("se{i}");
+        used_names.push(name.clone());
+        let mut spec = json!({"hosts": [host], "ports": ports, "resolution": resolution});
+        if !export.is_null() {
+            spec["exportTo"] = export;
+        }
+        let time = take_time(rng);
+        service_entries.push(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": meta(&name, NS, time, rng.chance(50)),
+            "spec": spec,
+        }));
+    }
+
+    let mut virtual_services = vec![];
+    for i in 0..rng.below(4) {
+        let host = *rng.pick(&HOSTS);
+        let timeout = rng
+            .pick(&[None, Some("0.5s"), Some("2s"), Some("1m30s")])
+            .map(String::from);
+        let mut route = if rng.chance(50) {
+            // The exercise's step 2 shape: a timeout on a route to the host itself.
+            json!({"route": [{"destination": {"host": host}, "weight": 100}]})
+        } else {
+            // Step 3's shape: port P of the mesh to the egress gateway (or a wrong one).
+            let port = *rng.pick(&[80, 80, 80, 443, 8080]);
+            let gateway = if rng.chance(90) {
+                DEFAULT_EGRESS_GATEWAY_HOST
+            } else {
+                MISSING_GATEWAY
+            };
+            let mut destination = json!({"host": gateway, "port": {"number": if rng.chance(85) { port } else { 80 }}});
+            if let Some(subset) = rng.pick(&[None, None, Some("httpbin"), Some("missing")]) {
+                destination["subset"] = json!(subset);
+            }
+            json!({
+                "match": [{"gateways": ["mesh"], "port": port}],
+                "route": [{"destination": destination, "weight": 100}],
+            })
+        };
+        if let Some(t) = timeout {
+            route["timeout"] = json!(t);
+        }
+        let mut spec = json!({"hosts": [host], "http": [route]});
+        if route_is_gateway(&spec) {
+            spec["gateways"] = json!(["mesh"]);
+        }
+        if rng.chance(80) {
+            spec["exportTo"] = json!(["."]);
+        }
+        let time = take_time(rng);
+        virtual_services.push(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": meta(&format!("vs{i}"), NS, time, rng.chance(50)),
+            "spec": spec,
+        }));
+    }
+    State {
+        istio_admin: admin,
+        service_entries,
+        virtual_services,
+        registry_only: rng.chance(80),
+    }
+}
+
+fn route_is_gateway(spec: &Value) -> bool {
+    spec["http"][0]["match"].is_array()
+}
+
+fn egress_gateway_service() -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "istio-egressgateway", "namespace": GATEWAY_NAMESPACE},
+        "spec": {
+            "selector": {"app": "istio-egressgateway", "istio": "egressgateway"},
+            "ports": [
+                {"name": "http2", "port": 80, "targetPort": 8080},
+                {"name": "https", "port": 443, "targetPort": 8443},
+            ],
+        },
+    })
+}
+
+fn typed<T: serde::de::DeserializeOwned>(values: &[Value]) -> Vec<T> {
+    values
+        .iter()
+        .map(|v| serde_json::from_value(v.clone()).unwrap())
+        .collect()
+}
+
+fn of_kind(values: &[Value], kind: &str) -> Vec<Value> {
+    values
+        .iter()
+        .filter(|v| v["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+fn view(state: &State) -> ClusterView {
+    let admin = &state.istio_admin;
+    ClusterView {
+        service_entries: typed(&state.service_entries),
+        virtual_services: typed(&state.virtual_services),
+        gateways: Known::Yes(typed(&of_kind(admin, "Gateway"))),
+        gateway_service_entries: Known::Yes(typed(&of_kind(admin, "ServiceEntry"))),
+        egress_gateway_service: Known::Yes(true),
+        gateway_virtual_services: Known::Yes(typed(&of_kind(admin, "VirtualService"))),
+        destination_rules: Known::Yes(typed(&of_kind(admin, "DestinationRule"))),
+        services: BTreeMap::from([
+            (
+                DEFAULT_EGRESS_GATEWAY_HOST.to_string(),
+                Known::Yes(Some(KubeService {
+                    name: "istio-egressgateway".into(),
+                    namespace: GATEWAY_NAMESPACE.into(),
+                    selector: BTreeMap::from([
+                        ("app".into(), "istio-egressgateway".into()),
+                        ("istio".into(), "egressgateway".into()),
+                    ]),
+                    ports: vec![(80, "HTTP2".into()), (443, "HTTPS".into())],
+                })),
+            ),
+            (MISSING_GATEWAY.to_string(), Known::Yes(None)),
+        ]),
+        outbound_policy: Known::Yes(Some(
+            if state.registry_only {
+                "REGISTRY_ONLY"
+            } else {
+                "ALLOW_ANY"
+            }
+            .into(),
+        )),
+    }
+}
+
+#[test]
+fn generated_states_agree_with_istio() {
+    let seed: u64 = std::env::var("EGRESS_ORACLE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    let count: usize = std::env::var("EGRESS_ORACLE_STATES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(250);
+    println!("oracle: seed {seed} (EGRESS_ORACLE_SEED={seed} reproduces this run), {count} states");
+    let mut rng = Rng(seed);
+    let mut cases = vec![];
+    let mut expected = vec![];
+    for i in 0..count {
+        let state = generate(&mut rng);
+        let report = serde_json::to_value(analyse(&view(&state), &[])).unwrap();
+        let requests = oracle::requests_of(&report);
+        let mut istio = state.istio_admin.clone();
+        istio.extend(state.service_entries.iter().cloned());
+        istio.extend(state.virtual_services.iter().cloned());
+        let mesh = format!(
+            "outboundTrafficPolicy:\n  mode: {}\n",
+            if state.registry_only {
+                "REGISTRY_ONLY"
+            } else {
+                "ALLOW_ANY"
+            }
+        );
+        cases.push(oracle::Case {
+            name: format!("state-{i}"),
+            istio: istio.clone(),
+            kube: oracle::kube_objects(&[NS, GATEWAY_NAMESPACE], &[egress_gateway_service()]),
+            mesh,
+            requests: requests
+                .iter()
+                .map(|(ns, host, port, wire, _)| (ns.clone(), host.clone(), *port, wire.clone()))
+                .collect(),
+        });
+        for (_, host, port, wire, traffic) in requests {
+            expected.push((i, host, port, wire, traffic, istio.clone()));
+        }
+    }
+    let verdicts = oracle::run(&cases);
+    let mut disagreements = vec![];
+    let mut declined = 0;
+    for ((state, host, port, wire, traffic, objects), verdict) in expected.iter().zip(&verdicts) {
+        // The plugin declines to predict only for a host named by several ServiceEntries of
+        // one namespace (an error finding of its own, EGR016): counted, never compared.
+        if traffic["outcome"] == "unknown"
+            && traffic["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("keep one"))
+        {
+            declined += 1;
+            continue;
+        }
+        let ours = oracle::from_plugin(traffic);
+        let istio = oracle::from_oracle(verdict);
+        if ours != istio {
+            let admin: Vec<String> = objects
+                .iter()
+                .filter(|o| o["metadata"]["namespace"] == GATEWAY_NAMESPACE)
+                .map(|o| {
+                    format!(
+                        "{}/{}",
+                        o["kind"].as_str().unwrap_or_default(),
+                        o["metadata"]["name"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect();
+            disagreements.push(format!(
+                "state {state}, {host}:{port} ({wire}):\n  plugin: {ours:?}\n  istio:  {istio:?}\n  oracle hops: {}\n  admins' objects: {}\n  namespace's objects:\n{}",
+                verdict["hops"],
+                admin.join(", "),
+                objects
+                    .iter()
+                    .filter(|o| o["metadata"]["namespace"] != GATEWAY_NAMESPACE)
+                    .map(|o| {
+                        format!(
+                            "    {} {} created {}: {}",
+                            o["kind"].as_str().unwrap_or_default(),
+                            o["metadata"]["name"].as_str().unwrap_or_default(),
+                            o["metadata"]["creationTimestamp"].as_str().unwrap_or_default(),
+                            o["spec"].to_string().replace('"', "")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+    }
+    println!(
+        "oracle: {count} generated states, {} requests compared, {declined} declined (duplicate ServiceEntries, EGR016), {} disagreements",
+        verdicts.len() - declined,
+        disagreements.len()
+    );
+    for d in disagreements.iter().take(12) {
+        println!("{d}\n");
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements with Istio (seed {seed})",
+        disagreements.len()
+    );
+}
