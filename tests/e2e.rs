@@ -1667,13 +1667,18 @@ fn status_agrees_with_istio_on_the_exercise_and_the_known_traps() {
         }
         namespaces.push((name.to_string(), ns));
     }
-    let disagreements = compare_with_istio(&c, "student1", &namespaces);
+    let disagreements = compare_with_istio(&c, "student1", &namespaces, true);
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
 
 /// `status -o json` as `user` in each namespace, and the oracle on the same objects: prints one
 /// line per port and returns the disagreements.
-fn compare_with_istio(c: &Cluster, user: &str, namespaces: &[(String, String)]) -> Vec<String> {
+fn compare_with_istio(
+    c: &Cluster,
+    user: &str,
+    namespaces: &[(String, String)],
+    require_traffic: bool,
+) -> Vec<String> {
     let mut oracle_cases = vec![];
     let mut entries = vec![];
     for (name, ns) in namespaces {
@@ -1681,7 +1686,7 @@ fn compare_with_istio(c: &Cluster, user: &str, namespaces: &[(String, String)]) 
         let report: Value = serde_json::from_str(&status.stdout).unwrap();
         let (case, traffic) = oracle_case(c, name, ns, &report);
         assert!(
-            !traffic.is_empty(),
+            !require_traffic || !traffic.is_empty(),
             "{name}: status reported no traffic: {}",
             status.stdout
         );
@@ -1742,6 +1747,6 @@ fn oracle_on_a_live_namespace() {
     let c = Cluster::main();
     let ns = std::env::var("EGRESS_ORACLE_NAMESPACE").expect("EGRESS_ORACLE_NAMESPACE");
     let user = std::env::var("EGRESS_ORACLE_USER").unwrap_or_else(|_| "admin".into());
-    let disagreements = compare_with_istio(&c, &user, &[(ns.clone(), ns)]);
+    let disagreements = compare_with_istio(&c, &user, &[(ns.clone(), ns)], false);
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
