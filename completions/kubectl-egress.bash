@@ -467,7 +467,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__timeout)
-            opts="-n -o -h -V --clear --export-to --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --clear --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -525,7 +525,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__via__subcmd__gateway)
-            opts="-n -o -h -V --gateway-host --port --subset --off --export-to --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --gateway-host --port --subset --off --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -68,6 +68,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l clear -d 'Remove the timeout'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l force -d 'Write even when Istio would ignore the route or answer it with an error (exit 3 otherwise)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s h -l help -d 'Print help'
@@ -85,6 +86,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gatewa
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l off -d 'Route straight to the host again'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l force -d 'Write even when Istio would ignore the route or answer it with an error (exit 3 otherwise)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s h -l help -d 'Print help'

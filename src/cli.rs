@@ -234,7 +234,17 @@ pub struct TimeoutArgs {
     pub export_to: Vec<String>,
 
     #[command(flatten)]
+    pub check: CheckArgs,
+
+    #[command(flatten)]
     pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Write even when Istio would ignore the route or answer it with an error (exit 3 otherwise)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -262,6 +272,9 @@ pub struct ViaGatewayArgs {
     /// Namespaces that may see the VirtualService; repeatable [default: "."]
     #[arg(long = "export-to", value_name = "NAMESPACE")]
     pub export_to: Vec<String>,
+
+    #[command(flatten)]
+    pub check: CheckArgs,
 
     #[command(flatten)]
     pub write: WriteArgs,

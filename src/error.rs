@@ -34,6 +34,8 @@ pub enum Reason {
     /// The object changed between the read a write was composed from and the write (optimistic
     /// concurrency): re-read and retry. Exit 8 when retries run out.
     Modified,
+    /// The write would not do what was asked: Istio would ignore it or answer with an error.
+    Findings,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -91,6 +93,7 @@ impl Error {
                 Reason::Forbidden => exit::FORBIDDEN,
                 Reason::Conflict | Reason::Modified => exit::CONFLICT,
                 Reason::Rejected => exit::REJECTED,
+                Reason::Findings => exit::FINDINGS,
             },
         }
     }

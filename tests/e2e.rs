@@ -721,7 +721,7 @@ fn status_reports_what_student2_may_not_read_as_unknown() {
     ok(egress(
         &c,
         "student1",
-        &["via-gateway", "example.org", "-n", &ns1],
+        &["via-gateway", "example.org", "-n", &ns1, "--force"],
     ));
     let run = egress(
         &c,
@@ -850,8 +850,11 @@ fn request_budgets_from_the_audit_log() {
     let mut report = vec![];
     for (args, budget) in [
         (vec!["allow", "httpbin.org"], 2),
-        (vec!["timeout", "httpbin.org", "0.5s"], 3),
-        (vec!["via-gateway", "httpbin.org"], 3),
+        // Writes of a route also read what decides whether Istio honours it (istio-system's
+        // Gateways, ServiceEntries, VirtualServices, DestinationRules, the mesh config, and for
+        // via-gateway the gateway's Service).
+        (vec!["timeout", "httpbin.org", "0.5s"], 9),
+        (vec!["via-gateway", "httpbin.org"], 9),
         // status also reads what decides the gateway hop: its VirtualServices and DestinationRules.
         (vec!["status"], 8),
         (vec!["cleanup"], 2),
@@ -1385,8 +1388,9 @@ fn concurrent_writers_lose_no_update() {
         let h = host(i);
         let (a, b) = race(
             &c,
-            &["timeout", &h, "2s", "-n", &ns],
-            &["via-gateway", &h, "-n", &ns],
+            // Concurrency, not Istio's verdict, is under test: no ServiceEntry, so --force.
+            &["timeout", &h, "2s", "-n", &ns, "--force"],
+            &["via-gateway", &h, "-n", &ns, "--force"],
         );
         ok(a);
         ok(b);
@@ -1576,27 +1580,27 @@ fn status_agrees_with_istio_on_the_exercise_and_the_known_traps() {
         ),
         (
             "timeout-without-serviceentry",
-            vec!["timeout httpbin.org 0.5s".into()],
+            vec!["timeout httpbin.org 0.5s --force".into()],
         ),
         (
             "gateway-on-443",
             vec![
                 "allow httpbin.org".into(),
-                "via-gateway httpbin.org --port 443".into(),
+                "via-gateway httpbin.org --port 443 --force".into(),
             ],
         ),
         (
             "gateway-on-8080",
             vec![
                 "allow httpbin.org".into(),
-                "via-gateway httpbin.org --port 8080".into(),
+                "via-gateway httpbin.org --port 8080 --force".into(),
             ],
         ),
         (
             "missing-subset",
             vec![
                 "allow httpbin.org".into(),
-                "via-gateway httpbin.org --subset nosuch".into(),
+                "via-gateway httpbin.org --subset nosuch --force".into(),
             ],
         ),
         (
@@ -1610,7 +1614,7 @@ fn status_agrees_with_istio_on_the_exercise_and_the_known_traps() {
             "missing-gateway-service",
             vec![
                 "allow httpbin.org".into(),
-                "via-gateway httpbin.org --gateway-host nosuch.istio-system.svc.cluster.local"
+                "via-gateway httpbin.org --force --gateway-host nosuch.istio-system.svc.cluster.local"
                     .into(),
             ],
         ),
@@ -1622,14 +1626,14 @@ fn status_agrees_with_istio_on_the_exercise_and_the_known_traps() {
             "exported-to-the-gateway",
             vec![
                 "allow api.example.org --export-to . --export-to istio-system".into(),
-                "via-gateway api.example.org".into(),
+                "via-gateway api.example.org --force".into(),
             ],
         ),
         (
             "no-gateway-for-host",
             vec![
                 "allow api.example.org".into(),
-                "via-gateway api.example.org".into(),
+                "via-gateway api.example.org --force".into(),
             ],
         ),
         (
@@ -1749,4 +1753,63 @@ fn oracle_on_a_live_namespace() {
     let user = std::env::var("EGRESS_ORACLE_USER").unwrap_or_else(|_| "admin".into());
     let disagreements = compare_with_istio(&c, &user, &[(ns.clone(), ns)], false);
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+#[test]
+fn route_writes_refuse_what_istio_would_ignore_and_write_nothing() {
+    let c = Cluster::main();
+    let ns = c.namespace("refuse", "student1");
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "api.example.org", "-n", &ns],
+    ));
+    for (args, says) in [
+        (
+            vec!["via-gateway", "httpbin.org", "--port", "443"],
+            "is ignored by Istio",
+        ),
+        (
+            vec!["via-gateway", "httpbin.org", "--subset", "nosuch"],
+            "503 NC",
+        ),
+        (
+            vec![
+                "via-gateway",
+                "httpbin.org",
+                "--gateway-host",
+                "nosuch.istio-system.svc.cluster.local",
+            ],
+            "503 NC",
+        ),
+        // The admins made a Gateway and a second hop for httpbin.org only.
+        (vec!["via-gateway", "api.example.org"], "404 NR"),
+        (vec!["timeout", "nosuch.example.com", "1s"], "503 NC"),
+    ] {
+        let mark = c.audit_mark();
+        let run = egress(&c, "student1", &[&args[..], &["-n", &ns]].concat());
+        assert_eq!(run.code, 3, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("--force"), "{}", run.stderr);
+        assert_eq!(run.stderr.matches("error:").count(), 1, "{}", run.stderr);
+        let writes: Vec<Value> = c
+            .audit_since(mark, "student1")
+            .into_iter()
+            .filter(|e| WRITE_VERBS.contains(&e["verb"].as_str().unwrap_or_default()))
+            .collect();
+        assert!(writes.is_empty(), "{args:?} wrote: {writes:?}");
+    }
+    assert!(admin_list(&c, "virtualservices", &ns).is_empty());
+    // The exercise's own route is honoured, and --force writes what would be refused.
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "-n", &ns],
+    ));
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "api.example.org", "-n", &ns, "--force"],
+    ));
+    assert_eq!(admin_list(&c, "virtualservices", &ns).len(), 2);
 }

@@ -11,9 +11,10 @@ use serde_json::Value;
 use crate::cli::{TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
-use crate::core::istio::{ApiVersion, Kind, VirtualServiceSpec};
+use crate::core::istio::{ApiVersion, Kind, VirtualService, VirtualServiceSpec};
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
+use crate::core::status::{self as status_core, ClusterView, Severity};
 use crate::core::validate::{
     Host, InputError, Timeout, dns_label, export_to_list, is_http_protocol, port_number,
 };
@@ -21,7 +22,9 @@ use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
 use super::allow::to_value;
-use super::{Attempt, Change, Written, carry_out, existing, find_by_name, retrying, typed, warn};
+use super::{
+    Attempt, Change, Written, carry_out, existing, find_by_name, retrying, status, typed, warn,
+};
 
 pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     let host = Host::parse(&args.host)?;
@@ -29,7 +32,15 @@ pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
         (Some(d), false) => RouteChange::SetTimeout(Timeout::parse(d)?.to_string()),
         _ => RouteChange::ClearTimeout,
     };
-    edit(settings, &host, change, &args.export_to, &args.write).await
+    edit(
+        settings,
+        &host,
+        change,
+        &args.export_to,
+        args.check.force,
+        &args.write,
+    )
+    .await
 }
 
 pub async fn run_via_gateway(settings: &Settings, args: ViaGatewayArgs) -> Result<u8> {
@@ -64,7 +75,15 @@ pub async fn run_via_gateway(settings: &Settings, args: ViaGatewayArgs) -> Resul
                 .transpose()?,
         })
     };
-    edit(settings, &host, change, &args.export_to, &args.write).await
+    edit(
+        settings,
+        &host,
+        change,
+        &args.export_to,
+        args.check.force,
+        &args.write,
+    )
+    .await
 }
 
 async fn edit(
@@ -72,6 +91,7 @@ async fn edit(
     host: &Host,
     change: RouteChange,
     export_to_flags: &[String],
+    force: bool,
     write: &WriteArgs,
 ) -> Result<u8> {
     let export_to_flags = export_to_list(export_to_flags)?;
@@ -129,7 +149,27 @@ async fn edit(
         .filter_map(|se| se["metadata"]["name"].as_str().map(String::from))
         .collect();
 
+    // Before adding a route or a timeout, read what decides whether Istio will honour it, once:
+    // each attempt checks the VirtualService it composes against it.
+    let checks = match (&change, force, settings.dry_run) {
+        (
+            RouteChange::SetTimeout(_) | RouteChange::ViaGateway(_),
+            false,
+            DryRun::None | DryRun::Server,
+        ) => {
+            let gateway_host = match &change {
+                RouteChange::ViaGateway(hop) => vec![hop.gateway_host.as_str()],
+                _ => vec![],
+            };
+            Some(
+                status::read_view(&api, Some(&namespace), &service_entries, &[], &gateway_host)
+                    .await,
+            )
+        }
+        _ => None,
+    };
     let edit = Edit {
+        checks: checks.as_ref(),
         namespace: &namespace,
         host,
         change: &change,
@@ -148,6 +188,8 @@ async fn edit(
 /// What `timeout` or `via-gateway` asks of the host's VirtualService, and what was learnt from the
 /// ServiceEntries (read once: they only pick the name).
 struct Edit<'a> {
+    /// What istio-system holds, to refuse a write Istio would not honour (None: --force).
+    checks: Option<&'a ClusterView>,
     namespace: &'a str,
     host: &'a Host,
     change: &'a RouteChange,
@@ -205,7 +247,17 @@ async fn edit_virtual_service(
         namespace: namespace.to_string(),
         api_version: api.version(),
     };
-    let changes = match plan::virtual_service(&target, &placement.name, host, &next) {
+    let planned = plan::virtual_service(&target, &placement.name, host, &next);
+    if let (Some(view), Some(vs)) = (edit.checks, &planned) {
+        refuse_what_istio_would_not_honour(
+            view,
+            &virtual_services.items,
+            before.as_ref(),
+            vs,
+            edit,
+        )?;
+    }
+    let changes = match planned {
         Some(vs) => vec![Change::Apply {
             kind: Kind::VirtualService,
             namespace: namespace.to_string(),
@@ -239,6 +291,104 @@ async fn edit_virtual_service(
         attempt.written,
     )
     .await
+}
+
+/// Runs `status`'s analysis on the namespace as it would be with `vs` written, and refuses (exit
+/// 3, nothing written) when Istio would ignore the route or answer it with an error.
+fn refuse_what_istio_would_not_honour(
+    view: &ClusterView,
+    listed: &[Value],
+    before: Option<&Value>,
+    vs: &VirtualService,
+    edit: &Edit<'_>,
+) -> Result<()> {
+    let host = edit.host.as_str();
+    let mut next = view.clone();
+    let mut written = vs.clone();
+    // A new object is the newest; an existing one keeps its age (it decides which wins).
+    written.metadata.creation_timestamp = before
+        .and_then(|b| b["metadata"]["creationTimestamp"].as_str())
+        .map(String::from)
+        .or_else(|| Some("9999-12-31T23:59:59Z".into()));
+    next.virtual_services = listed
+        .iter()
+        .map(typed::<VirtualServiceSpec>)
+        .filter(|v| v.metadata.name != vs.metadata.name)
+        .chain([written])
+        .collect();
+    let report = status_core::analyse(&next, &[host.to_string()]);
+    let Some(report) = report
+        .hosts
+        .iter()
+        .find(|h| h.namespace == edit.namespace && h.host == host)
+    else {
+        return Ok(());
+    };
+    let what = match edit.change {
+        RouteChange::ViaGateway(_) => "via-gateway",
+        _ => "timeout",
+    };
+    let refuse = |reason: &str| {
+        Err(Error::failed(
+            Reason::Findings,
+            format!(
+                "{what} {host} would not work: {reason}; nothing was written (fix that first, or write it anyway with --force)"
+            ),
+        ))
+    };
+    if let RouteChange::ViaGateway(hop) = edit.change
+        && let Some(t) = report
+            .traffic
+            .iter()
+            .find(|t| t.port == u32::from(hop.port))
+        && t.via != "gateway"
+    {
+        let ignored = report
+            .findings
+            .iter()
+            .find(|f| f.code == status_core::codes::ROUTE_IGNORED)
+            .map(|f| f.message.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "Istio ignores a gateway route for port {} of {host} (requests to it go {})",
+                    hop.port, t.via
+                )
+            });
+        return refuse(&ignored);
+    }
+    if let RouteChange::ViaGateway(hop) = edit.change
+        && let Some(t) = report
+            .traffic
+            .iter()
+            .find(|t| t.port == u32::from(hop.port))
+        && !matches!(t.outcome, "egress" | "unknown")
+    {
+        return refuse(&format!(
+            "requests to port {} would get {} ({}{})",
+            hop.port,
+            t.response.as_deref().unwrap_or("no answer"),
+            t.outcome,
+            t.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    use status_core::codes::*;
+    let blocking = [
+        NO_GATEWAY_FOR_HOST,
+        NO_EGRESS_GATEWAY_SERVICE,
+        HOST_HIDDEN_FROM_GATEWAY,
+        NO_CLUSTER,
+    ];
+    if let Some(f) = report
+        .findings
+        .iter()
+        .find(|f| f.severity == Severity::Error && blocking.contains(&f.code))
+    {
+        return refuse(&format!("{} {}", f.code, f.message));
+    }
+    Ok(())
 }
 
 fn lists_host(object: &Value, host: &Host) -> bool {

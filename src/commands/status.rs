@@ -1,8 +1,9 @@
 //! `kubectl egress status [HOST...]`: what is allowed, how it is routed, what is wrong.
 //!
-//! Requests: one list per kind (ServiceEntries, VirtualServices; Gateways and ServiceEntries in
-//! istio-system), and one get each for the egress gateway Service and the mesh ConfigMap. Reads the user may not
-//! make are reported as unknown, never as an error that hides the rest.
+//! Requests: one list each of the namespace's ServiceEntries and VirtualServices, one list each of
+//! istio-system's Gateways, ServiceEntries, VirtualServices and DestinationRules, one get for the
+//! mesh ConfigMap and for each Service a route sends to. Reads the user may not make are reported
+//! as unknown, never as an error that hides the rest.
 
 use serde_json::Value;
 
@@ -35,6 +36,52 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
 
     let service_entries = api.list(Kind::ServiceEntry, namespace, None).await?;
     let virtual_services = api.list(Kind::VirtualService, namespace, None).await?;
+    let view = read_view(&api, namespace, &service_entries, &virtual_services, &[]).await;
+    let report = status::analyse(&view, &hosts);
+    match settings.output {
+        Output::Objects(ObjectFormat::Json) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            )
+        }
+        Output::Objects(_) => print!("{}", render::yaml_one(&report)),
+        Output::Default | Output::Wide => print!(
+            "{}",
+            status::table(
+                &report,
+                args.all_namespaces,
+                settings.output == Output::Wide
+            )
+        ),
+    }
+    if !hosts.is_empty() {
+        for missing in hosts
+            .iter()
+            .filter(|h| !report.hosts.iter().any(|r| &r.host == *h))
+        {
+            eprintln!("{missing}: no ServiceEntry or VirtualService in this namespace");
+        }
+    }
+    let failing = report.worst().is_some_and(|s| s >= Severity::Warning);
+    Ok(if args.exit_code && failing {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
+}
+
+/// What decides where a namespace's traffic goes, beside its own ServiceEntries and
+/// VirtualServices (already listed): what istio-system holds, the Services routes send to, the
+/// mesh config. Reads the user may not make come back as unknown. `timeout` and `via-gateway`
+/// use it too, to check what they are about to write.
+pub async fn read_view(
+    api: &IstioApi<'_>,
+    namespace: Option<&str>,
+    service_entries: &[Value],
+    virtual_services: &[Value],
+    also_services: &[&str],
+) -> ClusterView {
     // What the egress gateway knows of external hosts: already listed with -A, else one list.
     let gateway_service_entries = if namespace.is_none() || namespace == Some(GATEWAY_NAMESPACE) {
         Known::Yes(
@@ -80,6 +127,12 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
         .collect();
     let mut services = BTreeMap::new();
     let mut wanted = vec![DEFAULT_EGRESS_GATEWAY_HOST.to_string()];
+    wanted.extend(
+        also_services
+            .iter()
+            .filter(|s| s.ends_with(".svc.cluster.local") && **s != DEFAULT_EGRESS_GATEWAY_HOST)
+            .map(|s| s.to_string()),
+    );
     for vs in &typed_virtual_services {
         for route in vs.spec.http.iter().flat_map(|r| &r.route) {
             let host = &route.destination.host;
@@ -110,7 +163,7 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
         Known::Unknown(why) => Known::Unknown(why),
     };
 
-    let view = ClusterView {
+    ClusterView {
         service_entries: service_entries.iter().map(typed).collect(),
         virtual_services: typed_virtual_services,
         gateways,
@@ -120,39 +173,7 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
         destination_rules,
         services,
         outbound_policy,
-    };
-    let report = status::analyse(&view, &hosts);
-    match settings.output {
-        Output::Objects(ObjectFormat::Json) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            )
-        }
-        Output::Objects(_) => print!("{}", render::yaml_one(&report)),
-        Output::Default | Output::Wide => print!(
-            "{}",
-            status::table(
-                &report,
-                args.all_namespaces,
-                settings.output == Output::Wide
-            )
-        ),
     }
-    if !hosts.is_empty() {
-        for missing in hosts
-            .iter()
-            .filter(|h| !report.hosts.iter().any(|r| &r.host == *h))
-        {
-            eprintln!("{missing}: no ServiceEntry or VirtualService in this namespace");
-        }
-    }
-    let failing = report.worst().is_some_and(|s| s >= Severity::Warning);
-    Ok(if args.exit_code && failing {
-        exit::FINDINGS
-    } else {
-        exit::OK
-    })
 }
 
 /// A Service as the traffic model needs it: its selector and its ports' protocols.
