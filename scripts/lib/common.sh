@@ -6,6 +6,8 @@ KUBE_VERSION=v1.34.4
 ETCD_VERSION=v3.6.16
 ISTIO_API_VERSION=v1.32.0
 KREW_VERSION=v0.4.3
+# istio.io/istio (master, Aug 2026) for the oracle and istioctl: hack/harness/istio-sim pins it.
+ISTIO_VERSION=v0.0.0-20260827124520-eed52ebb66ad
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE_DIR=${KUBECTL_EGRESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-egress}
@@ -19,6 +21,25 @@ need() {
     command -v "$tool" >/dev/null 2>&1 || die "$tool is required but not on PATH: $how"
 }
 
+# with_progress NAME LOG COMMAND...: runs COMMAND (a Go build) with its output in LOG, printing
+# every 15 s how long it has run and how many packages it has compiled.
+with_progress() {
+    local name=$1 log=$2
+    shift 2
+    local start=$SECONDS
+    "$@" >"$log" 2>&1 &
+    local pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 15
+        kill -0 "$pid" 2>/dev/null || break
+        say "  $name: $((SECONDS - start))s, $(grep -c -v '^go: ' "$log" 2>/dev/null || echo 0) packages compiled, last: $(tail -n 1 "$log" 2>/dev/null)"
+    done
+    if ! wait "$pid"; then
+        tail -n 30 "$log" >&2
+        die "building $name failed (full log: $log)"
+    fi
+}
+
 # build_go_tool NAME VERSION HARNESS_DIR PACKAGE [LDFLAGS]: builds once per version into the cache,
 # printing progress (packages compiled, minutes) while a cold build runs. Echoes the binary path.
 build_go_tool() {
@@ -30,20 +51,10 @@ build_go_tool() {
     fi
     need go "install Go 1.24 or newer (https://go.dev/doc/install)"
     mkdir -p "$BIN_CACHE"
-    local log=$BIN_CACHE/$name-$version.build.log
     say "building $name $version from Go modules (first time only; a cold build takes minutes on 2 cores)..."
     local start=$SECONDS
-    (cd "$REPO_ROOT/$harness" && go build -v -ldflags "-s -w $ldflags" -o "$out.tmp" "$package") >"$log" 2>&1 &
-    local pid=$!
-    while kill -0 "$pid" 2>/dev/null; do
-        sleep 15
-        kill -0 "$pid" 2>/dev/null || break
-        say "  $name: $((SECONDS - start))s, $(grep -c -v '^go: ' "$log" 2>/dev/null || echo 0) packages compiled, last: $(tail -n 1 "$log" 2>/dev/null)"
-    done
-    if ! wait "$pid"; then
-        tail -n 30 "$log" >&2
-        die "building $name $version failed (full log: $log)"
-    fi
+    (cd "$REPO_ROOT/$harness" && with_progress "$name" "$BIN_CACHE/$name-$version.build.log" \
+        go build -v -ldflags "-s -w $ldflags" -o "$out.tmp" "$package")
     mv "$out.tmp" "$out"
     say "built $name $version in $((SECONDS - start))s -> $out"
     echo "$out"
@@ -69,3 +80,30 @@ istio_crds_file() {
     [[ -f $dir/kubernetes/customresourcedefinitions.gen.yaml ]] || die "istio.io/api $ISTIO_API_VERSION has no kubernetes/customresourcedefinitions.gen.yaml"
     echo "$dir/kubernetes/customresourcedefinitions.gen.yaml"
 }
+
+# The Istio oracle (hack/harness/istio-sim): istiod's config generation and Envoy matching
+# emulator as a test binary. Keyed by the Istio version and the harness's own sources, so an
+# edit of the harness rebuilds it (seconds once the Istio packages are in Go's build cache).
+istio_sim_bin() {
+    local harness=$REPO_ROOT/hack/harness/istio-sim key
+    key=$(cat "$harness/go.mod" "$harness/go.sum" "$harness/oracle_test.go" | sha256sum | cut -c1-12)
+    local out=$BIN_CACHE/istio-sim-$ISTIO_VERSION-$key
+    if [[ -x $out ]]; then
+        echo "$out"
+        return 0
+    fi
+    need go "install Go 1.24 or newer (https://go.dev/doc/install)"
+    mkdir -p "$BIN_CACHE"
+    say "building the Istio oracle (istio.io/istio $ISTIO_VERSION; a cold build takes about 8 minutes on 2 cores)..."
+    local start=$SECONDS
+    # Istio's packages first, with go build -v for progress; then the test binary itself.
+    (cd "$harness" && with_progress istio-sim "$out.build.log" \
+        go build -v istio.io/istio/pilot/test/xds istio.io/istio/pilot/pkg/simulation istio.io/istio/pilot/test/xdstest)
+    (cd "$harness" && go test -c -vet=off -o "$out.tmp" .) >>"$out.build.log" 2>&1 ||
+        { tail -n 30 "$out.build.log" >&2; die "building the Istio oracle failed (full log: $out.build.log)"; }
+    mv "$out.tmp" "$out"
+    say "built the Istio oracle in $((SECONDS - start))s -> $out"
+    echo "$out"
+}
+
+istioctl_bin() { build_go_tool istioctl "$ISTIO_VERSION" hack/harness/istio-sim istio.io/istio/istioctl/cmd/istioctl; }
