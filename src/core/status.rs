@@ -828,27 +828,23 @@ fn or_dash(s: String) -> String {
     if s.is_empty() { "-".to_string() } else { s }
 }
 
-/// Left-aligned columns separated by three spaces, as kubectl prints tables.
+/// Left-aligned columns separated by three spaces, borderless, as kubectl prints tables; widths
+/// by display width (comfy-table), so wide characters in a host keep the columns straight.
 pub fn columns(rows: &[Vec<String>]) -> String {
-    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..count)
-        .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(|c| c.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
+    use comfy_table::{ContentArrangement, Table, presets::NOTHING};
+    let mut table = Table::new();
+    table
+        .load_preset(NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
     for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            line.push_str(cell);
-            if i + 1 < row.len() {
-                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
-            }
-        }
+        table.add_row(row.clone());
+    }
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i + 1 < count { 3 } else { 0 }));
+    }
+    let mut out = String::new();
+    for line in table.lines() {
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -1154,5 +1150,11 @@ mod tests {
             vec!["ccc".to_string(), "d".to_string()],
         ];
         assert_eq!(columns(&rows), "A     BB\nccc   d\n");
+        // Display width, not characters: a wide character takes two columns.
+        let wide = vec![
+            vec!["日本.jp".to_string(), "x".to_string()],
+            vec!["abcdefg".to_string(), "y".to_string()],
+        ];
+        assert_eq!(columns(&wide), "日本.jp   x\nabcdefg   y\n");
     }
 }
