@@ -214,9 +214,15 @@ pub fn parse(file: &str, text: &str, json: bool) -> Result<Vec<Manifest>, InputE
                     .unwrap_or(start);
                 let message = e.to_string();
                 let first = message.lines().next().unwrap_or_default();
+                // "error: line 5 column 6: unclosed bracket" -> "unclosed bracket"
+                let reason = first
+                    .strip_prefix("error: line ")
+                    .and_then(|rest| rest.split_once(": "))
+                    .map(|(_, reason)| reason)
+                    .unwrap_or(first);
                 InputError(format!(
                     "{file}:{line}: malformed YAML: {}",
-                    strip_position(first)
+                    strip_position(reason)
                 ))
             })?;
             documents.push((start, value));
