@@ -19,6 +19,9 @@ _kubectl__egress() {
             kubectl__egress,allow)
                 cmd="kubectl__egress__subcmd__allow"
                 ;;
+            kubectl__egress,apply)
+                cmd="kubectl__egress__subcmd__apply"
+                ;;
             kubectl__egress,cleanup)
                 cmd="kubectl__egress__subcmd__cleanup"
                 ;;
@@ -39,6 +42,9 @@ _kubectl__egress() {
                 ;;
             kubectl__egress__subcmd__help,allow)
                 cmd="kubectl__egress__subcmd__help__subcmd__allow"
+                ;;
+            kubectl__egress__subcmd__help,apply)
+                cmd="kubectl__egress__subcmd__help__subcmd__apply"
                 ;;
             kubectl__egress__subcmd__help,cleanup)
                 cmd="kubectl__egress__subcmd__help__subcmd__cleanup"
@@ -65,7 +71,7 @@ _kubectl__egress() {
 
     case "${cmd}" in
         kubectl__egress)
-            opts="-n -o -h -V --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version allow timeout via-gateway status cleanup completion help"
+            opts="-n -o -h -V --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version allow timeout via-gateway apply status cleanup completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -192,13 +198,83 @@ _kubectl__egress() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        kubectl__egress__subcmd__cleanup)
-            opts="-A -n -o -h -V --all-namespaces --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+        kubectl__egress__subcmd__apply)
+            opts="-f -n -o -h -V --filename --force-conflicts --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dry-run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --field-manager)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__egress__subcmd__cleanup)
+            opts="-f -A -n -o -h -V --filename --all-namespaces --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --namespace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -301,7 +377,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__help)
-            opts="allow timeout via-gateway status cleanup completion help"
+            opts="allow timeout via-gateway apply status cleanup completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -315,6 +391,20 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__help__subcmd__allow)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__egress__subcmd__help__subcmd__apply)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

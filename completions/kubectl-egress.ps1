@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('allow', 'allow', [CompletionResultType]::ParameterValue, 'Allow traffic to external hosts: one ServiceEntry per host')
             [CompletionResult]::new('timeout', 'timeout', [CompletionResultType]::ParameterValue, 'Set or clear the request timeout on a host''s VirtualService')
             [CompletionResult]::new('via-gateway', 'via-gateway', [CompletionResultType]::ParameterValue, 'Route a host''s mesh traffic through the egress gateway')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply manifests with $VAR substitution, into the namespace only')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is allowed, how it is routed, and what is wrong')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Delete what kubectl-egress created in the namespace, nothing else')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -115,6 +116,26 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'kubectl-egress;apply' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A file, a directory (its *.yaml, *.yml, *.json) or - for stdin; repeatable')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'A file, a directory (its *.yaml, *.yml, *.json) or - for stdin; repeatable')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: yaml, json or name (status: wide, yaml, json)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: yaml, json or name (status: wide, yaml, json)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing')
+            [CompletionResult]::new('--field-manager', '--field-manager', [CompletionResultType]::ParameterName, 'Field manager for server-side apply')
+            [CompletionResult]::new('--api-version', '--api-version', [CompletionResultType]::ParameterName, 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes')
+            [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take over fields another field manager owns (server-side apply --force-conflicts)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'kubectl-egress;status' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
@@ -136,6 +157,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             break
         }
         'kubectl-egress;cleanup' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Delete the objects these files name (as apply -f reads them), if kubectl-egress made them')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Delete the objects these files name (as apply -f reads them), if kubectl-egress made them')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
@@ -148,8 +171,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes')
             [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Every namespace the plugin wrote to')
             [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'Every namespace the plugin wrote to')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -175,6 +198,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('allow', 'allow', [CompletionResultType]::ParameterValue, 'Allow traffic to external hosts: one ServiceEntry per host')
             [CompletionResult]::new('timeout', 'timeout', [CompletionResultType]::ParameterValue, 'Set or clear the request timeout on a host''s VirtualService')
             [CompletionResult]::new('via-gateway', 'via-gateway', [CompletionResultType]::ParameterValue, 'Route a host''s mesh traffic through the egress gateway')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply manifests with $VAR substitution, into the namespace only')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is allowed, how it is routed, and what is wrong')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Delete what kubectl-egress created in the namespace, nothing else')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -188,6 +212,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             break
         }
         'kubectl-egress;help;via-gateway' {
+            break
+        }
+        'kubectl-egress;help;apply' {
             break
         }
         'kubectl-egress;help;status' {

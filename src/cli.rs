@@ -27,6 +27,10 @@ Examples:
   kubectl egress status
   kubectl egress cleanup
 
+  # Its first and last steps: the applications, with $STUDENT_NS and $TRAINING_NAME substituted
+  kubectl egress apply -f 04-egress-traffic/start/
+  kubectl egress cleanup -f 04-egress-traffic/start/
+
   # See the objects without writing them
   kubectl egress allow httpbin.org -n student1 --dry-run=client -o yaml
 
@@ -144,6 +148,37 @@ Examples:
   kubectl egress via-gateway httpbin.org --off")]
     ViaGateway(ViaGatewayArgs),
 
+    /// Apply manifests with $VAR substitution, into the namespace only
+    #[command(
+        long_about = "\
+Apply manifests with $VAR substitution, into the namespace only.
+
+Reads files, directories (their *.yaml, *.yml and *.json, sorted, not recursive) and - (stdin),
+multi-document YAML and Lists. Before parsing, $VAR and ${VAR} are replaced from the environment,
+as envsubst does, but an unset variable is an error naming the file, line and variable. Write \\$
+for a literal $ (a $ not followed by a letter, _ or { is left as it is).
+
+Every object goes into the namespace (-n, $STUDENT_NS, the context's), labelled
+app.kubernetes.io/managed-by=kubectl-egress, by server-side apply. An object naming another
+namespace, or a cluster-scoped kind, is refused before anything is sent. With several objects the
+server checks them all first (dry run), so a rejection leaves nothing half done.",
+        after_help = "\
+Examples:
+  # The exercise's first step (instead of: for f in start/*.yaml; do envsubst < $f | kubectl apply -f -; done)
+  kubectl egress apply -f 04-egress-traffic/start/
+
+  # Several files, and stdin
+  kubectl egress apply -f api.yaml -f sentences.yaml
+  cat gateway.yaml | kubectl egress apply -f -
+
+  # See what would be sent, substituted and scoped, without a cluster
+  kubectl egress apply -f 04-egress-traffic/start/ -n student1 --dry-run=client -o yaml
+
+  # The exercise's last step (instead of: kubectl delete -f 04-egress-traffic/start/)
+  kubectl egress cleanup -f 04-egress-traffic/start/"
+    )]
+    Apply(ApplyArgs),
+
     /// Show what is allowed, how it is routed, and what is wrong
     #[command(after_help = "\
 Examples:
@@ -154,11 +189,24 @@ Examples:
     Status(StatusArgs),
 
     /// Delete what kubectl-egress created in the namespace, nothing else
-    #[command(after_help = "\
+    #[command(
+        long_about = "\
+Delete what kubectl-egress created in the namespace, nothing else.
+
+Without -f: only Istio objects, the ServiceEntries and VirtualServices labelled
+app.kubernetes.io/managed-by=kubectl-egress (allow, timeout, via-gateway; also those apply -f
+wrote), all of them or the named hosts'. Other kinds apply -f wrote (Deployments, Services,
+Gateways) stay: name their files with -f.
+
+With -f: exactly the objects those files name (after $VAR substitution), if they carry the label;
+the others are skipped, and said so on stderr.",
+        after_help = "\
 Examples:
   kubectl egress cleanup
   kubectl egress cleanup httpbin.org
-  kubectl egress cleanup --dry-run=client")]
+  kubectl egress cleanup --dry-run=client
+  kubectl egress cleanup -f 04-egress-traffic/start/"
+    )]
     Cleanup(CleanupArgs),
 
     /// Print a shell completion script
@@ -296,10 +344,30 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A file, a directory (its *.yaml, *.yml, *.json) or - for stdin; repeatable
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub filenames: Vec<PathBuf>,
+
+    /// Take over fields another field manager owns (server-side apply --force-conflicts)
+    #[arg(long)]
+    pub force_conflicts: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CleanupArgs {
     /// Only these hosts' objects
     #[arg(value_name = "HOST")]
     pub hosts: Vec<String>,
+
+    /// Delete the objects these files name (as apply -f reads them), if kubectl-egress made them
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "PATH",
+        conflicts_with_all = ["hosts", "all_namespaces"]
+    )]
+    pub filenames: Vec<PathBuf>,
 
     /// Every namespace the plugin wrote to
     #[arg(short = 'A', long)]

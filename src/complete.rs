@@ -208,7 +208,7 @@ fn flag_values(arg: &Arg, typed: &str, lead: &str, connection: &ConnectionFlags)
         "ports" => vec!["80/HTTP", "443/HTTPS", "443/TLS", "8080/HTTP", "5432/TCP"],
         "export_to" => vec![".", "*"],
         "request_timeout" => vec!["5s", "10s", "30s", "0"],
-        "kubeconfig" => return Answer::Values(vec![], directive::DEFAULT),
+        "kubeconfig" | "filenames" => return Answer::Values(vec![], directive::DEFAULT),
         "context" => {
             let names = contexts(connection.kubeconfig.as_deref(), typed, lead);
             return Answer::Values(names, directive::NO_FILE_COMP);
@@ -347,6 +347,7 @@ mod tests {
                 "allow",
                 "timeout",
                 "via-gateway",
+                "apply",
                 "status",
                 "cleanup",
                 "completion"

@@ -25,6 +25,8 @@ pub enum Reason {
     Unreachable,
     /// networking.istio.io is not served: Istio's CRDs are not installed.
     IstioMissing,
+    /// A kind in `apply -f`'s files is not served: its CRD is not installed (exit 6, as Istio's).
+    KindMissing,
     /// RBAC forbids the request, or the credentials were rejected.
     Forbidden,
     /// Another owner stands in the way: a hand-made object, or fields another manager owns.
@@ -89,7 +91,7 @@ impl Error {
                 Reason::Other => exit::RUNTIME,
                 Reason::Config => exit::CONFIG,
                 Reason::Unreachable => exit::UNREACHABLE,
-                Reason::IstioMissing => exit::ISTIO_MISSING,
+                Reason::IstioMissing | Reason::KindMissing => exit::ISTIO_MISSING,
                 Reason::Forbidden => exit::FORBIDDEN,
                 Reason::Conflict | Reason::Modified => exit::CONFLICT,
                 Reason::Rejected => exit::REJECTED,

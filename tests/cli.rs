@@ -511,3 +511,143 @@ fn a_duration_with_a_leading_plus_is_accepted_and_written_without_it() {
     let vs: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(vs["spec"]["http"][0]["timeout"], "1s");
 }
+
+/// `apply -f` of the exercise fixtures, offline: substituted, scoped, labelled.
+fn apply_fixtures(extra_env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = egress();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("STUDENT_NS", "student1")
+        .env("TRAINING_NAME", "egress");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.args(["apply", "--dry-run=client"]).args(args);
+    cmd.output().unwrap()
+}
+
+#[test]
+fn apply_renders_the_exercise_start_files() {
+    let out = apply_fixtures(&[], &["-f", "tests/fixtures/exercise/", "-o", "yaml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn apply_prints_a_line_per_object_like_kubectl() {
+    let out = apply_fixtures(
+        &[],
+        &[
+            "-f",
+            "tests/fixtures/exercise/api.yaml",
+            "-f",
+            "tests/fixtures/exercise/sentences-ingress.yaml",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "deployment.apps/api-v1 created (dry run)\nservice/api created (dry run)\n\
+         gateway.networking.istio.io/sentences created (dry run)\n\
+         virtualservice.networking.istio.io/sentences created (dry run)\n"
+    );
+}
+
+#[test]
+fn apply_reads_stdin_and_lists() {
+    let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"ns": "$STUDENT_NS"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"price": "\$5"}}]}"#;
+    let out = egress()
+        .env("STUDENT_NS", "student1")
+        .args(["apply", "-f", "-", "--dry-run=client", "-o", "json"])
+        .write_stdin(list)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["items"][0]["data"]["ns"], "student1");
+    assert_eq!(value["items"][1]["data"]["price"], "$5");
+    assert_eq!(value["items"][1]["metadata"]["namespace"], "student1");
+}
+
+fn refused(out: std::process::Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn apply_refuses_an_unset_variable_naming_file_line_and_variable() {
+    let mut cmd = egress();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("STUDENT_NS", "student1")
+        .args([
+            "apply",
+            "-f",
+            "tests/fixtures/exercise/",
+            "--dry-run=client",
+        ]);
+    let stderr = refused(cmd.output().unwrap());
+    assert!(
+        stderr.contains(
+            "error: tests/fixtures/exercise/sentences-ingress.yaml:15: variable $TRAINING_NAME is not set"
+        ),
+        "{stderr}"
+    );
+}
+
+fn apply_stdin(yaml: &str) -> std::process::Output {
+    egress()
+        .env("STUDENT_NS", "student1")
+        .args(["apply", "-f", "-", "--dry-run=client"])
+        .write_stdin(yaml)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn apply_refuses_another_namespace_and_cluster_scoped_kinds() {
+    let stderr = refused(apply_stdin(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: ok}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: istio-system\n",
+    ));
+    assert!(
+        stderr.starts_with(
+            "error: -:5: Service/api names namespace \"istio-system\", but this command writes only into namespace student1"
+        ),
+        "{stderr}"
+    );
+    let stderr = refused(apply_stdin(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: admin-ish}\n",
+    ));
+    assert!(
+        stderr.starts_with("error: -:1: ClusterRole/admin-ish is cluster-scoped"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn apply_names_the_line_of_malformed_yaml() {
+    let stderr = refused(apply_stdin(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata:\n  a: [b\n",
+    ));
+    assert_eq!(stderr, "error: -:9: malformed YAML: unclosed bracket '['\n");
+}
+
+#[test]
+fn apply_needs_objects() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = egress()
+        .args(["apply", "--dry-run=client", "-f"])
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert!(refused(out).contains("no objects in"));
+}

@@ -12,7 +12,32 @@ use serde_json::Value;
 
 use super::connect::{Cluster, one_line};
 use crate::core::istio::{ApiVersion, GROUP, Kind};
+use crate::core::manifest;
 use crate::error::{Error, Reason, Result};
+
+/// What a write is about: one of the plugin's Istio kinds (its version learnt by the first list),
+/// or any kind found by discovery (`apply -f`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    Istio(Kind),
+    Discovered(manifest::Resource),
+}
+
+impl From<Kind> for Resource {
+    fn from(kind: Kind) -> Resource {
+        Resource::Istio(kind)
+    }
+}
+
+impl Resource {
+    /// `serviceentry.networking.istio.io`, `deployment.apps`, `service`.
+    pub fn qualified(&self) -> String {
+        match self {
+            Resource::Istio(kind) => kind.qualified(),
+            Resource::Discovered(r) => r.kind.qualified(),
+        }
+    }
+}
 
 pub struct IstioApi<'a> {
     cluster: &'a Cluster,
@@ -135,11 +160,31 @@ impl<'a> IstioApi<'a> {
     }
 
     fn api(&self, kind: Kind, version: ApiVersion, namespace: Option<&str>) -> Api<DynamicObject> {
-        let resource = Self::resource(kind, version);
+        self.api_with(&Self::resource(kind, version), namespace)
+    }
+
+    /// The Api for a write: the Istio kind at the version in use, or a discovered kind.
+    fn api_for(&self, resource: &Resource, namespace: Option<&str>) -> Api<DynamicObject> {
+        match resource {
+            Resource::Istio(kind) => self.api(*kind, self.version(), namespace),
+            Resource::Discovered(r) => self.api_with(
+                &ApiResource {
+                    group: r.kind.group.clone(),
+                    version: r.kind.version.clone(),
+                    api_version: r.kind.group_version(),
+                    kind: r.kind.kind.clone(),
+                    plural: r.plural.clone(),
+                },
+                namespace,
+            ),
+        }
+    }
+
+    fn api_with(&self, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
         let client = self.cluster.client.clone();
         match namespace {
-            Some(ns) => Api::namespaced_with(client, ns, &resource),
-            None => Api::all_with(client, &resource),
+            Some(ns) => Api::namespaced_with(client, ns, resource),
+            None => Api::all_with(client, resource),
         }
     }
 
@@ -216,7 +261,7 @@ impl<'a> IstioApi<'a> {
     /// would, with dry run). A failed precondition is [`Reason::Modified`].
     pub async fn apply(
         &self,
-        kind: Kind,
+        kind: &Resource,
         namespace: &str,
         object: &Value,
         precondition: &Precondition,
@@ -227,7 +272,7 @@ impl<'a> IstioApi<'a> {
         params.force = options.force;
         params.dry_run = options.dry_run;
         let result = self
-            .api(kind, self.version(), Some(namespace))
+            .api_for(kind, Some(namespace))
             .patch(
                 name,
                 &params,
@@ -250,7 +295,7 @@ impl<'a> IstioApi<'a> {
     /// resourceVersion (unchanged since it was read). Gone already is fine.
     pub async fn delete(
         &self,
-        kind: Kind,
+        kind: &Resource,
         namespace: &str,
         name: &str,
         preconditions: Preconditions,
@@ -262,7 +307,7 @@ impl<'a> IstioApi<'a> {
             ..DeleteParams::default()
         };
         match self
-            .api(kind, self.version(), Some(namespace))
+            .api_for(kind, Some(namespace))
             .delete(name, &params)
             .await
         {
@@ -319,6 +364,93 @@ impl<'a> IstioApi<'a> {
             }
         }
         Err(self.not_served(kind))
+    }
+
+    /// Discovery of one group-version (`GET /api/v1` or `/apis/GROUP/VERSION`): the kinds it
+    /// serves, with plural and scope. Ok(None) when the group-version is not served.
+    pub async fn discover(&self, group_version: &str) -> Result<Option<Vec<manifest::Resource>>> {
+        let client = &self.cluster.client;
+        let listed = if group_version.contains('/') {
+            client.list_api_group_resources(group_version).await
+        } else {
+            client.list_core_api_resources(group_version).await
+        };
+        let list = match listed {
+            Ok(list) => list,
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
+            Err(e) => {
+                return Err(self.describe(
+                    e,
+                    Doing {
+                        verb: "discover",
+                        what: format!("the kinds of {group_version}"),
+                        namespace: None,
+                    },
+                ));
+            }
+        };
+        let (group, version) = match group_version.split_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), group_version.to_string()),
+        };
+        Ok(Some(
+            list.resources
+                .into_iter()
+                // Subresources (deployments/scale) are not kinds of their own.
+                .filter(|r| !r.name.contains('/'))
+                .map(|r| manifest::Resource {
+                    kind: manifest::ApiKind {
+                        group: group.clone(),
+                        version: version.clone(),
+                        kind: r.kind,
+                    },
+                    plural: r.name,
+                    namespaced: r.namespaced,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Lists a discovered kind in a namespace.
+    pub async fn list_resource(
+        &self,
+        resource: &manifest::Resource,
+        namespace: &str,
+    ) -> Result<Vec<Value>> {
+        let target = Resource::Discovered(resource.clone());
+        self.api_for(&target, Some(namespace))
+            .list(&ListParams::default())
+            .await
+            .map(|list| {
+                list.items
+                    .into_iter()
+                    .map(|item| {
+                        let mut value = to_value(item);
+                        // A list's items of built-in kinds come without them; kubectl adds them.
+                        if let Some(object) = value.as_object_mut() {
+                            object
+                                .entry("apiVersion")
+                                .or_insert_with(|| resource.kind.group_version().into());
+                            object
+                                .entry("kind")
+                                .or_insert_with(|| resource.kind.kind.clone().into());
+                        }
+                        value
+                    })
+                    .collect()
+            })
+            .map_err(|e| {
+                self.describe(
+                    e,
+                    Doing {
+                        verb: "list",
+                        what: format!("{}.{}", resource.plural, resource.kind.group)
+                            .trim_end_matches('.')
+                            .to_string(),
+                        namespace: Some(namespace),
+                    },
+                )
+            })
     }
 
     /// Gets a core/v1 object (Service, ConfigMap) for status; Ok(None) when it does not exist.

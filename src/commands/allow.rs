@@ -71,7 +71,7 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             .iter()
             .zip(names)
             .map(|(host, name)| Change::Apply {
-                kind: Kind::ServiceEntry,
+                kind: Kind::ServiceEntry.into(),
                 namespace: target.namespace.clone(),
                 object: to_value(&plan::service_entry(
                     &target,
@@ -150,7 +150,7 @@ async fn write_service_entries(
         };
         let before = find_by_name(&listed.items, &placement.name).cloned();
         changes.push(Change::Apply {
-            kind: Kind::ServiceEntry,
+            kind: Kind::ServiceEntry.into(),
             namespace: namespace.to_string(),
             object: to_value(&plan::service_entry(&target, host, &named)),
             precondition: Precondition::from_read(before.as_ref(), &listed),

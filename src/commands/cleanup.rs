@@ -18,6 +18,9 @@ use crate::settings::{DryRun, Settings};
 use super::parse_hosts;
 
 pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
+    if !args.filenames.is_empty() {
+        return super::apply::cleanup(settings, &args.filenames).await;
+    }
     let hosts = parse_hosts(&args.hosts)?;
     settings.object_format()?;
     let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
@@ -57,7 +60,7 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
             }
             if settings.dry_run != DryRun::Client {
                 api.delete(
-                    kind,
+                    &kind.into(),
                     object["metadata"]["namespace"].as_str().unwrap_or_default(),
                     object["metadata"]["name"].as_str().unwrap_or_default(),
                     // Uid only: cleanup removes the object whatever changed in it meanwhile.

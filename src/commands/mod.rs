@@ -2,6 +2,7 @@
 //! What the writing commands share lives here: reading hosts, carrying out changes, printing.
 
 pub mod allow;
+pub mod apply;
 pub mod cleanup;
 pub mod completion;
 pub mod route;
@@ -13,8 +14,8 @@ use serde_json::Value;
 use crate::cli::{Cli, Command};
 use kube::api::Preconditions;
 
-use crate::cluster::api::{IstioApi, Precondition, WriteOptions};
-use crate::core::istio::{Kind, Object};
+use crate::cluster::api::{IstioApi, Precondition, Resource, WriteOptions};
+use crate::core::istio::Object;
 use crate::core::ownership::Existing;
 use crate::core::render;
 use crate::core::validate::Host;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Allow(args) => allow::run(&settings, args).await,
         Command::Timeout(args) => route::run_timeout(&settings, args).await,
         Command::ViaGateway(args) => route::run_via_gateway(&settings, args).await,
+        Command::Apply(args) => apply::run(&settings, args).await,
         Command::Status(args) => status::run(&settings, args).await,
         Command::Cleanup(args) => cleanup::run(&settings, args).await,
         Command::Completion(args) => {
@@ -90,7 +92,7 @@ pub fn find_by_name<'v>(listed: &'v [Value], name: &str) -> Option<&'v Value> {
 /// One planned write, decided before anything is sent.
 pub enum Change {
     Apply {
-        kind: Kind,
+        kind: Resource,
         namespace: String,
         object: Value,
         /// The object as listed before the write, if it exists.
@@ -99,7 +101,7 @@ pub enum Change {
         precondition: Precondition,
     },
     Delete {
-        kind: Kind,
+        kind: Resource,
         namespace: String,
         name: String,
         /// The object as listed: deleted only if still that one, unchanged.
@@ -206,7 +208,7 @@ pub async fn carry_out(
             .collect();
         if applies.len() > 1 {
             for (kind, namespace, object, precondition) in applies {
-                api.apply(*kind, namespace, object, precondition, &options(true))
+                api.apply(kind, namespace, object, precondition, &options(true))
                     .await?;
             }
         }
@@ -226,7 +228,7 @@ pub async fn carry_out(
                     (DryRun::Client, _) | (_, None) => object,
                     (dry_run, Some(api)) => {
                         api.apply(
-                            kind,
+                            &kind,
                             &namespace,
                             &object,
                             &precondition,
@@ -237,10 +239,14 @@ pub async fn carry_out(
                 };
                 let name = render::name(&result);
                 let earlier = written.0.borrow().get(&name).copied();
+                let same = |b: &Value| match kind {
+                    Resource::Istio(_) => same_content(b, &result),
+                    Resource::Discovered(_) => same_object(b, &result),
+                };
                 let action = match (&before, earlier) {
                     (None, _) => "created",
-                    (Some(b), None) if same_content(b, &result) => "unchanged",
-                    (Some(b), Some(earlier)) if same_content(b, &result) => earlier,
+                    (Some(b), None) if same(b) => "unchanged",
+                    (Some(b), Some(earlier)) if same(b) => earlier,
                     (Some(_), _) => "configured",
                 };
                 if action != "unchanged" {
@@ -258,7 +264,7 @@ pub async fn carry_out(
             } => {
                 if let (Some(api), false) = (api, settings.dry_run == DryRun::Client) {
                     api.delete(
-                        kind,
+                        &kind,
                         &namespace,
                         &name,
                         Preconditions {
@@ -283,6 +289,32 @@ pub async fn carry_out(
 /// Whether a write changed what matters: the spec and the labels.
 fn same_content(before: &Value, after: &Value) -> bool {
     before["spec"] == after["spec"] && before["metadata"]["labels"] == after["metadata"]["labels"]
+}
+
+/// Whether a write changed anything but the server's bookkeeping (any kind: a ConfigMap has no
+/// spec). Status is the controllers', not ours.
+fn same_object(before: &Value, after: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(object) = v.as_object_mut() {
+            // A list's items may lack apiVersion and kind (built-in kinds do).
+            for outside in ["status", "apiVersion", "kind"] {
+                object.remove(outside);
+            }
+        }
+        if let Some(meta) = v["metadata"].as_object_mut() {
+            for volatile in [
+                "resourceVersion",
+                "managedFields",
+                "generation",
+                "creationTimestamp",
+            ] {
+                meta.remove(volatile);
+            }
+        }
+        v
+    };
+    strip(before) == strip(after)
 }
 
 pub fn warn(message: &str) {

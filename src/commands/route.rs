@@ -114,7 +114,7 @@ async fn edit(
         };
         let changes = plan::virtual_service(&target, &host.default_object_name(), host, &next)
             .map(|vs| Change::Apply {
-                kind: Kind::VirtualService,
+                kind: Kind::VirtualService.into(),
                 namespace: namespace.clone(),
                 object: to_value(&vs),
                 before: None,
@@ -259,7 +259,7 @@ async fn edit_virtual_service(
     }
     let changes = match planned {
         Some(vs) => vec![Change::Apply {
-            kind: Kind::VirtualService,
+            kind: Kind::VirtualService.into(),
             namespace: namespace.to_string(),
             object: to_value(&vs),
             precondition: Precondition::from_read(before.as_ref(), &virtual_services),
@@ -269,7 +269,7 @@ async fn edit_virtual_service(
         None => match before {
             // Never delete what the plugin did not create, even when adopting.
             Some(vs) if typed::<Value>(&vs).metadata.is_managed() => vec![Change::Delete {
-                kind: Kind::VirtualService,
+                kind: Kind::VirtualService.into(),
                 namespace: namespace.to_string(),
                 name: placement.name.clone(),
                 uid: vs["metadata"]["uid"].as_str().map(String::from),

@@ -44,11 +44,21 @@ pub fn json(objects: &[Value]) -> String {
     text
 }
 
-/// `serviceentry.networking.istio.io/httpbin`.
+/// `serviceentry.networking.istio.io/httpbin`, `deployment.apps/api`, `service/api`: the group
+/// from the object's apiVersion (networking.istio.io when it has none).
 pub fn name(object: &Value) -> String {
     let kind = object["kind"].as_str().unwrap_or("").to_ascii_lowercase();
     let name = object["metadata"]["name"].as_str().unwrap_or("");
-    format!("{kind}.{GROUP}/{name}")
+    match object["apiVersion"].as_str() {
+        Some(api_version) if !api_version.contains('/') && !api_version.is_empty() => {
+            format!("{kind}/{name}")
+        }
+        Some(api_version) if !api_version.is_empty() => {
+            let group = api_version.split('/').next().unwrap_or(GROUP);
+            format!("{kind}.{group}/{name}")
+        }
+        _ => format!("{kind}.{GROUP}/{name}"),
+    }
 }
 
 pub fn objects(format: ObjectFormat, objects: &[Value]) -> String {
