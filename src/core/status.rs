@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::analyzers;
 use super::istio::*;
 use super::plan::RouteSettings;
-use super::traffic::{self, KubeService, Mesh, Traffic, Wire, covers};
-use super::validate::is_http_protocol;
+use super::traffic::{self, KubeService, Mesh, Traffic};
 
 /// A fact the user may not be allowed to read: reported as unknown with the reason, never as an
 /// error that hides the rest.
@@ -150,7 +150,7 @@ impl Report {
     }
 }
 
-fn finding(code: &'static str, severity: Severity, message: String) -> Finding {
+pub(crate) fn finding(code: &'static str, severity: Severity, message: String) -> Finding {
     Finding {
         code,
         severity,
@@ -170,12 +170,12 @@ fn is_external_mesh_route(host: &str, vs: &VirtualServiceSpec) -> bool {
 }
 
 /// The namespace of a Service FQDN (`istio-egressgateway.istio-system.svc.cluster.local`).
-fn service_namespace(fqdn: &str) -> Option<&str> {
+pub(crate) fn service_namespace(fqdn: &str) -> Option<&str> {
     fqdn.split('.').nth(1)
 }
 
 /// Whether the egress gateway's namespace sees a ServiceEntry (its `exportTo`).
-fn visible_in(se: &ServiceEntry, namespace: &str) -> bool {
+pub(crate) fn visible_in(se: &ServiceEntry, namespace: &str) -> bool {
     let own = se.metadata.namespace.as_deref() == Some(namespace);
     se.spec.export_to.is_empty()
         || se
@@ -185,7 +185,7 @@ fn visible_in(se: &ServiceEntry, namespace: &str) -> bool {
             .any(|e| e == "*" || e == namespace || (e == "." && own))
 }
 
-fn short_service(fqdn: &str) -> &str {
+pub(crate) fn short_service(fqdn: &str) -> &str {
     fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn)
 }
 
@@ -350,7 +350,6 @@ fn host_report(
     ses: &[&ServiceEntry],
     vss: &[&VirtualService],
 ) -> HostReport {
-    let mut findings = vec![];
     let se = ses.first();
     let vs = vss.first();
     let settings = vs
@@ -358,179 +357,21 @@ fn host_report(
         .unwrap_or_default();
     let ports: Vec<ServicePort> = se.map(|se| se.spec.ports.clone()).unwrap_or_default();
 
-    if vss.len() > 1 {
-        let names: Vec<&str> = vss.iter().map(|v| v.metadata.name.as_str()).collect();
-        findings.push(finding(
-            codes::DUPLICATE_VIRTUAL_SERVICE,
-            Severity::Error,
-            format!(
-                "{} VirtualServices route {host} ({}): Istio applies the oldest, {}, and silently ignores the rest; keep one",
-                vss.len(),
-                names.join(", "),
-                names[0]
-            ),
-        ));
-    }
-    if ses.len() > 1 {
-        let names: Vec<&str> = ses.iter().map(|s| s.metadata.name.as_str()).collect();
-        findings.push(finding(
-            codes::DUPLICATE_SERVICE_ENTRY,
-            Severity::Error,
-            format!(
-                "{} ServiceEntries name {host} ({}): Istio builds routes from one and clusters from another, so requests may get 503 NC; keep one",
-                ses.len(),
-                names.join(", ")
-            ),
-        ));
-    }
-    if se.is_none() {
-        findings.push(finding(
-            codes::NO_SERVICE_ENTRY,
-            Severity::Warning,
-            format!(
-                "VirtualService {} routes {host} but no ServiceEntry allows it: run kubectl egress allow {host}",
-                vs.map(|v| v.metadata.name.as_str()).unwrap_or("?")
-            ),
-        ));
-    }
-    for se in ses {
-        let beyond: Vec<&str> = se
-            .spec
-            .export_to
-            .iter()
-            .filter(|e| e.as_str() != "." && Some(e.as_str()) != se.metadata.namespace.as_deref())
-            // Routed via the egress gateway, its namespace must see the host (EGR010).
-            .filter(|e| !(settings.via_gateway.is_some() && e.as_str() == GATEWAY_NAMESPACE))
-            .map(String::as_str)
-            .collect();
-        if se.spec.export_to.is_empty() || !beyond.is_empty() {
-            let to = if se.spec.export_to.is_empty() {
-                "every namespace (no exportTo)".to_string()
-            } else {
-                beyond.join(", ")
-            };
-            findings.push(finding(
-                codes::EXPORTED_BEYOND_NAMESPACE,
-                Severity::Warning,
-                format!(
-                    "ServiceEntry {} is visible beyond its namespace, to {to}: other namespaces may call {host}",
-                    se.metadata.name
-                ),
-            ));
-        }
-    }
-    if let (Some(timeout), Some(_)) = (&settings.timeout, se) {
-        let http_ports: Vec<u32> = ports
-            .iter()
-            .filter(|p| is_http_protocol(&p.protocol))
-            .map(|p| p.number)
-            .collect();
-        let other_ports: Vec<String> = ports
-            .iter()
-            .filter(|p| !is_http_protocol(&p.protocol))
-            .map(|p| format!("{}/{}", p.number, p.protocol))
-            .collect();
-        if http_ports.is_empty() {
-            findings.push(finding(
-                codes::TIMEOUT_WITHOUT_HTTP,
-                Severity::Warning,
-                format!(
-                    "timeout {timeout} never applies: {host} has no HTTP port, and HTTPS/TLS traffic is opaque to the sidecar"
-                ),
-            ));
-        } else if !other_ports.is_empty() {
-            findings.push(finding(
-                codes::TIMEOUT_NOT_ON_HTTPS,
-                Severity::Info,
-                format!(
-                    "timeout {timeout} applies to HTTP only, not to {} (TLS is opaque to the sidecar)",
-                    other_ports.join(", ")
-                ),
-            ));
-        }
-    }
-    if let Some(hop) = &settings.via_gateway {
-        match &view.gateways {
-            Known::Yes(gateways) => {
-                let listed = gateways.iter().any(|g| {
-                    g.spec.servers.iter().any(|s| {
-                        s.hosts.iter().any(|h| {
-                            // Gateway hosts may be written namespace/host.
-                            covers(h.rsplit('/').next().unwrap_or(h), &host)
-                        })
-                    })
-                });
-                if !listed {
-                    findings.push(finding(
-                        codes::NO_GATEWAY_FOR_HOST,
-                        Severity::Error,
-                        format!(
-                            "no Gateway in istio-system exposes {host}: traffic sent to the egress gateway has no exit (404); ask the mesh admins for one"
-                        ),
-                    ));
-                }
-            }
-            Known::Unknown(why) => findings.push(finding(
-                codes::UNKNOWN,
-                Severity::Info,
-                format!("cannot tell whether a Gateway exposes {host}: {why}"),
-            )),
-        }
-        // exportTo ["."] hides the student's ServiceEntry from the gateway's namespace: unless
-        // something there makes the host known, the gateway drops what it is sent (istio#48300).
-        if let Some(gateway_ns) = service_namespace(&hop.gateway_host)
-            && gateway_ns == GATEWAY_NAMESPACE
-            && se.is_some()
-            && !ses.iter().any(|se| visible_in(se, gateway_ns))
-        {
-            match &view.gateway_service_entries {
-                Known::Yes(theirs) => {
-                    let known = theirs.iter().any(|se| {
-                        visible_in(se, gateway_ns) && se.spec.hosts.iter().any(|h| covers(h, &host))
-                    });
-                    if !known {
-                        findings.push(finding(
-                            codes::HOST_HIDDEN_FROM_GATEWAY,
-                            Severity::Error,
-                            format!(
-                                "the egress gateway cannot see {host}: no ServiceEntry for it is visible in {gateway_ns} (exportTo \".\" hides this namespace's), so the gateway drops the traffic (istio#48300); ask the mesh admins for one, or run kubectl egress allow {host} --export-to . --export-to {gateway_ns}"
-                            ),
-                        ));
-                    }
-                }
-                Known::Unknown(why) => findings.push(finding(
-                    codes::UNKNOWN,
-                    Severity::Info,
-                    format!("cannot tell whether the egress gateway knows {host}: {why}"),
-                )),
-            }
-        }
-        if hop.gateway_host == DEFAULT_EGRESS_GATEWAY_HOST && mesh.egress_gateway == Some(false) {
-            findings.push(finding(
-                codes::NO_EGRESS_GATEWAY_SERVICE,
-                Severity::Error,
-                format!(
-                    "Service {} does not exist: routed traffic to {host} has nowhere to go (503)",
-                    short_service(&hop.gateway_host)
-                ),
-            ));
-        }
-    }
-
     let model = traffic_mesh(view, context);
     let traffic = model.traffic(
         &namespace,
         &host,
         &traffic::ports_that_matter(se.copied(), vss),
     );
-    traffic_findings(
-        &host,
-        se.copied(),
-        vs.copied(),
-        &settings,
-        &traffic,
-        &mut findings,
-    );
+    let findings = analyzers::run(&analyzers::HostFacts {
+        view,
+        egress_gateway: mesh.egress_gateway,
+        host: &host,
+        service_entries: ses,
+        virtual_services: vss,
+        settings: &settings,
+        traffic: &traffic,
+    });
     let through_gateway = traffic.iter().find(|t| t.via == "gateway");
     let route = match (through_gateway, &settings.via_gateway) {
         (Some(t), hop) => Route {
@@ -577,126 +418,6 @@ fn host_report(
         path,
         findings,
         traffic,
-    }
-}
-
-/// Findings that come from the per-port traffic: what Istio ignores or cannot deliver.
-fn traffic_findings(
-    host: &str,
-    se: Option<&ServiceEntry>,
-    vs: Option<&VirtualService>,
-    settings: &RouteSettings,
-    traffic: &[Traffic],
-    findings: &mut Vec<Finding>,
-) {
-    // A route that matches a port Istio does not route as HTTP for this host is dropped.
-    if let Some(vs) = vs {
-        for port in vs
-            .spec
-            .http
-            .iter()
-            .flat_map(|r| &r.matches)
-            .filter_map(|m| m.port)
-        {
-            let Some(t) = traffic.iter().find(|t| t.port == port) else {
-                continue;
-            };
-            let declared = se.and_then(|se| se.spec.ports.iter().find(|p| p.number == port));
-            let why = match declared {
-                Some(p) if !is_http_protocol(&p.protocol) => Some(format!(
-                    "port {port} of {host} is {}, and an http route never applies to it",
-                    p.protocol
-                )),
-                None if se.is_some() => Some(format!(
-                    "ServiceEntry {} gives {host} no port {port}",
-                    se.map(|s| s.metadata.name.as_str()).unwrap_or_default()
-                )),
-                _ => None,
-            };
-            if let Some(why) = why {
-                findings.push(finding(
-                    codes::ROUTE_IGNORED,
-                    Severity::Warning,
-                    format!(
-                        "VirtualService {}'s route for port {port} is ignored by Istio: {why}; requests to port {port} go {}",
-                        vs.metadata.name,
-                        if t.via == "blocked" { "nowhere".to_string() } else { t.via.to_string() }
-                    ),
-                ));
-            }
-        }
-    }
-    for t in traffic.iter().filter(|t| t.outcome == "no-cluster") {
-        findings.push(finding(
-            codes::NO_CLUSTER,
-            Severity::Error,
-            format!(
-                "requests to {host}:{} get {}: {}",
-                t.port,
-                t.response.as_deref().unwrap_or("503 NC"),
-                t.reason
-                    .as_deref()
-                    .unwrap_or("Istio has no cluster for the route's destination")
-            ),
-        ));
-    }
-    if let Some(se) = se
-        && se.spec.addresses.is_empty()
-    {
-        for p in se
-            .spec
-            .ports
-            .iter()
-            .filter(|p| Wire::of(&p.protocol) == Wire::Tcp)
-        {
-            {
-                findings.push(finding(
-                    codes::TCP_PORT_CATCHES_ALL,
-                    Severity::Warning,
-                    format!(
-                        "port {}/{} of ServiceEntry {} has no addresses: every TCP connection on port {} from this namespace, to any destination, goes to {host} (istioctl IST0134); add --port {}/TLS for TLS, or addresses",
-                        p.number, p.protocol, se.metadata.name, p.number, p.number
-                    ),
-                ));
-            }
-        }
-    }
-    // The exercise's timeout VirtualService names no port on a host with two: Istio routes it
-    // by the listener's port (istioctl analyze reports IST0112 for it).
-    if let (Some(se), Some(vs)) = (se, vs)
-        && se.spec.ports.len() > 1
-        && vs.spec.http.iter().any(|r| {
-            r.route
-                .iter()
-                .any(|d| d.destination.host == host && d.destination.port.is_none())
-        })
-    {
-        findings.push(finding(
-            codes::ROUTED_BY_LISTENER_PORT,
-            Severity::Info,
-            format!(
-                "VirtualService {} names no destination port for {host}, which has {} ports: Istio routes each request to the port it came on (istioctl analyze reports this as IST0112; harmless here)",
-                vs.metadata.name,
-                se.spec.ports.len()
-            ),
-        ));
-    }
-    if settings.via_gateway.is_some() {
-        let direct: Vec<String> = traffic
-            .iter()
-            .filter(|t| t.via == "direct")
-            .map(|t| format!("{}/{}", t.port, t.protocol))
-            .collect();
-        if !direct.is_empty() && traffic.iter().any(|t| t.via == "gateway") {
-            findings.push(finding(
-                codes::NOT_THROUGH_GATEWAY,
-                Severity::Info,
-                format!(
-                    "only HTTP goes through the egress gateway: {} still leaves {host} directly from the sidecar",
-                    direct.join(", ")
-                ),
-            ));
-        }
     }
 }
 
@@ -1116,16 +837,6 @@ mod tests {
         // Unreadable istio-system: unknown, not an error.
         let unknown = state(&[], Known::Unknown("forbidden".into()));
         assert!(seen(unknown.clone()) && unknown.contains(&codes::UNKNOWN));
-    }
-
-    #[test]
-    fn host_patterns_cover_like_istio() {
-        assert!(covers("httpbin.org", "httpbin.org"));
-        assert!(covers("*", "httpbin.org"));
-        assert!(covers("*.example.org", "api.example.org"));
-        assert!(!covers("*.example.org", "example.org"));
-        assert!(!covers("*.example.org", "api.example.org.evil.com"));
-        assert!(!covers("*xample.org", "example.org"));
     }
 
     #[test]

@@ -821,3 +821,18 @@ pub fn describe(t: &Traffic) -> String {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns_cover_like_istio() {
+        assert!(covers("httpbin.org", "httpbin.org"));
+        assert!(covers("*", "httpbin.org"));
+        assert!(covers("*.example.org", "api.example.org"));
+        assert!(!covers("*.example.org", "example.org"));
+        assert!(!covers("*.example.org", "api.example.org.evil.com"));
+        assert!(!covers("*xample.org", "example.org"));
+    }
+}
