@@ -2271,3 +2271,135 @@ fn an_exec_credential_plugin_runs_once_and_is_bounded() {
         .success();
     assert!(!alive, "the exec plugin {pid} is still running");
 }
+
+#[test]
+fn thousands_of_objects_are_listed_in_pages_and_cleaned_up_in_batches() {
+    let c = Cluster::main();
+    let ns = c.namespace("many", "student1");
+    const N: usize = 5000;
+    // Created by 10 kubectl processes at once: one alone (client-side rate limits) takes minutes.
+    std::thread::scope(|scope| {
+        for part in 0..10 {
+            let ns = &ns;
+            let c = &c;
+            scope.spawn(move || {
+                let mut yaml = String::new();
+                for i in (part..N).step_by(10) {
+                    yaml.push_str(&format!(
+                        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: h{i}, namespace: {ns}, labels: {{app.kubernetes.io/managed-by: kubectl-egress}}}}\nspec: {{hosts: [h{i}.example.com], ports: [{{number: 80, name: http-port, protocol: HTTP}}], resolution: DNS, exportTo: [.]}}\n---\n"
+                    ));
+                }
+                c.admin_ok(&["create", "-f", "-", "-o", "name"], Some(&yaml));
+            });
+        }
+    });
+    let mark = c.audit_mark();
+    let run = ok(egress(&c, "student1", &["status", "-n", &ns, "-o", "json"]));
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["hosts"].as_array().unwrap().len(), N);
+    let lists: Vec<Value> = c
+        .audit_since(mark, "student1")
+        .into_iter()
+        .filter(|e| e["verb"] == "list" && e["objectRef"]["namespace"] == ns.as_str())
+        .collect();
+    // Pages of 500: 10 for the ServiceEntries, 1 for the VirtualServices.
+    assert_eq!(lists.len(), N / 500 + 1, "{lists:?}");
+    assert!(
+        lists
+            .iter()
+            .all(|e| e["requestURI"].as_str().unwrap().contains("limit=500"))
+    );
+
+    let run = ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    assert_eq!(run.stdout.lines().count(), N);
+    assert!(run.stderr.contains("so far"), "{}", run.stderr);
+    let left = admin_list(&c, "serviceentries", &ns);
+    assert!(left.is_empty(), "{} left; {}", left.len(), run.stderr);
+}
+
+#[test]
+fn adopt_replaces_the_spec_and_takes_every_field_over() {
+    let c = Cluster::main();
+    let ns = c.namespace("adopt-all", "student1");
+    // Made by kubectl apply (client-side): other ports, another location, retries on the route.
+    let hand_made = r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: web, protocol: HTTP}, {number: 8080, name: alt, protocol: HTTP}]
+  resolution: DNS
+  location: MESH_INTERNAL
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin.org]
+  http:
+  - timeout: 3s
+    retries: {attempts: 2}
+    route:
+    - destination: {host: httpbin.org}
+"#;
+    c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(hand_made));
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "--adopt", "-n", &ns],
+    ));
+    let se = c.get("serviceentry", &ns, "httpbin").unwrap();
+    assert_eq!(se["spec"], seed("api-egress-se.yaml")["spec"]);
+    // No --force-conflicts needed to take over what kubectl apply made.
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "0.5s", "--adopt", "-n", &ns],
+    ));
+    let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
+    assert_eq!(vs["spec"], seed("api-egress-vs-timeout.yaml")["spec"]);
+    let managers = |kind: &str| -> Vec<String> {
+        let out = c.admin_ok(
+            &[
+                "get",
+                kind,
+                "httpbin",
+                "-n",
+                &ns,
+                "-o",
+                "json",
+                "--show-managed-fields",
+            ],
+            None,
+        );
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {}",
+                    m["manager"].as_str().unwrap(),
+                    m["operation"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(managers("serviceentry"), ["kubectl-egress Apply"]);
+    assert_eq!(managers("virtualservice"), ["kubectl-egress Apply"]);
+    // The plugin now owns every field: clearing the timeout removes it.
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "-n", &ns],
+    ));
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "--clear", "-n", &ns],
+    ));
+    let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
+    assert_eq!(vs["spec"], seed("api-egress-vs-gateway.yaml")["spec"]);
+}

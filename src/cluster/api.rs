@@ -108,6 +108,7 @@ pub struct Batch<'a> {
 }
 
 /// How a write is sent.
+#[derive(Clone, Copy)]
 pub struct WriteOptions<'a> {
     pub field_manager: &'a str,
     /// Take over fields another field manager owns (--force-conflicts).
@@ -395,6 +396,141 @@ impl<'a> IstioApi<'a> {
         })
     }
 
+    /// Writes `object` over what was read (`before`): server-side apply, or, when `before` is an
+    /// object the plugin did not make (--adopt), [`IstioApi::adopt`].
+    pub async fn write(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        object: &Value,
+        before: Option<&Value>,
+        precondition: &Precondition,
+        options: &WriteOptions<'_>,
+    ) -> Result<Value> {
+        match before {
+            Some(before)
+                if !crate::commands::typed::<Value>(before)
+                    .metadata
+                    .is_managed() =>
+            {
+                self.adopt(kind, namespace, object, before, options).await
+            }
+            _ => {
+                self.apply(kind, namespace, object, precondition, options)
+                    .await
+            }
+        }
+    }
+
+    /// Takes over an object someone else made (--adopt): its spec becomes exactly the plugin's
+    /// (fields the plugin does not set, say extra ports, go) and every field is the plugin's
+    /// field manager's alone, whoever managed it before.
+    ///
+    /// Three requests. A JSON merge patch, conditional on the resourceVersion read, replaces the
+    /// spec (top-level fields the plugin does not set are nulled), adds the plugin's label and
+    /// drops kubectl's last-applied annotation. A forced server-side apply under the patch's
+    /// resourceVersion makes the plugin's manager the owner of what it sets. A last patch, under
+    /// the apply's resourceVersion, leaves that apply the only entry in managedFields, so the
+    /// plugin's later applies can change or drop any field. (Resetting managedFields to `[{}]`
+    /// instead makes the server hand every field to a "before-first-apply" manager on the next
+    /// apply, which then keeps them.) With dry run, only the first patch is sent.
+    pub async fn adopt(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        object: &Value,
+        before: &Value,
+        options: &WriteOptions<'_>,
+    ) -> Result<Value> {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let doing = || Doing {
+            verb: "adopt",
+            what: format!("{}/{name}", kind.qualified()),
+            namespace: Some(namespace),
+        };
+        let mut spec = object["spec"].clone();
+        if let (Some(new), Some(old)) = (spec.as_object_mut(), before["spec"].as_object()) {
+            for key in old.keys() {
+                if !new.contains_key(key) {
+                    new.insert(key.clone(), Value::Null);
+                }
+            }
+        }
+        let patch = serde_json::json!({
+            "metadata": {
+                "uid": before["metadata"]["uid"],
+                "resourceVersion": before["metadata"]["resourceVersion"],
+                "labels": object["metadata"]["labels"],
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": null},
+            },
+            "spec": spec,
+        });
+        let params = PatchParams {
+            field_manager: Some(options.field_manager.to_string()),
+            dry_run: options.dry_run,
+            ..PatchParams::default()
+        };
+        let patched = self
+            .send(self.api(kind, self.version(), Some(namespace)).patch(
+                name,
+                &params,
+                &Patch::Merge(patch),
+            ))
+            .await
+            .map(to_value)
+            .map_err(|e| self.describe(e, doing()))?;
+        if options.dry_run {
+            return Ok(patched);
+        }
+        let precondition = Precondition::Unchanged {
+            uid: patched["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            resource_version: patched["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let mut params = PatchParams::apply(options.field_manager);
+        params.force = true;
+        let applied = self
+            .send(self.api(kind, self.version(), Some(namespace)).patch(
+                name,
+                &params,
+                &Patch::Apply(precondition.carried_by(object)),
+            ))
+            .await
+            .map_err(|e| self.describe(e, doing()))?;
+        // Only the plugin's apply stays a manager: fields with unchanged values are still
+        // co-owned by the managers before, which would keep them when the plugin drops them.
+        let own: Vec<_> = applied
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter(|m| {
+                m.manager.as_deref() == Some(options.field_manager)
+                    && m.operation.as_deref() == Some("Apply")
+            })
+            .cloned()
+            .collect();
+        let patch = serde_json::json!({
+            "metadata": {
+                "resourceVersion": applied.metadata.resource_version,
+                "managedFields": own,
+            },
+        });
+        self.send(self.api(kind, self.version(), Some(namespace)).patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        ))
+        .await
+        .map(to_value)
+        .map_err(|e| self.describe(e, doing()))
+    }
+
     /// Deletes one object, only if it is still the one listed: same uid, and, when given, same
     /// resourceVersion (unchanged since it was read). Gone already is fine.
     pub async fn delete(
@@ -446,23 +582,49 @@ impl<'a> IstioApi<'a> {
             dry_run,
             ..DeleteParams::default()
         };
-        let mut list = ListParams::default().labels(selector).limit(batch.limit);
-        if let Some(token) = batch.continue_token {
-            list = list.continue_token(token);
-        }
+        let list = ListParams::default().labels(selector);
         for version in self.candidates() {
+            // kube's delete_collection drops limit and continue: the request is built here.
+            let path = format!(
+                "/apis/{GROUP}/{}/namespaces/{namespace}/{}",
+                version.as_str(),
+                kind.plural()
+            );
+            let request = kube::core::Request::new(path)
+                .delete_collection(&params, &list)
+                .map(|mut request| {
+                    let mut query = url_pairs(request.uri());
+                    query.push(("limit".into(), batch.limit.to_string()));
+                    if let Some(token) = batch.continue_token {
+                        query.push(("continue".into(), token.to_string()));
+                    }
+                    let uri = format!(
+                        "{}?{}",
+                        request.uri().path(),
+                        query
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", percent(v)))
+                            .collect::<Vec<_>>()
+                            .join("&")
+                    );
+                    if let Ok(uri) = uri.parse() {
+                        *request.uri_mut() = uri;
+                    }
+                    request
+                });
+            let Ok(request) = request else {
+                return Err(Error::runtime("cannot build a delete-collection request"));
+            };
             match self
                 .send(
-                    self.api(kind, version, Some(namespace))
-                        .delete_collection(&params, &list),
+                    self.cluster
+                        .client
+                        .request::<kube::core::ObjectList<DynamicObject>>(request),
                 )
                 .await
             {
-                Ok(either) => {
+                Ok(deleted) => {
                     self.version.set(Some(version));
-                    let Some(deleted) = either.left() else {
-                        return Ok((vec![], None));
-                    };
                     let next = deleted.metadata.continue_.clone().filter(|c| !c.is_empty());
                     return Ok((deleted.items.into_iter().map(to_value).collect(), next));
                 }
@@ -678,6 +840,55 @@ impl<'a> IstioApi<'a> {
         };
         Error::failed(reason, message)
     }
+}
+
+/// The query of a URI as decoded pairs (only the selectors kube put there: plain ASCII).
+fn url_pairs(uri: &http::Uri) -> Vec<(String, String)> {
+    uri.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            Some((k.to_string(), unpercent(v)))
+        })
+        .collect()
+}
+
+fn unpercent(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// kube's `Status.reason` for an error answer whose body was not a Kubernetes Status.

@@ -212,16 +212,23 @@ pub async fn carry_out(
                     kind,
                     namespace,
                     object,
+                    before,
                     precondition,
-                    ..
-                } => Some((kind, namespace, object, precondition)),
+                } => Some((kind, namespace, object, before, precondition)),
                 Change::Delete { .. } => None,
             })
             .collect();
         if applies.len() > 1 {
-            for (kind, namespace, object, precondition) in applies {
-                api.apply(*kind, namespace, object, precondition, &options(true))
-                    .await?;
+            for (kind, namespace, object, before, precondition) in applies {
+                api.write(
+                    *kind,
+                    namespace,
+                    object,
+                    before.as_ref(),
+                    precondition,
+                    &options(true),
+                )
+                .await?;
             }
         }
     }
@@ -241,10 +248,11 @@ pub async fn carry_out(
                     let result = match (settings.dry_run, api) {
                         (DryRun::Client, _) | (_, None) => object,
                         (dry_run, Some(api)) => {
-                            api.apply(
+                            api.write(
                                 kind,
                                 &namespace,
                                 &object,
+                                before.as_ref(),
                                 &precondition,
                                 &options(dry_run == DryRun::Server),
                             )
