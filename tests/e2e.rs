@@ -2458,3 +2458,661 @@ fn apply_f_without_istio_names_the_kind() {
         run.stderr
     );
 }
+
+#[path = "support/faults.rs"]
+mod faults;
+
+use faults::{Answer, FakeServer, Fault, Proxy};
+
+/// The API server's address, for a proxy in front of it.
+fn api_server_addr(c: &Cluster) -> std::net::SocketAddr {
+    let port = std::fs::read_to_string(c.dir.join("apiserver.port")).unwrap();
+    format!("127.0.0.1:{}", port.trim()).parse().unwrap()
+}
+
+fn service_entry_names(c: &Cluster, ns: &str) -> Vec<String> {
+    admin_list(c, "serviceentries", ns)
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn faults_between_the_plugin_and_the_api_server() {
+    let c = Cluster::main();
+    let upstream = api_server_addr(&c);
+    // (fault, exit code, what stderr says, whether the object is written)
+    let cases: Vec<(Fault, i32, &str, bool)> = vec![
+        (Fault::None, 0, "", true),
+        (
+            Fault::Delay(std::time::Duration::from_millis(300)),
+            0,
+            "",
+            true,
+        ),
+        (Fault::Hang, 5, "did not answer in time", false),
+        (Fault::Reset, 5, "unreachable", false),
+        (Fault::Close, 5, "unreachable", false),
+        (Fault::Garbage, 1, "unexpected response from", false),
+        // One byte every 50 ms: the list alone would take minutes; --request-timeout bounds the
+        // whole request, body included.
+        (Fault::Trickle, 5, "did not answer in time", false),
+    ];
+    for (fault, code, says, written) in cases {
+        let ns = c.namespace("fault", "student1");
+        let proxy = Proxy::start(upstream, fault);
+        let (_dir, path) = kubeconfig_pointing_at(&c, &format!("https://127.0.0.1:{}", proxy.port));
+        let run = egress_with(
+            path,
+            &["allow", "httpbin.org", "-n", &ns, "--request-timeout=2s"],
+        );
+        assert_eq!(run.code, code, "{fault:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{fault:?}: {}", run.stderr);
+        if code != 0 {
+            assert_eq!(run.stderr.lines().count(), 1, "{fault:?}: {}", run.stderr);
+        }
+        assert_eq!(
+            service_entry_names(&c, &ns) == ["httpbin"],
+            written,
+            "{fault:?}"
+        );
+        println!("{fault:?}: exit {} {}", run.code, run.stderr.trim());
+    }
+}
+
+#[test]
+fn status_through_a_trickling_proxy_stops_at_the_request_timeout() {
+    let c = Cluster::main();
+    let ns = c.namespace("trickle", "student1");
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "a.example.com", "b.example.com", "-n", &ns],
+    ));
+    let proxy = Proxy::start(api_server_addr(&c), Fault::Trickle);
+    let (_dir, path) = kubeconfig_pointing_at(&c, &format!("https://127.0.0.1:{}", proxy.port));
+    let run = egress_with(path, &["status", "-n", &ns, "--request-timeout=1s"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not answer in time"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_server_killed_mid_run_leaves_a_report_of_what_was_done() {
+    let c = Cluster::main();
+    let ns = c.namespace("killed", "student1");
+    // Measure how many bytes a 3-host allow reads, then let through a part of that.
+    let hosts = ["one.example.com", "two.example.com", "three.example.com"];
+    let probe_ns = c.namespace("killed-probe", "student1");
+    let counting = Proxy::start(api_server_addr(&c), Fault::None);
+    let (_d, path) = kubeconfig_pointing_at(&c, &format!("https://127.0.0.1:{}", counting.port));
+    ok(egress_with(
+        path,
+        &[&["allow", "-n", &probe_ns][..], &hosts[..]].concat(),
+    ));
+    let total = counting.forwarded();
+    drop(counting);
+    // Stop somewhere after the dry runs, inside the writes.
+    for fraction in [0.7, 0.8, 0.9, 0.95] {
+        let ns = c.namespace("killed", "student1");
+        let proxy = Proxy::start(
+            api_server_addr(&c),
+            Fault::StopAfter((total as f64 * fraction) as usize),
+        );
+        let (_d, path) = kubeconfig_pointing_at(&c, &format!("https://127.0.0.1:{}", proxy.port));
+        let run = egress_with(
+            path,
+            &[
+                &["allow", "-n", &ns, "--request-timeout=3s"][..],
+                &hosts[..],
+            ]
+            .concat(),
+        );
+        let written = service_entry_names(&c, &ns);
+        println!(
+            "stopped after {fraction} of {total} bytes: exit {}, written {written:?}\n{}{}",
+            run.code, run.stdout, run.stderr
+        );
+        if run.code == 0 {
+            continue;
+        }
+        assert_eq!(run.code, 5, "{}", run.stderr);
+        // Each object is said written (stdout), or unknown (its request got no answer), or
+        // not written (stderr), in the order of the hosts; the admin's view agrees.
+        for name in ["one", "two", "three"] {
+            let object = format!("serviceentry.networking.istio.io/{name}");
+            let said_written = run.stdout.contains(&format!("{object} created"));
+            let said_unknown = run.stderr.contains(&format!("not known: {object}"));
+            let said_not = run.stderr.contains(&format!("not written: {object}"));
+            assert_eq!(
+                [said_written, said_unknown, said_not]
+                    .iter()
+                    .filter(|s| **s)
+                    .count(),
+                1,
+                "{name}: {}{}",
+                run.stdout,
+                run.stderr
+            );
+            let is_written = written.iter().any(|w| w == name);
+            assert!(!said_written || is_written, "{name}");
+            assert!(!said_not || !is_written, "{name}");
+        }
+        assert!(run.stderr.lines().last().unwrap().starts_with("error: "));
+    }
+    let _ = ns;
+}
+
+/// Answers as an empty API server would: empty lists, no objects, namespaces exist.
+fn empty_api(_: usize, line: &str) -> Answer {
+    if line.contains("/api/v1/namespaces/")
+        && !line.contains("/services/")
+        && !line.contains("/configmaps/")
+    {
+        Answer::new(
+            "200 OK",
+            "application/json",
+            r#"{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"x"}}"#,
+        )
+    } else if line.starts_with("GET /apis/networking.istio.io/v1/") {
+        Answer::new(
+            "200 OK",
+            "application/json",
+            r#"{"kind":"List","apiVersion":"networking.istio.io/v1","metadata":{"resourceVersion":"1"},"items":[]}"#,
+        )
+    } else {
+        Answer::new(
+            "404 Not Found",
+            "application/json",
+            r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404,"message":"not found"}"#,
+        )
+    }
+}
+
+#[test]
+fn answers_that_are_not_the_kubernetes_api_are_named() {
+    let c = Cluster::main();
+    for (label, answer) in [
+        (
+            "html",
+            Answer::new(
+                "200 OK",
+                "text/html",
+                "<html><body>Welcome to nginx!</body></html>",
+            ),
+        ),
+        (
+            "broken json",
+            Answer::new(
+                "200 OK",
+                "application/json",
+                r#"{"kind":"ServiceEntryList","items":[{"#,
+            ),
+        ),
+        (
+            "html error",
+            Answer::new("502 Bad Gateway", "text/html", "<html>bad gateway</html>"),
+        ),
+    ] {
+        let server = FakeServer::start(move |_, _| answer.clone());
+        let (_d, path) = kubeconfig_pointing_at(&c, &format!("http://127.0.0.1:{}", server.port));
+        let run = egress_with(path, &["status", "--request-timeout=5s"]);
+        assert_eq!(run.code, 1, "{label}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .starts_with("error: unexpected response from http://127.0.0.1:"),
+            "{label}: {}",
+            run.stderr
+        );
+    }
+    // http:// to the API server's HTTPS port: a kubeconfig problem, not a rejected object.
+    let (_d, path) = kubeconfig_pointing_at(&c, &format!("http://{}", api_server_addr(&c)));
+    let run = egress_with(path, &["allow", "httpbin.org"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("use https://"), "{}", run.stderr);
+}
+
+#[test]
+fn too_many_requests_and_unavailable_are_retried_after_retry_after() {
+    let c = Cluster::main();
+    for status in ["429 Too Many Requests", "503 Service Unavailable"] {
+        // The first request is refused with Retry-After: 1, then the server answers.
+        let server = FakeServer::start(move |n, line| {
+            if n == 0 {
+                Answer::new(status, "application/json", r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":429,"message":"slow down"}"#)
+                    .header("Retry-After", "1")
+            } else {
+                empty_api(n, line)
+            }
+        });
+        let (_d, path) = kubeconfig_pointing_at(&c, &format!("http://127.0.0.1:{}", server.port));
+        let run = egress_with(path.clone(), &["status", "-n", "x", "-o", "json"]);
+        assert_eq!(run.code, 0, "{status}: {}", run.stderr);
+        // Retry-After beyond --request-timeout: not waited for; said at once.
+        let server = FakeServer::start(move |_, _| {
+            Answer::new(status, "text/plain", "busy").header("Retry-After", "600")
+        });
+        let (_d, path) = kubeconfig_pointing_at(&c, &format!("http://127.0.0.1:{}", server.port));
+        let run = egress_with(path, &["status", "-n", "x", "--request-timeout=2s"]);
+        assert_eq!(run.code, 5, "{status}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("overloaded"),
+            "{status}: {}",
+            run.stderr
+        );
+        assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}
+
+/// A kubeconfig like student1's with `certificate-authority` replaced.
+fn kubeconfig_with_ca(
+    c: &Cluster,
+    server: &str,
+    ca: &std::path::Path,
+) -> (tempfile::TempDir, PathBuf) {
+    let (dir, path) = kubeconfig_pointing_at(c, server);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let rewritten: String = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("certificate-authority:") {
+                format!("    certificate-authority: {}", ca.display())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, rewritten).unwrap();
+    (dir, path)
+}
+
+fn openssl(args: &[&str], dir: &std::path::Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn certificate_problems_are_named_first_and_exit_4() {
+    let c = Cluster::main();
+    let pki = tempfile::tempdir().unwrap();
+    let dir = pki.path();
+    // Another CA than the one that signed the API server's certificate.
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.crt",
+            "-subj",
+            "/CN=other-ca",
+            "-days",
+            "1",
+        ],
+        dir,
+    );
+    let server = format!("https://{}", api_server_addr(&c));
+    let (_d, path) = kubeconfig_with_ca(&c, &server, &dir.join("other.crt"));
+    let run = egress_with(path, &["status"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: certificate signed by an unknown authority"),
+        "{}",
+        run.stderr
+    );
+
+    // A server whose certificate (signed by the right CA) has expired.
+    let ca = c.dir.join("pki");
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "old.key",
+            "-out",
+            "old.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        dir,
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "old.csr",
+            "-CA",
+            ca.join("ca.crt").to_str().unwrap(),
+            "-CAkey",
+            ca.join("ca.key").to_str().unwrap(),
+            "-CAcreateserial",
+            "-CAserial",
+            "old.srl",
+            "-days",
+            "-1",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "old.crt",
+        ],
+        dir,
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut tls_server = Command::new("openssl")
+        .args([
+            "s_server", "-quiet", "-www", "-cert", "old.crt", "-key", "old.key", "-accept",
+        ])
+        .arg(port.to_string())
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it listens.
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (_d, path) =
+        kubeconfig_with_ca(&c, &format!("https://127.0.0.1:{port}"), &ca.join("ca.crt"));
+    let run = egress_with(path, &["status"]);
+    let _ = tls_server.kill();
+    let _ = tls_server.wait();
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("error: certificate expired")
+            || run.stderr.starts_with("error: certificate not valid yet"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn status_and_cleanup_of_a_missing_namespace_exit_4_even_as_admin() {
+    let c = Cluster::main();
+    for args in [
+        vec!["status"],
+        vec!["cleanup"],
+        vec!["cleanup", "--dry-run"],
+    ] {
+        let run = egress(&c, "admin", &[&args[..], &["-n", "no-such-ns"]].concat());
+        assert_eq!(run.code, 4, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("namespace \"no-such-ns\" does not exist"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn cleanup_all_namespaces_as_admin() {
+    let c = Cluster::main();
+    let (a, b) = (
+        c.namespace("clean-a", "student1"),
+        c.namespace("clean-b", "student1"),
+    );
+    ok(egress(&c, "admin", &["allow", "x.example.com", "-n", &a]));
+    ok(egress(
+        &c,
+        "admin",
+        &["timeout", "x.example.com", "1s", "-n", &a],
+    ));
+    ok(egress(&c, "admin", &["allow", "y.example.com", "-n", &b]));
+    let dry = ok(egress(&c, "admin", &["cleanup", "-A", "--dry-run=server"]));
+    assert!(
+        dry.stdout.contains(&format!(
+            "serviceentry.networking.istio.io/x deleted (server dry run) -n {a}"
+        )),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(service_entry_names(&c, &a), ["x"]);
+    let run = ok(egress(&c, "admin", &["cleanup", "-A"]));
+    assert!(
+        run.stdout.contains(&format!(
+            "virtualservice.networking.istio.io/x deleted -n {a}"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "serviceentry.networking.istio.io/y deleted -n {b}"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(service_entry_names(&c, &a).is_empty() && service_entry_names(&c, &b).is_empty());
+    assert!(admin_list(&c, "virtualservices", &a).is_empty());
+}
+
+/// An exec credential plugin that counts its runs in `count` and then does `then` (a shell line).
+fn exec_kubeconfig(c: &Cluster, dir: &std::path::Path, then: &str) -> PathBuf {
+    let text = std::fs::read_to_string(c.kubeconfig("student1")).unwrap();
+    let token = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let script = dir.join("cred.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho $$ >> {count}\n{then}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\"}}}}'\n",
+            count = dir.join("count").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rewritten: String = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("token:") {
+                format!(
+                    "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never",
+                    script.display()
+                )
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, rewritten).unwrap();
+    path
+}
+
+#[test]
+fn an_exec_credential_plugin_runs_once_and_is_bounded() {
+    let c = Cluster::main();
+    let dir = tempfile::tempdir().unwrap();
+    let path = exec_kubeconfig(&c, dir.path(), "true");
+    let run = egress_with(path, &["status"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let runs = std::fs::read_to_string(dir.path().join("count")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "the exec plugin ran {runs}");
+
+    // A plugin that hangs: killed at --request-timeout, the command fails.
+    let dir = tempfile::tempdir().unwrap();
+    let path = exec_kubeconfig(&c, dir.path(), "exec sleep 300");
+    let run = egress_with(path, &["status", "--request-timeout=1s"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("did not finish within --request-timeout"),
+        "{}",
+        run.stderr
+    );
+    let pid = std::fs::read_to_string(dir.path().join("count")).unwrap();
+    let alive = Command::new("kill")
+        .args(["-0", pid.trim()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(!alive, "the exec plugin {pid} is still running");
+}
+
+#[test]
+fn thousands_of_objects_are_listed_in_pages_and_cleaned_up_in_batches() {
+    let c = Cluster::main();
+    let ns = c.namespace("many", "student1");
+    const N: usize = 5000;
+    // Created by 10 kubectl processes at once: one alone (client-side rate limits) takes minutes.
+    std::thread::scope(|scope| {
+        for part in 0..10 {
+            let ns = &ns;
+            let c = &c;
+            scope.spawn(move || {
+                let mut yaml = String::new();
+                for i in (part..N).step_by(10) {
+                    yaml.push_str(&format!(
+                        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: h{i}, namespace: {ns}, labels: {{app.kubernetes.io/managed-by: kubectl-egress}}}}\nspec: {{hosts: [h{i}.example.com], ports: [{{number: 80, name: http-port, protocol: HTTP}}], resolution: DNS, exportTo: [.]}}\n---\n"
+                    ));
+                }
+                c.admin_ok(&["create", "-f", "-", "-o", "name"], Some(&yaml));
+            });
+        }
+    });
+    let mark = c.audit_mark();
+    let run = ok(egress(&c, "student1", &["status", "-n", &ns, "-o", "json"]));
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["hosts"].as_array().unwrap().len(), N);
+    let lists: Vec<Value> = c
+        .audit_since(mark, "student1")
+        .into_iter()
+        .filter(|e| e["verb"] == "list" && e["objectRef"]["namespace"] == ns.as_str())
+        .collect();
+    // Pages of 500: 10 for the ServiceEntries, 1 for the VirtualServices.
+    assert_eq!(lists.len(), N / 500 + 1, "{lists:?}");
+    assert!(
+        lists
+            .iter()
+            .all(|e| e["requestURI"].as_str().unwrap().contains("limit=500"))
+    );
+
+    let run = ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    assert_eq!(run.stdout.lines().count(), N);
+    assert!(run.stderr.contains("so far"), "{}", run.stderr);
+    let left = admin_list(&c, "serviceentries", &ns);
+    assert!(left.is_empty(), "{} left; {}", left.len(), run.stderr);
+}
+
+#[test]
+fn adopt_replaces_the_spec_and_takes_every_field_over() {
+    let c = Cluster::main();
+    let ns = c.namespace("adopt-all", "student1");
+    // Made by kubectl apply (client-side): other ports, another location, retries on the route.
+    let hand_made = r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: web, protocol: HTTP}, {number: 8080, name: alt, protocol: HTTP}]
+  resolution: DNS
+  location: MESH_INTERNAL
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin.org]
+  http:
+  - timeout: 3s
+    retries: {attempts: 2}
+    route:
+    - destination: {host: httpbin.org}
+"#;
+    c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(hand_made));
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "--adopt", "-n", &ns],
+    ));
+    let se = c.get("serviceentry", &ns, "httpbin").unwrap();
+    assert_eq!(se["spec"], seed("api-egress-se.yaml")["spec"]);
+    // No --force-conflicts needed to take over what kubectl apply made.
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "0.5s", "--adopt", "-n", &ns],
+    ));
+    let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
+    assert_eq!(vs["spec"], seed("api-egress-vs-timeout.yaml")["spec"]);
+    let managers = |kind: &str| -> Vec<String> {
+        let out = c.admin_ok(
+            &[
+                "get",
+                kind,
+                "httpbin",
+                "-n",
+                &ns,
+                "-o",
+                "json",
+                "--show-managed-fields",
+            ],
+            None,
+        );
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {}",
+                    m["manager"].as_str().unwrap(),
+                    m["operation"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(managers("serviceentry"), ["kubectl-egress Apply"]);
+    assert_eq!(managers("virtualservice"), ["kubectl-egress Apply"]);
+    // The plugin now owns every field: clearing the timeout removes it.
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "-n", &ns],
+    ));
+    ok(egress(
+        &c,
+        "student1",
+        &["timeout", "httpbin.org", "--clear", "-n", &ns],
+    ));
+    let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
+    assert_eq!(vs["spec"], seed("api-egress-vs-gateway.yaml")["spec"]);
+}

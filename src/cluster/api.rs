@@ -11,7 +11,7 @@ use kube::api::{
 use serde_json::Value;
 
 use super::connect::{Cluster, one_line};
-use crate::core::istio::{ApiVersion, GROUP, Kind};
+use crate::core::istio::{ApiVersion, GROUP, Kind, Object};
 use crate::core::manifest;
 use crate::error::{Error, Reason, Result};
 
@@ -42,7 +42,12 @@ impl Resource {
 pub struct IstioApi<'a> {
     cluster: &'a Cluster,
     version: Cell<Option<ApiVersion>>,
+    verify_namespaces: bool,
+    namespaces_seen: std::cell::RefCell<Vec<String>>,
 }
+
+/// Objects per list request, as kubectl pages (`--chunk-size`).
+pub const PAGE: u32 = 500;
 
 /// A list of one kind, and the resourceVersion it was read at.
 pub struct Listed {
@@ -121,12 +126,41 @@ impl Precondition {
     }
 }
 
+/// One batch of a delete-collection.
+pub struct Batch<'a> {
+    pub limit: u32,
+    pub continue_token: Option<&'a str>,
+}
+
 /// How a write is sent.
+#[derive(Clone, Copy)]
 pub struct WriteOptions<'a> {
     pub field_manager: &'a str,
     /// Take over fields another field manager owns (--force-conflicts).
     pub force: bool,
     pub dry_run: bool,
+}
+
+/// Why a request failed: kube's error, or no whole answer within --request-timeout.
+pub enum Failed {
+    Kube(kube::Error),
+    TimedOut(std::time::Duration),
+}
+
+impl Failed {
+    /// The HTTP status of an API error answer.
+    fn code(&self) -> Option<u16> {
+        match self {
+            Failed::Kube(kube::Error::Api(status)) => Some(status.code),
+            _ => None,
+        }
+    }
+
+    /// 404 with a Kubernetes Status or kube-apiserver's plain "404 page not found": the version
+    /// (or the group) is not served.
+    fn is_not_found(&self) -> bool {
+        self.code() == Some(404)
+    }
 }
 
 /// What a request was for, to name it in an error.
@@ -141,7 +175,18 @@ impl<'a> IstioApi<'a> {
         IstioApi {
             cluster,
             version: Cell::new(version),
+            verify_namespaces: false,
+            namespaces_seen: Default::default(),
         }
+    }
+
+    /// Sends one request: bounded by --request-timeout as a whole (headers, the whole body, and
+    /// any Retry-After pause), so a server trickling its answer cannot hold the command.
+    pub async fn send<T>(
+        &self,
+        request: impl std::future::Future<Output = kube::Result<T>>,
+    ) -> std::result::Result<T, Failed> {
+        send_within(self.cluster.request_timeout, request).await
     }
 
     /// The version in use: known after the first list (or given with --api-version).
@@ -208,7 +253,45 @@ impl<'a> IstioApi<'a> {
         namespace: Option<&str>,
         selector: Option<&str>,
     ) -> Result<Listed> {
-        let mut params = ListParams::default();
+        let mut items = vec![];
+        let resource_version = self
+            .list_each(kind, namespace, selector, |item| items.push(item))
+            .await?;
+        Ok(Listed {
+            items,
+            resource_version,
+        })
+    }
+
+    /// [`IstioApi::list`] into typed objects, page by page: only the typed shape is kept, so
+    /// memory follows what the objects say, not how big the server's JSON for them is.
+    pub async fn list_typed<S: serde::de::DeserializeOwned + Default>(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+    ) -> Result<Vec<Object<S>>> {
+        let mut items = vec![];
+        self.list_each(kind, namespace, selector, |item| {
+            items.push(crate::commands::typed(&item))
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// Lists in pages of [`PAGE`] (limit and continue, as kubectl does), handing each object to
+    /// `each` (without managedFields) as its page arrives; returns the list's resourceVersion
+    /// (every page of one list is read at the same one). The first page picks the API version.
+    /// With [`IstioApi::verify_namespaces`], an empty list in a namespace checks the namespace
+    /// exists.
+    pub async fn list_each(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+        mut each: impl FnMut(Value),
+    ) -> Result<String> {
+        let mut params = ListParams::default().limit(PAGE);
         if let Some(s) = selector {
             params = params.labels(s);
         }
@@ -217,20 +300,87 @@ impl<'a> IstioApi<'a> {
             what: format!("{}.{GROUP}", kind.plural()),
             namespace,
         };
-        for version in self.candidates() {
-            match self.api(kind, version, namespace).list(&params).await {
-                Ok(list) => {
-                    self.version.set(Some(version));
-                    return Ok(Listed {
-                        resource_version: list.metadata.resource_version.unwrap_or_default(),
-                        items: list.items.into_iter().map(to_value).collect(),
-                    });
+        let mut version = None;
+        for candidate in self.candidates() {
+            match self
+                .send(self.api(kind, candidate, namespace).list(&params))
+                .await
+            {
+                Ok(page) => {
+                    version = Some((candidate, page));
+                    break;
                 }
-                Err(kube::Error::Api(status)) if status.code == 404 => continue,
+                Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(self.describe(e, doing())),
             }
         }
-        Err(self.not_served(kind))
+        let Some((version, mut page)) = version else {
+            return Err(self.not_served(kind));
+        };
+        self.version.set(Some(version));
+        let resource_version = page.metadata.resource_version.clone().unwrap_or_default();
+        let mut count = 0usize;
+        loop {
+            let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+            for item in std::mem::take(&mut page.items) {
+                count += 1;
+                each(to_value(item));
+            }
+            let Some(token) = next else { break };
+            params = params.continue_token(&token);
+            page = self
+                .send(self.api(kind, version, namespace).list(&params))
+                .await
+                .map_err(|e| self.describe(e, doing()))?;
+        }
+        if count == 0
+            && let Some(ns) = namespace
+        {
+            self.check_namespace(ns).await?;
+        }
+        Ok(resource_version)
+    }
+
+    /// Empty lists check that their namespace exists (status, cleanup): a namespace that does
+    /// not is an error (exit 4), not an empty answer. One more request, only when a list is empty.
+    pub fn verify_namespaces(mut self) -> Self {
+        self.verify_namespaces = true;
+        self
+    }
+
+    /// When asked to ([`IstioApi::verify_namespaces`]): an error if `namespace` does not exist.
+    /// Not allowed to read namespaces (students): assumed to exist.
+    pub async fn check_namespace(&self, namespace: &str) -> Result<()> {
+        if !self.verify_namespaces || self.namespaces_seen.borrow().iter().any(|n| n == namespace) {
+            return Ok(());
+        }
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.cluster.client.clone());
+        match self.send(api.get_metadata_opt(namespace)).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(Error::failed(
+                    Reason::Config,
+                    format!(
+                        "namespace \"{namespace}\" does not exist: check -n or $STUDENT_NS (kubectl get namespaces)"
+                    ),
+                ));
+            }
+            Err(Failed::Kube(kube::Error::Api(status))) if status.code == 403 => {}
+            Err(e) => {
+                return Err(self.describe(
+                    e,
+                    Doing {
+                        verb: "get",
+                        what: format!("namespace/{namespace}"),
+                        namespace: None,
+                    },
+                ));
+            }
+        }
+        self.namespaces_seen
+            .borrow_mut()
+            .push(namespace.to_string());
+        Ok(())
     }
 
     /// The versions to try, in order: the one known, else v1 then v1beta1. A 404 on a list or a
@@ -271,12 +421,11 @@ impl<'a> IstioApi<'a> {
         let mut params = PatchParams::apply(options.field_manager);
         params.force = options.force;
         params.dry_run = options.dry_run;
+        let sent = precondition.carried_by(object);
         let result = self
-            .api_for(kind, Some(namespace))
-            .patch(
-                name,
-                &params,
-                &Patch::Apply(precondition.carried_by(object)),
+            .send(
+                self.api_for(kind, Some(namespace))
+                    .patch(name, &params, &Patch::Apply(sent)),
             )
             .await;
         result.map(to_value).map_err(|e| {
@@ -289,6 +438,140 @@ impl<'a> IstioApi<'a> {
                 },
             )
         })
+    }
+
+    /// Writes `object` over what was read (`before`): server-side apply, or, when `before` is an
+    /// object the plugin did not make (--adopt), [`IstioApi::adopt`].
+    pub async fn write(
+        &self,
+        kind: &Resource,
+        namespace: &str,
+        object: &Value,
+        before: Option<&Value>,
+        precondition: &Precondition,
+        options: &WriteOptions<'_>,
+    ) -> Result<Value> {
+        match before {
+            Some(before)
+                if !crate::commands::typed::<Value>(before)
+                    .metadata
+                    .is_managed() =>
+            {
+                self.adopt(kind, namespace, object, before, options).await
+            }
+            _ => {
+                self.apply(kind, namespace, object, precondition, options)
+                    .await
+            }
+        }
+    }
+
+    /// Takes over an object someone else made (--adopt): its spec becomes exactly the plugin's
+    /// (fields the plugin does not set, say extra ports, go) and every field is the plugin's
+    /// field manager's alone, whoever managed it before.
+    ///
+    /// Three requests. A JSON merge patch, conditional on the resourceVersion read, replaces the
+    /// spec (top-level fields the plugin does not set are nulled), adds the plugin's label and
+    /// drops kubectl's last-applied annotation. A forced server-side apply under the patch's
+    /// resourceVersion makes the plugin's manager the owner of what it sets. A last patch, under
+    /// the apply's resourceVersion, leaves that apply the only entry in managedFields, so the
+    /// plugin's later applies can change or drop any field. (Resetting managedFields to `[{}]`
+    /// instead makes the server hand every field to a "before-first-apply" manager on the next
+    /// apply, which then keeps them.) With dry run, only the first patch is sent.
+    pub async fn adopt(
+        &self,
+        kind: &Resource,
+        namespace: &str,
+        object: &Value,
+        before: &Value,
+        options: &WriteOptions<'_>,
+    ) -> Result<Value> {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let doing = || Doing {
+            verb: "adopt",
+            what: format!("{}/{name}", kind.qualified()),
+            namespace: Some(namespace),
+        };
+        let mut spec = object["spec"].clone();
+        if let (Some(new), Some(old)) = (spec.as_object_mut(), before["spec"].as_object()) {
+            for key in old.keys() {
+                if !new.contains_key(key) {
+                    new.insert(key.clone(), Value::Null);
+                }
+            }
+        }
+        let patch = serde_json::json!({
+            "metadata": {
+                "uid": before["metadata"]["uid"],
+                "resourceVersion": before["metadata"]["resourceVersion"],
+                "labels": object["metadata"]["labels"],
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": null},
+            },
+            "spec": spec,
+        });
+        let params = PatchParams {
+            field_manager: Some(options.field_manager.to_string()),
+            dry_run: options.dry_run,
+            ..PatchParams::default()
+        };
+        let patched = self
+            .send(
+                self.api_for(kind, Some(namespace))
+                    .patch(name, &params, &Patch::Merge(patch)),
+            )
+            .await
+            .map(to_value)
+            .map_err(|e| self.describe(e, doing()))?;
+        if options.dry_run {
+            return Ok(patched);
+        }
+        let precondition = Precondition::Unchanged {
+            uid: patched["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            resource_version: patched["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let mut params = PatchParams::apply(options.field_manager);
+        params.force = true;
+        let applied = self
+            .send(self.api_for(kind, Some(namespace)).patch(
+                name,
+                &params,
+                &Patch::Apply(precondition.carried_by(object)),
+            ))
+            .await
+            .map_err(|e| self.describe(e, doing()))?;
+        // Only the plugin's apply stays a manager: fields with unchanged values are still
+        // co-owned by the managers before, which would keep them when the plugin drops them.
+        let own: Vec<_> = applied
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter(|m| {
+                m.manager.as_deref() == Some(options.field_manager)
+                    && m.operation.as_deref() == Some("Apply")
+            })
+            .cloned()
+            .collect();
+        let patch = serde_json::json!({
+            "metadata": {
+                "resourceVersion": applied.metadata.resource_version,
+                "managedFields": own,
+            },
+        });
+        self.send(self.api_for(kind, Some(namespace)).patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        ))
+        .await
+        .map(to_value)
+        .map_err(|e| self.describe(e, doing()))
     }
 
     /// Deletes one object, only if it is still the one listed: same uid, and, when given, same
@@ -307,12 +590,11 @@ impl<'a> IstioApi<'a> {
             ..DeleteParams::default()
         };
         match self
-            .api_for(kind, Some(namespace))
-            .delete(name, &params)
+            .send(self.api_for(kind, Some(namespace)).delete(name, &params))
             .await
         {
             Ok(_) => Ok(()),
-            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(self.describe(
                 e,
                 Doing {
@@ -324,40 +606,76 @@ impl<'a> IstioApi<'a> {
         }
     }
 
-    /// Deletes every object of a kind matching the selector in one request; returns them.
-    pub async fn delete_collection(
+    /// Deletes one batch of a kind's objects matching the selector in a namespace: at most
+    /// `limit` of them, from `continue_token` on (the list the first batch began, read at one
+    /// resourceVersion). Returns the objects deleted and where the next batch starts, if any.
+    /// Bounded batches keep each request short, so a timeout never hides a delete still running.
+    pub async fn delete_batch(
         &self,
         kind: Kind,
-        namespace: Option<&str>,
+        namespace: &str,
         selector: &str,
+        batch: &Batch<'_>,
         dry_run: bool,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<(Vec<Value>, Option<String>)> {
         let params = DeleteParams {
             dry_run,
             ..DeleteParams::default()
         };
         let list = ListParams::default().labels(selector);
         for version in self.candidates() {
-            match self
-                .api(kind, version, namespace)
+            // kube's delete_collection drops limit and continue: the request is built here.
+            let path = format!(
+                "/apis/{GROUP}/{}/namespaces/{namespace}/{}",
+                version.as_str(),
+                kind.plural()
+            );
+            let request = kube::core::Request::new(path)
                 .delete_collection(&params, &list)
+                .map(|mut request| {
+                    let mut query = url_pairs(request.uri());
+                    query.push(("limit".into(), batch.limit.to_string()));
+                    if let Some(token) = batch.continue_token {
+                        query.push(("continue".into(), token.to_string()));
+                    }
+                    let uri = format!(
+                        "{}?{}",
+                        request.uri().path(),
+                        query
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", percent(v)))
+                            .collect::<Vec<_>>()
+                            .join("&")
+                    );
+                    if let Ok(uri) = uri.parse() {
+                        *request.uri_mut() = uri;
+                    }
+                    request
+                });
+            let Ok(request) = request else {
+                return Err(Error::runtime("cannot build a delete-collection request"));
+            };
+            match self
+                .send(
+                    self.cluster
+                        .client
+                        .request::<kube::core::ObjectList<DynamicObject>>(request),
+                )
                 .await
             {
-                Ok(either) => {
+                Ok(deleted) => {
                     self.version.set(Some(version));
-                    return Ok(either
-                        .left()
-                        .map(|l| l.items.into_iter().map(to_value).collect())
-                        .unwrap_or_default());
+                    let next = deleted.metadata.continue_.clone().filter(|c| !c.is_empty());
+                    return Ok((deleted.items.into_iter().map(to_value).collect(), next));
                 }
-                Err(kube::Error::Api(status)) if status.code == 404 => continue,
+                Err(e) if e.is_not_found() => continue,
                 Err(e) => {
                     return Err(self.describe(
                         e,
                         Doing {
                             verb: "delete",
                             what: format!("{} labelled {selector}", kind.plural()),
-                            namespace,
+                            namespace: Some(namespace),
                         },
                     ));
                 }
@@ -370,14 +688,18 @@ impl<'a> IstioApi<'a> {
     /// serves, with plural and scope. Ok(None) when the group-version is not served.
     pub async fn discover(&self, group_version: &str) -> Result<Option<Vec<manifest::Resource>>> {
         let client = &self.cluster.client;
-        let listed = if group_version.contains('/') {
-            client.list_api_group_resources(group_version).await
-        } else {
-            client.list_core_api_resources(group_version).await
-        };
+        let listed = self
+            .send(async {
+                if group_version.contains('/') {
+                    client.list_api_group_resources(group_version).await
+                } else {
+                    client.list_core_api_resources(group_version).await
+                }
+            })
+            .await;
         let list = match listed {
             Ok(list) => list,
-            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
+            Err(Failed::Kube(kube::Error::Api(status))) if status.code == 404 => return Ok(None),
             Err(e) => {
                 return Err(self.describe(
                     e,
@@ -418,39 +740,41 @@ impl<'a> IstioApi<'a> {
         namespace: &str,
     ) -> Result<Vec<Value>> {
         let target = Resource::Discovered(resource.clone());
-        self.api_for(&target, Some(namespace))
-            .list(&ListParams::default())
-            .await
-            .map(|list| {
-                list.items
-                    .into_iter()
-                    .map(|item| {
-                        let mut value = to_value(item);
-                        // A list's items of built-in kinds come without them; kubectl adds them.
-                        if let Some(object) = value.as_object_mut() {
-                            object
-                                .entry("apiVersion")
-                                .or_insert_with(|| resource.kind.group_version().into());
-                            object
-                                .entry("kind")
-                                .or_insert_with(|| resource.kind.kind.clone().into());
-                        }
-                        value
-                    })
-                    .collect()
-            })
-            .map_err(|e| {
-                self.describe(
-                    e,
-                    Doing {
-                        verb: "list",
-                        what: format!("{}.{}", resource.plural, resource.kind.group)
-                            .trim_end_matches('.')
-                            .to_string(),
-                        namespace: Some(namespace),
-                    },
-                )
-            })
+        self.send(
+            self.api_for(&target, Some(namespace))
+                .list(&ListParams::default()),
+        )
+        .await
+        .map(|list| {
+            list.items
+                .into_iter()
+                .map(|item| {
+                    let mut value = to_value(item);
+                    // A list's items of built-in kinds come without them; kubectl adds them.
+                    if let Some(object) = value.as_object_mut() {
+                        object
+                            .entry("apiVersion")
+                            .or_insert_with(|| resource.kind.group_version().into());
+                        object
+                            .entry("kind")
+                            .or_insert_with(|| resource.kind.kind.clone().into());
+                    }
+                    value
+                })
+                .collect()
+        })
+        .map_err(|e| {
+            self.describe(
+                e,
+                Doing {
+                    verb: "list",
+                    what: format!("{}.{}", resource.plural, resource.kind.group)
+                        .trim_end_matches('.')
+                        .to_string(),
+                    namespace: Some(namespace),
+                },
+            )
+        })
     }
 
     /// Gets a core/v1 object (Service, ConfigMap) for status; Ok(None) when it does not exist.
@@ -470,7 +794,7 @@ impl<'a> IstioApi<'a> {
         };
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.cluster.client.clone(), namespace, &resource);
-        api.get_opt(name)
+        self.send(api.get_opt(name))
             .await
             .map(|o| o.map(to_value))
             .map_err(|e| {
@@ -486,14 +810,74 @@ impl<'a> IstioApi<'a> {
     }
 
     /// One line that says what failed and what to do.
-    pub fn describe(&self, error: kube::Error, doing: Doing<'_>) -> Error {
+    pub fn describe(&self, error: Failed, doing: Doing<'_>) -> Error {
         let place = doing
             .namespace
             .map(|ns| format!(" in namespace {ns}"))
             .unwrap_or_else(|| " in all namespaces".into());
         let what = &doing.what;
         let verb = doing.verb;
+        let api_server = &self.cluster.server;
+        let error = match error {
+            Failed::Kube(e) => e,
+            Failed::TimedOut(limit) => {
+                return Error::failed(
+                    Reason::Unreachable,
+                    format!(
+                        "cannot {verb} {what}{place}: the API server at {api_server} did not answer in time: no whole answer within --request-timeout={limit:?} (raise --request-timeout if the server is slow)"
+                    ),
+                );
+            }
+        };
         let (reason, message) = match error {
+            // Not a Kubernetes Status: whatever answered is not (only) the API server.
+            kube::Error::Api(status)
+                if status.reason == NOT_A_STATUS
+                    && status
+                        .message
+                        .contains("Client sent an HTTP request to an HTTPS server") =>
+            {
+                (
+                    Reason::Config,
+                    format!(
+                        "the server at {api_server} speaks HTTPS, but the kubeconfig's server URL says http://: use https:// in the kubeconfig (cannot {verb} {what}{place})"
+                    ),
+                )
+            }
+            kube::Error::Api(status) if matches!(status.code, 429 | 503) => (
+                Reason::Unreachable,
+                format!(
+                    "cannot {verb} {what}{place}: the API server at {api_server} is overloaded (HTTP {}{}) and asked to come back later than --request-timeout allows: {}; try again later",
+                    status.code,
+                    if status.code == 429 {
+                        " Too Many Requests"
+                    } else {
+                        " Service Unavailable"
+                    },
+                    excerpt(&status.message)
+                ),
+            ),
+            kube::Error::Api(status) if status.reason == NOT_A_STATUS && status.code != 404 => (
+                Reason::Other,
+                format!(
+                    "unexpected response from {api_server} (HTTP {}: {}): not the Kubernetes API; check the kubeconfig's server URL (and any proxy in between) (cannot {verb} {what}{place})",
+                    status.code,
+                    excerpt(&status.message)
+                ),
+            ),
+            kube::Error::SerdeError(e) => (
+                Reason::Other,
+                format!(
+                    "unexpected response from {api_server}: not the Kubernetes API ({}); check the kubeconfig's server URL (and any proxy in between) (cannot {verb} {what}{place})",
+                    excerpt(&e.to_string())
+                ),
+            ),
+            kube::Error::FromUtf8(_) => (
+                Reason::Other,
+                format!(
+                    "unexpected response from {api_server}: not UTF-8 text, not the Kubernetes API; check the kubeconfig's server URL (cannot {verb} {what}{place})"
+                ),
+            ),
             kube::Error::Api(status) => {
                 let server = one_line(&status.message);
                 match status.code {
@@ -554,6 +938,22 @@ impl<'a> IstioApi<'a> {
             }
             other => {
                 let text = one_line(&error_chain(&other));
+                if let Some(cause) = certificate_problem(&text) {
+                    return Error::failed(
+                        Reason::Config,
+                        format!(
+                            "{cause}: the TLS connection to {api_server} failed (cannot {verb} {what}{place}); check certificate-authority(-data) and the client certificate in the kubeconfig, and the server's certificate dates ({text})"
+                        ),
+                    );
+                }
+                if text.contains("corrupt message") || text.contains("InvalidContentType") {
+                    return Error::failed(
+                        Reason::Other,
+                        format!(
+                            "unexpected response from {api_server}: it does not speak TLS, not the Kubernetes API over https; check the kubeconfig's server URL (cannot {verb} {what}{place}) ({text})"
+                        ),
+                    );
+                }
                 let hint = if text.contains("elapsed")
                     || text.contains("timed out")
                     || text.contains("Timeout")
@@ -572,6 +972,112 @@ impl<'a> IstioApi<'a> {
             }
         };
         Error::failed(reason, message)
+    }
+}
+
+/// The query of a URI as decoded pairs (only the selectors kube put there: plain ASCII).
+fn url_pairs(uri: &http::Uri) -> Vec<(String, String)> {
+    uri.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            Some((k.to_string(), unpercent(v)))
+        })
+        .collect()
+}
+
+fn unpercent(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// kube's `Status.reason` for an error answer whose body was not a Kubernetes Status.
+const NOT_A_STATUS: &str = "Failed to parse error data";
+
+/// The start of a server's answer, on one line, for a message.
+fn excerpt(text: &str) -> String {
+    let line = one_line(text);
+    match line.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line,
+    }
+}
+
+/// The certificate problem named in a TLS failure, cause first, if it is one.
+fn certificate_problem(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let cause = if lower.contains("expired") {
+        "certificate expired"
+    } else if lower.contains("notvalidyet") || lower.contains("not valid yet") {
+        "certificate not valid yet"
+    } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+        "certificate signed by an unknown authority (not the kubeconfig's certificate-authority)"
+    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+        "certificate not valid for the server's name"
+    } else if lower.contains("invalid peer certificate")
+        || lower.contains("badcertificate")
+        || lower.contains("certificaterequired")
+        || lower.contains("unknownca")
+    {
+        "certificate problem"
+    } else {
+        return None;
+    };
+    Some(cause.to_string())
+}
+
+/// Runs `request` within `limit` (None: no limit), with the deadline visible to the transport
+/// (Retry-After pauses must end before it).
+pub async fn send_within<T>(
+    limit: Option<std::time::Duration>,
+    request: impl std::future::Future<Output = kube::Result<T>>,
+) -> std::result::Result<T, Failed> {
+    let Some(limit) = limit else {
+        return super::transport::DEADLINE
+            .scope(None, request)
+            .await
+            .map_err(Failed::Kube);
+    };
+    let deadline = tokio::time::Instant::now() + limit;
+    match super::transport::DEADLINE
+        .scope(Some(deadline), tokio::time::timeout_at(deadline, request))
+        .await
+    {
+        Ok(result) => result.map_err(Failed::Kube),
+        Err(_) => Err(Failed::TimedOut(limit)),
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Cluster {
     pub client: kube::Client,
     /// The API server's URL, for messages.
     pub server: String,
+    /// --request-timeout: bounds each whole request, body and Retry-After waits included.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 /// kubectl's order: `--kubeconfig`, else every file in `$KUBECONFIG` that exists, else
@@ -155,6 +157,8 @@ pub async fn open(settings: &Settings, offline_ok: bool) -> Result<Session> {
                 ),
             )
         })?;
+    // The exec credential plugin, if any: once, bounded, before any request.
+    super::exec::resolve(&mut config.auth_info, settings.request_timeout)?;
     config.connect_timeout = settings.request_timeout;
     config.read_timeout = settings.request_timeout;
     config.write_timeout = settings.request_timeout;
@@ -173,7 +177,11 @@ pub async fn open(settings: &Settings, offline_ok: bool) -> Result<Session> {
     })?;
     Ok(Session {
         namespace,
-        cluster: Some(Cluster { client, server }),
+        cluster: Some(Cluster {
+            client,
+            server,
+            request_timeout: settings.request_timeout,
+        }),
     })
 }
 
@@ -204,7 +212,10 @@ fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
         .layer(config.extra_headers_layer()?)
         .map_err(tower::BoxError::from)
         .service(http_client);
-    Ok(kube::Client::new(service, config.default_namespace))
+    Ok(kube::Client::new(
+        super::transport::RetryAfter::new(service),
+        config.default_namespace,
+    ))
 }
 
 pub fn one_line(text: &str) -> String {

@@ -2,3 +2,5 @@
 
 pub mod api;
 pub mod connect;
+pub mod exec;
+pub mod transport;

@@ -1,54 +1,163 @@
 //! `kubectl egress cleanup [HOST...]`: delete what the plugin created, nothing else.
 //!
 //! Everything it deletes is selected by the label app.kubernetes.io/managed-by=kubectl-egress:
-//! a hand-made object is never touched, whatever its name. Without hosts, one delete-collection
-//! request per kind; with hosts, one list per kind and one delete (uid-guarded) per object.
+//! a hand-made object is never touched, whatever its name. Without hosts, delete-collection in
+//! bounded batches per kind (each request deletes at most a batch, so none outlives
+//! --request-timeout while the server goes on deleting); `-A` first lists the labelled objects
+//! across namespaces (there is no cluster-wide delete-collection for namespaced kinds), then
+//! deletes per namespace. With hosts, one list per kind and one delete (uid-guarded) per object.
+//! Each object is printed as it goes; a failure says how far it got.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use kube::api::Preconditions;
 
 use serde_json::Value;
 
 use crate::cli::CleanupArgs;
-use crate::cluster::{api::IstioApi, connect};
+use crate::cluster::api::{Batch, IstioApi};
+use crate::cluster::connect;
 use crate::core::istio::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
-use crate::core::render;
-use crate::error::{Result, exit};
+use crate::core::render::{self, ObjectFormat};
+use crate::error::{Error, Result, exit};
 use crate::settings::{DryRun, Settings};
 
 use super::parse_hosts;
+
+/// Objects per delete-collection request: starts here, doubles while a batch takes under an
+/// eighth of --request-timeout, halves when one takes over a third.
+const FIRST_BATCH: u32 = 100;
+const MAX_BATCH: u32 = 2000;
+const MIN_BATCH: u32 = 10;
+
+/// Prints each deleted object as it goes (or keeps it for -o yaml|json), and counts.
+struct Report {
+    format: Option<ObjectFormat>,
+    all_namespaces: bool,
+    suffix: &'static str,
+    kept: Vec<Value>,
+    count: usize,
+}
+
+impl Report {
+    fn deleted(&mut self, object: Value) {
+        self.count += 1;
+        match self.format {
+            Some(_) => self.kept.push(object),
+            None => {
+                let ns = if self.all_namespaces {
+                    format!(
+                        " -n {}",
+                        object["metadata"]["namespace"].as_str().unwrap_or("")
+                    )
+                } else {
+                    String::new()
+                };
+                println!("{} deleted{}{ns}", render::name(&object), self.suffix);
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(format) = self.format {
+            print!("{}", render::objects(format, &self.kept));
+        }
+    }
+}
 
 pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
     if !args.filenames.is_empty() {
         return super::apply::cleanup(settings, &args.filenames).await;
     }
     let hosts = parse_hosts(&args.hosts)?;
-    settings.object_format()?;
+    let format = settings.object_format()?;
     let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
     let (session_namespace, cluster) = connect::open_cluster(settings).await?;
-    let api = IstioApi::new(&cluster, settings.api_version);
+    let api = IstioApi::new(&cluster, settings.api_version).verify_namespaces();
     let namespace = (!args.all_namespaces).then_some(session_namespace.as_str());
-    let suffix = match settings.dry_run {
-        DryRun::None => "",
-        DryRun::Client => " (dry run)",
-        DryRun::Server => " (server dry run)",
+    let mut report = Report {
+        format,
+        all_namespaces: args.all_namespaces,
+        suffix: match settings.dry_run {
+            DryRun::None => "",
+            DryRun::Client => " (dry run)",
+            DryRun::Server => " (server dry run)",
+        },
+        kept: vec![],
+        count: 0,
     };
+    let result = delete(
+        settings,
+        &api,
+        namespace,
+        &hosts,
+        &selector,
+        cluster.request_timeout,
+        &mut report,
+    )
+    .await;
+    report.finish();
+    if let Err(error) = result {
+        if report.count > 0 {
+            eprintln!(
+                "{} object(s) deleted before the failure (listed above); the rest remain: run cleanup again",
+                report.count
+            );
+        }
+        return Err(error);
+    }
+    if report.count == 0 && format.is_none() {
+        eprintln!(
+            "nothing to delete: no objects labelled {selector}{}",
+            namespace
+                .map(|ns| format!(" in namespace {ns}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(exit::OK)
+}
 
-    let mut deleted: Vec<Value> = vec![];
+async fn delete(
+    settings: &Settings,
+    api: &IstioApi<'_>,
+    namespace: Option<&str>,
+    hosts: &[crate::core::validate::Host],
+    selector: &str,
+    request_timeout: Option<Duration>,
+    report: &mut Report,
+) -> Result<()> {
     // Routes first, so no VirtualService is left pointing at a host no longer allowed.
     for kind in [Kind::VirtualService, Kind::ServiceEntry] {
         if hosts.is_empty() && settings.dry_run != DryRun::Client {
-            let gone = api
-                .delete_collection(
+            let namespaces: Vec<String> = match namespace {
+                Some(ns) => vec![ns.to_string()],
+                None => {
+                    let mut found = BTreeSet::new();
+                    api.list_each(kind, None, Some(selector), |object| {
+                        if let Some(ns) = object["metadata"]["namespace"].as_str() {
+                            found.insert(ns.to_string());
+                        }
+                    })
+                    .await?;
+                    found.into_iter().collect()
+                }
+            };
+            for ns in namespaces {
+                delete_in_batches(
+                    api,
                     kind,
-                    namespace,
-                    &selector,
+                    &ns,
+                    selector,
                     settings.dry_run == DryRun::Server,
+                    request_timeout,
+                    report,
                 )
                 .await?;
-            deleted.extend(gone);
+            }
             continue;
         }
-        let listed = api.list(kind, namespace, Some(&selector)).await?;
+        let listed = api.list(kind, namespace, Some(selector)).await?;
         for object in listed {
             let lists_wanted_host = hosts.is_empty()
                 || object["spec"]["hosts"].as_array().is_some_and(|list| {
@@ -72,32 +181,75 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
                 )
                 .await?;
             }
-            deleted.push(object);
+            report.deleted(object);
         }
     }
-    match settings.object_format()? {
-        Some(format) => print!("{}", render::objects(format, &deleted)),
-        None => {
-            for object in &deleted {
-                let ns = if args.all_namespaces {
-                    format!(
-                        " -n {}",
-                        object["metadata"]["namespace"].as_str().unwrap_or("")
+    Ok(())
+}
+
+/// Deletes a kind's labelled objects in one namespace, batch after batch, until none is left.
+/// With more than one batch, progress goes to stderr.
+async fn delete_in_batches(
+    api: &IstioApi<'_>,
+    kind: Kind,
+    namespace: &str,
+    selector: &str,
+    dry_run: bool,
+    request_timeout: Option<Duration>,
+    report: &mut Report,
+) -> Result<()> {
+    let mut limit = FIRST_BATCH;
+    let mut token: Option<String> = None;
+    let mut here = 0usize;
+    loop {
+        let started = Instant::now();
+        let (deleted, next) = api
+            .delete_batch(
+                kind,
+                namespace,
+                selector,
+                &Batch {
+                    limit,
+                    continue_token: token.as_deref(),
+                },
+                dry_run,
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Runtime { reason, message } if message.contains("did not answer in time") => {
+                    Error::failed(
+                        reason,
+                        format!(
+                            "{message}; the server may still be deleting that batch of at most {limit} {}",
+                            kind.plural()
+                        ),
                     )
-                } else {
-                    String::new()
-                };
-                println!("{} deleted{suffix}{ns}", render::name(object));
+                }
+                other => other,
+            })?;
+        let took = started.elapsed();
+        here += deleted.len();
+        for object in deleted {
+            report.deleted(object);
+        }
+        let Some(next) = next else { break };
+        token = Some(next);
+        eprintln!(
+            "cleanup: {here} {} deleted in namespace {namespace} so far, going on",
+            kind.plural()
+        );
+        if let Some(timeout) = request_timeout {
+            if took < timeout / 8 {
+                limit = (limit * 2).min(MAX_BATCH);
+            } else if took > timeout / 3 {
+                limit = (limit / 2).max(MIN_BATCH);
             }
-            if deleted.is_empty() {
-                eprintln!(
-                    "nothing to delete: no objects labelled {selector}{}",
-                    namespace
-                        .map(|ns| format!(" in namespace {ns}"))
-                        .unwrap_or_default()
-                );
-            }
+        } else {
+            limit = (limit * 2).min(MAX_BATCH);
         }
     }
-    Ok(exit::OK)
+    if here == 0 {
+        api.check_namespace(namespace).await?;
+    }
+    Ok(())
 }

@@ -110,6 +110,20 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// kind/name, as kubectl names objects.
+    fn display_name(&self) -> String {
+        match self {
+            Change::Apply { kind, object, .. } => format!(
+                "{}/{}",
+                kind.qualified(),
+                object["metadata"]["name"].as_str().unwrap_or_default()
+            ),
+            Change::Delete { kind, name, .. } => format!("{}/{name}", kind.qualified()),
+        }
+    }
+}
+
 /// How often a command re-reads and re-composes its writes when another writer changed the
 /// objects in between, before giving up with exit 8.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -200,90 +214,137 @@ pub async fn carry_out(
                     kind,
                     namespace,
                     object,
+                    before,
                     precondition,
-                    ..
-                } => Some((kind, namespace, object, precondition)),
+                } => Some((kind, namespace, object, before, precondition)),
                 Change::Delete { .. } => None,
             })
             .collect();
         if applies.len() > 1 {
-            for (kind, namespace, object, precondition) in applies {
-                api.apply(kind, namespace, object, precondition, &options(true))
-                    .await?;
+            for (kind, namespace, object, before, precondition) in applies {
+                api.write(
+                    kind,
+                    namespace,
+                    object,
+                    before.as_ref(),
+                    precondition,
+                    &options(true),
+                )
+                .await?;
             }
         }
     }
     let mut lines = String::new();
     let mut objects = vec![];
-    for change in changes {
-        match change {
-            Change::Apply {
-                kind,
-                namespace,
-                object,
-                before,
-                precondition,
-            } => {
-                let result = match (settings.dry_run, api) {
-                    (DryRun::Client, _) | (_, None) => object,
-                    (dry_run, Some(api)) => {
-                        api.apply(
+    let names: Vec<String> = changes.iter().map(Change::display_name).collect();
+    for (index, change) in changes.into_iter().enumerate() {
+        let step: Result<()> = async {
+            match change {
+                Change::Apply {
+                    kind,
+                    namespace,
+                    object,
+                    before,
+                    precondition,
+                } => {
+                    let result = match (settings.dry_run, api) {
+                        (DryRun::Client, _) | (_, None) => object,
+                        (dry_run, Some(api)) => {
+                            api.write(
+                                &kind,
+                                &namespace,
+                                &object,
+                                before.as_ref(),
+                                &precondition,
+                                &options(dry_run == DryRun::Server),
+                            )
+                            .await?
+                        }
+                    };
+                    let name = render::name(&result);
+                    let earlier = written.0.borrow().get(&name).copied();
+                    let same = |b: &Value| match kind {
+                        Resource::Istio(_) => same_content(b, &result),
+                        Resource::Discovered(_) => same_object(b, &result),
+                    };
+                    let action = match (&before, earlier) {
+                        (None, _) => "created",
+                        (Some(b), None) if same(b) => "unchanged",
+                        (Some(b), Some(earlier)) if same(b) => earlier,
+                        (Some(_), _) => "configured",
+                    };
+                    if action != "unchanged" {
+                        written.0.borrow_mut().insert(name.clone(), action);
+                    }
+                    lines.push_str(&format!("{name} {action}{suffix}\n"));
+                    objects.push(result);
+                }
+                Change::Delete {
+                    kind,
+                    namespace,
+                    name,
+                    uid,
+                    resource_version,
+                } => {
+                    if let (Some(api), false) = (api, settings.dry_run == DryRun::Client) {
+                        api.delete(
                             &kind,
                             &namespace,
-                            &object,
-                            &precondition,
-                            &options(dry_run == DryRun::Server),
+                            &name,
+                            Preconditions {
+                                uid,
+                                resource_version,
+                            },
+                            settings.dry_run == DryRun::Server,
                         )
-                        .await?
+                        .await?;
                     }
-                };
-                let name = render::name(&result);
-                let earlier = written.0.borrow().get(&name).copied();
-                let same = |b: &Value| match kind {
-                    Resource::Istio(_) => same_content(b, &result),
-                    Resource::Discovered(_) => same_object(b, &result),
-                };
-                let action = match (&before, earlier) {
-                    (None, _) => "created",
-                    (Some(b), None) if same(b) => "unchanged",
-                    (Some(b), Some(earlier)) if same(b) => earlier,
-                    (Some(_), _) => "configured",
-                };
-                if action != "unchanged" {
-                    written.0.borrow_mut().insert(name.clone(), action);
+                    lines.push_str(&format!("{}/{name} deleted{suffix}\n", kind.qualified()));
                 }
-                lines.push_str(&format!("{name} {action}{suffix}\n"));
-                objects.push(result);
             }
-            Change::Delete {
-                kind,
-                namespace,
-                name,
-                uid,
-                resource_version,
-            } => {
-                if let (Some(api), false) = (api, settings.dry_run == DryRun::Client) {
-                    api.delete(
-                        &kind,
-                        &namespace,
-                        &name,
-                        Preconditions {
-                            uid,
-                            resource_version,
-                        },
-                        settings.dry_run == DryRun::Server,
-                    )
-                    .await?;
+            Ok(())
+        }
+        .await;
+        if let Err(error) = step {
+            // A change made meanwhile by another writer: the whole attempt is made again (and
+            // reports these writes then).
+            if error.is_modified() {
+                return Err(error);
+            }
+            // Say what was done and what was not, in order, before the error.
+            if !lines.is_empty() {
+                print_done(format, &lines, &objects);
+            }
+            let unanswered = matches!(
+                error,
+                Error::Runtime {
+                    reason: Reason::Unreachable,
+                    ..
                 }
-                lines.push_str(&format!("{}/{name} deleted{suffix}\n", kind.qualified()));
+            );
+            // One object and nothing done: the error alone says it.
+            let several = names.len() > 1;
+            for (i, name) in names.iter().enumerate().skip(index).filter(|_| several) {
+                if i == index && unanswered {
+                    eprintln!(
+                        "not known: {name} (sent, but no answer came: it may have been written)"
+                    );
+                } else {
+                    eprintln!("not written: {name}");
+                }
             }
+            return Err(error);
         }
     }
+    print_done(format, &lines, &objects);
+    Ok(exit::OK)
+}
+
+fn print_done(format: Option<render::ObjectFormat>, lines: &str, objects: &[Value]) {
     match format {
         None => print!("{lines}"),
-        Some(format) => print!("{}", render::objects(format, &objects)),
+        Some(format) => print!("{}", render::objects(format, objects)),
     }
-    Ok(exit::OK)
 }
 
 /// Whether a write changed what matters: the spec and the labels.

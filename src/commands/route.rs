@@ -162,8 +162,14 @@ async fn edit(
                 _ => vec![],
             };
             Some(
-                status::read_view(&api, Some(&namespace), &service_entries, &[], &gateway_host)
-                    .await,
+                status::read_view(
+                    &api,
+                    Some(&namespace),
+                    service_entries.iter().map(typed).collect(),
+                    vec![],
+                    &gateway_host,
+                )
+                .await,
             )
         }
         _ => None,

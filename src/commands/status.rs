@@ -11,14 +11,14 @@ use crate::cli::StatusArgs;
 use crate::cluster::{api::IstioApi, connect};
 use std::collections::BTreeMap;
 
-use crate::core::istio::{DEFAULT_EGRESS_GATEWAY_HOST, Kind, VirtualService, VirtualServiceSpec};
+use crate::core::istio::{DEFAULT_EGRESS_GATEWAY_HOST, Kind, ServiceEntry, VirtualService};
 use crate::core::render::{self, ObjectFormat};
 use crate::core::status::{self, ClusterView, GATEWAY_NAMESPACE, Known, Severity};
 use crate::core::traffic::{KubeService, service_port_protocol};
 use crate::error::{Error, Result, exit};
 use crate::settings::{Output, Settings};
 
-use super::{parse_hosts, typed};
+use super::parse_hosts;
 
 pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
     let hosts: Vec<String> = parse_hosts(&args.hosts)?
@@ -31,12 +31,15 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
         ));
     }
     let (session_namespace, cluster) = connect::open_cluster(settings).await?;
-    let api = IstioApi::new(&cluster, settings.api_version);
+    let api = IstioApi::new(&cluster, settings.api_version).verify_namespaces();
     let namespace = (!args.all_namespaces).then_some(session_namespace.as_str());
 
-    let service_entries = api.list(Kind::ServiceEntry, namespace, None).await?;
-    let virtual_services = api.list(Kind::VirtualService, namespace, None).await?;
-    let view = read_view(&api, namespace, &service_entries, &virtual_services, &[]).await;
+    let service_entries: Vec<ServiceEntry> =
+        api.list_typed(Kind::ServiceEntry, namespace, None).await?;
+    let virtual_services: Vec<VirtualService> = api
+        .list_typed(Kind::VirtualService, namespace, None)
+        .await?;
+    let view = read_view(&api, namespace, service_entries, virtual_services, &[]).await;
     let report = status::analyse(&view, &hosts);
     match settings.output {
         Output::Objects(ObjectFormat::Json) => {
@@ -78,8 +81,8 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
 pub async fn read_view(
     api: &IstioApi<'_>,
     namespace: Option<&str>,
-    service_entries: &[Value],
-    virtual_services: &[Value],
+    service_entries: Vec<ServiceEntry>,
+    virtual_services: Vec<VirtualService>,
     also_services: &[&str],
 ) -> ClusterView {
     // What the egress gateway knows of external hosts: already listed with -A, else one list.
@@ -87,44 +90,40 @@ pub async fn read_view(
         Known::Yes(
             service_entries
                 .iter()
-                .filter(|se| se["metadata"]["namespace"] == GATEWAY_NAMESPACE)
-                .map(typed)
+                .filter(|se| se.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
+                .cloned()
                 .collect(),
         )
     } else {
         known(
-            api.list(Kind::ServiceEntry, Some(GATEWAY_NAMESPACE), None)
+            api.list_typed(Kind::ServiceEntry, Some(GATEWAY_NAMESPACE), None)
                 .await,
         )
-        .map(|list| list.iter().map(typed).collect())
     };
-    let gateways = known(api.list(Kind::Gateway, Some(GATEWAY_NAMESPACE), None).await)
-        .map(|list| list.iter().map(typed).collect());
+    let gateways = known(
+        api.list_typed(Kind::Gateway, Some(GATEWAY_NAMESPACE), None)
+            .await,
+    );
     let gateway_virtual_services = if namespace.is_none() || namespace == Some(GATEWAY_NAMESPACE) {
         Known::Yes(
             virtual_services
                 .iter()
-                .filter(|vs| vs["metadata"]["namespace"] == GATEWAY_NAMESPACE)
-                .map(typed)
+                .filter(|vs| vs.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
+                .cloned()
                 .collect(),
         )
     } else {
         known(
-            api.list(Kind::VirtualService, Some(GATEWAY_NAMESPACE), None)
+            api.list_typed(Kind::VirtualService, Some(GATEWAY_NAMESPACE), None)
                 .await,
         )
-        .map(|list| list.iter().map(typed).collect())
     };
     let destination_rules = known(
-        api.list(Kind::DestinationRule, Some(GATEWAY_NAMESPACE), None)
+        api.list_typed(Kind::DestinationRule, Some(GATEWAY_NAMESPACE), None)
             .await,
-    )
-    .map(|list| list.iter().map(typed).collect());
+    );
     // The Services that routes send to: the egress gateway's, and any other a route names.
-    let typed_virtual_services: Vec<VirtualService> = virtual_services
-        .iter()
-        .map(typed::<VirtualServiceSpec>)
-        .collect();
+    let typed_virtual_services = virtual_services;
     let mut services = BTreeMap::new();
     let mut wanted = vec![DEFAULT_EGRESS_GATEWAY_HOST.to_string()];
     wanted.extend(
@@ -164,7 +163,7 @@ pub async fn read_view(
     };
 
     ClusterView {
-        service_entries: service_entries.iter().map(typed).collect(),
+        service_entries,
         virtual_services: typed_virtual_services,
         gateways,
         gateway_service_entries,
