@@ -31,6 +31,9 @@ _kubectl__egress() {
             kubectl__egress,help)
                 cmd="kubectl__egress__subcmd__help"
                 ;;
+            kubectl__egress,retries)
+                cmd="kubectl__egress__subcmd__retries"
+                ;;
             kubectl__egress,status)
                 cmd="kubectl__egress__subcmd__status"
                 ;;
@@ -55,6 +58,9 @@ _kubectl__egress() {
             kubectl__egress__subcmd__help,help)
                 cmd="kubectl__egress__subcmd__help__subcmd__help"
                 ;;
+            kubectl__egress__subcmd__help,retries)
+                cmd="kubectl__egress__subcmd__help__subcmd__retries"
+                ;;
             kubectl__egress__subcmd__help,status)
                 cmd="kubectl__egress__subcmd__help__subcmd__status"
                 ;;
@@ -71,7 +77,7 @@ _kubectl__egress() {
 
     case "${cmd}" in
         kubectl__egress)
-            opts="-n -o -h -V --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version allow timeout via-gateway apply status cleanup completion help"
+            opts="-n -o -h -V --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version allow timeout retries via-gateway apply status cleanup completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -125,7 +131,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__allow)
-            opts="-n -o -h -V --port --resolution --export-to --location --name --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --port --resolution --export-to --location --name --tls-origination --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -377,7 +383,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__help)
-            opts="allow timeout via-gateway apply status cleanup completion help"
+            opts="allow timeout retries via-gateway apply status cleanup completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +466,20 @@ _kubectl__egress() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kubectl__egress__subcmd__help__subcmd__retries)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kubectl__egress__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -495,6 +515,76 @@ _kubectl__egress() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__egress__subcmd__retries)
+            opts="-n -o -h -V --attempts --per-try-timeout --retry-on --clear --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --attempts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --per-try-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-on)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dry-run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --field-manager)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -615,7 +705,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__via__subcmd__gateway)
-            opts="-n -o -h -V --gateway-host --port --subset --off --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --gateway-host --port --subset --tls --off --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

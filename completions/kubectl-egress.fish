@@ -36,6 +36,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -s h -l help
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -s V -l version -d 'Print version'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "allow" -d 'Allow traffic to external hosts: one ServiceEntry per host'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "timeout" -d 'Set or clear the request timeout on a host\'s VirtualService'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "retries" -d 'Set or clear HTTP retries on a host\'s VirtualService'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "via-gateway" -d 'Route a host\'s mesh traffic through the egress gateway'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "apply" -d 'Apply manifests with $VAR substitution, into the namespace only'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "status" -d 'Show what is allowed, how it is routed, and what is wrong'
@@ -55,6 +56,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l 
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l tls-origination -d 'The application speaks plain HTTP to port 80; the sidecar opens TLS to the host\'s 443 (a DestinationRule beside the ServiceEntry), so timeouts and retries apply'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s h -l help -d 'Print help'
@@ -74,6 +76,24 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s h -l help -d 'Print help'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s V -l version -d 'Print version'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l attempts -d 'How many times a request is tried in all (Istio\'s retries.attempts)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l per-try-timeout -d 'Time allowed for each try, in Go syntax, e.g. 2s' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l retry-on -d 'When to retry: Envoy\'s conditions, comma-separated, e.g. 5xx,connect-failure' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l export-to -d 'Namespaces that may see the VirtualService; repeatable [default: "."]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l context -d 'Kubeconfig context to use' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l field-manager -d 'Field manager for server-side apply' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l clear -d 'Remove the retries'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l force -d 'Write even when Istio would ignore the route or answer it with an error (exit 3 otherwise)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -s h -l help -d 'Print help'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -s V -l version -d 'Print version'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l gateway-host -d 'The egress gateway Service\'s FQDN' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l port -d 'Port matched on the sidecar and used on the gateway' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l subset -d 'Subset of the admins\' DestinationRule for the egress gateway' -r
@@ -86,7 +106,8 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gatewa
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l off -d 'Route straight to the host again'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l tls -d 'Also send TLS on 443 to the gateway\'s 443, matched by SNI (passthrough)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l off -d 'Route straight to the host again (HTTP and TLS)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l force -d 'Write even when Istio would ignore the route or answer it with an error (exit 3 otherwise)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
@@ -138,11 +159,12 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway apply status cleanup completion help" -f -a "allow" -d 'Allow traffic to external hosts: one ServiceEntry per host'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway apply status cleanup completion help" -f -a "timeout" -d 'Set or clear the request timeout on a host\'s VirtualService'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway apply status cleanup completion help" -f -a "via-gateway" -d 'Route a host\'s mesh traffic through the egress gateway'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway apply status cleanup completion help" -f -a "apply" -d 'Apply manifests with $VAR substitution, into the namespace only'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway apply status cleanup completion help" -f -a "status" -d 'Show what is allowed, how it is routed, and what is wrong'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway apply status cleanup completion help" -f -a "cleanup" -d 'Delete what kubectl-egress created in the namespace, nothing else'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway apply status cleanup completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout via-gateway apply status cleanup completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "allow" -d 'Allow traffic to external hosts: one ServiceEntry per host'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "timeout" -d 'Set or clear the request timeout on a host\'s VirtualService'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "retries" -d 'Set or clear HTTP retries on a host\'s VirtualService'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "via-gateway" -d 'Route a host\'s mesh traffic through the egress gateway'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "apply" -d 'Apply manifests with $VAR substitution, into the namespace only'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "status" -d 'Show what is allowed, how it is routed, and what is wrong'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "cleanup" -d 'Delete what kubectl-egress created in the namespace, nothing else'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('allow', 'allow', [CompletionResultType]::ParameterValue, 'Allow traffic to external hosts: one ServiceEntry per host')
             [CompletionResult]::new('timeout', 'timeout', [CompletionResultType]::ParameterValue, 'Set or clear the request timeout on a host''s VirtualService')
+            [CompletionResult]::new('retries', 'retries', [CompletionResultType]::ParameterValue, 'Set or clear HTTP retries on a host''s VirtualService')
             [CompletionResult]::new('via-gateway', 'via-gateway', [CompletionResultType]::ParameterValue, 'Route a host''s mesh traffic through the egress gateway')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply manifests with $VAR substitution, into the namespace only')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is allowed, how it is routed, and what is wrong')
@@ -61,6 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--field-manager', '--field-manager', [CompletionResultType]::ParameterName, 'Field manager for server-side apply')
             [CompletionResult]::new('--api-version', '--api-version', [CompletionResultType]::ParameterName, 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)')
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes')
+            [CompletionResult]::new('--tls-origination', '--tls-origination', [CompletionResultType]::ParameterName, 'The application speaks plain HTTP to port 80; the sidecar opens TLS to the host''s 443 (a DestinationRule beside the ServiceEntry), so timeouts and retries apply')
             [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take over fields another field manager owns (server-side apply --force-conflicts)')
             [CompletionResult]::new('--adopt', '--adopt', [CompletionResultType]::ParameterName, 'Take over an existing hand-made object for the same host instead of refusing')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -91,6 +93,31 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'kubectl-egress;retries' {
+            [CompletionResult]::new('--attempts', '--attempts', [CompletionResultType]::ParameterName, 'How many times a request is tried in all (Istio''s retries.attempts)')
+            [CompletionResult]::new('--per-try-timeout', '--per-try-timeout', [CompletionResultType]::ParameterName, 'Time allowed for each try, in Go syntax, e.g. 2s')
+            [CompletionResult]::new('--retry-on', '--retry-on', [CompletionResultType]::ParameterName, 'When to retry: Envoy''s conditions, comma-separated, e.g. 5xx,connect-failure')
+            [CompletionResult]::new('--export-to', '--export-to', [CompletionResultType]::ParameterName, 'Namespaces that may see the VirtualService; repeatable [default: "."]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: yaml, json or name (status: wide, yaml, json)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: yaml, json or name (status: wide, yaml, json)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing')
+            [CompletionResult]::new('--field-manager', '--field-manager', [CompletionResultType]::ParameterName, 'Field manager for server-side apply')
+            [CompletionResult]::new('--api-version', '--api-version', [CompletionResultType]::ParameterName, 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes')
+            [CompletionResult]::new('--clear', '--clear', [CompletionResultType]::ParameterName, 'Remove the retries')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Write even when Istio would ignore the route or answer it with an error (exit 3 otherwise)')
+            [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take over fields another field manager owns (server-side apply --force-conflicts)')
+            [CompletionResult]::new('--adopt', '--adopt', [CompletionResultType]::ParameterName, 'Take over an existing hand-made object for the same host instead of refusing')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'kubectl-egress;via-gateway' {
             [CompletionResult]::new('--gateway-host', '--gateway-host', [CompletionResultType]::ParameterName, 'The egress gateway Service''s FQDN')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port matched on the sidecar and used on the gateway')
@@ -106,7 +133,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--field-manager', '--field-manager', [CompletionResultType]::ParameterName, 'Field manager for server-side apply')
             [CompletionResult]::new('--api-version', '--api-version', [CompletionResultType]::ParameterName, 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)')
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes')
-            [CompletionResult]::new('--off', '--off', [CompletionResultType]::ParameterName, 'Route straight to the host again')
+            [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Also send TLS on 443 to the gateway''s 443, matched by SNI (passthrough)')
+            [CompletionResult]::new('--off', '--off', [CompletionResultType]::ParameterName, 'Route straight to the host again (HTTP and TLS)')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Write even when Istio would ignore the route or answer it with an error (exit 3 otherwise)')
             [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take over fields another field manager owns (server-side apply --force-conflicts)')
             [CompletionResult]::new('--adopt', '--adopt', [CompletionResultType]::ParameterName, 'Take over an existing hand-made object for the same host instead of refusing')
@@ -197,6 +225,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
         'kubectl-egress;help' {
             [CompletionResult]::new('allow', 'allow', [CompletionResultType]::ParameterValue, 'Allow traffic to external hosts: one ServiceEntry per host')
             [CompletionResult]::new('timeout', 'timeout', [CompletionResultType]::ParameterValue, 'Set or clear the request timeout on a host''s VirtualService')
+            [CompletionResult]::new('retries', 'retries', [CompletionResultType]::ParameterValue, 'Set or clear HTTP retries on a host''s VirtualService')
             [CompletionResult]::new('via-gateway', 'via-gateway', [CompletionResultType]::ParameterValue, 'Route a host''s mesh traffic through the egress gateway')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply manifests with $VAR substitution, into the namespace only')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is allowed, how it is routed, and what is wrong')
@@ -209,6 +238,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             break
         }
         'kubectl-egress;help;timeout' {
+            break
+        }
+        'kubectl-egress;help;retries' {
             break
         }
         'kubectl-egress;help;via-gateway' {

@@ -119,7 +119,11 @@ Examples:
   kubectl egress allow api.github.com uploads.github.com --port 443
 
   # A wildcard (resolution NONE) and a custom name
-  kubectl egress allow '*.wikipedia.org' --port 443/TLS --name wikipedia")]
+  kubectl egress allow '*.wikipedia.org' --port 443/TLS --name wikipedia
+
+  # The application calls http://httpbin.org; the sidecar opens TLS to httpbin.org:443,
+  # so timeouts and retries apply to it (ServiceEntry + DestinationRule)
+  kubectl egress allow httpbin.org --tls-origination")]
     Allow(AllowArgs),
 
     /// Set or clear the request timeout on a host's VirtualService
@@ -135,6 +139,16 @@ Examples:
   kubectl egress timeout httpbin.org --clear")]
     Timeout(TimeoutArgs),
 
+    /// Set or clear HTTP retries on a host's VirtualService
+    #[command(after_help = "\
+Examples:
+  # Up to 3 attempts, each given 2s, on 5xx and connection failures
+  kubectl egress retries httpbin.org --attempts 3 --per-try-timeout 2s --retry-on 5xx,connect-failure
+
+  # Remove the retries (the timeout and gateway route, if any, stay)
+  kubectl egress retries httpbin.org --clear")]
+    Retries(RetriesArgs),
+
     /// Route a host's mesh traffic through the egress gateway
     #[command(after_help = "\
 Examples:
@@ -143,6 +157,9 @@ Examples:
 
   # Use the admins' DestinationRule subset
   kubectl egress via-gateway httpbin.org --subset httpbin
+
+  # HTTPS too: TLS on 443 goes to the gateway by SNI, untouched (needs the admins' TLS server)
+  kubectl egress via-gateway httpbin.org --tls
 
   # Route straight to the host again (a timeout, if any, stays)
   kubectl egress via-gateway httpbin.org --off")]
@@ -255,6 +272,11 @@ pub struct AllowArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 
+    /// The application speaks plain HTTP to port 80; the sidecar opens TLS to the host's 443
+    /// (a DestinationRule beside the ServiceEntry), so timeouts and retries apply
+    #[arg(long)]
+    pub tls_origination: bool,
+
     #[command(flatten)]
     pub write: WriteArgs,
 }
@@ -275,6 +297,39 @@ pub struct TimeoutArgs {
 
     /// Remove the timeout
     #[arg(long, conflicts_with = "duration")]
+    pub clear: bool,
+
+    /// Namespaces that may see the VirtualService; repeatable [default: "."]
+    #[arg(long = "export-to", value_name = "NAMESPACE")]
+    pub export_to: Vec<String>,
+
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetriesArgs {
+    /// External host, e.g. httpbin.org
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// How many times a request is tried in all (Istio's retries.attempts)
+    #[arg(long, value_name = "N", required_unless_present = "clear")]
+    pub attempts: Option<String>,
+
+    /// Time allowed for each try, in Go syntax, e.g. 2s
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub per_try_timeout: Option<String>,
+
+    /// When to retry: Envoy's conditions, comma-separated, e.g. 5xx,connect-failure
+    #[arg(long, value_name = "LIST")]
+    pub retry_on: Option<String>,
+
+    /// Remove the retries
+    #[arg(long, conflicts_with_all = ["attempts", "per_try_timeout", "retry_on"])]
     pub clear: bool,
 
     /// Namespaces that may see the VirtualService; repeatable [default: "."]
@@ -313,8 +368,12 @@ pub struct ViaGatewayArgs {
     #[arg(long, value_name = "NAME")]
     pub subset: Option<String>,
 
-    /// Route straight to the host again
-    #[arg(long, conflicts_with_all = ["subset", "gateway_host", "port"])]
+    /// Also send TLS on 443 to the gateway's 443, matched by SNI (passthrough)
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Route straight to the host again (HTTP and TLS)
+    #[arg(long, conflicts_with_all = ["subset", "gateway_host", "port", "tls"])]
     pub off: bool,
 
     /// Namespaces that may see the VirtualService; repeatable [default: "."]

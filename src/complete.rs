@@ -123,7 +123,9 @@ pub fn answer(words: &[String]) -> Answer {
         return Answer::Values(subcommands, directive::NO_FILE_COMP);
     }
     match (command.get_name(), positionals) {
-        ("timeout" | "via-gateway", 0) | ("status" | "cleanup", _) => hosts(partial, connection),
+        ("timeout" | "retries" | "via-gateway", 0) | ("status" | "cleanup", _) => {
+            hosts(partial, connection)
+        }
         ("timeout", 1) => matching(
             partial,
             &["0.5s", "1s", "2s", "5s", "30s"].map(String::from),
@@ -346,6 +348,7 @@ mod tests {
             [
                 "allow",
                 "timeout",
+                "retries",
                 "via-gateway",
                 "apply",
                 "status",

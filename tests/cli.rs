@@ -37,6 +37,94 @@ fn allow_renders_the_exercise_service_entry() {
     ]));
 }
 
+/// HTTPS modes: TLS origination at the sidecar, passthrough through the gateway, retries.
+#[test]
+fn https_modes_render() {
+    let render = |args: &[&str]| {
+        stdout_of(
+            &[
+                args,
+                &["-n", "student1", "--dry-run=client", "-o", "yaml"][..],
+            ]
+            .concat(),
+        )
+    };
+    insta::assert_snapshot!(
+        "allow_tls_origination",
+        render(&["allow", "httpbin.org", "--tls-origination"])
+    );
+    insta::assert_snapshot!(
+        "via_gateway_tls",
+        render(&["via-gateway", "httpbin.org", "--tls"])
+    );
+    insta::assert_snapshot!(
+        "retries",
+        render(&[
+            "retries",
+            "httpbin.org",
+            "--attempts",
+            "3",
+            "--per-try-timeout",
+            "2s",
+            "--retry-on",
+            "5xx,connect-failure"
+        ])
+    );
+}
+
+#[test]
+fn https_modes_refuse_what_cannot_work() {
+    for (args, says) in [
+        (
+            &["allow", "*.wikipedia.org", "--tls-origination"][..],
+            "concrete host",
+        ),
+        (
+            &["allow", "httpbin.org", "--tls-origination", "--port", "443"][..],
+            "leave --port out",
+        ),
+        (
+            &["via-gateway", "*.wikipedia.org", "--tls"][..],
+            "one concrete host",
+        ),
+        (
+            &["retries", "httpbin.org", "--attempts", "0"][..],
+            "--attempts",
+        ),
+        (
+            &[
+                "retries",
+                "httpbin.org",
+                "--attempts",
+                "3",
+                "--retry-on",
+                "sometimes",
+            ][..],
+            "\"sometimes\"",
+        ),
+        (
+            &[
+                "retries",
+                "httpbin.org",
+                "--attempts",
+                "3",
+                "--per-try-timeout",
+                "1",
+            ][..],
+            "--per-try-timeout",
+        ),
+    ] {
+        let out = egress()
+            .args(args)
+            .args(["-n", "student1", "--dry-run=client"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn timeout_renders_the_exercise_virtual_service() {
     insta::assert_snapshot!(stdout_of(&[

@@ -47,6 +47,7 @@ struct State {
     istio_admin: Vec<Value>,
     service_entries: Vec<Value>,
     virtual_services: Vec<Value>,
+    destination_rules: Vec<Value>,
     registry_only: bool,
 }
 
@@ -71,13 +72,21 @@ fn generate(rng: &mut Rng) -> State {
         } else {
             vec!["*"]
         };
+        let mut servers = vec![
+            json!({"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}),
+        ];
+        // HTTPS through the gateway: a TLS server on 443 that passes TLS through by SNI.
+        if rng.chance(50) {
+            let protocol = *rng.pick(&["TLS", "HTTPS"]);
+            servers.push(json!({
+                "port": {"number": 443, "name": "tls", "protocol": protocol},
+                "hosts": hosts, "tls": {"mode": "PASSTHROUGH"},
+            }));
+        }
         admin.push(json!({
             "apiVersion": "networking.istio.io/v1", "kind": "Gateway",
             "metadata": meta("egw", GATEWAY_NAMESPACE, 1, false),
-            "spec": {
-                "selector": {"istio": "egressgateway"},
-                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}],
-            },
+            "spec": {"selector": {"istio": "egressgateway"}, "servers": servers},
         }));
     }
     if rng.chance(70) {
@@ -93,7 +102,24 @@ fn generate(rng: &mut Rng) -> State {
             "metadata": meta("httpbin", GATEWAY_NAMESPACE, 3, false),
             "spec": {
                 "hosts": [gateway_host], "exportTo": ["."], "resolution": "DNS",
-                "ports": [{"number": 80, "name": "http-port", "protocol": "HTTP"}],
+                "ports": if rng.chance(60) {
+                    json!([{"number": 80, "name": "http-port", "protocol": "HTTP"},
+                           {"number": 443, "name": "tls", "protocol": "TLS"}])
+                } else {
+                    json!([{"number": 80, "name": "http-port", "protocol": "HTTP"}])
+                },
+            },
+        }));
+    }
+    // TLS origination at the gateway: its hop to the host goes to 443, with a rule for SIMPLE.
+    let gateway_originates = rng.chance(30);
+    if gateway_originates && rng.chance(80) {
+        admin.push(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": meta("originate-httpbin", GATEWAY_NAMESPACE, 5, false),
+            "spec": {
+                "host": gateway_host, "exportTo": ["."],
+                "trafficPolicy": {"portLevelSettings": [{"port": {"number": 443}, "tls": {"mode": "SIMPLE", "sni": gateway_host}}]},
             },
         }));
     }
@@ -105,8 +131,16 @@ fn generate(rng: &mut Rng) -> State {
                 "hosts": [gateway_host], "gateways": ["egw"],
                 "http": [{
                     "match": [{"gateways": ["egw"], "port": 80}],
-                    "route": [{"destination": {"host": gateway_host, "port": {"number": 80}}, "weight": 100}],
+                    "route": [{"destination": {"host": gateway_host, "port": {"number": if gateway_originates { 443 } else { 80 }}}, "weight": 100}],
                 }],
+                "tls": if rng.chance(60) {
+                    json!([{
+                        "match": [{"gateways": ["egw"], "port": 443, "sniHosts": [gateway_host]}],
+                        "route": [{"destination": {"host": gateway_host, "port": {"number": 443}}, "weight": 100}],
+                    }])
+                } else {
+                    json!([])
+                },
             },
         }));
     }
@@ -115,6 +149,7 @@ fn generate(rng: &mut Rng) -> State {
     let mut take_time = |rng: &mut Rng| created.remove(rng.below(created.len()));
 
     let mut service_entries = vec![];
+    let mut destination_rules = vec![];
     let mut used_names = vec![];
     for i in 0..rng.below(3) {
         // Mostly one ServiceEntry per host; now and then two (the plugin declines those).
@@ -132,7 +167,7 @@ fn generate(rng: &mut Rng) -> State {
         } else {
             *rng.pick(&HOSTS)
         };
-        let mut ports = vec![];
+        let mut ports: Vec<Value> = vec![];
         for (number, protocols) in [
             (80, &["HTTP"][..]),
             (443, &["HTTPS", "TLS"][..]),
@@ -171,6 +206,28 @@ fn generate(rng: &mut Rng) -> State {
         };
         let name = format!("se{i}");
         used_names.push(name.clone());
+        // allow --tls-origination's shape: 80 reaches the host's 443; a rule originates TLS.
+        let originate = !host.starts_with('*') && rng.chance(25);
+        if originate {
+            ports = vec![
+                json!({"number": 80, "name": "http-port", "protocol": "HTTP", "targetPort": 443}),
+                json!({"number": 443, "name": "https-port", "protocol": "HTTPS"}),
+            ];
+            if rng.chance(85) {
+                let mut rule = json!({
+                    "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                    "metadata": meta(&name, NS, 9, rng.chance(50)),
+                    "spec": {
+                        "host": host,
+                        "trafficPolicy": {"portLevelSettings": [{"port": {"number": 80}, "tls": {"mode": "SIMPLE", "sni": host}}]},
+                    },
+                });
+                if rng.chance(80) {
+                    rule["spec"]["exportTo"] = json!(["."]);
+                }
+                destination_rules.push(rule);
+            }
+        }
         let mut spec = json!({"hosts": [host], "ports": ports, "resolution": resolution});
         if !export.is_null() {
             spec["exportTo"] = export;
@@ -213,6 +270,18 @@ fn generate(rng: &mut Rng) -> State {
             route["timeout"] = json!(t);
         }
         let mut spec = json!({"hosts": [host], "http": [route]});
+        // via-gateway --tls's shape: TLS on 443 by SNI to the gateway's 443.
+        if route_is_gateway(&spec) && rng.chance(35) {
+            let mut destination =
+                json!({"host": DEFAULT_EGRESS_GATEWAY_HOST, "port": {"number": 443}});
+            if let Some(subset) = rng.pick(&[None, None, Some("httpbin"), Some("missing")]) {
+                destination["subset"] = json!(subset);
+            }
+            spec["tls"] = json!([{
+                "match": [{"gateways": ["mesh"], "port": 443, "sniHosts": [host]}],
+                "route": [{"destination": destination, "weight": 100}],
+            }]);
+        }
         if route_is_gateway(&spec) {
             spec["gateways"] = json!(["mesh"]);
         }
@@ -230,6 +299,7 @@ fn generate(rng: &mut Rng) -> State {
         istio_admin: admin,
         service_entries,
         virtual_services,
+        destination_rules,
         registry_only: rng.chance(80),
     }
 }
@@ -277,6 +347,7 @@ fn view(state: &State) -> ClusterView {
         egress_gateway_service: Known::Yes(true),
         gateway_virtual_services: Known::Yes(typed(&of_kind(admin, "VirtualService"))),
         destination_rules: Known::Yes(typed(&of_kind(admin, "DestinationRule"))),
+        namespace_destination_rules: typed(&state.destination_rules),
         services: BTreeMap::from([
             (
                 DEFAULT_EGRESS_GATEWAY_HOST.to_string(),
@@ -330,6 +401,7 @@ fn generated_states_agree_with_istio() {
         let mut istio = state.istio_admin.clone();
         istio.extend(state.service_entries.iter().cloned());
         istio.extend(state.virtual_services.iter().cloned());
+        istio.extend(state.destination_rules.iter().cloned());
         let mesh = format!(
             "outboundTrafficPolicy:\n  mode: {}\n",
             if state.registry_only {

@@ -33,6 +33,7 @@ fn options(args: &AllowArgs) -> std::result::Result<AllowOptions, InputError> {
         ))),
     };
     Ok(AllowOptions {
+        tls_origination: args.tls_origination,
         ports: args
             .ports
             .iter()
@@ -67,10 +68,23 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             Some(name) => vec![name.clone()],
             None => naming::unique_names(&hosts, |_| false),
         };
-        let changes = hosts
-            .iter()
-            .zip(names)
-            .map(|(host, name)| Change::Apply {
+        let mut changes = vec![];
+        for (host, name) in hosts.iter().zip(names) {
+            if options.tls_origination {
+                changes.push(Change::Apply {
+                    kind: Kind::DestinationRule.into(),
+                    namespace: target.namespace.clone(),
+                    object: to_value(&plan::origination_rule(
+                        &target,
+                        &name,
+                        host,
+                        &options.export_to,
+                    )),
+                    before: None,
+                    precondition: Precondition::None,
+                });
+            }
+            changes.push(Change::Apply {
                 kind: Kind::ServiceEntry.into(),
                 namespace: target.namespace.clone(),
                 object: to_value(&plan::service_entry(
@@ -83,8 +97,8 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
                 )),
                 before: None,
                 precondition: Precondition::None,
-            })
-            .collect();
+            });
+        }
         return carry_out(settings, None, changes, false, &Written::default()).await;
     };
 
@@ -119,6 +133,15 @@ async fn write_service_entries(
         .list_with_version(Kind::ServiceEntry, Some(namespace), None)
         .await?;
     let known = existing(&listed.items);
+    // --tls-origination: each host's DestinationRule, under its ServiceEntry's name.
+    let rules = if options.tls_origination {
+        Some(
+            api.list_with_version(Kind::DestinationRule, Some(namespace), None)
+                .await?,
+        )
+    } else {
+        None
+    };
     let target = Target {
         namespace: namespace.to_string(),
         api_version: api.version(),
@@ -148,6 +171,35 @@ async fn write_service_entries(
             name: Some(placement.name.clone()),
             ..options.clone()
         };
+        if let Some(rules) = &rules {
+            let rule = ownership::place(
+                &Request {
+                    kind: Kind::DestinationRule,
+                    namespace,
+                    host,
+                    requested_name: Some(&placement.name),
+                    preferred_name: None,
+                    given_to_others: &[],
+                    adopt: write.adopt,
+                },
+                &existing(&rules.items),
+            )
+            .map_err(|e| Error::failed(Reason::Conflict, e))?;
+            let before = find_by_name(&rules.items, &rule.name).cloned();
+            // The rule goes first: the ServiceEntry's port 80 then never reaches 443 in plain text.
+            changes.push(Change::Apply {
+                kind: Kind::DestinationRule.into(),
+                namespace: namespace.to_string(),
+                object: to_value(&plan::origination_rule(
+                    &target,
+                    &rule.name,
+                    host,
+                    &options.export_to,
+                )),
+                precondition: Precondition::from_read(before.as_ref(), rules),
+                before,
+            });
+        }
         let before = find_by_name(&listed.items, &placement.name).cloned();
         changes.push(Change::Apply {
             kind: Kind::ServiceEntry.into(),

@@ -127,8 +127,13 @@ async fn delete(
     request_timeout: Option<Duration>,
     report: &mut Report,
 ) -> Result<()> {
-    // Routes first, so no VirtualService is left pointing at a host no longer allowed.
-    for kind in [Kind::VirtualService, Kind::ServiceEntry] {
+    // Routes first, so no VirtualService is left pointing at a host no longer allowed; the
+    // ServiceEntry last, after the DestinationRule that originates TLS for its port 80.
+    for kind in [
+        Kind::VirtualService,
+        Kind::DestinationRule,
+        Kind::ServiceEntry,
+    ] {
         if hosts.is_empty() && settings.dry_run != DryRun::Client {
             let namespaces: Vec<String> = match namespace {
                 Some(ns) => vec![ns.to_string()],
@@ -159,11 +164,15 @@ async fn delete(
         }
         let listed = api.list(kind, namespace, Some(selector)).await?;
         for object in listed {
+            // A DestinationRule names one host; the others list theirs.
             let lists_wanted_host = hosts.is_empty()
                 || object["spec"]["hosts"].as_array().is_some_and(|list| {
                     list.iter()
                         .any(|h| hosts.iter().any(|w| h.as_str() == Some(w.as_str())))
-                });
+                })
+                || object["spec"]["host"]
+                    .as_str()
+                    .is_some_and(|h| hosts.iter().any(|w| w.as_str() == h));
             if !lists_wanted_host {
                 continue;
             }

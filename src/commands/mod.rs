@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Allow(args) => allow::run(&settings, args).await,
         Command::Timeout(args) => route::run_timeout(&settings, args).await,
+        Command::Retries(args) => route::run_retries(&settings, args).await,
         Command::ViaGateway(args) => route::run_via_gateway(&settings, args).await,
         Command::Apply(args) => apply::run(&settings, args).await,
         Command::Status(args) => status::run(&settings, args).await,
@@ -71,6 +72,7 @@ pub fn existing(listed: &[Value]) -> Vec<Existing> {
             managed: typed::<serde_json::Map<String, Value>>(v)
                 .metadata
                 .is_managed(),
+            // ServiceEntries and VirtualServices list hosts; a DestinationRule names one.
             hosts: v["spec"]["hosts"]
                 .as_array()
                 .map(|a| {
@@ -78,6 +80,7 @@ pub fn existing(listed: &[Value]) -> Vec<Existing> {
                         .filter_map(|h| h.as_str().map(String::from))
                         .collect()
                 })
+                .or_else(|| v["spec"]["host"].as_str().map(|h| vec![h.to_string()]))
                 .unwrap_or_default(),
         })
         .collect()

@@ -8,10 +8,10 @@
 
 use serde_json::Value;
 
-use crate::cli::{TimeoutArgs, ViaGatewayArgs, WriteArgs};
+use crate::cli::{RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
-use crate::core::istio::{ApiVersion, Kind, VirtualService, VirtualServiceSpec};
+use crate::core::istio::{ApiVersion, HttpRetry, Kind, VirtualService, VirtualServiceSpec};
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
 use crate::core::status::{self as status_core, ClusterView, Severity};
@@ -43,6 +43,80 @@ pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     .await
 }
 
+pub async fn run_retries(settings: &Settings, args: RetriesArgs) -> Result<u8> {
+    let host = Host::parse(&args.host)?;
+    let change = if args.clear {
+        RouteChange::ClearRetries
+    } else {
+        let attempts = args.attempts.as_deref().unwrap_or_default();
+        let attempts = match attempts.parse::<u32>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                return Err(Error::input(format!(
+                    "invalid --attempts \"{}\": use a whole number of tries, 1-100, e.g. 3",
+                    attempts.escape_debug()
+                )));
+            }
+        };
+        let per_try_timeout = args
+            .per_try_timeout
+            .as_deref()
+            .map(|d| {
+                Timeout::parse(d)
+                    .map(|t| t.to_string())
+                    .map_err(|e| InputError(e.0.replacen("duration", "--per-try-timeout", 1)))
+            })
+            .transpose()?;
+        let retry_on = args.retry_on.as_deref().map(retry_conditions).transpose()?;
+        RouteChange::SetRetries(HttpRetry {
+            attempts,
+            per_try_timeout,
+            retry_on,
+        })
+    };
+    edit(
+        settings,
+        &host,
+        change,
+        &args.export_to,
+        args.check.force,
+        &args.write,
+    )
+    .await
+}
+
+/// Envoy's retry conditions, as Istio's retryOn takes them (plus HTTP status codes).
+const RETRY_CONDITIONS: [&str; 13] = [
+    "5xx",
+    "gateway-error",
+    "reset",
+    "connect-failure",
+    "envoy-ratelimited",
+    "retriable-4xx",
+    "refused-stream",
+    "retriable-status-codes",
+    "retriable-headers",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "unavailable",
+];
+
+fn retry_conditions(list: &str) -> std::result::Result<String, InputError> {
+    let conditions: Vec<&str> = list.split(',').map(str::trim).collect();
+    for c in &conditions {
+        let status_code = c.len() == 3 && c.chars().all(|d| d.is_ascii_digit());
+        if !status_code && !RETRY_CONDITIONS.contains(c) {
+            return Err(InputError(format!(
+                "invalid --retry-on condition \"{}\": use {} or an HTTP status code, comma-separated",
+                c.escape_debug(),
+                RETRY_CONDITIONS.join(", ")
+            )));
+        }
+    }
+    Ok(conditions.join(","))
+}
+
 pub async fn run_via_gateway(settings: &Settings, args: ViaGatewayArgs) -> Result<u8> {
     let host = Host::parse(&args.host)?;
     let change = if args.off {
@@ -65,7 +139,7 @@ pub async fn run_via_gateway(settings: &Settings, args: ViaGatewayArgs) -> Resul
                 "invalid --gateway-host \"{gateway_host}\": name the egress gateway Service, e.g. istio-egressgateway.istio-system.svc.cluster.local"
             )));
         }
-        RouteChange::ViaGateway(GatewayHop {
+        let hop = GatewayHop {
             gateway_host: gateway_host.to_string(),
             port,
             subset: args
@@ -73,7 +147,17 @@ pub async fn run_via_gateway(settings: &Settings, args: ViaGatewayArgs) -> Resul
                 .as_deref()
                 .map(|s| dns_label("--subset", s))
                 .transpose()?,
-        })
+        };
+        if args.tls && host.is_wildcard() {
+            return Err(Error::input(format!(
+                "--tls cannot route \"{host}\" through the gateway: the gateway's second hop needs one concrete host to connect to (istio#13241); allow and route each host by name"
+            )));
+        }
+        let tls = args.tls.then(|| GatewayHop {
+            port: 443,
+            ..hop.clone()
+        });
+        RouteChange::ViaGateway(hop, tls)
     };
     edit(
         settings,
@@ -132,7 +216,10 @@ async fn edit(
         .filter(|se| lists_host(se, host))
         .max_by_key(|se| typed::<Value>(se).metadata.is_managed());
     match (service_entry, &change) {
-        (None, RouteChange::SetTimeout(_) | RouteChange::ViaGateway(_)) => warn(&format!(
+        (
+            None,
+            RouteChange::SetTimeout(_) | RouteChange::SetRetries(_) | RouteChange::ViaGateway(..),
+        ) => warn(&format!(
             "no ServiceEntry for {host} in namespace {namespace}: with REGISTRY_ONLY calls still fail; run kubectl egress allow {host}"
         )),
         (Some(se), RouteChange::SetTimeout(t)) if !has_http_port(se) => warn(&format!(
@@ -153,12 +240,12 @@ async fn edit(
     // each attempt checks the VirtualService it composes against it.
     let checks = match (&change, force, settings.dry_run) {
         (
-            RouteChange::SetTimeout(_) | RouteChange::ViaGateway(_),
+            RouteChange::SetTimeout(_) | RouteChange::SetRetries(_) | RouteChange::ViaGateway(..),
             false,
             DryRun::None | DryRun::Server,
         ) => {
             let gateway_host = match &change {
-                RouteChange::ViaGateway(hop) => vec![hop.gateway_host.as_str()],
+                RouteChange::ViaGateway(hop, _) => vec![hop.gateway_host.as_str()],
                 _ => vec![],
             };
             Some(
@@ -331,7 +418,8 @@ fn refuse_what_istio_would_not_honour(
         return Ok(());
     };
     let what = match edit.change {
-        RouteChange::ViaGateway(_) => "via-gateway",
+        RouteChange::ViaGateway(..) => "via-gateway",
+        RouteChange::SetRetries(_) => "retries",
         _ => "timeout",
     };
     let refuse = |reason: &str| {
@@ -342,7 +430,7 @@ fn refuse_what_istio_would_not_honour(
             ),
         ))
     };
-    if let RouteChange::ViaGateway(hop) = edit.change
+    if let RouteChange::ViaGateway(hop, _) = edit.change
         && let Some(t) = report
             .traffic
             .iter()
@@ -362,7 +450,24 @@ fn refuse_what_istio_would_not_honour(
             });
         return refuse(&ignored);
     }
-    if let RouteChange::ViaGateway(hop) = edit.change
+    // The TLS hop (--tls) is held to the same: through the gateway, and out.
+    if let RouteChange::ViaGateway(_, Some(tls)) = edit.change
+        && let Some(t) = report.traffic.iter().find(|t| t.port == 443)
+        && (t.via != "gateway" || !matches!(t.outcome, "egress" | "unknown"))
+    {
+        return refuse(&format!(
+            "TLS to {host}:443 would go {} ({}{}), not through {}:{}",
+            t.via,
+            t.outcome,
+            t.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default(),
+            tls.gateway_host,
+            tls.port
+        ));
+    }
+    if let RouteChange::ViaGateway(hop, _) = edit.change
         && let Some(t) = report
             .traffic
             .iter()

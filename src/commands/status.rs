@@ -11,7 +11,9 @@ use crate::cli::StatusArgs;
 use crate::cluster::{api::IstioApi, connect};
 use std::collections::BTreeMap;
 
-use crate::core::istio::{DEFAULT_EGRESS_GATEWAY_HOST, Kind, ServiceEntry, VirtualService};
+use crate::core::istio::{
+    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, Kind, ServiceEntry, VirtualService,
+};
 use crate::core::render::{self, ObjectFormat};
 use crate::core::status::{self, ClusterView, GATEWAY_NAMESPACE, Known, Severity};
 use crate::core::traffic::{KubeService, service_port_protocol};
@@ -122,6 +124,23 @@ pub async fn read_view(
         api.list_typed(Kind::DestinationRule, Some(GATEWAY_NAMESPACE), None)
             .await,
     );
+    // The namespace's own (TLS origination); with -A or in istio-system, the list above has them.
+    let namespace_destination_rules: Vec<DestinationRule> = match namespace {
+        Some(ns) if ns != GATEWAY_NAMESPACE => {
+            known(api.list_typed(Kind::DestinationRule, Some(ns), None).await)
+                .into_option()
+                .unwrap_or_default()
+        }
+        None => known(api.list_typed(Kind::DestinationRule, None, None).await)
+            .into_option()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|dr: &DestinationRule| {
+                dr.metadata.namespace.as_deref() != Some(GATEWAY_NAMESPACE)
+            })
+            .collect(),
+        _ => vec![],
+    };
     // The Services that routes send to: the egress gateway's, and any other a route names.
     let typed_virtual_services = virtual_services;
     let mut services = BTreeMap::new();
@@ -170,6 +189,7 @@ pub async fn read_view(
         egress_gateway_service,
         gateway_virtual_services,
         destination_rules,
+        namespace_destination_rules,
         services,
         outbound_policy,
     }

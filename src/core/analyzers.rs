@@ -464,6 +464,7 @@ mod tests {
             egress_gateway_service: Known::Yes(true),
             gateway_virtual_services: Known::Yes(vec![]),
             destination_rules: Known::Yes(vec![]),
+            namespace_destination_rules: vec![],
             services: BTreeMap::new(),
             outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),
         }
@@ -496,6 +497,9 @@ mod tests {
             hops: vec!["sidecar".into()],
             virtual_service: None,
             reason: None,
+            upstream_tls: None,
+            upstream_sni: None,
+            upstream_port: None,
             wire: Some(Wire::of(protocol)),
         }
     }
@@ -679,6 +683,7 @@ mod tests {
                 servers: vec![GatewayServer {
                     hosts: vec![format!("./{HOST}")],
                     port: None,
+                    tls: None,
                 }],
             },
         }]);

@@ -66,11 +66,14 @@ pub struct ServiceEntrySpec {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(rename_all = "camelCase", default)]
 pub struct ServicePort {
     pub number: u32,
     pub name: String,
     pub protocol: String,
+    /// `allow --tls-origination`: port 80 of the ServiceEntry reaches the host on 443.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_port: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -83,9 +86,9 @@ pub struct VirtualServiceSpec {
     pub gateways: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub http: Vec<HttpRoute>,
-    /// Only read (to tell that a hand-made VirtualService routes TLS or TCP), never written.
+    /// TLS routes by SNI: `via-gateway --tls` sends 443 to the egress gateway (passthrough).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tls: Vec<serde_json::Value>,
+    pub tls: Vec<TlsRoute>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tcp: Vec<serde_json::Value>,
 }
@@ -97,8 +100,40 @@ pub struct HttpRoute {
     pub matches: Vec<HttpMatch>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<HttpRetry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub route: Vec<RouteDestination>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpRetry {
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_try_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_on: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsRoute {
+    #[serde(rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<TlsMatch>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<RouteDestination>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TlsMatch {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sni_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -144,14 +179,45 @@ pub struct DestinationRuleSpec {
     pub host: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub export_to: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic_policy: Option<TrafficPolicy>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subsets: Vec<Subset>,
 }
 
+/// The part of a DestinationRule's trafficPolicy that decides TLS toward the host.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TrafficPolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub port_level_settings: Vec<PortTrafficPolicy>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+pub struct PortTrafficPolicy {
+    pub port: Option<PortSelector>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
+}
+
+/// `tls.mode` SIMPLE originates TLS (the sidecar or gateway speaks HTTPS to the host).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientTls {
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Subset {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic_policy: Option<TrafficPolicy>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -166,6 +232,15 @@ pub struct GatewaySpec {
 pub struct GatewayServer {
     pub hosts: Vec<String>,
     pub port: Option<ServicePort>,
+    /// `tls.mode: PASSTHROUGH` on a TLS server: the gateway routes by SNI, TLS untouched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ServerTls>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerTls {
+    pub mode: String,
 }
 
 /// An Istio object as the API server stores it, with our spec type inside: the shape both

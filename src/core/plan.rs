@@ -42,6 +42,9 @@ pub struct AllowOptions {
     pub export_to: Vec<String>,
     pub location: Option<String>,
     pub name: Option<String>,
+    /// Plain HTTP to port 80, TLS to the host's 443 from the sidecar (port 80's targetPort 443,
+    /// and a DestinationRule that originates TLS): timeouts and retries then apply.
+    pub tls_origination: bool,
 }
 
 pub fn default_export_to(export_to: &[String]) -> Vec<String> {
@@ -67,6 +70,18 @@ pub fn check_allow(hosts: &[Host], options: &AllowOptions) -> Result<(), InputEr
                 "--resolution {r} cannot be used with wildcard host \"{host}\": DNS resolution needs \
                  a concrete host; leave --resolution out (wildcards use NONE) or name the host"
             )));
+        }
+    }
+    if options.tls_origination {
+        if let Some(host) = hosts.iter().find(|h| h.is_wildcard()) {
+            return Err(InputError(format!(
+                "--tls-origination needs a concrete host to name in TLS (SNI), not \"{host}\": allow each host by name"
+            )));
+        }
+        if !options.ports.is_empty() {
+            return Err(InputError(
+                "--tls-origination writes the ports itself (80/HTTP to the host's 443, and 443/HTTPS): leave --port out".into(),
+            ));
         }
     }
     let mut numbers = BTreeMap::new();
@@ -164,10 +179,42 @@ pub fn service_entry(target: &Target, host: &Host, options: &AllowOptions) -> Se
                     number: u32::from(p.number),
                     name,
                     protocol: p.protocol.clone(),
+                    // Origination: the application's plain HTTP on 80 leaves on the host's 443.
+                    target_port: (options.tls_origination && p.number == 80).then_some(443),
                 })
                 .collect(),
             location: options.location.clone(),
             resolution: Some(resolution),
+        },
+    }
+}
+
+/// `allow --tls-origination`'s DestinationRule: the sidecar speaks TLS to the host for what
+/// the application sends to port 80 (Istio's "Egress TLS Origination" task), with the host as SNI.
+pub fn origination_rule(
+    target: &Target,
+    name: &str,
+    host: &Host,
+    export_to: &[String],
+) -> DestinationRule {
+    Object {
+        api_version: target.api_version.group_version(),
+        kind: Kind::DestinationRule.name().to_string(),
+        metadata: metadata(target, name),
+        spec: DestinationRuleSpec {
+            host: host.to_string(),
+            export_to: default_export_to(export_to),
+            traffic_policy: Some(TrafficPolicy {
+                tls: None,
+                port_level_settings: vec![PortTrafficPolicy {
+                    port: Some(PortSelector { number: 80 }),
+                    tls: Some(ClientTls {
+                        mode: "SIMPLE".into(),
+                        sni: Some(host.to_string()),
+                    }),
+                }],
+            }),
+            subsets: vec![],
         },
     }
 }
@@ -197,7 +244,10 @@ impl Default for GatewayHop {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteSettings {
     pub timeout: Option<String>,
+    pub retries: Option<HttpRetry>,
     pub via_gateway: Option<GatewayHop>,
+    /// `via-gateway --tls`: TLS on 443, by SNI, to the egress gateway's 443 (passthrough).
+    pub tls_via_gateway: Option<GatewayHop>,
     /// Empty: `["."]`.
     pub export_to: Vec<String>,
 }
@@ -223,16 +273,37 @@ impl RouteSettings {
                 subset: destination.subset.clone(),
             })
         });
+        let retries = spec.http.iter().find_map(|r| r.retries.clone());
+        let tls_via_gateway = spec.tls.iter().find_map(|route| {
+            let destination = &route.route.first()?.destination;
+            if destination.host == host || destination.host.is_empty() {
+                return None;
+            }
+            Some(GatewayHop {
+                gateway_host: destination.host.clone(),
+                port: destination
+                    .port
+                    .as_ref()
+                    .and_then(|p| u16::try_from(p.number).ok())
+                    .unwrap_or(443),
+                subset: destination.subset.clone(),
+            })
+        });
         RouteSettings {
             timeout,
+            retries,
             via_gateway,
+            tls_via_gateway,
             export_to: spec.export_to.clone(),
         }
     }
 
     /// True when the VirtualService would change nothing Istio does on its own.
     pub fn is_empty(&self) -> bool {
-        self.timeout.is_none() && self.via_gateway.is_none()
+        self.timeout.is_none()
+            && self.retries.is_none()
+            && self.via_gateway.is_none()
+            && self.tls_via_gateway.is_none()
     }
 }
 
@@ -255,6 +326,7 @@ pub fn virtual_service(
                 uri: None,
             }],
             timeout: settings.timeout.clone(),
+            retries: settings.retries.clone(),
             route: vec![RouteDestination {
                 destination: Destination {
                     host: hop.gateway_host.clone(),
@@ -269,6 +341,7 @@ pub fn virtual_service(
         None => HttpRoute {
             matches: vec![],
             timeout: settings.timeout.clone(),
+            retries: settings.retries.clone(),
             route: vec![RouteDestination {
                 destination: Destination {
                     host: host.to_string(),
@@ -285,12 +358,35 @@ pub fn virtual_service(
         spec: VirtualServiceSpec {
             hosts: vec![host.to_string()],
             export_to: default_export_to(&settings.export_to),
-            gateways: if settings.via_gateway.is_some() {
+            gateways: if settings.via_gateway.is_some() || settings.tls_via_gateway.is_some() {
                 vec![MESH_GATEWAY.to_string()]
             } else {
                 vec![]
             },
             http: vec![route],
+            // Istio's "Egress gateway for HTTPS traffic" task: the sidecar's TLS to the host on
+            // 443, matched by SNI, goes to the gateway's 443 untouched.
+            tls: settings
+                .tls_via_gateway
+                .iter()
+                .map(|hop| TlsRoute {
+                    matches: vec![TlsMatch {
+                        gateways: vec![MESH_GATEWAY.to_string()],
+                        port: Some(443),
+                        sni_hosts: vec![host.to_string()],
+                    }],
+                    route: vec![RouteDestination {
+                        destination: Destination {
+                            host: hop.gateway_host.clone(),
+                            subset: hop.subset.clone(),
+                            port: Some(PortSelector {
+                                number: u32::from(hop.port),
+                            }),
+                        },
+                        weight: Some(100),
+                    }],
+                })
+                .collect(),
             ..VirtualServiceSpec::default()
         },
     })
@@ -301,7 +397,10 @@ pub fn virtual_service(
 pub enum RouteChange {
     SetTimeout(String),
     ClearTimeout,
-    ViaGateway(GatewayHop),
+    SetRetries(HttpRetry),
+    ClearRetries,
+    /// The HTTP hop, and with `--tls` the TLS passthrough hop on 443.
+    ViaGateway(GatewayHop, Option<GatewayHop>),
     Direct,
 }
 
@@ -311,8 +410,16 @@ impl RouteChange {
         match self {
             RouteChange::SetTimeout(t) => next.timeout = Some(t.clone()),
             RouteChange::ClearTimeout => next.timeout = None,
-            RouteChange::ViaGateway(hop) => next.via_gateway = Some(hop.clone()),
-            RouteChange::Direct => next.via_gateway = None,
+            RouteChange::SetRetries(r) => next.retries = Some(r.clone()),
+            RouteChange::ClearRetries => next.retries = None,
+            RouteChange::ViaGateway(hop, tls) => {
+                next.via_gateway = Some(hop.clone());
+                next.tls_via_gateway = tls.clone();
+            }
+            RouteChange::Direct => {
+                next.via_gateway = None;
+                next.tls_via_gateway = None;
+            }
         }
         next
     }
@@ -336,7 +443,7 @@ mod tests {
     #[test]
     fn timeout_then_gateway_keeps_the_timeout_on_the_gateway_route() {
         let with_timeout = RouteChange::SetTimeout("0.5s".into()).apply(&RouteSettings::default());
-        let both = RouteChange::ViaGateway(GatewayHop::default()).apply(&with_timeout);
+        let both = RouteChange::ViaGateway(GatewayHop::default(), None).apply(&with_timeout);
         let vs = virtual_service(&target(), "httpbin", &host(), &both).unwrap();
         assert_eq!(vs.spec.gateways, vec!["mesh"]);
         let route = &vs.spec.http[0];
@@ -348,6 +455,8 @@ mod tests {
     #[test]
     fn settings_read_back_from_the_object_they_built() {
         let settings = RouteSettings {
+            retries: None,
+            tls_via_gateway: None,
             timeout: Some("2s".into()),
             via_gateway: Some(GatewayHop {
                 subset: Some("httpbin".into()),
@@ -366,6 +475,8 @@ mod tests {
     #[test]
     fn undoing_each_part_leaves_the_other_and_then_nothing() {
         let both = RouteSettings {
+            retries: None,
+            tls_via_gateway: None,
             timeout: Some("0.5s".into()),
             via_gateway: Some(GatewayHop::default()),
             export_to: vec![],

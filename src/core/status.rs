@@ -18,6 +18,13 @@ pub enum Known<T> {
 }
 
 impl<T> Known<T> {
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Known::Yes(v) => Some(v),
+            Known::Unknown(_) => None,
+        }
+    }
+
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Known<U> {
         match self {
             Known::Yes(v) => Known::Yes(f(v)),
@@ -39,8 +46,11 @@ pub struct ClusterView {
     pub egress_gateway_service: Known<bool>,
     /// VirtualServices in istio-system: the admins' second hop, bound to the Gateways.
     pub gateway_virtual_services: Known<Vec<VirtualService>>,
-    /// DestinationRules in istio-system: the subsets of the egress gateway.
+    /// DestinationRules in istio-system: the subsets of the egress gateway, and (the mesh's root
+    /// namespace) TLS origination rules that apply everywhere.
     pub destination_rules: Known<Vec<DestinationRule>>,
+    /// The namespace's own DestinationRules (`allow --tls-origination` writes one per host).
+    pub namespace_destination_rules: Vec<DestinationRule>,
     /// The Services routes send to (the egress gateway's, and any `--gateway-host`), by FQDN.
     pub services: BTreeMap<String, Known<Option<KubeService>>>,
     /// The mesh's outboundTrafficPolicy mode from the `istio` ConfigMap (None: not set, so
@@ -288,6 +298,7 @@ fn traffic_mesh<'a>(view: &'a ClusterView, context: &'a Context) -> Mesh<'a> {
         service_entries,
         virtual_services,
         destination_rules: known_result(&view.destination_rules).map(|l| l.iter().collect()),
+        namespace_destination_rules: view.namespace_destination_rules.iter().collect(),
         gateways: known_result(&view.gateways).map(|l| l.iter().collect()),
         gateway_routes_known: known_result(&view.gateway_virtual_services).map(|_| ()),
         services: &context.services,
@@ -594,6 +605,7 @@ mod tests {
             egress_gateway_service: Known::Yes(true),
             gateway_virtual_services: Known::Yes(vec![]),
             destination_rules: Known::Yes(vec![]),
+            namespace_destination_rules: vec![],
             services: BTreeMap::from([(
                 DEFAULT_EGRESS_GATEWAY_HOST.to_string(),
                 Known::Yes(Some(KubeService {
@@ -625,6 +637,8 @@ mod tests {
             &AllowOptions::default(),
         )];
         let settings = plan::RouteSettings {
+            retries: None,
+            tls_via_gateway: None,
             timeout: Some("0.5s".into()),
             via_gateway: Some(GatewayHop::default()),
             export_to: vec![],
@@ -647,7 +661,9 @@ mod tests {
                         number: 80,
                         name: "http".into(),
                         protocol: "HTTP".into(),
+                        target_port: None,
                     }),
+                    tls: None,
                 }],
             },
         }]);
@@ -657,6 +673,8 @@ mod tests {
             "httpbin-egressgateway",
             &host,
             &plan::RouteSettings {
+                retries: None,
+                tls_via_gateway: None,
                 timeout: None,
                 via_gateway: Some(GatewayHop {
                     gateway_host: "httpbin.org".into(),
@@ -719,6 +737,8 @@ mod tests {
         se.metadata.labels.clear();
         v.service_entries = vec![se];
         let settings = plan::RouteSettings {
+            retries: None,
+            tls_via_gateway: None,
             timeout: Some("1s".into()),
             via_gateway: Some(GatewayHop::default()),
             export_to: vec![],
@@ -748,6 +768,8 @@ mod tests {
         let host = Host::parse("api.example.com").unwrap();
         let mut v = view();
         let settings = plan::RouteSettings {
+            retries: None,
+            tls_via_gateway: None,
             timeout: None,
             via_gateway: Some(GatewayHop::default()),
             export_to: vec![],
@@ -777,6 +799,8 @@ mod tests {
         let mut v = view();
         let internal = Host::parse("name").unwrap();
         let settings = plan::RouteSettings {
+            retries: None,
+            tls_via_gateway: None,
             timeout: Some("1s".into()),
             ..Default::default()
         };

@@ -97,6 +97,15 @@ pub struct Traffic {
     /// Why the outcome is unknown, or what else the user should know about this port.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// TLS the last proxy originates toward the host (a DestinationRule's SIMPLE or MUTUAL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_tls: Option<String>,
+    /// The SNI it sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_sni: Option<String>,
+    /// The host's port the request leaves on, when it differs from `port` (targetPort).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_port: Option<u32>,
     #[serde(skip)]
     pub wire: Option<Wire>,
 }
@@ -107,7 +116,10 @@ pub struct Mesh<'a> {
     pub service_entries: Vec<&'a ServiceEntry>,
     /// Every VirtualService read (the namespace's, and istio-system's when readable).
     pub virtual_services: Vec<&'a VirtualService>,
+    /// istio-system's DestinationRules (the mesh's root namespace: they apply everywhere).
     pub destination_rules: Result<Vec<&'a DestinationRule>, String>,
+    /// The namespace's own DestinationRules.
+    pub namespace_destination_rules: Vec<&'a DestinationRule>,
     pub gateways: Result<Vec<&'a Gateway>, String>,
     /// Whether istio-system's VirtualServices were read (they bind to the gateways).
     pub gateway_routes_known: Result<(), String>,
@@ -202,6 +214,34 @@ fn binds_to_mesh(vs: &VirtualServiceSpec) -> bool {
 
 fn short_service(fqdn: &str) -> &str {
     fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn)
+}
+
+/// Whether a Gateway server's hosts (`host` or `namespace/host`) cover `host`.
+fn server_covers(server: &GatewayServer, host: &str) -> bool {
+    server.hosts.iter().any(|h| {
+        let pattern = h.split_once('/').map_or(h.as_str(), |(_, p)| p);
+        covers(pattern, host)
+    })
+}
+
+/// Whether a `tls` route takes TLS for `sni` on `port` at `gateway`.
+fn tls_route_takes(
+    route: &TlsRoute,
+    gateway: &str,
+    port: u32,
+    sni: &str,
+    vs_gateways: &[String],
+) -> bool {
+    route.matches.iter().any(|m| {
+        let gateways = if m.gateways.is_empty() {
+            vs_gateways
+        } else {
+            &m.gateways
+        };
+        let on_gateway =
+            gateways.is_empty() && gateway == MESH_GATEWAY || gateways.iter().any(|g| g == gateway);
+        on_gateway && m.port.is_none_or(|p| p == port) && m.sni_hosts.iter().any(|h| covers(h, sni))
+    })
 }
 
 /// Whether a route's match list takes a request to `port` at `gateway` with path `/`.
@@ -387,6 +427,9 @@ impl<'a> Mesh<'a> {
                     "ServiceEntries {} all name {host}: keep one",
                     names.join(", ")
                 )),
+                upstream_tls: None,
+                upstream_sni: None,
+                upstream_port: None,
                 wire: Some(Wire::of(protocol)),
             };
         }
@@ -402,6 +445,9 @@ impl<'a> Mesh<'a> {
             hops: vec!["sidecar".to_string()],
             virtual_service: None,
             reason: None,
+            upstream_tls: None,
+            upstream_sni: None,
+            upstream_port: None,
             wire: Some(wire),
         };
         let listener = self.listener_protocols(namespace, port);
@@ -428,16 +474,275 @@ impl<'a> Mesh<'a> {
                     None => self.no_match(false, &mut t),
                 }
             }
+            // TLS filter chains exist only for hosts with a TLS port in the registry: a `tls`
+            // route for a host no ServiceEntry gives that port makes none.
             Wire::Tls if !listener.is_empty() && !http_listener => {
-                if declared.is_some_and(|d| d != Wire::Http) {
-                    self.leave_direct(namespace, host, port, &mut t);
-                } else {
+                if declared.is_none_or(|d| d == Wire::Http) {
                     self.no_match(false, &mut t);
+                } else if let Some((vs, destination)) = self.tls_route(namespace, host, port) {
+                    t.virtual_service = Some(vs.metadata.name.clone());
+                    self.tls_to(namespace, host, port, destination, &mut t);
+                } else {
+                    self.leave_direct(namespace, host, port, &mut t);
                 }
             }
             _ => self.no_match(false, &mut t),
         }
         t
+    }
+
+    /// The `tls` route a sidecar in `namespace` applies to TLS for `host` (SNI) on `port`: the
+    /// first VirtualService, in Istio's order, with a route matching the port and the SNI.
+    fn tls_route(
+        &self,
+        namespace: &str,
+        host: &str,
+        port: u32,
+    ) -> Option<(&'a VirtualService, &'a Destination)> {
+        let mut candidates: Vec<&VirtualService> = self
+            .virtual_services
+            .iter()
+            .copied()
+            .filter(|vs| binds_to_mesh(&vs.spec))
+            .filter(|vs| exported_to(&vs.spec.export_to, namespace_of(vs), namespace))
+            .filter(|vs| vs.spec.hosts.iter().any(|h| covers(h, host)))
+            .collect();
+        candidates.sort_by_key(|vs| virtual_service_precedence(vs, namespace));
+        candidates.into_iter().find_map(|vs| {
+            let route = vs
+                .spec
+                .tls
+                .iter()
+                .find(|r| tls_route_takes(r, MESH_GATEWAY, port, host, &vs.spec.gateways))?;
+            Some((vs, &route.route.first()?.destination))
+        })
+    }
+
+    /// TLS sent by a `tls` route: to the egress gateway (then its SNI routes), or to a host.
+    fn tls_to(
+        &self,
+        namespace: &str,
+        host: &str,
+        port: u32,
+        destination: &Destination,
+        t: &mut Traffic,
+    ) {
+        let target = destination.host.as_str();
+        let target_port = destination.port.as_ref().map(|p| p.number).unwrap_or(port);
+        let is_gateway = target != host && self.services.contains_key(target);
+        t.via = if is_gateway { "gateway" } else { "direct" };
+        if is_gateway {
+            t.gateway_host = Some(target.to_string());
+        }
+        match self.cluster_pushed(
+            namespace,
+            target,
+            target_port,
+            destination.subset.as_deref(),
+        ) {
+            Err(why) => {
+                t.outcome = "unknown";
+                t.reason = Some(why);
+            }
+            Ok(false) => {
+                t.outcome = "no-cluster";
+                t.response = Some("reset".into());
+                t.hops
+                    .push(format!("{}:{target_port}", short_service(target)));
+                t.reason = Some(match &destination.subset {
+                    Some(subset) => {
+                        format!("no DestinationRule defines subset {subset} of {target}")
+                    }
+                    None => format!("no Service or ServiceEntry gives {target} port {target_port}"),
+                });
+            }
+            Ok(true) if is_gateway => {
+                t.hops
+                    .push(format!("{}:{target_port}", short_service(target)));
+                self.tls_at_gateway(host, target, target_port, t);
+            }
+            Ok(true) => self.egress_at(namespace, target, target_port, t),
+        }
+    }
+
+    /// The gateway's side of TLS passthrough: a TLS server on the port for the host, and a
+    /// VirtualService's `tls` route bound to it by SNI.
+    fn tls_at_gateway(&self, host: &str, gateway_host: &str, port: u32, t: &mut Traffic) {
+        let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
+            t.outcome = "unknown";
+            return;
+        };
+        let gateways = match &self.gateways {
+            Ok(g) => g,
+            Err(why) => {
+                t.outcome = "unknown";
+                t.reason = Some(format!("the egress gateway's Gateways: {why}"));
+                return;
+            }
+        };
+        if let Err(why) = &self.gateway_routes_known {
+            t.outcome = "unknown";
+            t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
+            return;
+        }
+        let gateway_ns = service.namespace.as_str();
+        let servers = self.gateway_servers(gateways, service, port);
+        if servers.is_empty() {
+            t.outcome = "no-listener";
+            t.response = Some("reset".into());
+            t.reason = Some(format!(
+                "no Gateway in {gateway_ns} opens port {port} on {}",
+                short_service(gateway_host)
+            ));
+            return;
+        }
+        let mut bound: Vec<(&VirtualService, String)> = vec![];
+        for (gateway, server) in &servers {
+            let passthrough = server
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"));
+            if !passthrough || !server_covers(server, host) {
+                continue;
+            }
+            bound.extend(self.bound_to(gateway, gateway_ns, host));
+        }
+        bound.sort_by(|a, b| creation_order(&a.0, &b.0));
+        let route = bound.iter().find_map(|(vs, reference)| {
+            vs.spec
+                .tls
+                .iter()
+                .find(|r| tls_route_takes(r, reference, port, host, &vs.spec.gateways))
+        });
+        // A passthrough server gets filter chains only from the tls routes bound to it: with
+        // none for any host, the gateway opens no listener on the port at all.
+        if route.is_none() && !self.any_tls_route_on(&servers, gateway_ns, port) {
+            t.outcome = "no-listener";
+            t.response = Some("reset".into());
+            t.reason = Some(format!(
+                "the egress gateway has no TLS passthrough route on port {port} for any host, so it does not listen there: the admins' VirtualService tls route for {host} is missing"
+            ));
+            return;
+        }
+        let Some(destination) = route.and_then(|r| r.route.first()).map(|r| &r.destination) else {
+            t.outcome = "no-route";
+            t.response = Some("reset".into());
+            t.reason = Some(format!(
+                "the egress gateway has no TLS passthrough route for {host} on port {port}: the admins' Gateway server (tls.mode PASSTHROUGH) or VirtualService tls route for it is missing"
+            ));
+            return;
+        };
+        let target = destination.host.as_str();
+        let target_port = destination.port.as_ref().map(|p| p.number).unwrap_or(port);
+        match self.cluster_pushed(
+            gateway_ns,
+            target,
+            target_port,
+            destination.subset.as_deref(),
+        ) {
+            Err(why) => {
+                t.outcome = "unknown";
+                t.reason = Some(why);
+            }
+            Ok(false) => {
+                t.outcome = "no-cluster";
+                t.response = Some("reset".into());
+                t.hops.push(format!("{target}:{target_port}"));
+                t.reason = Some(format!(
+                    "the egress gateway cannot see {target}:{target_port}: no ServiceEntry for it is visible in {gateway_ns}"
+                ));
+            }
+            Ok(true) => self.egress_at(gateway_ns, target, target_port, t),
+        }
+    }
+
+    /// Whether any tls route is bound to a passthrough server among `servers` on `port`.
+    fn any_tls_route_on(
+        &self,
+        servers: &[(&'a Gateway, &'a GatewayServer)],
+        gateway_ns: &str,
+        port: u32,
+    ) -> bool {
+        servers.iter().any(|(gateway, server)| {
+            server
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"))
+                && server.hosts.iter().any(|h| {
+                    let pattern = h.split_once('/').map_or(h.as_str(), |(_, p)| p);
+                    self.virtual_services.iter().any(|vs| {
+                        let names_gateway = vs.spec.gateways.iter().any(|g| {
+                            *g == format!("{}/{}", namespace_of(*gateway), gateway.metadata.name)
+                                || (g == &gateway.metadata.name
+                                    && namespace_of(vs) == namespace_of(*gateway))
+                        });
+                        names_gateway
+                            && exported_to(&vs.spec.export_to, namespace_of(vs), gateway_ns)
+                            && vs.spec.tls.iter().any(|r| {
+                                r.matches.iter().any(|m| {
+                                    m.port.is_none_or(|p| p == port)
+                                        && m.sni_hosts
+                                            .iter()
+                                            .any(|sni| covers(pattern, sni) || covers(sni, pattern))
+                                })
+                            })
+                    })
+                })
+        })
+    }
+
+    /// The Gateways the gateway Service's pods run, and their servers on `port`.
+    fn gateway_servers(
+        &self,
+        gateways: &[&'a Gateway],
+        service: &KubeService,
+        port: u32,
+    ) -> Vec<(&'a Gateway, &'a GatewayServer)> {
+        gateways
+            .iter()
+            .copied()
+            .filter(|g| {
+                namespace_of(g) == service.namespace
+                    && !g.spec.selector.is_empty()
+                    && g.spec
+                        .selector
+                        .iter()
+                        .all(|(k, v)| service.selector.get(k) == Some(v))
+            })
+            .flat_map(|g| g.spec.servers.iter().map(move |s| (g, s)))
+            .filter(|(_, s)| s.port.as_ref().is_some_and(|p| p.number == port))
+            .collect()
+    }
+
+    /// The VirtualServices bound to `gateway` for `host`, with how they name the gateway.
+    fn bound_to(
+        &self,
+        gateway: &Gateway,
+        gateway_ns: &str,
+        host: &str,
+    ) -> Vec<(&'a VirtualService, String)> {
+        let full = format!("{}/{}", namespace_of(gateway), gateway.metadata.name);
+        self.virtual_services
+            .iter()
+            .copied()
+            .filter(|vs| {
+                vs.spec.gateways.iter().any(|g| {
+                    *g == full
+                        || (g == &gateway.metadata.name
+                            && namespace_of(vs) == namespace_of(gateway))
+                })
+            })
+            .filter(|vs| exported_to(&vs.spec.export_to, namespace_of(vs), gateway_ns))
+            .filter(|vs| vs.spec.hosts.iter().any(|h| covers(h, host)))
+            .map(|vs| {
+                let reference = if namespace_of(vs) == namespace_of(gateway) {
+                    gateway.metadata.name.clone()
+                } else {
+                    full.clone()
+                };
+                (vs, reference)
+            })
+            .collect()
     }
 
     /// The host whose ServiceEntry owns an opaque TCP port with no addresses: Istio builds one
@@ -478,13 +783,81 @@ impl<'a> Mesh<'a> {
         }
     }
 
+    /// The request leaves the mesh from a proxy in `proxy_ns` to `host:port`: with the TLS a
+    /// DestinationRule there originates, on the ServiceEntry's targetPort.
+    fn egress_at(&self, proxy_ns: &str, host: &str, port: u32, t: &mut Traffic) {
+        t.outcome = "egress";
+        let target_port = self
+            .defining_service_entry(proxy_ns, host)
+            .filter(|se| {
+                matches!(
+                    se.spec.resolution.as_deref(),
+                    Some("DNS") | Some("DNS_ROUND_ROBIN") | None
+                )
+            })
+            .and_then(|se| se.spec.ports.iter().find(|p| p.number == port))
+            .and_then(|p| p.target_port)
+            .filter(|tp| *tp != port);
+        let leaves_on = target_port.unwrap_or(port);
+        t.upstream_port = (leaves_on != t.port).then_some(leaves_on);
+        t.hops.push(format!("{host}:{leaves_on}"));
+        if let Some(tls) = self.client_tls(proxy_ns, host, port) {
+            t.upstream_tls = Some(tls.mode.clone());
+            t.upstream_sni = tls.sni.clone();
+        }
+    }
+
+    /// The TLS a proxy in `proxy_ns` originates to `host:port`: the first DestinationRule for the
+    /// host it sees (its own namespace's, then istio-system's, the root namespace), its port's
+    /// setting before the rule's default.
+    fn client_tls(&self, proxy_ns: &str, host: &str, port: u32) -> Option<&'a ClientTls> {
+        let root: Vec<&DestinationRule> = self.destination_rules.clone().unwrap_or_default();
+        let all: Vec<&DestinationRule> = self
+            .namespace_destination_rules
+            .iter()
+            .copied()
+            .chain(root.iter().copied())
+            .collect();
+        // The proxy's own namespace first, then the namespace of the ServiceEntry that defines
+        // the host, then the root namespace (istio-system); a rule elsewhere never applies.
+        let service_ns = self
+            .defining_service_entry(proxy_ns, host)
+            .map(|se| namespace_of(se).to_string())
+            .unwrap_or_default();
+        let rule = all
+            .iter()
+            .copied()
+            .filter(|dr| namespace_of(dr) == proxy_ns)
+            .chain(
+                all.iter()
+                    .copied()
+                    .filter(|dr| namespace_of(dr) == service_ns && service_ns != proxy_ns),
+            )
+            .chain(
+                root.iter()
+                    .copied()
+                    .filter(|dr| namespace_of(dr) != proxy_ns && namespace_of(dr) != service_ns),
+            )
+            .find(|dr| {
+                dr.spec.host == host && exported_to(&dr.spec.export_to, namespace_of(dr), proxy_ns)
+            })?;
+        let policy = rule.spec.traffic_policy.as_ref()?;
+        let tls = policy
+            .port_level_settings
+            .iter()
+            .find(|p| p.port.as_ref().is_some_and(|p| p.number == port))
+            .and_then(|p| p.tls.as_ref())
+            .or(policy.tls.as_ref())?;
+        matches!(tls.mode.as_str(), "SIMPLE" | "MUTUAL").then_some(tls)
+    }
+
     /// Straight from the sidecar to the host, if Istio pushed the host's cluster for the port.
     fn leave_direct(&self, namespace: &str, host: &str, port: u32, t: &mut Traffic) {
         t.via = "direct";
-        t.hops.push(format!("{host}:{port}"));
         match self.cluster_pushed(namespace, host, port, None) {
-            Ok(true) => t.outcome = "egress",
+            Ok(true) => self.egress_at(namespace, host, port, t),
             Ok(false) => {
+                t.hops.push(format!("{host}:{port}"));
                 t.outcome = "no-cluster";
                 t.response = Some(
                     if t.wire == Some(Wire::Http) {
@@ -611,9 +984,7 @@ impl<'a> Mesh<'a> {
             Ok(true) => {}
         }
         if !is_gateway {
-            t.outcome = "egress";
-            t.hops.push(format!("{target}:{target_port}"));
-            return;
+            return self.egress_at(namespace, target, target_port, t);
         }
         t.hops
             .push(format!("{}:{target_port}", short_service(target)));
@@ -640,21 +1011,7 @@ impl<'a> Mesh<'a> {
             return;
         }
         let gateway_ns = service.namespace.as_str();
-        // The Gateways this gateway's pods run, and their servers on the port.
-        let servers: Vec<(&Gateway, &GatewayServer)> = gateways
-            .iter()
-            .copied()
-            .filter(|g| {
-                namespace_of(g) == gateway_ns
-                    && !g.spec.selector.is_empty()
-                    && g.spec
-                        .selector
-                        .iter()
-                        .all(|(k, v)| service.selector.get(k) == Some(v))
-            })
-            .flat_map(|g| g.spec.servers.iter().map(move |s| (g, s)))
-            .filter(|(_, s)| s.port.as_ref().is_some_and(|p| p.number == port))
-            .collect();
+        let servers = self.gateway_servers(gateways, service, port);
         if servers.is_empty() {
             t.outcome = "no-listener";
             t.response = Some("503 UF".into());
@@ -667,32 +1024,8 @@ impl<'a> Mesh<'a> {
         // VirtualServices bound to one of those Gateways for the host (the oldest wins).
         let mut bound: Vec<(&VirtualService, String)> = vec![];
         for (gateway, server) in &servers {
-            let full = format!("{}/{}", namespace_of(*gateway), gateway.metadata.name);
-            let server_covers = server.hosts.iter().any(|h| {
-                let (ns, pattern) = h.split_once('/').unwrap_or(("*", h));
-                let _ = ns;
-                covers(pattern, host)
-            });
-            if !server_covers {
-                continue;
-            }
-            for vs in &self.virtual_services {
-                let names_gateway = vs.spec.gateways.iter().any(|g| {
-                    *g == full
-                        || (g == &gateway.metadata.name
-                            && namespace_of(vs) == namespace_of(*gateway))
-                });
-                if names_gateway
-                    && exported_to(&vs.spec.export_to, namespace_of(vs), gateway_ns)
-                    && vs.spec.hosts.iter().any(|h| covers(h, host))
-                {
-                    let reference = if namespace_of(vs) == namespace_of(*gateway) {
-                        gateway.metadata.name.clone()
-                    } else {
-                        full.clone()
-                    };
-                    bound.push((vs, reference));
-                }
+            if server_covers(server, host) {
+                bound.extend(self.bound_to(gateway, gateway_ns, host));
             }
         }
         bound.sort_by(|a, b| creation_order(&a.0, &b.0));
@@ -740,10 +1073,7 @@ impl<'a> Mesh<'a> {
                     "the egress gateway cannot see {target}:{target_port}: no ServiceEntry for it is visible in {gateway_ns}"
                 ));
             }
-            Ok(true) => {
-                t.outcome = "egress";
-                t.hops.push(format!("{target}:{target_port}"));
-            }
+            Ok(true) => self.egress_at(gateway_ns, target, target_port, t),
         }
     }
 }
@@ -768,6 +1098,13 @@ pub fn ports_that_matter(
         ports.push((443, "HTTPS".into()));
     }
     for vs in virtual_services {
+        for m in vs.spec.tls.iter().flat_map(|r| &r.matches) {
+            if let Some(p) = m.port
+                && !ports.iter().any(|(n, _)| *n == p)
+            {
+                ports.push((p, "TLS".into()));
+            }
+        }
         for m in vs.spec.http.iter().flat_map(|r| &r.matches) {
             if let Some(p) = m.port
                 && !ports.iter().any(|(n, _)| *n == p)

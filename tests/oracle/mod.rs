@@ -75,6 +75,26 @@ pub fn run(cases: &[Case]) -> Vec<Value> {
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             )
         });
+    // A case the oracle could not load: show why (its log's failure lines).
+    if verdicts.iter().any(|v| {
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("oracle failed"))
+    }) {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        for line in text
+            .lines()
+            .filter(|l| {
+                l.contains("--- FAIL")
+                    || l.contains("_test.go:")
+                    || l.contains(".go:")
+                    || l.contains("panic")
+            })
+            .take(20)
+        {
+            println!("oracle log: {line}");
+        }
+    }
     let asked: usize = cases.iter().map(|c| c.requests.len()).sum();
     assert_eq!(
         verdicts.len(),
@@ -96,6 +116,10 @@ pub struct Said {
     pub gateway_host: Option<String>,
     /// The external host the request leaves to.
     pub destination: Option<String>,
+    /// TLS originated toward it (mode, SNI), and its port when not the client's.
+    pub upstream_tls: Option<String>,
+    pub upstream_sni: Option<String>,
+    pub upstream_port: Option<u64>,
 }
 
 pub fn from_oracle(verdict: &Value) -> Said {
@@ -110,6 +134,9 @@ pub fn from_oracle(verdict: &Value) -> Said {
             .map(|v| v.rsplit('/').next().unwrap_or_default().to_string()),
         gateway_host: text(&verdict["gatewayHost"]),
         destination: text(&verdict["destination"]),
+        upstream_tls: text(&verdict["upstreamTls"]),
+        upstream_sni: text(&verdict["upstreamSni"]),
+        upstream_port: verdict["upstreamPort"].as_u64(),
     }
 }
 
@@ -123,7 +150,17 @@ pub fn from_plugin(traffic: &Value) -> Said {
             .as_str()
             .and_then(kubectl_egress::core::validate::go_duration_nanos)
             .map(|n| (n / 1_000_000) as u64),
-        virtual_service: text(&traffic["virtualService"]),
+        // Envoy's TCP proxies keep no trace of the VirtualService behind them: the oracle can
+        // name it for HTTP only, so only HTTP is compared.
+        virtual_service: matches!(
+            traffic["protocol"]
+                .as_str()
+                .map(str::to_ascii_uppercase)
+                .as_deref(),
+            Some("HTTP" | "HTTP2" | "GRPC")
+        )
+        .then(|| text(&traffic["virtualService"]))
+        .flatten(),
         gateway_host: text(&traffic["gatewayHost"]),
         destination: (traffic["outcome"] == "egress" && traffic["via"] != "passthrough")
             .then(|| {
@@ -131,6 +168,9 @@ pub fn from_plugin(traffic: &Value) -> Said {
                 Some(last.rsplit_once(':').map_or(last, |(h, _)| h).to_string())
             })
             .flatten(),
+        upstream_tls: text(&traffic["upstreamTls"]),
+        upstream_sni: text(&traffic["upstreamSni"]),
+        upstream_port: traffic["upstreamPort"].as_u64(),
     }
 }
 

@@ -74,7 +74,9 @@ type hop struct {
 	// TLS the cluster originates: mode SIMPLE/MUTUAL with its SNI.
 	UpstreamTLS string `json:"upstreamTls,omitempty"`
 	UpstreamSNI string `json:"upstreamSni,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// The port of the cluster's endpoint (a DNS cluster's host:port; a targetPort shows here).
+	EndpointPort uint32 `json:"endpointPort,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 type result struct {
@@ -93,7 +95,12 @@ type result struct {
 	VirtualService string `json:"virtualService,omitempty"`
 	// Where the request leaves the mesh, when it does through a cluster of a host.
 	Destination string `json:"destination,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// On the way out: the TLS the last proxy originates, its SNI, and the host's port when it
+	// is not the port the client used.
+	UpstreamTLS  string `json:"upstreamTls,omitempty"`
+	UpstreamSNI  string `json:"upstreamSni,omitempty"`
+	UpstreamPort uint32 `json:"upstreamPort,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 func TestOracle(t *testing.T) {
@@ -267,6 +274,13 @@ func walk(t *testing.T, proxy string, sim *simulation.Simulation, c simulation.C
 		if cl := xdstest.ExtractCluster(h.Cluster, sim.Clusters); cl != nil {
 			h.ClusterPushed = true
 			h.UpstreamTLS, h.UpstreamSNI = upstreamTLS(t, cl)
+			for _, locality := range cl.GetLoadAssignment().GetEndpoints() {
+				for _, e := range locality.GetLbEndpoints() {
+					if p := e.GetEndpoint().GetAddress().GetSocketAddress().GetPortValue(); p != 0 && h.EndpointPort == 0 {
+						h.EndpointPort = p
+					}
+				}
+			}
 		}
 	}
 	if r.VirtualHostMatched != "" {
@@ -412,16 +426,20 @@ func decide(res *result, first hop, req request,
 		if !isGateway {
 			// A cluster of an external host (this one, or another that owns the port).
 			res.Via, res.Outcome, res.Destination = "direct", "egress", host
+			leaving(res, first, req)
 			return
 		}
 		res.Via, res.GatewayHost = "gateway", host
 		res.Hops = append(res.Hops, g)
 		switch {
-		case g.Listener == "" || g.Error == simulation.ErrNoListener.Error() || g.Error == simulation.ErrNoFilterChain.Error():
+		case g.Listener == "" || g.Error == simulation.ErrNoListener.Error():
 			res.Outcome, res.Response = "no-listener", "503 UF"
 			if !plainHTTP {
 				res.Response = "reset"
 			}
+		case g.Error == simulation.ErrNoFilterChain.Error():
+			// A listener on the port, but nothing for this SNI: the connection is closed.
+			res.Outcome, res.Response = "no-route", "reset"
 		case g.Error == simulation.ErrNoVirtualHost.Error() || g.Error == simulation.ErrNoRoute.Error():
 			res.Outcome, res.Response = "no-route", "404 NR"
 		case g.DirectResponse != 0:
@@ -430,12 +448,24 @@ func decide(res *result, first hop, req request,
 			res.Outcome, res.Response = "blackhole", "reset"
 		case g.Cluster != "" && !g.ClusterPushed:
 			res.Outcome, res.Response = "no-cluster", "503 NC"
+			if !plainHTTP {
+				res.Response = "reset"
+			}
 		case g.Error != "":
 			res.Outcome, res.Error = "unknown", g.Error
 		default:
 			res.Outcome = "egress"
 			_, _, _, res.Destination = parseCluster(g.Cluster)
+			leaving(res, g, req)
 		}
+	}
+}
+
+// leaving records how the request leaves through hop's cluster: TLS origination and the port.
+func leaving(res *result, h hop, req request) {
+	res.UpstreamTLS, res.UpstreamSNI = h.UpstreamTLS, h.UpstreamSNI
+	if h.EndpointPort != 0 && int(h.EndpointPort) != req.Port {
+		res.UpstreamPort = h.EndpointPort
 	}
 }
 
