@@ -347,6 +347,7 @@ mod tests {
                 "allow",
                 "timeout",
                 "via-gateway",
+                "gateway",
                 "apply",
                 "status",
                 "cleanup",
