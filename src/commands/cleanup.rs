@@ -10,7 +10,10 @@ use serde_json::Value;
 
 use crate::cli::CleanupArgs;
 use crate::cluster::{api::IstioApi, connect};
-use crate::core::istio::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::core::gateway;
+use crate::core::istio::{
+    COMPONENT_LABEL, COMPONENT_VALUE, Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+};
 use crate::core::render;
 use crate::error::{Result, exit};
 use crate::settings::{DryRun, Settings};
@@ -34,29 +37,66 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
     };
 
     let mut deleted: Vec<Value> = vec![];
-    // Routes first, so no VirtualService is left pointing at a host no longer allowed.
-    for kind in [Kind::VirtualService, Kind::ServiceEntry] {
+    // Routes first, so no VirtualService is left pointing at a host no longer allowed. Then, only
+    // where `gateway` wrote (its VirtualServices or ServiceEntries carry its component label, so a
+    // student's cleanup costs no extra request), its Gateways and DestinationRules; never the
+    // Gateways `apply -f` wrote.
+    let gateway_selector = format!("{selector},{COMPONENT_LABEL}={COMPONENT_VALUE}");
+    let mut gateway_bases: Vec<String> = vec![];
+    for kind in [
+        Kind::VirtualService,
+        Kind::ServiceEntry,
+        Kind::Gateway,
+        Kind::DestinationRule,
+    ] {
+        let selector = match kind {
+            Kind::Gateway | Kind::DestinationRule => {
+                if !deleted.iter().any(gateway::is_gateways) {
+                    continue;
+                }
+                &gateway_selector
+            }
+            _ => &selector,
+        };
         if hosts.is_empty() && settings.dry_run != DryRun::Client {
             let gone = api
                 .delete_collection(
                     kind,
                     namespace,
-                    &selector,
+                    selector,
                     settings.dry_run == DryRun::Server,
                 )
                 .await?;
             deleted.extend(gone);
             continue;
         }
-        let listed = api.list(kind, namespace, Some(&selector)).await?;
+        let listed = api.list(kind, namespace, Some(selector)).await?;
         for object in listed {
+            let lists = |list: &Value| {
+                list.as_array().is_some_and(|list| {
+                    list.iter().filter_map(Value::as_str).any(|h| {
+                        let h = h.split_once('/').map_or(h, |(_, h)| h);
+                        hosts.iter().any(|w| h == w.as_str())
+                    })
+                })
+            };
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
             let lists_wanted_host = hosts.is_empty()
-                || object["spec"]["hosts"].as_array().is_some_and(|list| {
-                    list.iter()
-                        .any(|h| hosts.iter().any(|w| h.as_str() == Some(w.as_str())))
-                });
+                || match kind {
+                    Kind::Gateway => object["spec"]["servers"]
+                        .as_array()
+                        .is_some_and(|servers| servers.iter().any(|s| lists(&s["hosts"]))),
+                    // The host's DestinationRule is named after its ServiceEntry (core::gateway).
+                    Kind::DestinationRule => gateway_bases
+                        .iter()
+                        .any(|base| gateway::Names::of(base).destination_rule == name),
+                    _ => lists(&object["spec"]["hosts"]),
+                };
             if !lists_wanted_host {
                 continue;
+            }
+            if kind == Kind::ServiceEntry && gateway::is_gateways(&object) {
+                gateway_bases.push(name.to_string());
             }
             if settings.dry_run != DryRun::Client {
                 api.delete(
