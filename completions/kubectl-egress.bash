@@ -28,6 +28,9 @@ _kubectl__egress() {
             kubectl__egress,completion)
                 cmd="kubectl__egress__subcmd__completion"
                 ;;
+            kubectl__egress,gateway)
+                cmd="kubectl__egress__subcmd__gateway"
+                ;;
             kubectl__egress,help)
                 cmd="kubectl__egress__subcmd__help"
                 ;;
@@ -55,6 +58,9 @@ _kubectl__egress() {
             kubectl__egress__subcmd__help,completion)
                 cmd="kubectl__egress__subcmd__help__subcmd__completion"
                 ;;
+            kubectl__egress__subcmd__help,gateway)
+                cmd="kubectl__egress__subcmd__help__subcmd__gateway"
+                ;;
             kubectl__egress__subcmd__help,help)
                 cmd="kubectl__egress__subcmd__help__subcmd__help"
                 ;;
@@ -77,7 +83,7 @@ _kubectl__egress() {
 
     case "${cmd}" in
         kubectl__egress)
-            opts="-n -o -h -V --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version allow timeout retries via-gateway apply status cleanup completion help"
+            opts="-n -o -h -V --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version allow timeout retries via-gateway gateway apply status cleanup completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -382,8 +388,74 @@ _kubectl__egress() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kubectl__egress__subcmd__gateway)
+            opts="-n -o -h -V --gateway-namespace --gateway-service --selector --off --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --gateway-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gateway-service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --selector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dry-run)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --field-manager)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kubectl__egress__subcmd__help)
-            opts="allow timeout retries via-gateway apply status cleanup completion help"
+            opts="allow timeout retries via-gateway gateway apply status cleanup completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -439,6 +511,20 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__help__subcmd__completion)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kubectl__egress__subcmd__help__subcmd__gateway)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -38,6 +38,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "allow
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "timeout" -d 'Set or clear the request timeout on a host\'s VirtualService'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "retries" -d 'Set or clear HTTP retries on a host\'s VirtualService'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "via-gateway" -d 'Route a host\'s mesh traffic through the egress gateway'
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "gateway" -d 'For admins: the egress gateway\'s objects for hosts (Gateway, DestinationRule, ServiceEntry, VirtualService)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "apply" -d 'Apply manifests with $VAR substitution, into the namespace only'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "status" -d 'Show what is allowed, how it is routed, and what is wrong'
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -f -a "cleanup" -d 'Delete what kubectl-egress created in the namespace, nothing else'
@@ -113,6 +114,22 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gatewa
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s h -l help -d 'Print help'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s V -l version -d 'Print version'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l gateway-namespace -d 'The egress gateway\'s namespace: every object goes there (-n is not used)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l gateway-service -d 'The egress gateway Service\'s name in that namespace (the DestinationRule\'s host)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l selector -d 'A label of the egress gateway\'s pods, KEY=VALUE; repeatable, replaces the default [default: app=istio-egressgateway, istio=egressgateway]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l context -d 'Kubeconfig context to use' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l field-manager -d 'Field manager for server-side apply' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l off -d 'Remove the host\'s objects (only those kubectl-egress wrote)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s V -l version -d 'Print version'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -s f -l filename -d 'A file, a directory (its *.yaml, *.yml, *.json) or - for stdin; repeatable' -r -F
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l context -d 'Kubeconfig context to use' -r
@@ -159,12 +176,13 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "allow" -d 'Allow traffic to external hosts: one ServiceEntry per host'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "timeout" -d 'Set or clear the request timeout on a host\'s VirtualService'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "retries" -d 'Set or clear HTTP retries on a host\'s VirtualService'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "via-gateway" -d 'Route a host\'s mesh traffic through the egress gateway'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "apply" -d 'Apply manifests with $VAR substitution, into the namespace only'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "status" -d 'Show what is allowed, how it is routed, and what is wrong'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "cleanup" -d 'Delete what kubectl-egress created in the namespace, nothing else'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway apply status cleanup completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "allow" -d 'Allow traffic to external hosts: one ServiceEntry per host'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "timeout" -d 'Set or clear the request timeout on a host\'s VirtualService'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "retries" -d 'Set or clear HTTP retries on a host\'s VirtualService'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "via-gateway" -d 'Route a host\'s mesh traffic through the egress gateway'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "gateway" -d 'For admins: the egress gateway\'s objects for hosts (Gateway, DestinationRule, ServiceEntry, VirtualService)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "apply" -d 'Apply manifests with $VAR substitution, into the namespace only'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "status" -d 'Show what is allowed, how it is routed, and what is wrong'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "cleanup" -d 'Delete what kubectl-egress created in the namespace, nothing else'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand help; and not __fish_seen_subcommand_from allow timeout retries via-gateway gateway apply status cleanup completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('timeout', 'timeout', [CompletionResultType]::ParameterValue, 'Set or clear the request timeout on a host''s VirtualService')
             [CompletionResult]::new('retries', 'retries', [CompletionResultType]::ParameterValue, 'Set or clear HTTP retries on a host''s VirtualService')
             [CompletionResult]::new('via-gateway', 'via-gateway', [CompletionResultType]::ParameterValue, 'Route a host''s mesh traffic through the egress gateway')
+            [CompletionResult]::new('gateway', 'gateway', [CompletionResultType]::ParameterValue, 'For admins: the egress gateway''s objects for hosts (Gateway, DestinationRule, ServiceEntry, VirtualService)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply manifests with $VAR substitution, into the namespace only')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is allowed, how it is routed, and what is wrong')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Delete what kubectl-egress created in the namespace, nothing else')
@@ -144,6 +145,29 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'kubectl-egress;gateway' {
+            [CompletionResult]::new('--gateway-namespace', '--gateway-namespace', [CompletionResultType]::ParameterName, 'The egress gateway''s namespace: every object goes there (-n is not used)')
+            [CompletionResult]::new('--gateway-service', '--gateway-service', [CompletionResultType]::ParameterName, 'The egress gateway Service''s name in that namespace (the DestinationRule''s host)')
+            [CompletionResult]::new('--selector', '--selector', [CompletionResultType]::ParameterName, 'A label of the egress gateway''s pods, KEY=VALUE; repeatable, replaces the default [default: app=istio-egressgateway, istio=egressgateway]')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
+            [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: yaml, json or name (status: wide, yaml, json)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: yaml, json or name (status: wide, yaml, json)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing')
+            [CompletionResult]::new('--field-manager', '--field-manager', [CompletionResultType]::ParameterName, 'Field manager for server-side apply')
+            [CompletionResult]::new('--api-version', '--api-version', [CompletionResultType]::ParameterName, 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)')
+            [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes')
+            [CompletionResult]::new('--off', '--off', [CompletionResultType]::ParameterName, 'Remove the host''s objects (only those kubectl-egress wrote)')
+            [CompletionResult]::new('--force-conflicts', '--force-conflicts', [CompletionResultType]::ParameterName, 'Take over fields another field manager owns (server-side apply --force-conflicts)')
+            [CompletionResult]::new('--adopt', '--adopt', [CompletionResultType]::ParameterName, 'Take over an existing hand-made object for the same host instead of refusing')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'kubectl-egress;apply' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A file, a directory (its *.yaml, *.yml, *.json) or - for stdin; repeatable')
             [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'A file, a directory (its *.yaml, *.yml, *.json) or - for stdin; repeatable')
@@ -227,6 +251,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('timeout', 'timeout', [CompletionResultType]::ParameterValue, 'Set or clear the request timeout on a host''s VirtualService')
             [CompletionResult]::new('retries', 'retries', [CompletionResultType]::ParameterValue, 'Set or clear HTTP retries on a host''s VirtualService')
             [CompletionResult]::new('via-gateway', 'via-gateway', [CompletionResultType]::ParameterValue, 'Route a host''s mesh traffic through the egress gateway')
+            [CompletionResult]::new('gateway', 'gateway', [CompletionResultType]::ParameterValue, 'For admins: the egress gateway''s objects for hosts (Gateway, DestinationRule, ServiceEntry, VirtualService)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply manifests with $VAR substitution, into the namespace only')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is allowed, how it is routed, and what is wrong')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Delete what kubectl-egress created in the namespace, nothing else')
@@ -244,6 +269,9 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             break
         }
         'kubectl-egress;help;via-gateway' {
+            break
+        }
+        'kubectl-egress;help;gateway' {
             break
         }
         'kubectl-egress;help;apply' {

@@ -165,6 +165,37 @@ Examples:
   kubectl egress via-gateway httpbin.org --off")]
     ViaGateway(ViaGatewayArgs),
 
+    /// For admins: the egress gateway's objects for hosts (Gateway, DestinationRule, ServiceEntry, VirtualService)
+    #[command(
+        long_about = "\
+For admins: the egress gateway's objects for hosts, in the gateway's namespace.
+
+Writes, per host, into --gateway-namespace (default istio-system) what the course's admins write by
+hand: a Gateway NAME-egressgateway (the egress gateway's pods, server port 80 HTTP for the host),
+a DestinationRule egressgateway-for-NAME (the egress gateway Service, subset NAME), a ServiceEntry
+NAME (port 80 HTTP, exportTo [\".\"], so the gateway can see the host) and the VirtualService
+NAME-egressgateway (the hop from the Gateway to the host on port 80). NAME follows the naming rules
+of allow (httpbin for httpbin.org). One object of each kind per host: --off deletes whole objects,
+only the plugin's. The server checks all of them (dry run) before any is written.
+
+Students then route through it with: kubectl egress via-gateway HOST [--subset NAME]",
+        after_help = "\
+Examples:
+  # The course's admins' objects for httpbin.org, in istio-system
+  kubectl egress gateway httpbin.org
+
+  # See them without writing
+  kubectl egress gateway httpbin.org --dry-run=client -o yaml
+
+  # Another gateway deployment
+  kubectl egress gateway api.example.org --gateway-namespace egress \\
+      --gateway-service my-egressgateway --selector istio=my-egressgateway
+
+  # Remove them (only what kubectl-egress wrote)
+  kubectl egress gateway httpbin.org --off"
+    )]
+    Gateway(GatewayArgs),
+
     /// Apply manifests with $VAR substitution, into the namespace only
     #[command(
         long_about = "\
@@ -382,6 +413,33 @@ pub struct ViaGatewayArgs {
 
     #[command(flatten)]
     pub check: CheckArgs,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// External hosts, e.g. httpbin.org (no wildcards)
+    #[arg(value_name = "HOST", required = true)]
+    pub hosts: Vec<String>,
+
+    /// The egress gateway's namespace: every object goes there (-n is not used)
+    #[arg(long, value_name = "NAMESPACE", default_value = crate::core::gateway::DEFAULT_GATEWAY_NAMESPACE)]
+    pub gateway_namespace: String,
+
+    /// The egress gateway Service's name in that namespace (the DestinationRule's host)
+    #[arg(long, value_name = "NAME", default_value = crate::core::gateway::DEFAULT_GATEWAY_SERVICE)]
+    pub gateway_service: String,
+
+    /// A label of the egress gateway's pods, KEY=VALUE; repeatable, replaces the default
+    /// [default: app=istio-egressgateway, istio=egressgateway]
+    #[arg(long = "selector", value_name = "KEY=VALUE")]
+    pub selector: Vec<String>,
+
+    /// Remove the host's objects (only those kubectl-egress wrote)
+    #[arg(long, conflicts_with_all = ["gateway_service", "selector"])]
+    pub off: bool,
 
     #[command(flatten)]
     pub write: WriteArgs,

@@ -350,6 +350,7 @@ mod tests {
                 "timeout",
                 "retries",
                 "via-gateway",
+                "gateway",
                 "apply",
                 "status",
                 "cleanup",

@@ -739,3 +739,126 @@ fn apply_needs_objects() {
         .unwrap();
     assert!(refused(out).contains("no objects in"));
 }
+
+/// The admins' hand-written objects of the course environment, the reference `gateway` reproduces.
+fn admins_reference() -> Vec<serde_json::Value> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/cluster/egress-httpbin.yaml");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .split("\n---\n")
+        .map(|doc| serde_saphyr::from_str(doc).unwrap())
+        .collect()
+}
+
+#[test]
+fn gateway_renders_the_admins_objects_apart_from_labels() {
+    let out = stdout_of(&["gateway", "httpbin.org", "--dry-run=client", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut rendered = list["items"].as_array().unwrap().clone();
+    for object in &mut rendered {
+        let labels = object["metadata"].as_object_mut().unwrap().remove("labels");
+        assert_eq!(
+            labels,
+            Some(serde_json::json!({
+                "app.kubernetes.io/managed-by": "kubectl-egress",
+                "app.kubernetes.io/component": "egress-gateway"
+            }))
+        );
+    }
+    let key = |o: &serde_json::Value| format!("{}/{}", o["kind"], o["metadata"]["name"]);
+    let mut reference = admins_reference();
+    rendered.sort_by_key(key);
+    reference.sort_by_key(key);
+    assert_eq!(rendered, reference);
+    // Names and order as kubectl prints them: what a route names is written before the route.
+    insta::assert_snapshot!(stdout_of(&["gateway", "httpbin.org", "--dry-run=client", "-o", "name"]), @r"
+    serviceentry.networking.istio.io/httpbin
+    destinationrule.networking.istio.io/egressgateway-for-httpbin
+    gateway.networking.istio.io/httpbin-egressgateway
+    virtualservice.networking.istio.io/httpbin-egressgateway
+    ");
+}
+
+#[test]
+fn gateway_options_render() {
+    let out = stdout_of(&[
+        "gateway",
+        "api.example.org",
+        "httpbin.org",
+        "--gateway-namespace",
+        "egress",
+        "--gateway-service",
+        "my-gateway",
+        "--selector",
+        "istio=my-gateway",
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 8);
+    assert!(items.iter().all(|o| o["metadata"]["namespace"] == "egress"));
+    assert_eq!(
+        items[1]["spec"]["host"],
+        "my-gateway.egress.svc.cluster.local"
+    );
+    assert_eq!(items[1]["spec"]["subsets"][0]["name"], "api");
+    assert_eq!(
+        items[2]["spec"]["selector"],
+        serde_json::json!({"istio": "my-gateway"})
+    );
+    assert_eq!(items[6]["metadata"]["name"], "httpbin-egressgateway");
+}
+
+#[test]
+fn gateway_refusals() {
+    for (args, needle) in [
+        (&["gateway", "*.wikipedia.org"][..], "wildcard"),
+        (
+            &["gateway", "httpbin.org", "-n", "student1"][..],
+            "--gateway-namespace",
+        ),
+        (
+            &["gateway", "httpbin.org", "--selector", "istio"][..],
+            "--selector",
+        ),
+        (
+            &["gateway", "httpbin.org", "--gateway-namespace", "Bad_NS"][..],
+            "--gateway-namespace",
+        ),
+        (
+            &["gateway", "httpbin.org", "--gateway-service", "a.b"][..],
+            "--gateway-service",
+        ),
+    ] {
+        egress()
+            .args(args)
+            .args(["--dry-run=client"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+    }
+    // -n naming the gateway's namespace is fine.
+    stdout_of(&[
+        "gateway",
+        "httpbin.org",
+        "-n",
+        "istio-system",
+        "--dry-run=client",
+    ]);
+    // --off deletes only what it finds on the cluster.
+    egress()
+        .args(["gateway", "httpbin.org", "--off", "--dry-run=client"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("needs the cluster"));
+    // STUDENT_NS does not move the objects out of the gateway's namespace.
+    let out = egress()
+        .env("STUDENT_NS", "student1")
+        .args(["gateway", "httpbin.org", "--dry-run=client", "-o", "yaml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("namespace: istio-system"));
+}

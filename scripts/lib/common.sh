@@ -5,6 +5,9 @@
 KUBE_VERSION=v1.34.4
 ETCD_VERSION=v3.6.16
 ISTIO_API_VERSION=v1.32.0
+# krew-index's CI validates manifests with krew v0.4.5, but the Go module proxy does not serve it
+# (proxy.golang.org: sigs.k8s.io/krew/@v/v0.4.5.info answers 403 "This module version is not
+# available"; its list offers v0.4.3, v0.4.4 answers): move to v0.4.5 once it does.
 KREW_VERSION=v0.4.3
 # istio.io/istio (master, Aug 2026) for the oracle and istioctl: hack/harness/istio-sim pins it.
 ISTIO_VERSION=v0.0.0-20260827124520-eed52ebb66ad

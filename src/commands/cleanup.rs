@@ -18,7 +18,10 @@ use serde_json::Value;
 use crate::cli::CleanupArgs;
 use crate::cluster::api::{Batch, IstioApi};
 use crate::cluster::connect;
-use crate::core::istio::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::core::gateway;
+use crate::core::istio::{
+    COMPONENT_LABEL, COMPONENT_VALUE, Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+};
 use crate::core::render::{self, ObjectFormat};
 use crate::error::{Error, Result, exit};
 use crate::settings::{DryRun, Settings};
@@ -38,11 +41,14 @@ struct Report {
     suffix: &'static str,
     kept: Vec<Value>,
     count: usize,
+    /// Whether something `gateway` wrote went: then its Gateways go too.
+    gateway_objects: bool,
 }
 
 impl Report {
     fn deleted(&mut self, object: Value) {
         self.count += 1;
+        self.gateway_objects |= gateway::is_gateways(&object);
         match self.format {
             Some(_) => self.kept.push(object),
             None => {
@@ -86,6 +92,7 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
         },
         kept: vec![],
         count: 0,
+        gateway_objects: false,
     };
     let result = delete(
         settings,
@@ -128,12 +135,23 @@ async fn delete(
     report: &mut Report,
 ) -> Result<()> {
     // Routes first, so no VirtualService is left pointing at a host no longer allowed; the
-    // ServiceEntry last, after the DestinationRule that originates TLS for its port 80.
+    // ServiceEntry before the DestinationRule that originates TLS for its port 80 (never a
+    // moment of plain HTTP to the host's 443). Then, only where `gateway` wrote (its objects
+    // carry its component label, so a student's cleanup costs no extra request), its Gateways;
+    // never the Gateways `apply -f` wrote.
+    let gateway_selector = format!("{selector},{COMPONENT_LABEL}={COMPONENT_VALUE}");
+    let mut gateway_bases: Vec<String> = vec![];
     for kind in [
         Kind::VirtualService,
-        Kind::DestinationRule,
         Kind::ServiceEntry,
+        Kind::DestinationRule,
+        Kind::Gateway,
     ] {
+        let selector = match kind {
+            Kind::Gateway if !report.gateway_objects && gateway_bases.is_empty() => continue,
+            Kind::Gateway => gateway_selector.as_str(),
+            _ => selector,
+        };
         if hosts.is_empty() && settings.dry_run != DryRun::Client {
             let namespaces: Vec<String> = match namespace {
                 Some(ns) => vec![ns.to_string()],
@@ -164,17 +182,37 @@ async fn delete(
         }
         let listed = api.list(kind, namespace, Some(selector)).await?;
         for object in listed {
-            // A DestinationRule names one host; the others list theirs.
-            let lists_wanted_host = hosts.is_empty()
-                || object["spec"]["hosts"].as_array().is_some_and(|list| {
-                    list.iter()
-                        .any(|h| hosts.iter().any(|w| h.as_str() == Some(w.as_str())))
+            let lists = |list: &Value| {
+                list.as_array().is_some_and(|list| {
+                    list.iter().filter_map(Value::as_str).any(|h| {
+                        let h = h.split_once('/').map_or(h, |(_, h)| h);
+                        hosts.iter().any(|w| h == w.as_str())
+                    })
                 })
-                || object["spec"]["host"]
-                    .as_str()
-                    .is_some_and(|h| hosts.iter().any(|w| w.as_str() == h));
+            };
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            let lists_wanted_host = hosts.is_empty()
+                || match kind {
+                    Kind::Gateway => object["spec"]["servers"]
+                        .as_array()
+                        .is_some_and(|servers| servers.iter().any(|s| lists(&s["hosts"]))),
+                    // TLS origination's rule names the host; `gateway`'s, for the gateway
+                    // Service, is named after the host's ServiceEntry (core::gateway).
+                    Kind::DestinationRule => {
+                        object["spec"]["host"]
+                            .as_str()
+                            .is_some_and(|h| hosts.iter().any(|w| w.as_str() == h))
+                            || gateway_bases
+                                .iter()
+                                .any(|base| gateway::Names::of(base).destination_rule == name)
+                    }
+                    _ => lists(&object["spec"]["hosts"]),
+                };
             if !lists_wanted_host {
                 continue;
+            }
+            if kind == Kind::ServiceEntry && gateway::is_gateways(&object) {
+                gateway_bases.push(name.to_string());
             }
             if settings.dry_run != DryRun::Client {
                 api.delete(

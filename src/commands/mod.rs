@@ -5,6 +5,7 @@ pub mod allow;
 pub mod apply;
 pub mod cleanup;
 pub mod completion;
+pub mod gateway;
 pub mod route;
 pub mod status;
 
@@ -29,6 +30,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Timeout(args) => route::run_timeout(&settings, args).await,
         Command::Retries(args) => route::run_retries(&settings, args).await,
         Command::ViaGateway(args) => route::run_via_gateway(&settings, args).await,
+        Command::Gateway(args) => gateway::run(&settings, args, cli.global.namespace).await,
         Command::Apply(args) => apply::run(&settings, args).await,
         Command::Status(args) => status::run(&settings, args).await,
         Command::Cleanup(args) => cleanup::run(&settings, args).await,

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub const GROUP: &str = "networking.istio.io";
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY_VALUE: &str = "kubectl-egress";
+/// Marks the objects `gateway` writes (beside the managed-by label), so that `cleanup` removes
+/// their Gateways and DestinationRules but not the Gateways `apply -f` wrote.
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub const COMPONENT_VALUE: &str = "egress-gateway";
 /// The reserved gateway name for "all sidecars in the mesh".
 pub const MESH_GATEWAY: &str = "mesh";
 pub const DEFAULT_EGRESS_GATEWAY_HOST: &str = "istio-egressgateway.istio-system.svc.cluster.local";
@@ -227,11 +231,13 @@ pub struct GatewaySpec {
     pub servers: Vec<GatewayServer>,
 }
 
+/// Read by `status`, written by `gateway` (fields in the order the admins' YAML has them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GatewayServer {
-    pub hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<ServicePort>,
+    pub hosts: Vec<String>,
     /// `tls.mode: PASSTHROUGH` on a TLS server: the gateway routes by SNI, TLS untouched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<ServerTls>,

@@ -13,11 +13,24 @@ const MAX_NAME: usize = 63;
 
 /// The first name not `taken` among `preferred` (when given) and the host's candidates.
 pub fn unique_name(host: &Host, preferred: Option<&str>, taken: impl Fn(&str) -> bool) -> String {
+    unique_name_within(host, preferred, MAX_NAME, taken)
+}
+
+/// [`unique_name`] for a name that other names are made from (`gateway` writes
+/// `egressgateway-for-NAME`): at most `max` characters (at least 18), so every name made from it
+/// stays a DNS-1123 label. With `max` 63 it is exactly [`unique_name`].
+pub fn unique_name_within(
+    host: &Host,
+    preferred: Option<&str>,
+    max: usize,
+    taken: impl Fn(&str) -> bool,
+) -> String {
+    let max = max.clamp(18, MAX_NAME);
     preferred
         .map(String::from)
         .into_iter()
-        .chain(readable_candidates(host))
-        .chain(hashed_candidates(host))
+        .chain(readable_candidates(host).filter(move |name| name.len() <= max))
+        .chain(hashed_candidates(host, max))
         .find(|name| !taken(name))
         .expect("hashed candidates never end")
 }
@@ -50,13 +63,13 @@ fn readable_candidates(host: &Host) -> impl Iterator<Item = String> {
 
 /// The host's longest readable name, cut to leave room for `-` and 8 hex digits of a hash of the
 /// host (then of the host and a counter, should that be taken too).
-fn hashed_candidates(host: &Host) -> impl Iterator<Item = String> {
+fn hashed_candidates(host: &Host, max: usize) -> impl Iterator<Item = String> {
     let full = match host.as_str().strip_prefix("*.") {
         Some(rest) => format!("wildcard-{}", rest.replace('.', "-")),
         None => host.as_str().replace('.', "-"),
     };
     let mut base = full;
-    base.truncate(MAX_NAME - 9);
+    base.truncate(max - 9);
     let base = base.trim_end_matches('-').to_string();
     let host = host.as_str().to_string();
     (0u64..).map(move |attempt| {
@@ -141,6 +154,24 @@ mod tests {
         for name in &n {
             assert!(dns_label("name", name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn names_within_a_shorter_limit() {
+        let h = host("httpbin.org");
+        assert_eq!(unique_name_within(&h, None, 45, |_| false), "httpbin");
+        assert_eq!(
+            unique_name_within(&h, None, 45, |n| n == "httpbin"),
+            "httpbin-org"
+        );
+        let long = host(&format!("{}.example.org", "a".repeat(50)));
+        let n = unique_name_within(&long, None, 45, |_| false);
+        assert!(n.len() <= 45 && dns_label("name", &n).is_ok(), "{n}");
+        // 63 is the plain rule.
+        assert_eq!(
+            unique_name_within(&long, None, 63, |_| false),
+            unique_name(&long, None, |_| false)
+        );
     }
 
     #[test]

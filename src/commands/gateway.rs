@@ -1,0 +1,267 @@
+//! `kubectl egress gateway HOST...`: the admins' objects in the egress gateway's namespace (see
+//! core::gateway for what and why).
+//!
+//! Requests: one list each of the namespace's ServiceEntries (it also picks the API version),
+//! DestinationRules, Gateways and VirtualServices; then a server dry run of every object and one
+//! server-side apply each (commands::carry_out), every write conditional on the list it was
+//! composed from (commands::retrying re-reads and re-composes on a conflict). `--off`: the same
+//! lists, one delete per object, uid and resourceVersion guarded.
+
+use std::collections::BTreeMap;
+
+use crate::cli::GatewayArgs;
+use crate::cluster::api::{IstioApi, Listed, Precondition};
+use crate::cluster::connect;
+use crate::core::gateway::{self as plan, GatewayOptions, KINDS, Listing, Names};
+use crate::core::istio::{ApiVersion, Kind};
+use crate::core::plan::Target;
+use crate::core::validate::{Host, InputError, dns_label};
+use crate::error::{Error, Reason, Result};
+use crate::settings::{DryRun, Settings};
+
+use super::{Attempt, Change, Written, carry_out, parse_hosts, retrying, warn};
+
+pub async fn run(
+    settings: &Settings,
+    args: GatewayArgs,
+    namespace_flag: Option<String>,
+) -> Result<u8> {
+    let hosts = parse_hosts(&args.hosts)?;
+    if let Some(wildcard) = hosts.iter().find(|h| h.is_wildcard()) {
+        return Err(Error::input(format!(
+            "gateway cannot route wildcard host \"{wildcard}\": the egress gateway's second hop \
+             needs one concrete host to resolve; name the hosts (e.g. en.wikipedia.org)"
+        )));
+    }
+    let namespace = dns_label("--gateway-namespace", &args.gateway_namespace)?;
+    if let Some(n) = namespace_flag.filter(|n| *n != namespace) {
+        return Err(Error::input(format!(
+            "gateway writes into the egress gateway's namespace, not -n \"{}\": use \
+             --gateway-namespace (default istio-system)",
+            n.escape_debug()
+        )));
+    }
+    let options = GatewayOptions {
+        service: dns_label("--gateway-service", &args.gateway_service)?,
+        selector: if args.selector.is_empty() {
+            GatewayOptions::default().selector
+        } else {
+            selector(&args.selector)?
+        },
+    };
+    settings.object_format()?;
+    // Everything happens in the gateway's namespace, whatever $STUDENT_NS or the context say.
+    let settings = &Settings {
+        namespace: Some(namespace.clone()),
+        ..settings.clone()
+    };
+
+    let session = connect::open(settings, settings.dry_run == DryRun::Client).await?;
+    let Some(cluster) = &session.cluster else {
+        if args.off {
+            return Err(Error::failed(
+                Reason::Config,
+                "gateway --off needs the cluster (it deletes only what it finds there): no kubeconfig found",
+            ));
+        }
+        warn("no kubeconfig: rendering from the flags alone, without checking the cluster");
+        let target = Target {
+            namespace,
+            api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
+        };
+        let mut given: Vec<String> = vec![];
+        let mut changes = vec![];
+        for host in &hosts {
+            let (names, planned, _) =
+                plan::plan_host(&target, host, &options, &Listing::default(), &given, false)
+                    .map_err(|e| Error::failed(Reason::Conflict, e))?;
+            given.push(names.base);
+            changes.extend(planned.into_iter().map(|p| Change::Apply {
+                kind: p.kind.into(),
+                namespace: target.namespace.clone(),
+                object: p.object,
+                before: None,
+                precondition: Precondition::None,
+            }));
+        }
+        return carry_out(settings, None, changes, false, &Written::default()).await;
+    };
+
+    let api = IstioApi::new(cluster, settings.api_version);
+    let written = Written::default();
+    let request = Request {
+        namespace: &namespace,
+        hosts: &hosts,
+        options: &options,
+        off: args.off,
+        adopt: args.write.adopt,
+        force_conflicts: args.write.force_conflicts,
+    };
+    retrying(&written, |attempt| write(settings, &api, &request, attempt))
+        .await
+        .map_err(|e| match e {
+            // -n is no way out here: the objects belong in the gateway's namespace.
+            Error::Runtime {
+                reason: Reason::Forbidden,
+                message,
+            } => Error::failed(
+                Reason::Forbidden,
+                message.replace(
+                    "ask the cluster admin for access, or choose your own namespace with -n",
+                    "gateway is for the cluster's admins; students route through what it wrote \
+                     with kubectl egress via-gateway HOST",
+                ),
+            ),
+            other => other,
+        })
+}
+
+/// `--selector` values: KEY=VALUE, each a Kubernetes label.
+fn selector(values: &[String]) -> std::result::Result<BTreeMap<String, String>, InputError> {
+    let label_part = |s: &str, max: usize| {
+        !s.is_empty()
+            && s.len() <= max
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    let mut map = BTreeMap::new();
+    for value in values {
+        let parsed = value.split_once('=').filter(|(key, v)| {
+            let name = key.rsplit_once('/').map_or(*key, |(_, n)| n);
+            let prefix_ok = key.rsplit_once('/').is_none_or(|(p, _)| label_part(p, 253));
+            label_part(name, 63) && prefix_ok && (v.is_empty() || label_part(v, 63))
+        });
+        match parsed {
+            Some((key, v)) if !map.contains_key(key) => {
+                map.insert(key.to_string(), v.to_string());
+            }
+            Some((key, _)) => {
+                return Err(InputError(format!(
+                    "--selector {key} is given twice: each label key may appear once"
+                )));
+            }
+            None => {
+                return Err(InputError(format!(
+                    "invalid --selector \"{}\": use KEY=VALUE with Kubernetes label syntax, e.g. istio=egressgateway",
+                    value.escape_debug()
+                )));
+            }
+        }
+    }
+    Ok(map)
+}
+
+struct Request<'a> {
+    namespace: &'a str,
+    hosts: &'a [Host],
+    options: &'a GatewayOptions,
+    off: bool,
+    adopt: bool,
+    force_conflicts: bool,
+}
+
+/// One attempt: list the four kinds, compose every host's objects (or deletions), write them all
+/// on condition that what was listed still holds.
+async fn write(
+    settings: &Settings,
+    api: &IstioApi<'_>,
+    request: &Request<'_>,
+    attempt: Attempt<'_>,
+) -> Result<u8> {
+    let ns = request.namespace;
+    let mut lists: BTreeMap<Kind, Listed> = BTreeMap::new();
+    for kind in KINDS {
+        lists.insert(kind, api.list_with_version(kind, Some(ns), None).await?);
+    }
+    let listing = Listing {
+        service_entries: lists[&Kind::ServiceEntry].items.clone(),
+        destination_rules: lists[&Kind::DestinationRule].items.clone(),
+        gateways: lists[&Kind::Gateway].items.clone(),
+        virtual_services: lists[&Kind::VirtualService].items.clone(),
+    };
+    let target = Target {
+        namespace: ns.to_string(),
+        api_version: api.version(),
+    };
+    let mut changes = vec![];
+    let mut given: Vec<String> = vec![];
+    for host in request.hosts {
+        if request.off {
+            let (gone, kept) = plan::plan_off(&listing, host.as_str());
+            if attempt.number == 1 {
+                kept.iter().for_each(|k| warn(k));
+                if gone.is_empty() {
+                    eprintln!(
+                        "{host}: no egress gateway objects written by kubectl-egress in namespace {ns}: nothing to remove"
+                    );
+                }
+            }
+            changes.extend(gone.into_iter().map(|(kind, object)| {
+                Change::Delete {
+                    kind: kind.into(),
+                    namespace: ns.to_string(),
+                    name: object["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    uid: object["metadata"]["uid"].as_str().map(String::from),
+                    resource_version: object["metadata"]["resourceVersion"]
+                        .as_str()
+                        .map(String::from),
+                }
+            }));
+            continue;
+        }
+        let (names, planned, warnings): (Names, _, _) = plan::plan_host(
+            &target,
+            host,
+            request.options,
+            &listing,
+            &given,
+            request.adopt,
+        )
+        .map_err(|e| Error::failed(Reason::Conflict, e))?;
+        if attempt.number == 1 {
+            warnings.iter().for_each(|w| warn(w));
+        }
+        given.push(names.base);
+        for p in planned {
+            changes.push(Change::Apply {
+                kind: p.kind.into(),
+                namespace: ns.to_string(),
+                precondition: Precondition::from_read(p.before.as_ref(), &lists[&p.kind]),
+                object: p.object,
+                before: p.before,
+            });
+        }
+    }
+    carry_out(
+        settings,
+        Some(api),
+        changes,
+        request.force_conflicts,
+        attempt.written,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_are_labels() {
+        let ok = selector(&[
+            "istio=egressgateway".into(),
+            "app.kubernetes.io/name=gw".into(),
+        ])
+        .unwrap();
+        assert_eq!(ok["istio"], "egressgateway");
+        for bad in ["istio", "=x", "a=b c", "a=-x", "a/=x"] {
+            assert!(selector(&[bad.into()]).is_err(), "{bad}");
+        }
+        assert!(selector(&["a=1".into(), "a=2".into()]).is_err());
+    }
+}
