@@ -333,10 +333,11 @@ impl<'a> IstioApi<'a> {
                 .await
                 .map_err(|e| self.describe(e, doing()))?;
         }
-        if count == 0
-            && let Some(ns) = namespace
-        {
-            self.check_namespace(ns).await?;
+        match namespace {
+            Some(ns) if count == 0 => self.check_namespace(ns).await?,
+            // Objects in it: the namespace exists, no later empty list need ask.
+            Some(ns) => self.namespace_exists(ns),
+            None => {}
         }
         Ok(resource_version)
     }
@@ -346,6 +347,14 @@ impl<'a> IstioApi<'a> {
     pub fn verify_namespaces(mut self) -> Self {
         self.verify_namespaces = true;
         self
+    }
+
+    /// Records that `namespace` exists (objects were read or deleted in it): no check is needed.
+    pub fn namespace_exists(&self, namespace: &str) {
+        let mut seen = self.namespaces_seen.borrow_mut();
+        if !seen.iter().any(|n| n == namespace) {
+            seen.push(namespace.to_string());
+        }
     }
 
     /// When asked to ([`IstioApi::verify_namespaces`]): an error if `namespace` does not exist.

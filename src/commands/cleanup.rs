@@ -297,6 +297,8 @@ async fn delete_in_batches(
     }
     if here == 0 {
         api.check_namespace(namespace).await?;
+    } else {
+        api.namespace_exists(namespace);
     }
     Ok(())
 }
