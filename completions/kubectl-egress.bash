@@ -389,7 +389,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__gateway)
-            opts="-n -o -h -V --gateway-namespace --gateway-service --selector --off --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --gateway-namespace --gateway-service --selector --tls --tls-origination --upstream --off --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,6 +404,10 @@ _kubectl__egress() {
                     return 0
                     ;;
                 --selector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upstream)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -791,7 +795,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__via__subcmd__gateway)
-            opts="-n -o -h -V --gateway-host --port --subset --tls --off --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --gateway-host --port --subset --tls --tls-origination --off --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -108,6 +108,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gatewa
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l tls -d 'Also send TLS on 443 to the gateway\'s 443, matched by SNI (passthrough)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l tls-origination -d 'The gateway originates TLS to the host\'s 443: the same route, refused unless the admins\' gateway does (gateway --tls-origination)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l off -d 'Route straight to the host again (HTTP and TLS)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l force -d 'Write even when Istio would ignore the route or answer it with an error (exit 3 otherwise)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
@@ -117,6 +118,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gatewa
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l gateway-namespace -d 'The egress gateway\'s namespace: every object goes there (-n is not used)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l gateway-service -d 'The egress gateway Service\'s name in that namespace (the DestinationRule\'s host)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l selector -d 'A label of the egress gateway\'s pods, KEY=VALUE; repeatable, replaces the default [default: app=istio-egressgateway, istio=egressgateway]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l upstream -d 'For a wildcard host with --tls: the one concrete host the gateway connects to' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
@@ -125,6 +127,8 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l tls -d 'Also pass TLS on 443 through the gateway, routed by SNI (a PASSTHROUGH server)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l tls-origination -d 'The gateway takes plain HTTP on 80 and opens TLS to the host\'s 443'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l off -d 'Remove the host\'s objects (only those kubectl-egress wrote)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l force-conflicts -d 'Take over fields another field manager owns (server-side apply --force-conflicts)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'

@@ -161,6 +161,13 @@ Examples:
   # HTTPS too: TLS on 443 goes to the gateway by SNI, untouched (needs the admins' TLS server)
   kubectl egress via-gateway httpbin.org --tls
 
+  # Plain HTTP to the gateway, which opens TLS to the host's 443 (checks that the admins'
+  # gateway does; a timeout then applies to what is HTTPS on the wire)
+  kubectl egress via-gateway httpbin.org --tls-origination
+
+  # A wildcard: only its TLS goes through the gateway
+  kubectl egress via-gateway '*.wikipedia.org' --tls
+
   # Route straight to the host again (a timeout, if any, stays)
   kubectl egress via-gateway httpbin.org --off")]
     ViaGateway(ViaGatewayArgs),
@@ -178,6 +185,13 @@ NAME-egressgateway (the hop from the Gateway to the host on port 80). NAME follo
 of allow (httpbin for httpbin.org). One object of each kind per host: --off deletes whole objects,
 only the plugin's. The server checks all of them (dry run) before any is written.
 
+--tls adds a Gateway server on 443 (TLS, PASSTHROUGH), port 443 TLS on the ServiceEntry and a tls
+route by SNI to the host's 443. --tls-origination sends the gateway's plain HTTP from 80 to the
+host's 443 (port 443 HTTPS on the ServiceEntry) with a DestinationRule originate-tls-for-NAME
+(tls.mode SIMPLE, sni the host, exportTo [\".\"]). Not both: they share the host's 443. A wildcard
+host goes with --tls and --upstream HOST only. Each run writes what its flags ask: run again
+without --tls to remove the TLS server and route.
+
 Students then route through it with: kubectl egress via-gateway HOST [--subset NAME]",
         after_help = "\
 Examples:
@@ -186,6 +200,16 @@ Examples:
 
   # See them without writing
   kubectl egress gateway httpbin.org --dry-run=client -o yaml
+
+  # HTTPS too: TLS on 443 passes through the gateway by SNI (students: via-gateway --tls)
+  kubectl egress gateway httpbin.org --tls
+
+  # The gateway opens TLS to the host's 443 for plain HTTP on 80 (students: via-gateway
+  # --tls-origination; their timeouts and retries then apply to HTTPS)
+  kubectl egress gateway httpbin.org --tls-origination
+
+  # A wildcard: TLS only, to one hosting server
+  kubectl egress gateway '*.wikipedia.org' --tls --upstream www.wikipedia.org
 
   # Another gateway deployment
   kubectl egress gateway api.example.org --gateway-namespace egress \\
@@ -403,8 +427,13 @@ pub struct ViaGatewayArgs {
     #[arg(long)]
     pub tls: bool,
 
+    /// The gateway originates TLS to the host's 443: the same route, refused unless the
+    /// admins' gateway does (gateway --tls-origination)
+    #[arg(long, conflicts_with = "tls")]
+    pub tls_origination: bool,
+
     /// Route straight to the host again (HTTP and TLS)
-    #[arg(long, conflicts_with_all = ["subset", "gateway_host", "port", "tls"])]
+    #[arg(long, conflicts_with_all = ["subset", "gateway_host", "port", "tls", "tls_origination"])]
     pub off: bool,
 
     /// Namespaces that may see the VirtualService; repeatable [default: "."]
@@ -437,8 +466,20 @@ pub struct GatewayArgs {
     #[arg(long = "selector", value_name = "KEY=VALUE")]
     pub selector: Vec<String>,
 
+    /// Also pass TLS on 443 through the gateway, routed by SNI (a PASSTHROUGH server)
+    #[arg(long)]
+    pub tls: bool,
+
+    /// The gateway takes plain HTTP on 80 and opens TLS to the host's 443
+    #[arg(long)]
+    pub tls_origination: bool,
+
+    /// For a wildcard host with --tls: the one concrete host the gateway connects to
+    #[arg(long, value_name = "HOST")]
+    pub upstream: Option<String>,
+
     /// Remove the host's objects (only those kubectl-egress wrote)
-    #[arg(long, conflicts_with_all = ["gateway_service", "selector"])]
+    #[arg(long, conflicts_with_all = ["gateway_service", "selector", "tls", "tls_origination", "upstream"])]
     pub off: bool,
 
     #[command(flatten)]

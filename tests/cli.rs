@@ -54,6 +54,32 @@ fn https_modes_render() {
         render(&["allow", "httpbin.org", "--tls-origination"])
     );
     insta::assert_snapshot!(
+        "via_gateway_wildcard_tls",
+        render(&["via-gateway", "*.wikipedia.org", "--tls"])
+    );
+    insta::assert_snapshot!(
+        "via_gateway_tls_origination",
+        render(&["via-gateway", "httpbin.org", "--tls-origination"])
+    );
+    // The admins' side, in istio-system.
+    let admin =
+        |args: &[&str]| stdout_of(&[args, &["--dry-run=client", "-o", "yaml"][..]].concat());
+    insta::assert_snapshot!("gateway_tls", admin(&["gateway", "httpbin.org", "--tls"]));
+    insta::assert_snapshot!(
+        "gateway_tls_origination",
+        admin(&["gateway", "httpbin.org", "--tls-origination"])
+    );
+    insta::assert_snapshot!(
+        "gateway_wildcard_tls",
+        admin(&[
+            "gateway",
+            "*.wikipedia.org",
+            "--tls",
+            "--upstream",
+            "www.wikipedia.org"
+        ])
+    );
+    insta::assert_snapshot!(
         "via_gateway_tls",
         render(&["via-gateway", "httpbin.org", "--tls"])
     );
@@ -84,8 +110,54 @@ fn https_modes_refuse_what_cannot_work() {
             "leave --port out",
         ),
         (
-            &["via-gateway", "*.wikipedia.org", "--tls"][..],
+            &["via-gateway", "*.wikipedia.org", "--tls-origination"][..],
             "one concrete host",
+        ),
+        (
+            &["via-gateway", "httpbin.org", "--tls", "--tls-origination"][..],
+            "cannot be used with",
+        ),
+        (
+            &["gateway", "httpbin.org", "--tls", "--tls-origination"][..],
+            "encrypt the passed-through TLS a second time",
+        ),
+        (
+            &["gateway", "*.wikipedia.org", "--tls"][..],
+            "without --upstream",
+        ),
+        (
+            &[
+                "gateway",
+                "*.wikipedia.org",
+                "--upstream",
+                "www.wikipedia.org",
+            ][..],
+            "use --tls",
+        ),
+        (
+            &[
+                "gateway",
+                "*.wikipedia.org",
+                "--tls",
+                "--tls-origination",
+                "--upstream",
+                "www.wikipedia.org",
+            ][..],
+            "--tls-origination",
+        ),
+        (
+            &["gateway", "httpbin.org", "--upstream", "www.httpbin.org"][..],
+            "--upstream is for wildcard hosts",
+        ),
+        (
+            &[
+                "gateway",
+                "*.wikipedia.org",
+                "--tls",
+                "--upstream",
+                "*.wikipedia.org",
+            ][..],
+            "invalid --upstream",
         ),
         (
             &["retries", "httpbin.org", "--attempts", "0"][..],
@@ -114,9 +186,16 @@ fn https_modes_refuse_what_cannot_work() {
             "--per-try-timeout",
         ),
     ] {
+        // gateway writes into the gateway's namespace: -n would be refused first.
+        let namespace: &[&str] = if args[0] == "gateway" {
+            &[]
+        } else {
+            &["-n", "student1"]
+        };
         let out = egress()
             .args(args)
-            .args(["-n", "student1", "--dry-run=client"])
+            .args(namespace)
+            .arg("--dry-run=client")
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::cli::GatewayArgs;
 use crate::cluster::api::{IstioApi, Listed, Precondition};
 use crate::cluster::connect;
-use crate::core::gateway::{self as plan, GatewayOptions, KINDS, Listing, Names};
+use crate::core::gateway::{self as plan, GatewayOptions, KINDS, Listing};
 use crate::core::istio::{ApiVersion, Kind};
 use crate::core::plan::Target;
 use crate::core::validate::{Host, InputError, dns_label};
@@ -27,12 +27,6 @@ pub async fn run(
     namespace_flag: Option<String>,
 ) -> Result<u8> {
     let hosts = parse_hosts(&args.hosts)?;
-    if let Some(wildcard) = hosts.iter().find(|h| h.is_wildcard()) {
-        return Err(Error::input(format!(
-            "gateway cannot route wildcard host \"{wildcard}\": the egress gateway's second hop \
-             needs one concrete host to resolve; name the hosts (e.g. en.wikipedia.org)"
-        )));
-    }
     let namespace = dns_label("--gateway-namespace", &args.gateway_namespace)?;
     if let Some(n) = namespace_flag.filter(|n| *n != namespace) {
         return Err(Error::input(format!(
@@ -48,7 +42,19 @@ pub async fn run(
         } else {
             selector(&args.selector)?
         },
+        tls: args.tls,
+        tls_origination: args.tls_origination,
+        upstream: args
+            .upstream
+            .as_deref()
+            .map(|u| Host::parse(u).map_err(|e| InputError(e.0.replacen("host", "--upstream", 1))))
+            .transpose()?,
     };
+    if !args.off {
+        for host in &hosts {
+            plan::check_options(host, &options).map_err(Error::input)?;
+        }
+    }
     settings.object_format()?;
     // Everything happens in the gateway's namespace, whatever $STUDENT_NS or the context say.
     let settings = &Settings {
@@ -72,11 +78,11 @@ pub async fn run(
         let mut given: Vec<String> = vec![];
         let mut changes = vec![];
         for host in &hosts {
-            let (names, planned, _) =
+            let planned =
                 plan::plan_host(&target, host, &options, &Listing::default(), &given, false)
                     .map_err(|e| Error::failed(Reason::Conflict, e))?;
-            given.push(names.base);
-            changes.extend(planned.into_iter().map(|p| Change::Apply {
+            given.push(planned.names.base);
+            changes.extend(planned.writes.into_iter().map(|p| Change::Apply {
                 kind: p.kind.into(),
                 namespace: target.namespace.clone(),
                 object: p.object,
@@ -186,6 +192,8 @@ async fn write(
         api_version: api.version(),
     };
     let mut changes = vec![];
+    // Parts no longer asked for go after every write: the route stops naming them first.
+    let mut removals = vec![];
     let mut given: Vec<String> = vec![];
     for host in request.hosts {
         if request.off {
@@ -198,23 +206,13 @@ async fn write(
                     );
                 }
             }
-            changes.extend(gone.into_iter().map(|(kind, object)| {
-                Change::Delete {
-                    kind: kind.into(),
-                    namespace: ns.to_string(),
-                    name: object["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .into(),
-                    uid: object["metadata"]["uid"].as_str().map(String::from),
-                    resource_version: object["metadata"]["resourceVersion"]
-                        .as_str()
-                        .map(String::from),
-                }
-            }));
+            changes.extend(
+                gone.into_iter()
+                    .map(|(kind, object)| deletion(ns, kind, &object)),
+            );
             continue;
         }
-        let (names, planned, warnings): (Names, _, _) = plan::plan_host(
+        let planned = plan::plan_host(
             &target,
             host,
             request.options,
@@ -224,10 +222,16 @@ async fn write(
         )
         .map_err(|e| Error::failed(Reason::Conflict, e))?;
         if attempt.number == 1 {
-            warnings.iter().for_each(|w| warn(w));
+            planned.warnings.iter().for_each(|w| warn(w));
         }
-        given.push(names.base);
-        for p in planned {
+        given.push(planned.names.base);
+        removals.extend(
+            planned
+                .removals
+                .into_iter()
+                .map(|(kind, object)| deletion(ns, kind, &object)),
+        );
+        for p in planned.writes {
             changes.push(Change::Apply {
                 kind: p.kind.into(),
                 namespace: ns.to_string(),
@@ -237,6 +241,7 @@ async fn write(
             });
         }
     }
+    changes.extend(removals);
     carry_out(
         settings,
         Some(api),
@@ -245,6 +250,18 @@ async fn write(
         attempt.written,
     )
     .await
+}
+
+/// Deletes `object` as listed: only if it is still that one, unchanged.
+fn deletion(namespace: &str, kind: Kind, object: &serde_json::Value) -> Change {
+    let field = |f: &str| object["metadata"][f].as_str().map(String::from);
+    Change::Delete {
+        kind: kind.into(),
+        namespace: namespace.to_string(),
+        name: field("name").unwrap_or_default(),
+        uid: field("uid"),
+        resource_version: field("resourceVersion"),
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
         change,
         &args.export_to,
         args.check.force,
+        false,
         &args.write,
     )
     .await
@@ -80,6 +81,7 @@ pub async fn run_retries(settings: &Settings, args: RetriesArgs) -> Result<u8> {
         change,
         &args.export_to,
         args.check.force,
+        false,
         &args.write,
     )
     .await
@@ -148,16 +150,19 @@ pub async fn run_via_gateway(settings: &Settings, args: ViaGatewayArgs) -> Resul
                 .map(|s| dns_label("--subset", s))
                 .transpose()?,
         };
-        if args.tls && host.is_wildcard() {
+        if args.tls_origination && host.is_wildcard() {
             return Err(Error::input(format!(
-                "--tls cannot route \"{host}\" through the gateway: the gateway's second hop needs one concrete host to connect to (istio#13241); allow and route each host by name"
+                "--tls-origination cannot be used with wildcard host \"{host}\": TLS is opened to one concrete host, named in its SNI; route each host by name, or use --tls"
             )));
         }
         let tls = args.tls.then(|| GatewayHop {
             port: 443,
             ..hop.clone()
         });
-        RouteChange::ViaGateway(hop, tls)
+        // A wildcard's plain HTTP cannot be sent on by the gateway (its second hop connects to
+        // one upstream, chosen by SNI): only its TLS goes through.
+        let http = (!(host.is_wildcard() && args.tls)).then_some(hop);
+        RouteChange::ViaGateway(http, tls)
     };
     edit(
         settings,
@@ -165,17 +170,21 @@ pub async fn run_via_gateway(settings: &Settings, args: ViaGatewayArgs) -> Resul
         change,
         &args.export_to,
         args.check.force,
+        args.tls_origination,
         &args.write,
     )
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn edit(
     settings: &Settings,
     host: &Host,
     change: RouteChange,
     export_to_flags: &[String],
     force: bool,
+    // via-gateway --tls-origination: the admins' gateway must open TLS to the host.
+    origination: bool,
     write: &WriteArgs,
 ) -> Result<u8> {
     let export_to_flags = export_to_list(export_to_flags)?;
@@ -245,7 +254,12 @@ async fn edit(
             DryRun::None | DryRun::Server,
         ) => {
             let gateway_host = match &change {
-                RouteChange::ViaGateway(hop, _) => vec![hop.gateway_host.as_str()],
+                RouteChange::ViaGateway(hop, tls) => hop
+                    .iter()
+                    .chain(tls)
+                    .map(|h| h.gateway_host.as_str())
+                    .take(1)
+                    .collect(),
                 _ => vec![],
             };
             Some(
@@ -270,6 +284,7 @@ async fn edit(
         write,
         service_entry_name,
         other_hosts_names: &other_hosts_names,
+        origination,
     };
     let written = Written::default();
     retrying(&written, |attempt| {
@@ -290,6 +305,7 @@ struct Edit<'a> {
     write: &'a WriteArgs,
     service_entry_name: Option<&'a str>,
     other_hosts_names: &'a [String],
+    origination: bool,
 }
 
 /// One attempt: list the VirtualServices, compose the host's from the one there, write it (or
@@ -430,7 +446,7 @@ fn refuse_what_istio_would_not_honour(
             ),
         ))
     };
-    if let RouteChange::ViaGateway(hop, _) = edit.change
+    if let RouteChange::ViaGateway(Some(hop), _) = edit.change
         && let Some(t) = report
             .traffic
             .iter()
@@ -467,7 +483,7 @@ fn refuse_what_istio_would_not_honour(
             tls.port
         ));
     }
-    if let RouteChange::ViaGateway(hop, _) = edit.change
+    if let RouteChange::ViaGateway(Some(hop), _) = edit.change
         && let Some(t) = report
             .traffic
             .iter()
@@ -483,6 +499,22 @@ fn refuse_what_istio_would_not_honour(
                 .as_deref()
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
+        ));
+    }
+    // --tls-origination: what leaves the gateway for the host must be TLS.
+    if edit.origination
+        && let RouteChange::ViaGateway(Some(hop), _) = edit.change
+        && let Some(t) = report
+            .traffic
+            .iter()
+            .find(|t| t.port == u32::from(hop.port))
+        && t.outcome == "egress"
+        && t.upstream_tls.is_none()
+    {
+        return refuse(&format!(
+            "the egress gateway sends {host}'s port {} on in plain text to {}: it does not originate TLS (an admin runs kubectl egress gateway {host} --tls-origination)",
+            hop.port,
+            t.hops.last().map(String::as_str).unwrap_or(host)
         ));
     }
     use status_core::codes::*;

@@ -318,8 +318,10 @@ pub fn virtual_service(
         return None;
     }
     let route = match &settings.via_gateway {
+        // TLS only (a wildcard through the gateway): a route to a wildcard host is no route.
+        None if settings.timeout.is_none() && settings.retries.is_none() => None,
         // The exercise's routing VirtualService, with the timeout kept on the gateway route.
-        Some(hop) => HttpRoute {
+        Some(hop) => Some(HttpRoute {
             matches: vec![HttpMatch {
                 gateways: vec![MESH_GATEWAY.to_string()],
                 port: Some(u32::from(hop.port)),
@@ -337,8 +339,8 @@ pub fn virtual_service(
                 },
                 weight: Some(100),
             }],
-        },
-        None => HttpRoute {
+        }),
+        None => Some(HttpRoute {
             matches: vec![],
             timeout: settings.timeout.clone(),
             retries: settings.retries.clone(),
@@ -349,7 +351,7 @@ pub fn virtual_service(
                 },
                 weight: Some(100),
             }],
-        },
+        }),
     };
     Some(Object {
         api_version: target.api_version.group_version(),
@@ -363,7 +365,7 @@ pub fn virtual_service(
             } else {
                 vec![]
             },
-            http: vec![route],
+            http: route.into_iter().collect(),
             // Istio's "Egress gateway for HTTPS traffic" task: the sidecar's TLS to the host on
             // 443, matched by SNI, goes to the gateway's 443 untouched.
             tls: settings
@@ -399,8 +401,9 @@ pub enum RouteChange {
     ClearTimeout,
     SetRetries(HttpRetry),
     ClearRetries,
-    /// The HTTP hop, and with `--tls` the TLS passthrough hop on 443.
-    ViaGateway(GatewayHop, Option<GatewayHop>),
+    /// The HTTP hop (none for a wildcard with `--tls`), and with `--tls` the TLS passthrough
+    /// hop on 443.
+    ViaGateway(Option<GatewayHop>, Option<GatewayHop>),
     Direct,
 }
 
@@ -413,7 +416,7 @@ impl RouteChange {
             RouteChange::SetRetries(r) => next.retries = Some(r.clone()),
             RouteChange::ClearRetries => next.retries = None,
             RouteChange::ViaGateway(hop, tls) => {
-                next.via_gateway = Some(hop.clone());
+                next.via_gateway = hop.clone();
                 next.tls_via_gateway = tls.clone();
             }
             RouteChange::Direct => {
@@ -443,7 +446,7 @@ mod tests {
     #[test]
     fn timeout_then_gateway_keeps_the_timeout_on_the_gateway_route() {
         let with_timeout = RouteChange::SetTimeout("0.5s".into()).apply(&RouteSettings::default());
-        let both = RouteChange::ViaGateway(GatewayHop::default(), None).apply(&with_timeout);
+        let both = RouteChange::ViaGateway(Some(GatewayHop::default()), None).apply(&with_timeout);
         let vs = virtual_service(&target(), "httpbin", &host(), &both).unwrap();
         assert_eq!(vs.spec.gateways, vec!["mesh"]);
         let route = &vs.spec.http[0];
