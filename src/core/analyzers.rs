@@ -45,7 +45,7 @@ impl<'a> HostFacts<'a> {
 pub type Analyzer = fn(&HostFacts) -> Vec<Finding>;
 
 /// Every analyzer, in the order findings are reported.
-pub const ANALYZERS: [(&str, Analyzer); 14] = [
+pub const ANALYZERS: [(&str, Analyzer); 18] = [
     (codes::DUPLICATE_VIRTUAL_SERVICE, duplicate_virtual_services),
     (codes::DUPLICATE_SERVICE_ENTRY, duplicate_service_entries),
     (codes::NO_SERVICE_ENTRY, no_service_entry),
@@ -60,6 +60,10 @@ pub const ANALYZERS: [(&str, Analyzer); 14] = [
     (codes::TCP_PORT_CATCHES_ALL, tcp_port_catches_all),
     (codes::ROUTED_BY_LISTENER_PORT, routed_by_listener_port),
     (codes::NOT_THROUGH_GATEWAY, not_through_gateway),
+    (codes::TLS_ROUTE_NOT_ON_TLS_PORT, tls_route_not_on_tls_port),
+    (codes::PLAIN_HTTP_TO_TLS_PORT, plain_http_to_tls_port),
+    (codes::TLS_TWICE, tls_twice),
+    (codes::NO_TLS_SERVER_AT_GATEWAY, no_tls_server_at_gateway),
 ];
 
 pub fn run(facts: &HostFacts) -> Vec<Finding> {
@@ -327,7 +331,9 @@ pub fn route_ignored(f: &HostFacts) -> Vec<Finding> {
                     "port {port} of {host} is {}, and an http route never applies to it",
                     p.protocol
                 ),
-                None if se.is_some() => format!(
+                // Port 80 of a host the ServiceEntry lacks still gets the route (Istio makes a
+                // virtual host on 80 for every VirtualService host): not ignored.
+                None if se.is_some() && t.via != "gateway" => format!(
                     "ServiceEntry {} gives {host} no port {port}",
                     se.map(|s| s.metadata.name.as_str()).unwrap_or_default()
                 ),
@@ -443,6 +449,120 @@ pub fn not_through_gateway(f: &HostFacts) -> Vec<Finding> {
             f.host
         ),
     )]
+}
+
+/// EGR017: a `tls` route (via-gateway --tls) for a port the ServiceEntry does not declare as
+/// TLS or HTTPS: Istio routes TLS by SNI only on such ports, so the route is ignored.
+pub fn tls_route_not_on_tls_port(f: &HostFacts) -> Vec<Finding> {
+    let (Some(vs), Some(se)) = (f.virtual_service(), f.service_entry()) else {
+        return vec![];
+    };
+    let host = f.host;
+    let mut ports: Vec<u32> = vs
+        .spec
+        .tls
+        .iter()
+        .flat_map(|r| &r.matches)
+        .filter_map(|m| m.port)
+        .collect();
+    ports.dedup();
+    ports
+        .into_iter()
+        .filter_map(|port| {
+            let declared = se.spec.ports.iter().find(|p| p.number == port);
+            let what = match declared {
+                Some(p) if Wire::of(&p.protocol) == Wire::Tls => return None,
+                Some(p) => format!("{port}/{}", p.protocol),
+                None => format!("no port {port}"),
+            };
+            let t = f.traffic.iter().find(|t| t.port == port);
+            Some(finding(
+                codes::TLS_ROUTE_NOT_ON_TLS_PORT,
+                Severity::Warning,
+                format!(
+                    "VirtualService {}'s tls route for port {port} is ignored by Istio: ServiceEntry {} gives {host} {what}, and TLS is routed by SNI only on TLS or HTTPS ports{}; fix: kubectl egress allow {host} --port {port}/TLS (or the defaults, 443/HTTPS)",
+                    vs.metadata.name,
+                    se.metadata.name,
+                    t.map(|t| format!(" (requests to port {port} go {})", t.via))
+                        .unwrap_or_default()
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// EGR018: plain HTTP leaves for the host's 443 with no TLS originated: an HTTPS server answers
+/// it with an error (400, or a reset). The ServiceEntry's targetPort 443 (or the gateway's second
+/// hop to 443) without the DestinationRule that opens TLS.
+pub fn plain_http_to_tls_port(f: &HostFacts) -> Vec<Finding> {
+    f.traffic
+        .iter()
+        .filter(|t| t.wire == Some(Wire::Http) && t.outcome == "egress")
+        .filter(|t| t.upstream_tls.is_none())
+        // Sent to 443 by the config (targetPort, the gateway's second hop), not by the client.
+        .filter(|t| t.port != 443 || t.via == "gateway")
+        .filter(|t| t.hops.last().is_some_and(|h| h.ends_with(":443")))
+        .map(|t| {
+            let at = if t.via == "gateway" { "the egress gateway" } else { "the sidecar" };
+            let fix = if t.via == "gateway" {
+                format!("the admins run kubectl egress gateway {} --tls-origination", f.host)
+            } else {
+                format!("kubectl egress allow {} --tls-origination", f.host)
+            };
+            finding(
+                codes::PLAIN_HTTP_TO_TLS_PORT,
+                Severity::Error,
+                format!(
+                    "HTTP to port {} leaves {at} for {} in plain text: an HTTPS server there answers with an error; no DestinationRule originates TLS for it (fix: {fix})",
+                    t.port,
+                    t.hops.last().map(String::as_str).unwrap_or(f.host),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// EGR019: TLS from the application is encrypted a second time: a DestinationRule originates TLS
+/// on the port the client's own TLS leaves on (e.g. `gateway --tls-origination`'s rule for 443
+/// under a passthrough route).
+pub fn tls_twice(f: &HostFacts) -> Vec<Finding> {
+    f.traffic
+        .iter()
+        .filter(|t| t.wire == Some(Wire::Tls) && t.outcome == "egress")
+        .filter_map(|t| {
+            let mode = t.upstream_tls.as_deref()?;
+            Some(finding(
+                codes::TLS_TWICE,
+                Severity::Error,
+                format!(
+                    "TLS to port {} of {} is wrapped in TLS again ({mode}) on its way to {}: the server sees a handshake inside a handshake and the connection fails; the DestinationRule that originates TLS there must not apply to a port that carries the application's own TLS",
+                    t.port,
+                    f.host,
+                    t.hops.last().map(String::as_str).unwrap_or(f.host),
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// EGR020: TLS sent to the egress gateway (via-gateway --tls) finds no passthrough server or
+/// route there for the host.
+pub fn no_tls_server_at_gateway(f: &HostFacts) -> Vec<Finding> {
+    f.traffic
+        .iter()
+        .filter(|t| t.wire == Some(Wire::Tls) && t.via == "gateway")
+        .filter(|t| matches!(t.outcome, "no-listener" | "no-route"))
+        .map(|t| {
+            finding(
+                codes::NO_TLS_SERVER_AT_GATEWAY,
+                Severity::Error,
+                format!(
+                    "TLS to {}:{} is sent to the egress gateway, which has no TLS passthrough server and route for it: the connection is reset; the admins run kubectl egress gateway {} --tls",
+                    f.host, t.port, f.host
+                ),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -837,6 +957,80 @@ mod tests {
             [codes::NOT_THROUGH_GATEWAY]
         );
         assert!(codes_of(not_through_gateway, &v, &[], &routed, &t[..1]).is_empty());
+    }
+
+    fn tls_via_gateway() -> RouteSettings {
+        RouteSettings {
+            tls_via_gateway: Some(GatewayHop {
+                port: 443,
+                ..GatewayHop::default()
+            }),
+            ..via_gateway(80)
+        }
+    }
+
+    #[test]
+    fn egr017_tls_route_on_a_port_that_is_not_tls() {
+        let v = view();
+        let routed = [vs("a", &tls_via_gateway())];
+        let https = [se(AllowOptions::default())];
+        let http_443 = [se(ports(&["80/HTTP", "443/HTTP"]))];
+        let without = [se(ports(&["80/HTTP"]))];
+        assert!(codes_of(tls_route_not_on_tls_port, &v, &https, &routed, &[]).is_empty());
+        for ses in [&http_443, &without] {
+            assert_eq!(
+                codes_of(tls_route_not_on_tls_port, &v, ses, &routed, &[]),
+                [codes::TLS_ROUTE_NOT_ON_TLS_PORT]
+            );
+        }
+    }
+
+    #[test]
+    fn egr018_plain_http_to_443() {
+        let v = view();
+        let mut to_443 = traffic(80, "HTTP", "direct", "egress");
+        to_443.hops.push(format!("{HOST}:443"));
+        to_443.upstream_port = Some(443);
+        assert_eq!(
+            codes_of(plain_http_to_tls_port, &v, &[], &[], &[to_443.clone()]),
+            [codes::PLAIN_HTTP_TO_TLS_PORT]
+        );
+        let mut originated = to_443.clone();
+        originated.upstream_tls = Some("SIMPLE".into());
+        assert!(codes_of(plain_http_to_tls_port, &v, &[], &[], &[originated]).is_empty());
+        // The client's own choice of HTTP on 443 is not flagged; the gateway's hop to 443 is.
+        let mut declared = traffic(443, "HTTP", "direct", "egress");
+        declared.hops.push(format!("{HOST}:443"));
+        assert!(codes_of(plain_http_to_tls_port, &v, &[], &[], &[declared]).is_empty());
+        let mut second_hop = traffic(80, "HTTP", "gateway", "egress");
+        second_hop.hops.push(format!("{HOST}:443"));
+        assert_eq!(
+            codes_of(plain_http_to_tls_port, &v, &[], &[], &[second_hop]),
+            [codes::PLAIN_HTTP_TO_TLS_PORT]
+        );
+    }
+
+    #[test]
+    fn egr019_tls_inside_tls() {
+        let v = view();
+        let mut t = traffic(443, "TLS", "gateway", "egress");
+        assert!(codes_of(tls_twice, &v, &[], &[], &[t.clone()]).is_empty());
+        t.upstream_tls = Some("SIMPLE".into());
+        assert_eq!(codes_of(tls_twice, &v, &[], &[], &[t]), [codes::TLS_TWICE]);
+    }
+
+    #[test]
+    fn egr020_no_tls_server_at_the_gateway() {
+        let v = view();
+        for outcome in ["no-listener", "no-route"] {
+            let t = traffic(443, "HTTPS", "gateway", outcome);
+            assert_eq!(
+                codes_of(no_tls_server_at_gateway, &v, &[], &[], &[t]),
+                [codes::NO_TLS_SERVER_AT_GATEWAY]
+            );
+        }
+        let fine = traffic(443, "HTTPS", "gateway", "egress");
+        assert!(codes_of(no_tls_server_at_gateway, &v, &[], &[], &[fine]).is_empty());
     }
 
     #[test]

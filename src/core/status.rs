@@ -91,6 +91,10 @@ pub mod codes {
     pub const ROUTED_BY_LISTENER_PORT: &str = "EGR014";
     pub const NOT_THROUGH_GATEWAY: &str = "EGR015";
     pub const DUPLICATE_SERVICE_ENTRY: &str = "EGR016";
+    pub const TLS_ROUTE_NOT_ON_TLS_PORT: &str = "EGR017";
+    pub const PLAIN_HTTP_TO_TLS_PORT: &str = "EGR018";
+    pub const TLS_TWICE: &str = "EGR019";
+    pub const NO_TLS_SERVER_AT_GATEWAY: &str = "EGR020";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

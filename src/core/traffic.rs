@@ -1125,7 +1125,25 @@ pub fn describe(t: &Traffic) -> String {
     } else {
         " -x "
     };
-    let mut line = format!(":{}  {}", t.port, t.hops.join(" -> "));
+    let mut hops = t.hops.clone();
+    // The application's TLS at the gateway: routed by its SNI, never opened.
+    if t.wire == Some(Wire::Tls) && t.via == "gateway" && hops.len() > 1 {
+        hops[1].push_str(" (by SNI, passthrough)");
+    }
+    // TLS a proxy opens to the host (a DestinationRule's SIMPLE): Istio then checks the server's
+    // certificate against the proxy's OS CA certificates, as no caCertificates are given.
+    if let (Some(mode), true) = (&t.upstream_tls, t.outcome == "egress")
+        && let Some(last) = hops.last_mut()
+    {
+        last.push_str(&format!(
+            " (TLS {mode}{})",
+            t.upstream_sni
+                .as_deref()
+                .map(|sni| format!(", SNI {sni}"))
+                .unwrap_or_default()
+        ));
+    }
+    let mut line = format!(":{}  {}", t.port, hops.join(" -> "));
     match t.outcome {
         "egress" => {
             if t.via == "passthrough" {
