@@ -1728,7 +1728,13 @@ fn oracle_case(c: &Cluster, name: &str, ns: &str, report: &Value) -> (oracle::Ca
         json["items"].as_array().cloned().unwrap_or_default()
     };
     let mut istio = vec![];
-    for namespace in [ns, "istio-system"] {
+    // In istio-system itself (the gateway's side) its objects once.
+    let namespaces: &[&str] = if ns == "istio-system" {
+        &["istio-system"]
+    } else {
+        &[ns, "istio-system"]
+    };
+    for &namespace in namespaces {
         for item in list(&[
             "get",
             "serviceentries,virtualservices,destinationrules,gateways",
@@ -1762,7 +1768,7 @@ fn oracle_case(c: &Cluster, name: &str, ns: &str, report: &Value) -> (oracle::Ca
     let case = oracle::Case {
         name: name.to_string(),
         istio,
-        kube: oracle::kube_objects(&[ns, "istio-system"], &services),
+        kube: oracle::kube_objects(namespaces, &services),
         mesh: mesh_config["data"]["mesh"]
             .as_str()
             .unwrap_or_default()
@@ -1966,7 +1972,14 @@ fn status_agrees_with_istio_on_the_exercise_and_the_known_traps() {
         }
         namespaces.push((name.to_string(), ns));
     }
-    let disagreements = compare_with_istio(&c, "student1", &namespaces, true);
+    let mut disagreements = compare_with_istio(&c, "student1", &namespaces, true);
+    // The gateway's side of every host above, as the admin sees it in istio-system.
+    disagreements.extend(compare_with_istio(
+        &c,
+        "admin",
+        &[("gateway-side".into(), "istio-system".into())],
+        true,
+    ));
     for host in [&gateway_host, &tls_host, &origination_host, &wildcard] {
         ok(egress(&c, "admin", &["gateway", host, "--off"]));
     }
@@ -3785,4 +3798,52 @@ fn a_wildcard_passes_through_the_gateway_to_one_upstream() {
     ok(egress(&c, "admin", &["gateway", &wildcard, "--off"]));
     assert!(c.get("serviceentry", "istio-system", &base).is_none());
     ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+}
+
+/// For the admin, `status -n istio-system` shows the gateway's side of each host (issue 10): the
+/// course environment's httpbin.org leaves the gateway on port 80, and a Gateway server with no
+/// route for its host is an error there (404 at the gateway). The oracle test checks these
+/// entries against Istio.
+#[test]
+fn status_in_istio_system_shows_the_gateways_side() {
+    let c = Cluster::main();
+    let run = ok(egress(&c, "admin", &["status", "-n", "istio-system"]));
+    assert!(
+        run.stdout
+            .contains("gateway :80  istio-egressgateway.istio-system:80 -> httpbin.org:80"),
+        "{}",
+        run.stdout
+    );
+    // A hand-made Gateway server for a host with no second hop: the gateway answers 404.
+    let host = format!("lost{}.example.org", std::process::id());
+    let name = format!("lost{}", std::process::id());
+    c.admin_ok(
+        &["apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: {name}\n  namespace: istio-system\nspec:\n  selector:\n    istio: egressgateway\n  servers:\n  - port: {{number: 80, name: http, protocol: HTTP}}\n    hosts: [{host}]\n"
+        )),
+    );
+    let json = ok(egress(
+        &c,
+        "admin",
+        &["status", "-n", "istio-system", "-o", "json"],
+    ));
+    c.admin_ok(&["delete", "gateway", &name, "-n", "istio-system"], None);
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    let entry = report["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == host.as_str())
+        .unwrap_or_else(|| panic!("{host} not listed: {}", json.stdout))
+        .clone();
+    assert_eq!(entry["gateway"][0]["outcome"], "no-route", "{entry}");
+    assert_eq!(entry["gateway"][0]["response"], "404 NR", "{entry}");
+    assert!(entry["traffic"].as_array().unwrap().is_empty(), "{entry}");
+    assert_eq!(entry["findings"][0]["code"], "EGR021", "{entry}");
+    // A student's namespace has no gateway side.
+    let ns = c.namespace("gwside", "student1");
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    let json = ok(egress(&c, "student1", &["status", "-n", &ns, "-o", "json"]));
+    assert!(!json.stdout.contains("\"gateway\":"), "{}", json.stdout);
 }

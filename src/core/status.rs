@@ -95,6 +95,7 @@ pub mod codes {
     pub const PLAIN_HTTP_TO_TLS_PORT: &str = "EGR018";
     pub const TLS_TWICE: &str = "EGR019";
     pub const NO_TLS_SERVER_AT_GATEWAY: &str = "EGR020";
+    pub const GATEWAY_SIDE_FAILS: &str = "EGR021";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -129,6 +130,10 @@ pub struct HostReport {
     pub findings: Vec<Finding>,
     /// Port by port: where a request goes and what the client sees (checked against Istio).
     pub traffic: Vec<Traffic>,
+    /// In the egress gateway's namespace: the gateway's side of the host, port by port, from a
+    /// request's arrival at the gateway (its Gateway server, second hop, cluster and TLS).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gateway: Vec<Traffic>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -228,6 +233,32 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
         {
             let ns = vs.metadata.namespace.clone().unwrap_or_default();
             hosts.entry((ns, host.clone())).or_default().1.push(vs);
+        }
+    }
+    // Looking at the egress gateway's namespace (or at all): its Gateways' hosts are hosts too,
+    // with the gateway's side of each (a wildcard's ServiceEntry names its upstream instead).
+    let gateway_side = view
+        .service_entries
+        .iter()
+        .map(|se| &se.metadata.namespace)
+        .chain(
+            view.virtual_services
+                .iter()
+                .map(|vs| &vs.metadata.namespace),
+        )
+        .any(|ns| ns.as_deref() == Some(GATEWAY_NAMESPACE));
+    if gateway_side && let Known::Yes(gateways) = &view.gateways {
+        for host in gateways
+            .iter()
+            .filter(|g| g.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
+            .flat_map(|g| &g.spec.servers)
+            .flat_map(|s| &s.hosts)
+            .map(|h| h.rsplit('/').next().unwrap_or(h))
+            .filter(|h| *h != "*")
+        {
+            hosts
+                .entry((GATEWAY_NAMESPACE.to_string(), host.to_string()))
+                .or_default();
         }
     }
     let context = mesh_context(view);
@@ -373,20 +404,43 @@ fn host_report(
     let ports: Vec<ServicePort> = se.map(|se| se.spec.ports.clone()).unwrap_or_default();
 
     let model = traffic_mesh(view, context);
-    let traffic = model.traffic(
-        &namespace,
-        &host,
-        &traffic::ports_that_matter(se.copied(), vss),
-    );
-    let findings = analyzers::run(&analyzers::HostFacts {
-        view,
-        egress_gateway: mesh.egress_gateway,
-        host: &host,
-        service_entries: ses,
-        virtual_services: vss,
-        settings: &settings,
-        traffic: &traffic,
-    });
+    // A host only a Gateway names (a wildcard, whose ServiceEntry names its upstream): only the
+    // gateway's side is about it.
+    let gateway_only = ses.is_empty() && vss.is_empty();
+    let traffic = if gateway_only {
+        vec![]
+    } else {
+        model.traffic(
+            &namespace,
+            &host,
+            &traffic::ports_that_matter(se.copied(), vss),
+        )
+    };
+    let mut findings = if gateway_only {
+        vec![]
+    } else {
+        analyzers::run(&analyzers::HostFacts {
+            view,
+            egress_gateway: mesh.egress_gateway,
+            host: &host,
+            service_entries: ses,
+            virtual_services: vss,
+            settings: &settings,
+            traffic: &traffic,
+        })
+    };
+    // In the gateway's namespace the sidecar's view is of pods there, rarely any: a rule that
+    // originates TLS for the gateway (gateway --tls-origination) would wrap their own TLS
+    // again, which is worth knowing, not an error of the gateway's.
+    if namespace == GATEWAY_NAMESPACE {
+        for f in findings.iter_mut().filter(|f| f.code == codes::TLS_TWICE) {
+            f.severity = Severity::Info;
+            f.message = format!(
+                "for a pod with a sidecar in {GATEWAY_NAMESPACE}: {}",
+                f.message
+            );
+        }
+    }
     let through_gateway = traffic.iter().find(|t| t.via == "gateway");
     let route = match (through_gateway, &settings.via_gateway) {
         (Some(t), hop) => Route {
@@ -394,6 +448,13 @@ fn host_report(
             gateway_host: t.gateway_host.clone(),
             port: Some(u16::try_from(t.port).unwrap_or(0)),
             subset: hop.as_ref().and_then(|h| h.subset.clone()),
+        },
+        // Only the gateway's side: the host is the gateway's.
+        (None, _) if gateway_only => Route {
+            kind: "gateway",
+            gateway_host: Some(DEFAULT_EGRESS_GATEWAY_HOST.to_string()),
+            port: None,
+            subset: None,
         },
         (None, _) if traffic.iter().all(|t| t.via == "blocked") => Route {
             kind: "blocked",
@@ -419,6 +480,41 @@ fn host_report(
         .join("; ");
     let managed =
         ses.iter().all(|o| o.metadata.is_managed()) && vss.iter().all(|o| o.metadata.is_managed());
+    // The gateway's own side, in its namespace: what a request that reaches it meets.
+    let gateway = if namespace == GATEWAY_NAMESPACE {
+        model.at_gateway(&host, DEFAULT_EGRESS_GATEWAY_HOST)
+    } else {
+        vec![]
+    };
+    findings.extend(
+        gateway
+            .iter()
+            .filter(|t| !matches!(t.outcome, "egress" | "unknown"))
+            .map(|t| {
+                finding(
+                    codes::GATEWAY_SIDE_FAILS,
+                    Severity::Error,
+                    format!(
+                        "at the egress gateway, {} for {host} on port {} get{} ({}){}",
+                        if t.wire == Some(traffic::Wire::Tls) {
+                            "TLS connections"
+                        } else {
+                            "requests"
+                        },
+                        t.port,
+                        t.response
+                            .as_deref()
+                            .map(|r| format!(" {r}"))
+                            .unwrap_or_default(),
+                        t.outcome,
+                        t.reason
+                            .as_deref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    ),
+                )
+            }),
+    );
     HostReport {
         namespace,
         host,
@@ -433,6 +529,7 @@ fn host_report(
         path,
         findings,
         traffic,
+        gateway,
     }
 }
 
@@ -510,6 +607,9 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
         }
         for t in &h.traffic {
             out.push_str(&format!("  {}\n", traffic::describe(t)));
+        }
+        for t in &h.gateway {
+            out.push_str(&format!("  gateway {}\n", traffic::describe(t)));
         }
         for f in &h.findings {
             out.push_str(&format!(

@@ -393,6 +393,64 @@ impl<'a> Mesh<'a> {
             .collect()
     }
 
+    /// The egress gateway's side of `host` alone (what `status` shows in the gateway's
+    /// namespace): for each port of the gateway Service on which a Gateway server for the host
+    /// is open, where a request for the host that reaches the gateway there goes.
+    pub fn at_gateway(&self, host: &str, gateway_host: &str) -> Vec<Traffic> {
+        let (Some(Ok(Some(service))), Ok(gateways)) =
+            (self.services.get(gateway_host), &self.gateways)
+        else {
+            return vec![];
+        };
+        let mut sides = vec![];
+        for (port, _) in &service.ports {
+            let servers = self.gateway_servers(gateways, service, *port);
+            let Some((_, server)) = servers.iter().find(|(_, s)| server_covers(s, host)) else {
+                continue;
+            };
+            let protocol = server
+                .port
+                .as_ref()
+                .map(|p| p.protocol.to_ascii_uppercase())
+                .unwrap_or_default();
+            let passthrough = server
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"));
+            let wire = if passthrough {
+                Wire::Tls
+            } else if is_http_protocol(&protocol) {
+                Wire::Http
+            } else {
+                // A server that terminates TLS itself: not a mode the plugin writes or models.
+                continue;
+            };
+            let mut t = Traffic {
+                port: *port,
+                protocol,
+                via: "gateway",
+                gateway_host: Some(gateway_host.to_string()),
+                timeout: None,
+                outcome: "unknown",
+                response: None,
+                hops: vec![format!("{}:{port}", short_service(gateway_host))],
+                virtual_service: None,
+                reason: None,
+                upstream_tls: None,
+                upstream_sni: None,
+                upstream_port: None,
+                wire: Some(wire),
+            };
+            if wire == Wire::Tls {
+                self.tls_at_gateway(host, gateway_host, *port, &mut t);
+            } else {
+                self.http_at_gateway(host, gateway_host, *port, &mut t);
+            }
+            sides.push(t);
+        }
+        sides
+    }
+
     /// The ServiceEntries of one namespace that name `host` exactly, when there are several.
     pub fn duplicate_service_entries(&self, namespace: &str, host: &str) -> Vec<&'a ServiceEntry> {
         let same: Vec<&ServiceEntry> = self
@@ -799,7 +857,12 @@ impl<'a> Mesh<'a> {
             .and_then(|p| p.target_port)
             .filter(|tp| *tp != port);
         let leaves_on = target_port.unwrap_or(port);
-        t.upstream_port = (leaves_on != t.port).then_some(leaves_on);
+        // resolution NONE: an original-destination cluster, the connection keeps the address
+        // and port it was made to; no other port can be named.
+        let original_destination = self
+            .defining_service_entry(proxy_ns, host)
+            .is_some_and(|se| se.spec.resolution.as_deref() == Some("NONE"));
+        t.upstream_port = (leaves_on != t.port && !original_destination).then_some(leaves_on);
         t.hops.push(format!("{host}:{leaves_on}"));
         if let Some(tls) = self.client_tls(proxy_ns, host, port) {
             t.upstream_tls = Some(tls.mode.clone());

@@ -49,9 +49,17 @@ pub fn run(cases: &[Case]) -> Vec<Value> {
             "config": yaml_stream(&c.istio),
             "kube": yaml_stream(&c.kube),
             "mesh": c.mesh,
-            "requests": c.requests.iter().map(|(ns, host, port, protocol)| json!({
-                "namespace": ns, "host": host, "port": port, "protocol": protocol,
-            })).collect::<Vec<_>>(),
+            "requests": c.requests.iter().map(|(ns, host, port, protocol)| {
+                match ns.strip_prefix(AT_GATEWAY) {
+                    Some(gateway) => json!({
+                        "namespace": "", "gateway": gateway, "host": host, "port": port,
+                        "protocol": protocol,
+                    }),
+                    None => json!({
+                        "namespace": ns, "host": host, "port": port, "protocol": protocol,
+                    }),
+                }
+            }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
     std::fs::write(&input, serde_json::to_vec(&body).unwrap()).unwrap();
@@ -174,11 +182,31 @@ pub fn from_plugin(traffic: &Value) -> Said {
     }
 }
 
-/// The requests a `status -o json` report asks about: one per host and traffic entry.
+/// A request's "namespace" that starts at an egress gateway (its Service's FQDN follows) rather
+/// than at a sidecar: `status`'s `gateway` entries, in the gateway's namespace.
+pub const AT_GATEWAY: &str = "gateway=";
+
+/// The requests a `status -o json` report asks about: one per host and traffic entry, then one
+/// per `gateway` entry (from the gateway itself).
 pub fn requests_of(report: &Value) -> Vec<(String, String, u32, String, Value)> {
     let mut requests = vec![];
     for host in report["hosts"].as_array().into_iter().flatten() {
-        for t in host["traffic"].as_array().into_iter().flatten() {
+        let sidecar = host["traffic"].as_array().into_iter().flatten().map(|t| {
+            (
+                host["namespace"].as_str().unwrap_or_default().to_string(),
+                t,
+            )
+        });
+        let gateway = host["gateway"].as_array().into_iter().flatten().map(|t| {
+            (
+                format!(
+                    "{AT_GATEWAY}{}",
+                    t["gatewayHost"].as_str().unwrap_or_default()
+                ),
+                t,
+            )
+        });
+        for (from, t) in sidecar.chain(gateway) {
             let wire = match t["protocol"]
                 .as_str()
                 .unwrap_or_default()
@@ -190,7 +218,7 @@ pub fn requests_of(report: &Value) -> Vec<(String, String, u32, String, Value)> 
                 _ => "TCP",
             };
             requests.push((
-                host["namespace"].as_str().unwrap_or_default().to_string(),
+                from,
                 host["host"].as_str().unwrap_or_default().to_string(),
                 t["port"].as_u64().unwrap_or_default() as u32,
                 wire.to_string(),

@@ -55,6 +55,9 @@ type request struct {
 	Port      int    `json:"port"`
 	// HTTP (plain HTTP, Host header), TLS (SNI) or TCP (neither).
 	Protocol string `json:"protocol"`
+	// Set: the request starts at this egress gateway Service (its FQDN) on Port, as a
+	// sidecar's would arrive there, instead of at a sidecar in Namespace.
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // What one proxy did with the request.
@@ -210,6 +213,27 @@ func runCase(t *testing.T, name string, c testCase) []result {
 	var results []result
 	for _, req := range c.Requests {
 		res := result{Case: name, Request: req}
+		if req.Gateway != "" {
+			// The gateway's side alone: what it does with a request for the host on the port.
+			res.Via, res.GatewayHost = "gateway", req.Gateway
+			g, ok := gateways[req.Gateway]
+			if !ok {
+				res.Outcome, res.Error = "unknown", "no such gateway Service: "+req.Gateway
+				results = append(results, res)
+				continue
+			}
+			target, ok := g.targetPorts[req.Port]
+			if !ok {
+				res.Outcome, res.Error = "unknown", fmt.Sprintf("service %s has no port %d", req.Gateway, req.Port)
+				results = append(results, res)
+				continue
+			}
+			h := walk(t, "gateway", gatewaySim(g), call(req, target, simulation.CallModeGateway))
+			res.Hops = append(res.Hops, h)
+			gatewayOutcome(&res, h, req)
+			results = append(results, res)
+			continue
+		}
 		first := walk(t, "sidecar", sidecar(req.Namespace), call(req, req.Port, simulation.CallModeOutbound))
 		res.Hops = append(res.Hops, first)
 		res.TimeoutMs = first.TimeoutMs
@@ -431,6 +455,14 @@ func decide(res *result, first hop, req request,
 		}
 		res.Via, res.GatewayHost = "gateway", host
 		res.Hops = append(res.Hops, g)
+		gatewayOutcome(res, g, req)
+	}
+}
+
+// gatewayOutcome records what the egress gateway's hop g did with the request.
+func gatewayOutcome(res *result, g hop, req request) {
+	plainHTTP := strings.ToUpper(req.Protocol) != "TLS" && strings.ToUpper(req.Protocol) != "TCP"
+	{
 		switch {
 		case g.Listener == "" || g.Error == simulation.ErrNoListener.Error():
 			res.Outcome, res.Response = "no-listener", "503 UF"
