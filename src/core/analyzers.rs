@@ -184,8 +184,8 @@ pub fn timeout_without_http(f: &HostFacts) -> Vec<Finding> {
         codes::TIMEOUT_WITHOUT_HTTP,
         Severity::Warning,
         format!(
-            "timeout {timeout} never applies: {} has no HTTP port, and HTTPS/TLS traffic is opaque to the sidecar",
-            f.host
+            "timeout {timeout} never applies: {} has no HTTP port, and HTTPS/TLS traffic is opaque to the sidecar; to time HTTPS calls, let the sidecar open the TLS: kubectl egress allow {} --tls-origination (the application then calls http://{})",
+            f.host, f.host, f.host
         ),
     )]
 }
@@ -204,12 +204,23 @@ pub fn timeout_not_on_https(f: &HostFacts) -> Vec<Finding> {
     if other.is_empty() || !ports.iter().any(|p| is_http_protocol(&p.protocol)) {
         return vec![];
     }
+    // TLS already opened for plain HTTP (by the sidecar or the gateway): HTTPS calls can be made
+    // that way, with the timeout.
+    let originates = f
+        .traffic
+        .iter()
+        .any(|t| t.wire == Some(Wire::Http) && t.upstream_tls.is_some());
     vec![finding(
         codes::TIMEOUT_NOT_ON_HTTPS,
         Severity::Info,
         format!(
-            "timeout {timeout} applies to HTTP only, not to {} (TLS is opaque to the sidecar)",
-            other.join(", ")
+            "timeout {timeout} applies to HTTP only, not to {} (TLS is opaque to the sidecar){}",
+            other.join(", "),
+            if originates {
+                String::new()
+            } else {
+                format!("; for a timeout on HTTPS calls: kubectl egress allow {} --tls-origination", f.host)
+            }
         ),
     )]
 }
