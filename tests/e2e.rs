@@ -3847,3 +3847,21 @@ fn status_in_istio_system_shows_the_gateways_side() {
     let json = ok(egress(&c, "student1", &["status", "-n", &ns, "-o", "json"]));
     assert!(!json.stdout.contains("\"gateway\":"), "{}", json.stdout);
 }
+
+/// A namespace being deleted answers writes with 403 from admission, not RBAC: exit 4 and the
+/// reason, not "forbidden ... ask the cluster admin" (no namespace controller runs here, so the
+/// namespace stays Terminating).
+#[test]
+fn a_namespace_being_deleted_is_named_as_such() {
+    let c = Cluster::main();
+    let ns = c.namespace("terminating", "student1");
+    c.admin_ok(&["delete", "namespace", &ns, "--wait=false"], None);
+    let run = egress(&c, "admin", &["allow", "httpbin.org", "-n", &ns]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the namespace is being deleted") && !run.stderr.contains("forbidden"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}

@@ -890,6 +890,13 @@ impl<'a> IstioApi<'a> {
             kube::Error::Api(status) => {
                 let server = one_line(&status.message);
                 match status.code {
+                    // The NamespaceLifecycle admission answers 403 too, but it is not RBAC.
+                    403 if status.message.contains("because it is being terminated") => (
+                        Reason::Config,
+                        format!(
+                            "cannot {verb} {what}{place}: the namespace is being deleted; choose another namespace with -n"
+                        ),
+                    ),
                     403 => (
                         Reason::Forbidden,
                         format!(

@@ -219,7 +219,10 @@ pub fn timeout_not_on_https(f: &HostFacts) -> Vec<Finding> {
             if originates {
                 String::new()
             } else {
-                format!("; for a timeout on HTTPS calls: kubectl egress allow {} --tls-origination", f.host)
+                format!(
+                    "; for a timeout on HTTPS calls: kubectl egress allow {} --tls-origination",
+                    f.host
+                )
             }
         ),
     )]
