@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::cli::{RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
-use crate::core::istio::{ApiVersion, HttpRetry, Kind, VirtualService, VirtualServiceSpec};
+use crate::core::istio::{
+    ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualService, VirtualServiceSpec,
+};
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
 use crate::core::status::{self as status_core, ClusterView, Severity};
@@ -219,11 +221,15 @@ async fn edit(
     };
 
     let api = IstioApi::new(cluster, settings.api_version);
-    let service_entries = api.list(Kind::ServiceEntry, Some(&namespace), None).await?;
+    // Decoded once, into the typed shape status reads too.
+    let service_entries: Vec<ServiceEntry> = api
+        .list_typed(Kind::ServiceEntry, Some(&namespace), None)
+        .await?;
+    let lists_host = |se: &ServiceEntry| se.spec.hosts.iter().any(|h| h == host.as_str());
     let service_entry = service_entries
         .iter()
-        .filter(|se| lists_host(se, host))
-        .max_by_key(|se| typed::<Value>(se).metadata.is_managed());
+        .filter(|se| lists_host(se))
+        .max_by_key(|se| se.metadata.is_managed());
     match (service_entry, &change) {
         (
             None,
@@ -231,18 +237,22 @@ async fn edit(
         ) => warn(&format!(
             "no ServiceEntry for {host} in namespace {namespace}: with REGISTRY_ONLY calls still fail; run kubectl egress allow {host}"
         )),
-        (Some(se), RouteChange::SetTimeout(t)) if !has_http_port(se) => warn(&format!(
-            "{host} has no HTTP port: timeout {t} applies only to HTTP routes, never to HTTPS/TLS traffic (istio#47713)"
-        )),
+        (Some(se), RouteChange::SetTimeout(t))
+            if !se.spec.ports.iter().any(|p| is_http_protocol(&p.protocol)) =>
+        {
+            warn(&format!(
+                "{host} has no HTTP port: timeout {t} applies only to HTTP routes, never to HTTPS/TLS traffic (istio#47713)"
+            ))
+        }
         _ => {}
     }
     // The VirtualService takes its ServiceEntry's name; with none, a name no other host's
     // ServiceEntry has, so that a later `allow` can give the ServiceEntry the same one.
-    let service_entry_name = service_entry.and_then(|se| se["metadata"]["name"].as_str());
+    let service_entry_name = service_entry.map(|se| se.metadata.name.as_str());
     let other_hosts_names: Vec<String> = service_entries
         .iter()
-        .filter(|se| !lists_host(se, host))
-        .filter_map(|se| se["metadata"]["name"].as_str().map(String::from))
+        .filter(|se| !lists_host(se))
+        .map(|se| se.metadata.name.clone())
         .collect();
 
     // Before adding a route or a timeout, read what decides whether Istio will honour it, once:
@@ -266,7 +276,7 @@ async fn edit(
                 status::read_view(
                     &api,
                     Some(&namespace),
-                    service_entries.iter().map(typed).collect(),
+                    service_entries.clone(),
                     vec![],
                     &gateway_host,
                 )
@@ -532,20 +542,4 @@ fn refuse_what_istio_would_not_honour(
         return refuse(&format!("{} {}", f.code, f.message));
     }
     Ok(())
-}
-
-fn lists_host(object: &Value, host: &Host) -> bool {
-    object["spec"]["hosts"]
-        .as_array()
-        .is_some_and(|hosts| hosts.iter().any(|h| h.as_str() == Some(host.as_str())))
-}
-
-fn has_http_port(service_entry: &Value) -> bool {
-    service_entry["spec"]["ports"]
-        .as_array()
-        .is_some_and(|ports| {
-            ports
-                .iter()
-                .any(|p| p["protocol"].as_str().is_some_and(is_http_protocol))
-        })
 }
