@@ -1326,6 +1326,21 @@ fn many_hosts_cost_a_request_each_and_stay_all_or_nothing() {
         run.stdout
     );
     assert_eq!(sorted(service_entry_names(&c, &ns)), sorted(names.clone()));
+    // The same again: the objects are as the plugin left them, nothing to check first.
+    let mark = c.audit_mark();
+    let run = ok(allow(&ns, &[]));
+    let events = c.audit_since(mark, "student1");
+    println!(
+        "allow of the same {N} hosts again: {} requests",
+        events.len()
+    );
+    assert!(events.len() <= N + 1, "{} requests", events.len());
+    assert_eq!(
+        run.stdout.matches(" unchanged\n").count(),
+        N,
+        "{}",
+        run.stdout
+    );
 
     // The server refuses one host of the N: none is left, whatever was created before the
     // refusal came back, and every object is said not written.

@@ -220,10 +220,11 @@ pub async fn carry_out(
 /// depends on another's), each chain in order, [`IN_FLIGHT`] requests at once. All or nothing
 /// for what the server refuses, at N writes for N new objects:
 ///
-/// - chains that only create objects are not checked by a dry run first: they are written, and
-///   when the server refuses one, those created are deleted again (each only if still the one
-///   created: uid and resourceVersion), so none is left; in between, the namespace holds them;
-/// - chains that write over existing objects (or delete) are checked first by a dry run of each
+/// - chains that only create objects (or apply one of the plugin's objects exactly as it is,
+///   which changes nothing) are not checked by a dry run first: they are written, and when the
+///   server refuses one, those created are deleted again (each only if still the one created:
+///   uid and resourceVersion), so none is left; in between, the namespace holds them;
+/// - chains that change existing objects (or delete) are checked first by a dry run of each
 ///   apply, as [`carry_out`] does (an update cannot be undone without a trace), and written after
 ///   every create went through.
 pub async fn carry_out_independent(
@@ -332,13 +333,22 @@ async fn execute(
         Order::Sequential => 1,
         Order::Independent => IN_FLIGHT,
     };
-    let creates_only = |range: &std::ops::Range<usize>| {
+    // Chains whose writes can be taken back or change nothing: creates (deleted again), and
+    // applies of one of the plugin's own objects exactly as it is (the server changes nothing).
+    let undoable = |range: &std::ops::Range<usize>| {
         order == Order::Independent
-            && changes[range.clone()]
-                .iter()
-                .all(|c| matches!(c, Change::Apply { before: None, .. }))
+            && changes[range.clone()].iter().all(|c| match c {
+                Change::Apply { before: None, .. } => true,
+                Change::Apply {
+                    kind: Resource::Istio(_),
+                    before: Some(before),
+                    object,
+                    ..
+                } => typed::<Value>(before).metadata.is_managed() && same_content(before, object),
+                _ => false,
+            })
     };
-    let (first, second): (Vec<_>, Vec<_>) = ranges.iter().cloned().partition(creates_only);
+    let (first, second): (Vec<_>, Vec<_>) = ranges.iter().cloned().partition(undoable);
 
     let online = match (api, settings.dry_run) {
         (Some(api), DryRun::None) => Some(api),
