@@ -1239,6 +1239,214 @@ spec:
     );
 }
 
+/// A ValidatingAdmissionPolicy (a real server-side rejection) that refuses ServiceEntries for
+/// `host` in `ns`; returns once the server enforces it (a server dry run is refused).
+fn refuse_host(c: &Cluster, ns: &str, host: &str) -> String {
+    let name = format!("refuse-{ns}");
+    let policy = format!(
+        r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {{name: "{name}"}}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [networking.istio.io]
+      apiVersions: ["*"]
+      operations: [CREATE, UPDATE]
+      resources: [serviceentries]
+  validations:
+  - expression: "!object.spec.hosts.exists(h, h == '{host}')"
+    message: "{host} is not allowed in this course"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {{name: "{name}"}}
+spec:
+  policyName: "{name}"
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels: {{kubernetes.io/metadata.name: "{ns}"}}
+"#
+    );
+    c.admin_ok(&["apply", "-f", "-"], Some(&policy));
+    for _ in 0..100 {
+        let run = egress(
+            c,
+            "student1",
+            &["allow", host, "--dry-run=server", "-n", ns],
+        );
+        if run.code == 9 {
+            return name;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the admission policy refusing {host} was never enforced");
+}
+
+#[test]
+fn many_hosts_cost_a_request_each_and_stay_all_or_nothing() {
+    const N: usize = 50;
+    let c = Cluster::main();
+    let hosts: Vec<String> = (0..N).map(|i| format!("h{i}.many.example.com")).collect();
+    let names: Vec<String> = (0..N).map(|i| format!("h{i}")).collect();
+    let allow = |ns: &str, extra: &[&str]| {
+        let mut args = vec!["allow", "-n", ns];
+        args.extend(extra);
+        args.extend(hosts.iter().map(String::as_str));
+        egress(&c, "student1", &args)
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+
+    // N new hosts: one list, then one apply each (no dry runs), all written.
+    let ns = c.namespace("many", "student1");
+    let mark = c.audit_mark();
+    let run = ok(allow(&ns, &[]));
+    let events = c.audit_since(mark, "student1");
+    println!("allow of {N} new hosts: {} requests", events.len());
+    let dry_runs = events
+        .iter()
+        .filter(|e| e["requestURI"].as_str().unwrap().contains("dryRun=All"))
+        .count();
+    assert!(
+        events.len() <= N + 1,
+        "allow of {N} new hosts made {} requests (budget {}), {dry_runs} of them dry runs",
+        events.len(),
+        N + 1,
+    );
+    assert_eq!(
+        run.stdout.matches(" created\n").count(),
+        N,
+        "{}",
+        run.stdout
+    );
+    assert_eq!(sorted(service_entry_names(&c, &ns)), sorted(names.clone()));
+    // The same again: the objects are as the plugin left them, nothing to check first.
+    let mark = c.audit_mark();
+    let run = ok(allow(&ns, &[]));
+    let events = c.audit_since(mark, "student1");
+    println!(
+        "allow of the same {N} hosts again: {} requests",
+        events.len()
+    );
+    assert!(events.len() <= N + 1, "{} requests", events.len());
+    assert_eq!(
+        run.stdout.matches(" unchanged\n").count(),
+        N,
+        "{}",
+        run.stdout
+    );
+
+    // The server refuses one host of the N: none is left, whatever was created before the
+    // refusal came back, and every object is said not written.
+    let ns = c.namespace("many-refused", "student1");
+    let refused = &hosts[N * 3 / 4];
+    let policy = refuse_host(&c, &ns, refused);
+    let mark = c.audit_mark();
+    let run = allow(&ns, &[]);
+    let events = c.audit_since(mark, "student1");
+    let created = events
+        .iter()
+        .filter(|e| e["verb"] == "patch" && e["responseStatus"]["code"] == 201)
+        .count();
+    println!(
+        "allow of {N} new hosts, one refused: exit {}, {} requests, {created} created then deleted again",
+        run.code,
+        events.len()
+    );
+    assert_eq!(run.code, 9, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{refused} is not allowed")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "", "nothing is said written");
+    assert_eq!(
+        run.stderr.matches("not written: ").count(),
+        N,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(service_entry_names(&c, &ns), Vec::<String>::new());
+
+    // Some hosts exist already (their objects would change with --port): those are checked by a
+    // dry run first; the new ones are written and deleted again; the existing ones stay as they
+    // were.
+    let existing: Vec<&str> = hosts[..10].iter().map(String::as_str).collect();
+    ok(egress(
+        &c,
+        "student1",
+        &[&["allow", "-n", &ns][..], &existing[..]].concat(),
+    ));
+    let versions = |ns: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = admin_list(&c, "serviceentries", ns)
+            .iter()
+            .map(|o| {
+                (
+                    o["metadata"]["name"].as_str().unwrap().to_string(),
+                    o["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = versions(&ns);
+    assert_eq!(before.len(), 10);
+    let run = allow(&ns, &["--port", "8080/HTTP"]);
+    assert_eq!(run.code, 9, "{}{}", run.stdout, run.stderr);
+    assert_eq!(versions(&ns), before, "{}", run.stderr);
+    let spec = c.get("serviceentry", &ns, "h0").unwrap()["spec"].clone();
+    assert_eq!(spec["ports"][0]["number"], 80, "{spec}");
+
+    // A refusal of an update (fields another manager owns) is found by the dry runs: nothing
+    // is written at all.
+    c.admin_ok(
+        &[
+            "delete",
+            "validatingadmissionpolicybinding,validatingadmissionpolicy",
+            &policy,
+        ],
+        None,
+    );
+    let other = format!(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: h3, namespace: {ns}}}\nspec:\n  hosts: [h3.many.example.com]\n  resolution: NONE\n"
+    );
+    c.admin_ok(
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=other-tool",
+            "-f",
+            "-",
+        ],
+        Some(&other),
+    );
+    let before = versions(&ns);
+    let mark = c.audit_mark();
+    let run = allow(&ns, &[]);
+    let writes = c
+        .audit_since(mark, "student1")
+        .iter()
+        .filter(|e| {
+            e["verb"] == "patch" && !e["requestURI"].as_str().unwrap().contains("dryRun=All")
+        })
+        .count();
+    assert_eq!(run.code, 8, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("other-tool"), "{}", run.stderr);
+    assert_eq!(writes, 0, "no write after a refused dry run");
+    assert_eq!(versions(&ns), before);
+}
+
 #[test]
 fn conflicts_with_another_field_manager_suggest_force() {
     let c = Cluster::main();
@@ -2959,7 +3167,7 @@ fn a_server_killed_mid_run_leaves_a_report_of_what_was_done() {
     ));
     let total = counting.forwarded();
     drop(counting);
-    // Stop somewhere after the dry runs, inside the writes.
+    // Stop somewhere inside the writes (sent concurrently: several may be cut off at once).
     for fraction in [0.7, 0.8, 0.9, 0.95] {
         let ns = c.namespace("killed", "student1");
         let proxy = Proxy::start(

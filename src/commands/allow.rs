@@ -1,9 +1,12 @@
 //! `kubectl egress allow HOST...`: one ServiceEntry per host.
 //!
 //! Requests: one list of the namespace's ServiceEntries (it also picks the API version), then one
-//! server-side apply per host (with several hosts, a server dry run of each first). Each apply is
-//! conditional on the list: when another writer changed or created one of the objects meanwhile,
-//! the whole attempt is made again from a fresh list (see commands::retrying).
+//! server-side apply per host, 16 at once (commands::carry_out_independent): N+1 for N new hosts.
+//! All or nothing: when the server refuses one, the ones created are deleted again; hosts whose
+//! objects exist already are checked first by a server dry run (with several hosts), as an
+//! update cannot be undone. Each apply is conditional on the list: when another writer changed or
+//! created one of the objects meanwhile, the whole attempt is made again from a fresh list (see
+//! commands::retrying).
 
 use crate::cli::{AllowArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
@@ -17,7 +20,8 @@ use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
 use super::{
-    Attempt, Change, Written, carry_out, existing, find_by_name, parse_hosts, retrying, warn,
+    Attempt, Change, Written, carry_out_independent, existing, find_by_name, parse_hosts, retrying,
+    warn,
 };
 
 fn options(args: &AllowArgs) -> std::result::Result<AllowOptions, InputError> {
@@ -68,10 +72,11 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             Some(name) => vec![name.clone()],
             None => naming::unique_names(&hosts, |_| false),
         };
-        let mut changes = vec![];
+        let mut chains = vec![];
         for (host, name) in hosts.iter().zip(names) {
+            let mut chain = vec![];
             if options.tls_origination {
-                changes.push(Change::Apply {
+                chain.push(Change::Apply {
                     kind: Kind::DestinationRule.into(),
                     namespace: target.namespace.clone(),
                     object: to_value(&plan::origination_rule(
@@ -84,7 +89,7 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
                     precondition: Precondition::None,
                 });
             }
-            changes.push(Change::Apply {
+            chain.push(Change::Apply {
                 kind: Kind::ServiceEntry.into(),
                 namespace: target.namespace.clone(),
                 object: to_value(&plan::service_entry(
@@ -98,8 +103,9 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
                 before: None,
                 precondition: Precondition::None,
             });
+            chains.push(chain);
         }
-        return carry_out(settings, None, changes, false, &Written::default()).await;
+        return carry_out_independent(settings, None, chains, false, &Written::default()).await;
     };
 
     let api = IstioApi::new(cluster, settings.api_version);
@@ -146,8 +152,9 @@ async fn write_service_entries(
         namespace: namespace.to_string(),
         api_version: api.version(),
     };
-    // Decide every host before writing any, so a refusal leaves nothing half done.
-    let mut changes = vec![];
+    // Decide every host before writing any, so a refusal leaves nothing half done. One chain of
+    // changes per host: hosts do not depend on each other, so they are written concurrently.
+    let mut chains = vec![];
     let mut given: Vec<String> = vec![];
     for host in hosts {
         let placement = ownership::place(
@@ -167,6 +174,7 @@ async fn write_service_entries(
             placement.warnings.iter().for_each(|w| warn(w));
         }
         given.push(placement.name.clone());
+        let mut chain = vec![];
         let named = AllowOptions {
             name: Some(placement.name.clone()),
             ..options.clone()
@@ -187,7 +195,7 @@ async fn write_service_entries(
             .map_err(|e| Error::failed(Reason::Conflict, e))?;
             let before = find_by_name(&rules.items, &rule.name).cloned();
             // The rule goes first: the ServiceEntry's port 80 then never reaches 443 in plain text.
-            changes.push(Change::Apply {
+            chain.push(Change::Apply {
                 kind: Kind::DestinationRule.into(),
                 namespace: namespace.to_string(),
                 object: to_value(&plan::origination_rule(
@@ -201,18 +209,19 @@ async fn write_service_entries(
             });
         }
         let before = find_by_name(&listed.items, &placement.name).cloned();
-        changes.push(Change::Apply {
+        chain.push(Change::Apply {
             kind: Kind::ServiceEntry.into(),
             namespace: namespace.to_string(),
             object: to_value(&plan::service_entry(&target, host, &named)),
             precondition: Precondition::from_read(before.as_ref(), &listed),
             before,
         });
+        chains.push(chain);
     }
-    carry_out(
+    carry_out_independent(
         settings,
         Some(api),
-        changes,
+        chains,
         write.force_conflicts,
         attempt.written,
     )

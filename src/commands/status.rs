@@ -5,6 +5,8 @@
 //! mesh ConfigMap and for each Service a route sends to. Reads the user may not make are reported
 //! as unknown, never as an error that hides the rest.
 
+use std::io::Write;
+
 use serde_json::Value;
 
 use crate::cli::StatusArgs;
@@ -14,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::core::istio::{
     DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, Kind, ServiceEntry, VirtualService,
 };
-use crate::core::render::{self, ObjectFormat};
+use crate::core::render::ObjectFormat;
 use crate::core::status::{self, ClusterView, GATEWAY_NAMESPACE, Known, Severity};
 use crate::core::traffic::{KubeService, service_port_protocol};
 use crate::error::{Error, Result, exit};
@@ -43,14 +45,25 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
         .await?;
     let view = read_view(&api, namespace, service_entries, virtual_services, &[]).await;
     let report = status::analyse(&view, &hosts);
+    // The report owns what it says: what was read goes before it is printed (memory).
+    drop(view);
     match settings.output {
+        // Written as serialised, not built whole first: a namespace of 20,000 hosts makes tens
+        // of megabytes of JSON or YAML.
         Output::Objects(ObjectFormat::Json) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            )
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            if serde_json::to_writer_pretty(&mut out, &report).is_ok() {
+                let _ = writeln!(out);
+            }
+            let _ = out.flush();
         }
-        Output::Objects(_) => print!("{}", render::yaml_one(&report)),
+        Output::Objects(_) => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            if let Err(e) = serde_saphyr::to_io_writer(&mut out, &report) {
+                let _ = writeln!(out, "# cannot render YAML: {e}");
+            }
+            let _ = out.flush();
+        }
         Output::Default | Output::Wide => print!(
             "{}",
             status::table(

@@ -262,6 +262,8 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
         }
     }
     let context = mesh_context(view);
+    // One model for every host: its lookups are built once.
+    let model = traffic_mesh(view, &context);
     let reports = hosts
         .into_iter()
         .filter(|((_, host), _)| only_hosts.is_empty() || only_hosts.contains(host))
@@ -270,7 +272,7 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
             ses.sort_by_key(|se| traffic::service_entry_precedence(se, &namespace));
             // The one Istio applies first: its own order, not the names'.
             vss.sort_by_key(|vs| traffic::virtual_service_precedence(vs, &namespace));
-            host_report(view, &mesh, &context, namespace, host, &ses, &vss)
+            host_report(view, &mesh, &model, namespace, host, &ses, &vss)
         })
         .collect();
     Report {
@@ -339,6 +341,7 @@ fn traffic_mesh<'a>(view: &'a ClusterView, context: &'a Context) -> Mesh<'a> {
         services: &context.services,
         registry_only: known_result(&view.outbound_policy)
             .map(|mode| mode.as_deref() == Some("REGISTRY_ONLY")),
+        index: Default::default(),
     }
 }
 
@@ -390,7 +393,7 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
 fn host_report(
     view: &ClusterView,
     mesh: &MeshReport,
-    context: &Context,
+    model: &Mesh,
     namespace: String,
     host: String,
     ses: &[&ServiceEntry],
@@ -403,7 +406,6 @@ fn host_report(
         .unwrap_or_default();
     let ports: Vec<ServicePort> = se.map(|se| se.spec.ports.clone()).unwrap_or_default();
 
-    let model = traffic_mesh(view, context);
     // A host only a Gateway names (a wildcard, whose ServiceEntry names its upstream): only the
     // gateway's side is about it.
     let gateway_only = ses.is_empty() && vss.is_empty();
@@ -596,7 +598,7 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
     let mut out = if report.hosts.is_empty() {
         String::from("No external hosts found.\n")
     } else {
-        columns(&rows)
+        columns(rows)
     };
     for h in &report.hosts {
         out.push('\n');
@@ -636,11 +638,14 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
     for why in &report.mesh.unknown {
         out.push_str(&format!("  unknown {why}\n"));
     }
-    printable(&out)
+    printable(out)
 }
 
 /// Control characters (a terminal escape in a hand-made host, say) shown escaped, never raw.
-fn printable(text: &str) -> String {
+fn printable(text: String) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text;
+    }
     text.chars()
         .map(|c| {
             if c.is_control() && c != '\n' {
@@ -666,16 +671,16 @@ fn or_dash(s: String) -> String {
 
 /// Left-aligned columns separated by three spaces, borderless, as kubectl prints tables; widths
 /// by display width (comfy-table), so wide characters in a host keep the columns straight.
-pub fn columns(rows: &[Vec<String>]) -> String {
+pub fn columns(rows: Vec<Vec<String>>) -> String {
     use comfy_table::{ContentArrangement, Table, presets::NOTHING};
     let mut table = Table::new();
     table
         .load_preset(NOTHING)
         .set_content_arrangement(ContentArrangement::Disabled);
-    for row in rows {
-        table.add_row(row.clone());
-    }
     let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    for row in rows {
+        table.add_row(row);
+    }
     for (i, column) in table.column_iter_mut().enumerate() {
         column.set_padding((0, if i + 1 < count { 3 } else { 0 }));
     }
@@ -988,12 +993,12 @@ mod tests {
             vec!["A".to_string(), "BB".to_string()],
             vec!["ccc".to_string(), "d".to_string()],
         ];
-        assert_eq!(columns(&rows), "A     BB\nccc   d\n");
+        assert_eq!(columns(rows), "A     BB\nccc   d\n");
         // Display width, not characters: a wide character takes two columns.
         let wide = vec![
             vec!["日本.jp".to_string(), "x".to_string()],
             vec!["abcdefg".to_string(), "y".to_string()],
         ];
-        assert_eq!(columns(&wide), "日本.jp   x\nabcdefg   y\n");
+        assert_eq!(columns(wide), "日本.jp   x\nabcdefg   y\n");
     }
 }

@@ -7,7 +7,9 @@
 //! DestinationRules it can see, and the egress gateway's Service, Gateways and VirtualServices.
 //! What it cannot see (Services of other namespaces sharing a port number) is named in README.
 
-use std::collections::BTreeMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -127,6 +129,96 @@ pub struct Mesh<'a> {
     pub services: &'a BTreeMap<String, Result<Option<KubeService>, String>>,
     /// REGISTRY_ONLY (true), ALLOW_ANY (false), or unknown.
     pub registry_only: Result<bool, String>,
+    /// Lookups by host and port, built on first use (`Index::default()`).
+    pub index: Index<'a>,
+}
+
+/// What the model looks up for every host, built once: `status` of a namespace with 20,000
+/// ServiceEntries otherwise scans all of them several times per host and port (minutes, not
+/// seconds). Each lookup returns what the scan it replaces found, in the same order.
+#[derive(Default)]
+pub struct Index<'a> {
+    /// Per namespace: the ServiceEntries a proxy there sees.
+    visible: RefCell<HashMap<String, Rc<Visible<'a>>>>,
+    /// (namespace, host): the namespace's own ServiceEntries that name the host exactly.
+    own: OnceCell<HashMap<(&'a str, &'a str), Vec<&'a ServiceEntry>>>,
+}
+
+/// The ServiceEntries visible in one namespace, in the order read, and lookups into them.
+struct Visible<'a> {
+    all: Vec<&'a ServiceEntry>,
+    /// Host as written -> positions in `all` of the entries that name it.
+    by_host: HashMap<&'a str, Vec<usize>>,
+    /// Positions of the entries with a wildcard host (`*`, `*.a.org`).
+    wildcards: Vec<usize>,
+    /// Port -> the sidecar's listener there ([`Mesh::listener`]).
+    listeners: RefCell<HashMap<u32, Listener>>,
+    /// Port -> [`Mesh::tcp_port_owner`].
+    tcp_owners: RefCell<HashMap<u32, Option<String>>>,
+}
+
+/// The sidecar's listener on a port.
+#[derive(Clone, Copy)]
+struct Listener {
+    /// Some Service or ServiceEntry the proxy sees has the port.
+    exists: bool,
+    /// One of them says HTTP there: an HTTP listener (routes by Host).
+    http: bool,
+}
+
+impl<'a> Visible<'a> {
+    fn new(all: Vec<&'a ServiceEntry>) -> Visible<'a> {
+        let mut by_host: HashMap<&'a str, Vec<usize>> = HashMap::new();
+        let mut wildcards = vec![];
+        for (position, se) in all.iter().enumerate() {
+            let mut wildcard = false;
+            for host in &se.spec.hosts {
+                let positions = by_host.entry(host.as_str()).or_default();
+                if positions.last() != Some(&position) {
+                    positions.push(position);
+                }
+                wildcard |= host.contains('*');
+            }
+            if wildcard {
+                wildcards.push(position);
+            }
+        }
+        Visible {
+            all,
+            by_host,
+            wildcards,
+            listeners: Default::default(),
+            tcp_owners: Default::default(),
+        }
+    }
+
+    /// The entries that name `host` exactly, in order.
+    fn naming(&self, host: &str) -> impl Iterator<Item = &'a ServiceEntry> + '_ {
+        self.by_host
+            .get(host)
+            .into_iter()
+            .flatten()
+            .map(|&i| self.all[i])
+    }
+
+    /// The entries with a host that covers `host` (exactly or by wildcard), in order.
+    fn covering(&self, host: &str) -> Vec<&'a ServiceEntry> {
+        let mut positions: Vec<usize> = self
+            .by_host
+            .get(host)
+            .into_iter()
+            .flatten()
+            .chain(&self.wildcards)
+            .copied()
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions
+            .into_iter()
+            .map(|i| self.all[i])
+            .filter(|se| se.spec.hosts.iter().any(|h| covers(h, host)))
+            .collect()
+    }
 }
 
 /// Whether `pattern` (a host as Istio writes it: `a.org`, `*.a.org`, `*`) covers `host`.
@@ -267,12 +359,23 @@ fn route_takes(route: &HttpRoute, gateway: &str, port: u32, vs_gateways: &[Strin
 }
 
 impl<'a> Mesh<'a> {
-    fn visible_service_entries(&self, namespace: &str) -> impl Iterator<Item = &'a ServiceEntry> {
-        let namespace = namespace.to_string();
-        self.service_entries
-            .clone()
-            .into_iter()
-            .filter(move |se| exported_to(&se.spec.export_to, namespace_of(se), &namespace))
+    /// The ServiceEntries a proxy in `namespace` sees, indexed (built once per namespace).
+    fn visible(&self, namespace: &str) -> Rc<Visible<'a>> {
+        if let Some(visible) = self.index.visible.borrow().get(namespace) {
+            return visible.clone();
+        }
+        let visible = Rc::new(Visible::new(
+            self.service_entries
+                .iter()
+                .copied()
+                .filter(|se| exported_to(&se.spec.export_to, namespace_of(se), namespace))
+                .collect(),
+        ));
+        self.index
+            .visible
+            .borrow_mut()
+            .insert(namespace.to_string(), visible.clone());
+        visible
     }
 
     /// The ports of `host` that a proxy in `namespace` knows, with their protocol.
@@ -291,11 +394,16 @@ impl<'a> Mesh<'a> {
             .unwrap_or_default()
     }
 
-    /// The protocols of every Service port `port` a proxy in `namespace` knows: it decides the
-    /// kind of listener the sidecar has on that port.
-    fn listener_protocols(&self, namespace: &str, port: u32) -> Vec<String> {
-        let mut protocols: Vec<String> = self
-            .visible_service_entries(namespace)
+    /// The sidecar's listener on `port` in `namespace`, from the protocols of every Service port
+    /// `port` a proxy there knows: whether there is one, and whether it is an HTTP listener.
+    fn listener(&self, namespace: &str, port: u32) -> Listener {
+        let visible = self.visible(namespace);
+        if let Some(listener) = visible.listeners.borrow().get(&port) {
+            return *listener;
+        }
+        let mut protocols: Vec<String> = visible
+            .all
+            .iter()
             .flat_map(|se| se.spec.ports.iter())
             .filter(|p| p.number == port)
             .map(|p| p.protocol.to_ascii_uppercase())
@@ -309,7 +417,12 @@ impl<'a> Mesh<'a> {
                     .map(|(_, p)| p.clone()),
             );
         }
-        protocols
+        let listener = Listener {
+            exists: !protocols.is_empty(),
+            http: protocols.iter().any(|p| is_http_protocol(p)),
+        };
+        visible.listeners.borrow_mut().insert(port, listener);
+        listener
     }
 
     /// The VirtualService a sidecar in `namespace` applies to `host` on `port`: the first, in
@@ -348,10 +461,7 @@ impl<'a> Mesh<'a> {
     /// The ServiceEntry whose ports make `host`'s clusters: when several name the host, the
     /// first in Istio's order (as for VirtualServices).
     fn defining_service_entry(&self, namespace: &str, host: &str) -> Option<&'a ServiceEntry> {
-        let mut candidates: Vec<&ServiceEntry> = self
-            .visible_service_entries(namespace)
-            .filter(|se| se.spec.hosts.iter().any(|h| h == host))
-            .collect();
+        let mut candidates: Vec<&ServiceEntry> = self.visible(namespace).naming(host).collect();
         candidates.sort_by_key(|se| service_entry_precedence(se, namespace));
         candidates.first().copied()
     }
@@ -453,13 +563,24 @@ impl<'a> Mesh<'a> {
 
     /// The ServiceEntries of one namespace that name `host` exactly, when there are several.
     pub fn duplicate_service_entries(&self, namespace: &str, host: &str) -> Vec<&'a ServiceEntry> {
-        let same: Vec<&ServiceEntry> = self
-            .service_entries
-            .iter()
-            .copied()
-            .filter(|se| namespace_of(se) == namespace && se.spec.hosts.iter().any(|h| h == host))
-            .collect();
-        if same.len() > 1 { same } else { vec![] }
+        let own = self.index.own.get_or_init(|| {
+            let mut own: HashMap<(&str, &str), Vec<&ServiceEntry>> = HashMap::new();
+            for se in self.service_entries.iter().copied() {
+                for (i, host) in se.spec.hosts.iter().enumerate() {
+                    // Once per entry, however often it names the host.
+                    if !se.spec.hosts[..i].contains(host) {
+                        own.entry((namespace_of(se), host.as_str()))
+                            .or_default()
+                            .push(se);
+                    }
+                }
+            }
+            own
+        });
+        match own.get(&(namespace, host)) {
+            Some(same) if same.len() > 1 => same.clone(),
+            _ => vec![],
+        }
     }
 
     fn one_port(&self, namespace: &str, host: &str, port: u32, protocol: &str) -> Traffic {
@@ -508,18 +629,19 @@ impl<'a> Mesh<'a> {
             upstream_port: None,
             wire: Some(wire),
         };
-        let listener = self.listener_protocols(namespace, port);
-        let http_listener = listener.iter().any(|p| is_http_protocol(p));
+        let listener = self.listener(namespace, port);
+        let http_listener = listener.http;
         let declared = self
-            .visible_service_entries(namespace)
-            .filter(|se| se.spec.hosts.iter().any(|h| covers(h, host)))
+            .visible(namespace)
+            .covering(host)
+            .into_iter()
             .find_map(|se| se.spec.ports.iter().find(|p| p.number == port))
             .map(|p| Wire::of(&p.protocol));
         match wire {
             Wire::Http if http_listener => {
                 self.http_at_sidecar(namespace, host, port, declared, &mut t)
             }
-            Wire::Tcp if !listener.is_empty() && !http_listener => {
+            Wire::Tcp if listener.exists && !http_listener => {
                 // No SNI, no Host: one destination takes every connection to the port.
                 match self.tcp_port_owner(namespace, port) {
                     Some(owner) if owner != host => {
@@ -534,7 +656,7 @@ impl<'a> Mesh<'a> {
             }
             // TLS filter chains exist only for hosts with a TLS port in the registry: a `tls`
             // route for a host no ServiceEntry gives that port makes none.
-            Wire::Tls if !listener.is_empty() && !http_listener => {
+            Wire::Tls if listener.exists && !http_listener => {
                 if declared.is_none_or(|d| d == Wire::Http) {
                     self.no_match(false, &mut t);
                 } else if let Some((vs, destination)) = self.tls_route(namespace, host, port) {
@@ -806,8 +928,14 @@ impl<'a> Mesh<'a> {
     /// The host whose ServiceEntry owns an opaque TCP port with no addresses: Istio builds one
     /// listener for the port, and the first such service in its order takes it.
     fn tcp_port_owner(&self, namespace: &str, port: u32) -> Option<String> {
-        let mut owners: Vec<&ServiceEntry> = self
-            .visible_service_entries(namespace)
+        let visible = self.visible(namespace);
+        if let Some(owner) = visible.tcp_owners.borrow().get(&port) {
+            return owner.clone();
+        }
+        let mut owners: Vec<&ServiceEntry> = visible
+            .all
+            .iter()
+            .copied()
             .filter(|se| se.spec.addresses.is_empty())
             .filter(|se| {
                 se.spec
@@ -817,7 +945,9 @@ impl<'a> Mesh<'a> {
             })
             .collect();
         owners.sort_by_key(|se| service_entry_precedence(se, namespace));
-        owners.first().and_then(|se| se.spec.hosts.first().cloned())
+        let owner = owners.first().and_then(|se| se.spec.hosts.first().cloned());
+        visible.tcp_owners.borrow_mut().insert(port, owner.clone());
+        owner
     }
 
     /// Nothing in the sidecar's config names the host on this port: the mesh policy decides.
@@ -957,8 +1087,8 @@ impl<'a> Mesh<'a> {
         // port 80 whatever the host's ports (route.go's "gross hack" for hosts outside the
         // registry).
         let http_ports: Vec<u32> = self
-            .visible_service_entries(namespace)
-            .filter(|se| se.spec.hosts.iter().any(|h| h == host))
+            .visible(namespace)
+            .naming(host)
             .flat_map(|se| se.spec.ports.iter())
             .filter(|p| is_http_protocol(&p.protocol))
             .map(|p| p.number)
