@@ -4073,3 +4073,53 @@ fn a_namespace_being_deleted_is_named_as_such() {
     );
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
+
+/// `allow HOST` after `allow HOST --tls-origination` takes the origination back whole: the
+/// ServiceEntry's port 80 stops going to 443 and the plugin's DestinationRule goes (else the
+/// sidecar would open TLS to port 80); a hand-made rule is never deleted.
+#[test]
+fn allow_without_tls_origination_undoes_it() {
+    let c = Cluster::main();
+    let ns = c.namespace("unorigin", "student1");
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "--tls-origination", "-n", &ns],
+    ));
+    let run = ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    assert!(
+        run.stdout
+            .contains("destinationrule.networking.istio.io/httpbin deleted"),
+        "{}",
+        run.stdout
+    );
+    assert!(c.get("destinationrule", &ns, "httpbin").is_none());
+    let t = traffic_of(&c, "student1", &ns, "httpbin.org", 80);
+    assert!(
+        t["upstreamTls"].is_null() && t["upstreamPort"].is_null(),
+        "{t}"
+    );
+    // Once undone, allow costs its 2 requests again.
+    let mark = c.audit_mark();
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    assert_eq!(c.audit_since(mark, "student1").len(), 2);
+    // A hand-made rule under the name stays.
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "--tls-origination", "-n", &ns],
+    ));
+    c.admin_ok(
+        &[
+            "label",
+            "destinationrule",
+            "httpbin",
+            "-n",
+            &ns,
+            "app.kubernetes.io/managed-by-",
+        ],
+        None,
+    );
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    assert!(c.get("destinationrule", &ns, "httpbin").is_some());
+}

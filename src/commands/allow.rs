@@ -11,7 +11,7 @@
 use crate::cli::{AllowArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
-use crate::core::istio::{ApiVersion, Kind};
+use crate::core::istio::{ApiVersion, Kind, ServiceEntrySpec};
 use crate::core::naming;
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
@@ -21,7 +21,7 @@ use crate::settings::{DryRun, Settings};
 
 use super::{
     Attempt, Change, Written, carry_out_independent, existing, find_by_name, parse_hosts, retrying,
-    warn,
+    typed, warn,
 };
 
 fn options(args: &AllowArgs) -> std::result::Result<AllowOptions, InputError> {
@@ -139,8 +139,21 @@ async fn write_service_entries(
         .list_with_version(Kind::ServiceEntry, Some(namespace), None)
         .await?;
     let known = existing(&listed.items);
-    // --tls-origination: each host's DestinationRule, under its ServiceEntry's name.
-    let rules = if options.tls_origination {
+    // --tls-origination: each host's DestinationRule, under its ServiceEntry's name. Without it,
+    // a host the plugin allowed with it before (port 80 to 443) loses its rule, else the sidecar
+    // would go on opening TLS to port 80: read the rules only then, to keep `allow` at 2 requests.
+    let was_originating = !options.tls_origination
+        && listed.items.iter().any(|se| {
+            let se = typed::<ServiceEntrySpec>(se);
+            se.metadata.is_managed()
+                && se
+                    .spec
+                    .hosts
+                    .iter()
+                    .any(|h| hosts.iter().any(|x| x.as_str() == h))
+                && se.spec.ports.iter().any(|p| p.target_port == Some(443))
+        });
+    let rules = if options.tls_origination || was_originating {
         Some(
             api.list_with_version(Kind::DestinationRule, Some(namespace), None)
                 .await?,
@@ -156,6 +169,7 @@ async fn write_service_entries(
     // changes per host: hosts do not depend on each other, so they are written concurrently.
     let mut chains = vec![];
     let mut given: Vec<String> = vec![];
+    let mut removals = vec![];
     for host in hosts {
         let placement = ownership::place(
             &Request {
@@ -179,7 +193,25 @@ async fn write_service_entries(
             name: Some(placement.name.clone()),
             ..options.clone()
         };
-        if let Some(rules) = &rules {
+        if let (Some(rules), false) = (&rules, options.tls_origination) {
+            // The plugin's origination rule for the host, under the ServiceEntry's name: it goes
+            // after the ServiceEntry stops sending port 80 to 443.
+            let stale = find_by_name(&rules.items, &placement.name).filter(|dr| {
+                typed::<serde_json::Value>(dr).metadata.is_managed()
+                    && dr["spec"]["host"] == host.as_str()
+            });
+            if let Some(dr) = stale {
+                let field = |f: &str| dr["metadata"][f].as_str().map(String::from);
+                removals.push(Change::Delete {
+                    kind: Kind::DestinationRule.into(),
+                    namespace: namespace.to_string(),
+                    name: placement.name.clone(),
+                    uid: field("uid"),
+                    resource_version: field("resourceVersion"),
+                });
+            }
+        }
+        if let (Some(rules), true) = (&rules, options.tls_origination) {
             let rule = ownership::place(
                 &Request {
                     kind: Kind::DestinationRule,
@@ -216,6 +248,7 @@ async fn write_service_entries(
             precondition: Precondition::from_read(before.as_ref(), &listed),
             before,
         });
+        chain.append(&mut removals);
         chains.push(chain);
     }
     carry_out_independent(
