@@ -477,7 +477,7 @@ fn host_report(
     };
     let path = traffic
         .iter()
-        .map(traffic::describe)
+        .map(|t| traffic::describe(&host, t))
         .collect::<Vec<_>>()
         .join("; ");
     let managed =
@@ -608,10 +608,10 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
             out.push_str(&format!("{}\n", h.host));
         }
         for t in &h.traffic {
-            out.push_str(&format!("  {}\n", traffic::describe(t)));
+            out.push_str(&format!("  {}\n", traffic::describe(&h.host, t)));
         }
         for t in &h.gateway {
-            out.push_str(&format!("  gateway {}\n", traffic::describe(t)));
+            out.push_str(&format!("  gateway {}\n", traffic::describe(&h.host, t)));
         }
         for f in &h.findings {
             out.push_str(&format!(
@@ -806,7 +806,11 @@ mod tests {
         let report = analyse(&v, &[]);
         assert_eq!(report.hosts.len(), 1);
         let h = &report.hosts[0];
-        let lines: Vec<String> = h.traffic.iter().map(traffic::describe).collect();
+        let lines: Vec<String> = h
+            .traffic
+            .iter()
+            .map(|t| traffic::describe(&h.host, t))
+            .collect();
         assert_eq!(
             lines,
             vec![

@@ -1312,7 +1312,7 @@ pub fn ports_that_matter(
 }
 
 /// The text line for one port: `:80  sidecar -> istio-egressgateway.istio-system:80 -> httpbin.org:80  (timeout 0.5s)`.
-pub fn describe(t: &Traffic) -> String {
+pub fn describe(host: &str, t: &Traffic) -> String {
     let arrow = if t.outcome == "egress" {
         " -> "
     } else {
@@ -1320,8 +1320,10 @@ pub fn describe(t: &Traffic) -> String {
     };
     let mut hops = t.hops.clone();
     // The application's TLS at the gateway: routed by its SNI, never opened.
-    if t.wire == Some(Wire::Tls) && t.via == "gateway" && hops.len() > 1 {
-        hops[1].push_str(" (by SNI, passthrough)");
+    // (The gateway's own side starts at the gateway, a sidecar's request one hop before.)
+    let at_gateway = usize::from(hops.first().is_some_and(|h| h == "sidecar"));
+    if t.wire == Some(Wire::Tls) && t.via == "gateway" && hops.len() > at_gateway + 1 {
+        hops[at_gateway].push_str(&format!(" (SNI {host}, passthrough)"));
     }
     // TLS a proxy opens to the host (a DestinationRule's SIMPLE): Istio then checks the server's
     // certificate against the proxy's OS CA certificates, as no caCertificates are given.
