@@ -110,3 +110,25 @@ istio_sim_bin() {
 }
 
 istioctl_bin() { build_go_tool istioctl "$ISTIO_VERSION" hack/harness/istio-sim istio.io/istio/istioctl/cmd/istioctl; }
+
+# scripts/bench's ideal client (hack/harness/kube-apiserver/idealapply): server-side applies with
+# 16 requests in flight over HTTP/2, through client-go's transport. Go and in that module because
+# client-go is pinned there with kubectl (the same kubeconfig handling and transport), and its
+# packages are in Go's build cache once kubectl is built, so building it takes seconds. Keyed by
+# the Kubernetes version and the harness's sources, so an edit rebuilds it.
+idealapply_bin() {
+    local harness=$REPO_ROOT/hack/harness/kube-apiserver key
+    key=$(cat "$harness/go.mod" "$harness/go.sum" "$harness/idealapply/main.go" | sha256sum | cut -c1-12)
+    local out=$BIN_CACHE/idealapply-$KUBE_VERSION-$key
+    if [[ -x $out ]]; then
+        echo "$out"
+        return 0
+    fi
+    need go "install Go 1.24 or newer (https://go.dev/doc/install)"
+    mkdir -p "$BIN_CACHE"
+    say "building the benchmark's ideal client (client-go $KUBE_VERSION; seconds once kubectl is built)..."
+    (cd "$harness" && with_progress idealapply "$out.build.log" \
+        go build -v -ldflags "-s -w" -o "$out.tmp" ./idealapply)
+    mv "$out.tmp" "$out"
+    echo "$out"
+}
