@@ -449,7 +449,7 @@ pub struct ViaGatewayArgs {
 
 #[derive(Debug, Args)]
 pub struct GatewayArgs {
-    /// External hosts, e.g. httpbin.org (no wildcards)
+    /// External hosts, e.g. httpbin.org (a wildcard needs --tls --upstream)
     #[arg(value_name = "HOST", required = true)]
     pub hosts: Vec<String>,
 
