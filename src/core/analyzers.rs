@@ -45,7 +45,7 @@ impl<'a> HostFacts<'a> {
 pub type Analyzer = fn(&HostFacts) -> Vec<Finding>;
 
 /// Every analyzer, in the order findings are reported.
-pub const ANALYZERS: [(&str, Analyzer); 18] = [
+pub const ANALYZERS: [(&str, Analyzer); 19] = [
     (codes::DUPLICATE_VIRTUAL_SERVICE, duplicate_virtual_services),
     (codes::DUPLICATE_SERVICE_ENTRY, duplicate_service_entries),
     (codes::NO_SERVICE_ENTRY, no_service_entry),
@@ -64,6 +64,7 @@ pub const ANALYZERS: [(&str, Analyzer); 18] = [
     (codes::PLAIN_HTTP_TO_TLS_PORT, plain_http_to_tls_port),
     (codes::TLS_TWICE, tls_twice),
     (codes::NO_TLS_SERVER_AT_GATEWAY, no_tls_server_at_gateway),
+    (codes::TLS_TO_PLAIN_PORT, tls_to_plain_port),
 ];
 
 pub fn run(facts: &HostFacts) -> Vec<Finding> {
@@ -579,6 +580,29 @@ pub fn no_tls_server_at_gateway(f: &HostFacts) -> Vec<Finding> {
         .collect()
 }
 
+/// EGR022: a proxy opens TLS to port 80 of the host: web servers speak plain HTTP there, so
+/// the handshake fails. A DestinationRule that originates TLS for port 80 without the
+/// ServiceEntry sending that port to 443 (`targetPort`), as `allow --tls-origination` writes both.
+pub fn tls_to_plain_port(f: &HostFacts) -> Vec<Finding> {
+    f.traffic
+        .iter()
+        .filter(|t| t.outcome == "egress" && t.upstream_tls.is_some())
+        .filter(|t| t.hops.last().is_some_and(|h| h.ends_with(":80")))
+        .map(|t| {
+            finding(
+                codes::TLS_TO_PLAIN_PORT,
+                Severity::Warning,
+                format!(
+                    "TLS is opened to {} (port {} of the client): a web server there speaks plain HTTP, and the handshake fails; a DestinationRule originates TLS for the port without the ServiceEntry sending it to 443 (kubectl egress allow {} --tls-origination writes both)",
+                    t.hops.last().map(String::as_str).unwrap_or(f.host),
+                    t.port,
+                    f.host
+                ),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -1045,6 +1069,25 @@ mod tests {
         }
         let fine = traffic(443, "HTTPS", "gateway", "egress");
         assert!(codes_of(no_tls_server_at_gateway, &v, &[], &[], &[fine]).is_empty());
+    }
+
+    #[test]
+    fn egr022_tls_to_port_80() {
+        let v = view();
+        let mut t = traffic(80, "HTTP", "direct", "egress");
+        t.hops.push(format!("{HOST}:80"));
+        assert!(codes_of(tls_to_plain_port, &v, &[], &[], &[t.clone()]).is_empty());
+        t.upstream_tls = Some("SIMPLE".into());
+        assert_eq!(
+            codes_of(tls_to_plain_port, &v, &[], &[], &[t.clone()]),
+            [codes::TLS_TO_PLAIN_PORT]
+        );
+        // To 443 (allow --tls-origination's targetPort) it is what was asked for.
+        t.hops
+            .last_mut()
+            .unwrap()
+            .replace_range(.., &format!("{HOST}:443"));
+        assert!(codes_of(tls_to_plain_port, &v, &[], &[], &[t]).is_empty());
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub mod codes {
     pub const TLS_TWICE: &str = "EGR019";
     pub const NO_TLS_SERVER_AT_GATEWAY: &str = "EGR020";
     pub const GATEWAY_SIDE_FAILS: &str = "EGR021";
+    pub const TLS_TO_PLAIN_PORT: &str = "EGR022";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
