@@ -456,7 +456,9 @@ async fn execute(
                     Ok(Outcome::Done {
                         line: format!("{name} {action}{suffix}\n"),
                         object: result,
-                        created: before.is_none(),
+                        // Created by this command, in this attempt or an earlier one that a
+                        // conflict cut short: an undo takes it back all the same.
+                        created: action == "created",
                     })
                 }
                 Change::Delete {
