@@ -97,7 +97,7 @@ istio_sim_bin() {
     fi
     need go "install Go 1.24 or newer (https://go.dev/doc/install)"
     mkdir -p "$BIN_CACHE"
-    say "building the Istio oracle (istio.io/istio $ISTIO_VERSION; a cold build takes about 8 minutes on 2 cores)..."
+    say "building the Istio oracle (istio.io/istio $ISTIO_VERSION; a cold build takes about 4 minutes on 2 cores, more on a busy machine)..."
     local start=$SECONDS
     # Istio's packages first, with go build -v for progress; then the test binary itself.
     (cd "$harness" && with_progress istio-sim "$out.build.log" \
