@@ -1145,58 +1145,22 @@ fn several_hosts_are_all_or_nothing() {
     let c = Cluster::main();
     let ns = c.namespace("atomic", "student1");
     // The admins forbid STATIC resolution here (an admission policy: a real server-side rejection).
-    let policy = format!(
-        r#"
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {{name: "no-static-{ns}"}}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules:
-    - apiGroups: [networking.istio.io]
-      apiVersions: ["*"]
-      operations: [CREATE, UPDATE]
-      resources: [serviceentries]
-  validations:
-  - expression: "!has(object.spec.resolution) || object.spec.resolution != 'STATIC' || object.spec.hosts[0] != 'static.example.com'"
-    message: "static.example.com may not use STATIC resolution in this course"
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {{name: "no-static-{ns}"}}
-spec:
-  policyName: "no-static-{ns}"
-  validationActions: [Deny]
-  matchResources:
-    namespaceSelector:
-      matchLabels: {{kubernetes.io/metadata.name: "{ns}"}}
-"#
+    let run = deny_service_entries(
+        &c,
+        &ns,
+        &format!("no-static-{ns}"),
+        "!has(object.spec.resolution) || object.spec.resolution != 'STATIC' || object.spec.hosts[0] != 'static.example.com'",
+        "static.example.com may not use STATIC resolution in this course",
+        &[
+            "allow",
+            "static.example.com",
+            "--resolution",
+            "STATIC",
+            "--dry-run=server",
+            "-n",
+            &ns,
+        ],
     );
-    c.admin_ok(&["apply", "-f", "-"], Some(&policy));
-    // The policy takes a moment to be enforced: wait until a server dry run is refused.
-    let mut refused = None;
-    for _ in 0..100 {
-        let run = egress(
-            &c,
-            "student1",
-            &[
-                "allow",
-                "static.example.com",
-                "--resolution",
-                "STATIC",
-                "--dry-run=server",
-                "-n",
-                &ns,
-            ],
-        );
-        if run.code != 0 {
-            refused = Some(run);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let run = refused.expect("the admission policy was never enforced");
     assert_eq!(run.code, 9);
     assert!(
         run.stderr
@@ -1243,6 +1207,29 @@ spec:
 /// `host` in `ns`; returns once the server enforces it (a server dry run is refused).
 fn refuse_host(c: &Cluster, ns: &str, host: &str) -> String {
     let name = format!("refuse-{ns}");
+    let run = deny_service_entries(
+        c,
+        ns,
+        &name,
+        &format!("!object.spec.hosts.exists(h, h == '{host}')"),
+        &format!("{host} is not allowed in this course"),
+        &["allow", host, "--dry-run=server", "-n", ns],
+    );
+    assert_eq!(run.code, 9, "{}", run.stderr);
+    name
+}
+
+/// Applies a ValidatingAdmissionPolicy (and its binding, both called `name`) that denies
+/// ServiceEntries in `ns` unless `expression` holds, with `message`; returns the plugin's first
+/// refused run of `probe` (a server dry run), once the server enforces the policy.
+fn deny_service_entries(
+    c: &Cluster,
+    ns: &str,
+    name: &str,
+    expression: &str,
+    message: &str,
+    probe: &[&str],
+) -> Run {
     let policy = format!(
         r#"
 apiVersion: admissionregistration.k8s.io/v1
@@ -1257,8 +1244,8 @@ spec:
       operations: [CREATE, UPDATE]
       resources: [serviceentries]
   validations:
-  - expression: "!object.spec.hosts.exists(h, h == '{host}')"
-    message: "{host} is not allowed in this course"
+  - expression: "{expression}"
+    message: "{message}"
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding
@@ -1272,18 +1259,15 @@ spec:
 "#
     );
     c.admin_ok(&["apply", "-f", "-"], Some(&policy));
+    // The policy takes a moment to be enforced.
     for _ in 0..100 {
-        let run = egress(
-            c,
-            "student1",
-            &["allow", host, "--dry-run=server", "-n", ns],
-        );
-        if run.code == 9 {
-            return name;
+        let run = egress(c, "student1", probe);
+        if run.code != 0 {
+            return run;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("the admission policy refusing {host} was never enforced");
+    panic!("the admission policy {name} was never enforced");
 }
 
 #[test]

@@ -119,16 +119,5 @@ istioctl_bin() { build_go_tool istioctl "$ISTIO_VERSION" hack/harness/istio-sim 
 idealapply_bin() {
     local harness=$REPO_ROOT/hack/harness/kube-apiserver key
     key=$(cat "$harness/go.mod" "$harness/go.sum" "$harness/idealapply/main.go" | sha256sum | cut -c1-12)
-    local out=$BIN_CACHE/idealapply-$KUBE_VERSION-$key
-    if [[ -x $out ]]; then
-        echo "$out"
-        return 0
-    fi
-    need go "install Go 1.24 or newer (https://go.dev/doc/install)"
-    mkdir -p "$BIN_CACHE"
-    say "building the benchmark's ideal client (client-go $KUBE_VERSION; seconds once kubectl is built)..."
-    (cd "$harness" && with_progress idealapply "$out.build.log" \
-        go build -v -ldflags "-s -w" -o "$out.tmp" ./idealapply)
-    mv "$out.tmp" "$out"
-    echo "$out"
+    build_go_tool idealapply "$KUBE_VERSION-$key" hack/harness/kube-apiserver ./idealapply
 }

@@ -456,11 +456,22 @@ fn refuse_what_istio_would_not_honour(
             ),
         ))
     };
-    if let RouteChange::ViaGateway(Some(hop), _) = edit.change
-        && let Some(t) = report
+    // The HTTP hop (via-gateway) and what status says of its port.
+    let http_hop = match edit.change {
+        RouteChange::ViaGateway(Some(hop), _) => report
             .traffic
             .iter()
             .find(|t| t.port == u32::from(hop.port))
+            .map(|t| (hop, t)),
+        _ => None,
+    };
+    let because = |t: &crate::core::traffic::Traffic| {
+        t.reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    };
+    if let Some((hop, t)) = http_hop
         && t.via != "gateway"
     {
         let ignored = report
@@ -485,19 +496,12 @@ fn refuse_what_istio_would_not_honour(
             "TLS to {host}:443 would go {} ({}{}), not through {}:{}",
             t.via,
             t.outcome,
-            t.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default(),
+            because(t),
             tls.gateway_host,
             tls.port
         ));
     }
-    if let RouteChange::ViaGateway(Some(hop), _) = edit.change
-        && let Some(t) = report
-            .traffic
-            .iter()
-            .find(|t| t.port == u32::from(hop.port))
+    if let Some((hop, t)) = http_hop
         && !matches!(t.outcome, "egress" | "unknown")
     {
         return refuse(&format!(
@@ -505,19 +509,12 @@ fn refuse_what_istio_would_not_honour(
             hop.port,
             t.response.as_deref().unwrap_or("no answer"),
             t.outcome,
-            t.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
+            because(t)
         ));
     }
     // --tls-origination: what leaves the gateway for the host must be TLS.
-    if edit.origination
-        && let RouteChange::ViaGateway(Some(hop), _) = edit.change
-        && let Some(t) = report
-            .traffic
-            .iter()
-            .find(|t| t.port == u32::from(hop.port))
+    if let Some((hop, t)) = http_hop
+        && edit.origination
         && t.outcome == "egress"
         && t.upstream_tls.is_none()
     {

@@ -112,6 +112,29 @@ pub struct Traffic {
     pub wire: Option<Wire>,
 }
 
+impl Traffic {
+    /// A request on `port` starting at `first_hop`, before the model has followed it: nowhere yet,
+    /// outcome unknown.
+    fn starting(port: u32, protocol: &str, first_hop: String) -> Traffic {
+        Traffic {
+            port,
+            protocol: protocol.to_string(),
+            via: "blocked",
+            gateway_host: None,
+            timeout: None,
+            outcome: "unknown",
+            response: None,
+            hops: vec![first_hop],
+            virtual_service: None,
+            reason: None,
+            upstream_tls: None,
+            upstream_sni: None,
+            upstream_port: None,
+            wire: Some(Wire::of(protocol)),
+        }
+    }
+}
+
 /// What the sidecar's and the gateway's config is built from.
 pub struct Mesh<'a> {
     /// Every ServiceEntry read (the namespace's, and istio-system's).
@@ -535,22 +558,14 @@ impl<'a> Mesh<'a> {
                 // A server that terminates TLS itself: not a mode the plugin writes or models.
                 continue;
             };
-            let mut t = Traffic {
-                port: *port,
-                protocol,
-                via: "gateway",
-                gateway_host: Some(gateway_host.to_string()),
-                timeout: None,
-                outcome: "unknown",
-                response: None,
-                hops: vec![format!("{}:{port}", short_service(gateway_host))],
-                virtual_service: None,
-                reason: None,
-                upstream_tls: None,
-                upstream_sni: None,
-                upstream_port: None,
-                wire: Some(wire),
-            };
+            let mut t = Traffic::starting(
+                *port,
+                &protocol,
+                format!("{}:{port}", short_service(gateway_host)),
+            );
+            t.via = "gateway";
+            t.gateway_host = Some(gateway_host.to_string());
+            t.wire = Some(wire);
             if wire == Wire::Tls {
                 self.tls_at_gateway(host, gateway_host, *port, &mut t);
             } else {
@@ -593,42 +608,15 @@ impl<'a> Mesh<'a> {
                 .map(|se| se.metadata.name.as_str())
                 .collect();
             return Traffic {
-                port,
-                protocol: protocol.to_string(),
-                via: "blocked",
-                gateway_host: None,
-                timeout: None,
-                outcome: "unknown",
-                response: None,
-                hops: vec!["sidecar".to_string()],
-                virtual_service: None,
                 reason: Some(format!(
                     "ServiceEntries {} all name {host}: keep one",
                     names.join(", ")
                 )),
-                upstream_tls: None,
-                upstream_sni: None,
-                upstream_port: None,
-                wire: Some(Wire::of(protocol)),
+                ..Traffic::starting(port, protocol, "sidecar".to_string())
             };
         }
         let wire = Wire::of(protocol);
-        let mut t = Traffic {
-            port,
-            protocol: protocol.to_string(),
-            via: "blocked",
-            gateway_host: None,
-            timeout: None,
-            outcome: "unknown",
-            response: None,
-            hops: vec!["sidecar".to_string()],
-            virtual_service: None,
-            reason: None,
-            upstream_tls: None,
-            upstream_sni: None,
-            upstream_port: None,
-            wire: Some(wire),
-        };
+        let mut t = Traffic::starting(port, protocol, "sidecar".to_string());
         let listener = self.listener(namespace, port);
         let http_listener = listener.http;
         let declared = self
