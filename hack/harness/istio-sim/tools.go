@@ -1,7 +1,10 @@
 //go:build tools
 
-// Keeps istioctl's dependencies in go.sum, so scripts/lib/common.sh can build
-// istio.io/istio/istioctl/cmd/istioctl from this module at the same Istio version.
+// Keeps the dependencies of istioctl and istiod (pilot-discovery) in go.sum, so
+// scripts/lib/common.sh can build them from this module at the same Istio version as the oracle.
 package oracle
 
-import _ "istio.io/istio/istioctl/cmd/istioctl"
+import (
+	_ "istio.io/istio/istioctl/cmd/istioctl"
+	_ "istio.io/istio/pilot/cmd/pilot-discovery"
+)
