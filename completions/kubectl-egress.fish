@@ -77,7 +77,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l adopt -d 'Take over an existing hand-made object for the same host instead of refusing'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s h -l help -d 'Print help'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s V -l version -d 'Print version'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l attempts -d 'How many times a request is tried in all (Istio\'s retries.attempts)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l attempts -d 'How many retries after the first try (Istio\'s retries.attempts): 3 tries up to 4 times' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l per-try-timeout -d 'Time allowed for each try, in Go syntax, e.g. 2s' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l retry-on -d 'When to retry: Envoy\'s conditions, comma-separated, e.g. 5xx,connect-failure' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l export-to -d 'Namespaces that may see the VirtualService; repeatable [default: "."]' -r

@@ -95,7 +95,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             break
         }
         'kubectl-egress;retries' {
-            [CompletionResult]::new('--attempts', '--attempts', [CompletionResultType]::ParameterName, 'How many times a request is tried in all (Istio''s retries.attempts)')
+            [CompletionResult]::new('--attempts', '--attempts', [CompletionResultType]::ParameterName, 'How many retries after the first try (Istio''s retries.attempts): 3 tries up to 4 times')
             [CompletionResult]::new('--per-try-timeout', '--per-try-timeout', [CompletionResultType]::ParameterName, 'Time allowed for each try, in Go syntax, e.g. 2s')
             [CompletionResult]::new('--retry-on', '--retry-on', [CompletionResultType]::ParameterName, 'When to retry: Envoy''s conditions, comma-separated, e.g. 5xx,connect-failure')
             [CompletionResult]::new('--export-to', '--export-to', [CompletionResultType]::ParameterName, 'Namespaces that may see the VirtualService; repeatable [default: "."]')

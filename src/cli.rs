@@ -142,7 +142,7 @@ Examples:
     /// Set or clear HTTP retries on a host's VirtualService
     #[command(after_help = "\
 Examples:
-  # Up to 3 attempts, each given 2s, on 5xx and connection failures
+  # Up to 3 retries (4 tries in all), each try given 2s, on 5xx and connection failures
   kubectl egress retries httpbin.org --attempts 3 --per-try-timeout 2s --retry-on 5xx,connect-failure
 
   # Remove the retries (the timeout and gateway route, if any, stay)
@@ -371,7 +371,7 @@ pub struct RetriesArgs {
     #[arg(value_name = "HOST")]
     pub host: String,
 
-    /// How many times a request is tried in all (Istio's retries.attempts)
+    /// How many retries after the first try (Istio's retries.attempts): 3 tries up to 4 times
     #[arg(long, value_name = "N", required_unless_present = "clear")]
     pub attempts: Option<String>,
 

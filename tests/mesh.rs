@@ -536,6 +536,76 @@ fn https_modes_through_real_envoys() {
     assert_none(found);
 }
 
+/// Retries (the upstream counts the tries) and `apply -f` of the exercise's own files.
+#[test]
+fn retries_and_the_seed_files_through_real_envoys() {
+    let _one = MESH.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(m) = mesh("retries_and_the_seed_files_through_real_envoys") else {
+        return;
+    };
+    let mut found = vec![];
+
+    // Istio's retries.attempts counts the retries after the first try.
+    m.ok("student1", &["allow", "httpbin.org"]);
+    m.wait();
+    let a = m.request("student1", "http://httpbin.org/status/500");
+    assert_eq!(
+        (a.code, a.attempts),
+        (500, 1),
+        "no retries on a 500 without a route that asks: {a:?}"
+    );
+    m.ok(
+        "student1",
+        &[
+            "retries",
+            "httpbin.org",
+            "--attempts",
+            "3",
+            "--retry-on",
+            "5xx",
+        ],
+    );
+    m.wait();
+    let a = m.request("student1", "http://httpbin.org/status/500");
+    assert_eq!(
+        (a.code, a.attempts),
+        (500, 4),
+        "--attempts 3: the first try and 3 retries: {a:?}"
+    );
+    found.extend(m.disagreements("student1", "retries --attempts 3"));
+    m.ok("student1", &["cleanup"]);
+
+    // The exercise's files, as the students apply them (envsubst-style), one after the other.
+    let seed = m.repo.join("tests/fixtures/seed");
+    let steps = [
+        ("api-egress-se.yaml", 200, POD_STUDENT1),
+        ("api-egress-vs-timeout.yaml", 504, ""),
+        ("api-egress-vs-gateway.yaml", 200, GATEWAY),
+    ];
+    for (file, code, peer) in steps {
+        let path = seed.join(file);
+        m.ok(
+            "student1",
+            &["apply", "-f", path.to_str().expect("utf-8 path")],
+        );
+        m.wait();
+        let a = m.request("student1", "http://httpbin.org/delay/1");
+        assert_eq!(a.code, code, "after apply -f {file}: {a:?}");
+        if !peer.is_empty() {
+            assert_eq!(a.peers, [peer], "after apply -f {file}: {a:?}");
+        }
+        found.extend(m.disagreements("student1", &format!("apply -f {file}")));
+    }
+    m.ok("student1", &["cleanup"]);
+    m.wait();
+    assert_eq!(
+        m.request("student1", "http://httpbin.org/delay/1").code,
+        502,
+        "cleanup removes what apply -f wrote"
+    );
+    assert_none(found);
+}
+
 /// What status names when the pieces do not fit, against what Envoy answers.
 #[test]
 fn failure_modes_through_real_envoys() {
