@@ -96,6 +96,8 @@ func proxy(args []string) {
 			log.Fatalf("meshagent: --%s is required", name)
 		}
 	}
+	// What it creates is read by Envoy as another user, whatever the caller's umask.
+	syscall.Umask(0o022)
 	if err := os.Chdir(*dir); err != nil {
 		log.Fatalf("meshagent: %v", err)
 	}
