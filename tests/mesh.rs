@@ -536,6 +536,49 @@ fn https_modes_through_real_envoys() {
     assert_none(found);
 }
 
+/// A whole domain through the gateway, served by one upstream host: the admins' passthrough
+/// server for the wildcard routes every SNI of it to `--upstream`.
+#[test]
+fn a_wildcard_through_the_gateway_to_one_upstream() {
+    let _one = MESH.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(m) = mesh("a_wildcard_through_the_gateway_to_one_upstream") else {
+        return;
+    };
+    let out = m.admin(&[
+        "gateway",
+        "*.wikipedia.org",
+        "--tls",
+        "--upstream",
+        "www.wikipedia.org",
+    ]);
+    assert!(
+        out.status.success(),
+        "gateway --upstream: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    m.ok("student1", &["allow", "*.wikipedia.org"]);
+    m.ok("student1", &["via-gateway", "*.wikipedia.org", "--tls"]);
+    m.wait();
+    let a = m.request("student1", "https://en.wikipedia.org/get");
+    assert_eq!(
+        (a.code, a.tls, a.peers.as_slice()),
+        (200, Some(true), [GATEWAY.to_string()].as_slice()),
+        "{a:?}"
+    );
+    let found = m.disagreements(
+        "student1",
+        "gateway '*.wikipedia.org' --tls --upstream www.wikipedia.org",
+    );
+    m.ok("student1", &["cleanup"]);
+    let out = m.admin(&["gateway", "*.wikipedia.org", "--off"]);
+    assert!(
+        out.status.success(),
+        "gateway --off: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_none(found);
+}
+
 /// Retries (the upstream counts the tries) and `apply -f` of the exercise's own files.
 #[test]
 fn retries_and_the_seed_files_through_real_envoys() {
