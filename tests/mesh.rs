@@ -11,12 +11,17 @@
 //! EGRESS_MESH_SEED and EGRESS_MESH_STATES replay or widen the generated states.
 #![cfg(feature = "mesh")]
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use serde_json::{Value, json};
+
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// The api workloads live in student1 and student2 only: one test at a time.
 static MESH: Mutex<()> = Mutex::new(());
@@ -24,13 +29,16 @@ static MESH: Mutex<()> = Mutex::new(());
 const POD_STUDENT1: &str = "10.244.0.11";
 const GATEWAY: &str = "10.244.0.20";
 
+/// The running mesh, held by one test at a time.
 struct Mesh {
     dir: PathBuf,
     repo: PathBuf,
+    _one_at_a_time: MutexGuard<'static, ()>,
 }
 
 /// The running mesh, or None (the test says it was skipped and why).
 fn mesh(test: &str) -> Option<Mesh> {
+    let one_at_a_time = MESH.lock().unwrap_or_else(|e| e.into_inner());
     let Some(dir) = std::env::var_os("EGRESS_MESH_CLUSTER") else {
         eprintln!(
             "{test}: skipped: EGRESS_MESH_CLUSTER is not set (scripts/test sets it when it runs as root)"
@@ -40,14 +48,24 @@ fn mesh(test: &str) -> Option<Mesh> {
     let m = Mesh {
         dir: PathBuf::from(dir),
         repo: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        _one_at_a_time: one_at_a_time,
     };
     // Every test starts from nothing the plugin made, whatever the one before left.
     for ns in ["student1", "student2"] {
         m.egress(ns, &["cleanup"]);
     }
-    m.admins_objects_as_the_course_has_them();
+    m.admin_ok(&["gateway", "httpbin.org"]);
     m.wait();
     Some(m)
+}
+
+fn succeeded(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[derive(Debug, Clone)]
@@ -60,54 +78,62 @@ struct Answer {
 }
 
 impl Mesh {
-    fn egress(&self, ns: &str, args: &[&str]) -> Output {
-        let kubeconfig = self.dir.join(format!("{ns}.kubeconfig"));
-        let mut full = vec!["-n", ns];
-        full.extend_from_slice(args);
+    fn plugin(&self, kubeconfig: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_kubectl-egress"))
-            .args(&full)
-            .env("KUBECONFIG", kubeconfig)
+            .args(args)
+            .env("KUBECONFIG", self.dir.join(kubeconfig))
             .env_remove("STUDENT_NS")
             .output()
             .expect("run kubectl-egress")
     }
 
+    /// The plugin as NS's student runs it.
+    fn egress(&self, ns: &str, args: &[&str]) -> Output {
+        let mut full = vec!["-n", ns];
+        full.extend_from_slice(args);
+        self.plugin(&format!("{ns}.kubeconfig"), &full)
+    }
+
     /// The plugin as a student runs it; it must succeed.
     fn ok(&self, ns: &str, args: &[&str]) {
-        let out = self.egress(ns, args);
-        assert!(
-            out.status.success(),
-            "kubectl egress {} -n {ns} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
+        succeeded(
+            &format!("kubectl egress {} -n {ns}", args.join(" ")),
+            &self.egress(ns, args),
         );
     }
 
-    fn admin(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kubectl-egress"))
-            .args(args)
-            .env("KUBECONFIG", self.dir.join("admin.kubeconfig"))
-            .env_remove("STUDENT_NS")
-            .output()
-            .expect("run kubectl-egress as admin")
+    /// The plugin as the admin runs it (`gateway`); it must succeed.
+    fn admin_ok(&self, args: &[&str]) {
+        succeeded(
+            &format!("kubectl egress {} (admin)", args.join(" ")),
+            &self.plugin("admin.kubeconfig", args),
+        );
     }
 
-    fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new(self.dir.join("kubectl"))
+    /// kubectl as the admin, with `stdin` on its standard input.
+    fn kubectl(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(self.dir.join("kubectl"))
             .arg("--kubeconfig")
             .arg(self.dir.join("admin.kubeconfig"))
             .args(args)
-            .output()
-            .expect("run kubectl")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write to kubectl");
+        child.wait_with_output().expect("run kubectl")
     }
 
-    fn admins_objects_as_the_course_has_them(&self) {
-        let out = self.admin(&["gateway", "httpbin.org"]);
-        assert!(
-            out.status.success(),
-            "gateway httpbin.org: {}",
-            String::from_utf8_lossy(&out.stderr)
+    fn kubectl_ok(&self, args: &[&str]) {
+        succeeded(
+            &format!("kubectl {}", args.join(" ")),
+            &self.kubectl(args, ""),
         );
     }
 
@@ -387,7 +413,6 @@ fn assert_none(found: Vec<String>) {
 /// The exercise step by step through plugin -> kube-apiserver -> istiod -> Envoy.
 #[test]
 fn the_exercise_through_real_envoys() {
-    let _one = MESH.lock().unwrap_or_else(|e| e.into_inner());
     let Some(m) = mesh("the_exercise_through_real_envoys") else {
         return;
     };
@@ -451,7 +476,6 @@ fn the_exercise_through_real_envoys() {
 /// applies) and at the gateway, wildcards.
 #[test]
 fn https_modes_through_real_envoys() {
-    let _one = MESH.lock().unwrap_or_else(|e| e.into_inner());
     let Some(m) = mesh("https_modes_through_real_envoys") else {
         return;
     };
@@ -465,11 +489,7 @@ fn https_modes_through_real_envoys() {
     found.extend(m.disagreements("student1", "allow, https direct"));
 
     // SNI passthrough through the gateway: the admins' 443 server, the students' tls route.
-    assert!(
-        m.admin(&["gateway", "httpbin.org", "--tls"])
-            .status
-            .success()
-    );
+    m.admin_ok(&["gateway", "httpbin.org", "--tls"]);
     m.ok("student1", &["via-gateway", "httpbin.org", "--tls"]);
     m.wait();
     let a = m.request("student1", "https://httpbin.org/get");
@@ -502,11 +522,7 @@ fn https_modes_through_real_envoys() {
     m.ok("student1", &["cleanup"]);
 
     // TLS origination at the gateway.
-    assert!(
-        m.admin(&["gateway", "httpbin.org", "--tls-origination"])
-            .status
-            .success()
-    );
+    m.admin_ok(&["gateway", "httpbin.org", "--tls-origination"]);
     m.ok("student1", &["allow", "httpbin.org"]);
     m.ok(
         "student1",
@@ -521,7 +537,7 @@ fn https_modes_through_real_envoys() {
     );
     found.extend(m.disagreements("student1", "via-gateway --tls-origination"));
     m.ok("student1", &["cleanup"]);
-    m.admins_objects_as_the_course_has_them();
+    m.admin_ok(&["gateway", "httpbin.org"]);
 
     // A wildcard: TLS by SNI, resolution NONE (the client's own destination).
     m.ok(
@@ -540,22 +556,16 @@ fn https_modes_through_real_envoys() {
 /// server for the wildcard routes every SNI of it to `--upstream`.
 #[test]
 fn a_wildcard_through_the_gateway_to_one_upstream() {
-    let _one = MESH.lock().unwrap_or_else(|e| e.into_inner());
     let Some(m) = mesh("a_wildcard_through_the_gateway_to_one_upstream") else {
         return;
     };
-    let out = m.admin(&[
+    m.admin_ok(&[
         "gateway",
         "*.wikipedia.org",
         "--tls",
         "--upstream",
         "www.wikipedia.org",
     ]);
-    assert!(
-        out.status.success(),
-        "gateway --upstream: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     m.ok("student1", &["allow", "*.wikipedia.org"]);
     m.ok("student1", &["via-gateway", "*.wikipedia.org", "--tls"]);
     m.wait();
@@ -570,19 +580,13 @@ fn a_wildcard_through_the_gateway_to_one_upstream() {
         "gateway '*.wikipedia.org' --tls --upstream www.wikipedia.org",
     );
     m.ok("student1", &["cleanup"]);
-    let out = m.admin(&["gateway", "*.wikipedia.org", "--off"]);
-    assert!(
-        out.status.success(),
-        "gateway --off: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    m.admin_ok(&["gateway", "*.wikipedia.org", "--off"]);
     assert_none(found);
 }
 
 /// Retries (the upstream counts the tries) and `apply -f` of the exercise's own files.
 #[test]
 fn retries_and_the_seed_files_through_real_envoys() {
-    let _one = MESH.lock().unwrap_or_else(|e| e.into_inner());
     let Some(m) = mesh("retries_and_the_seed_files_through_real_envoys") else {
         return;
     };
@@ -652,7 +656,6 @@ fn retries_and_the_seed_files_through_real_envoys() {
 /// What status names when the pieces do not fit, against what Envoy answers.
 #[test]
 fn failure_modes_through_real_envoys() {
-    let _one = MESH.lock().unwrap_or_else(|e| e.into_inner());
     let Some(m) = mesh("failure_modes_through_real_envoys") else {
         return;
     };
@@ -661,36 +664,26 @@ fn failure_modes_through_real_envoys() {
     m.ok("student1", &["via-gateway", "httpbin.org"]);
 
     // The admins' VirtualService gone: the gateway has a listener but no route (404 NR).
-    let out = m.kubectl(&[
+    m.kubectl_ok(&[
         "delete",
         "-n",
         "istio-system",
         "virtualservice",
         "httpbin-egressgateway",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     m.wait();
     let a = m.request("student1", "http://httpbin.org/get");
     assert_eq!(a.code, 404, "no route at the gateway: {a:?}");
     found.extend(m.disagreements("student1", "gateway without the admins' VirtualService"));
 
     // The Gateway gone too: nothing listens on the gateway's 8080 (503 UF after Istio's retries).
-    let out = m.kubectl(&[
+    m.kubectl_ok(&[
         "delete",
         "-n",
         "istio-system",
         "gateway",
         "httpbin-egressgateway",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     m.wait();
     // The sidecar's kept-alive connections to the gateway still end on the removed listener while
     // Envoy drains it (--drain-time-s: 1 s here, pilot-agent's default 45 s): 404 until then. Wait
@@ -710,7 +703,7 @@ fn failure_modes_through_real_envoys() {
     let a = m.request("student1", "http://httpbin.org/get");
     assert_eq!(a.code, 503, "no listener at the gateway: {a:?}");
     found.extend(m.disagreements("student1", "no Gateway"));
-    m.admins_objects_as_the_course_has_them();
+    m.admin_ok(&["gateway", "httpbin.org"]);
 
     // A gateway Service that does not exist: refused (exit 3); with --force, written, and 503 NC.
     let out = m.egress(
@@ -757,7 +750,6 @@ fn failure_modes_through_real_envoys() {
 /// The disagreement a generated state found: a wildcard HTTP host gets a cluster from Istio.
 #[test]
 fn a_wildcard_http_host_with_a_timeout() {
-    let _one = MESH.lock().unwrap_or_else(|e| e.into_inner());
     let Some(m) = mesh("a_wildcard_http_host_with_a_timeout") else {
         return;
     };
@@ -787,30 +779,11 @@ fn a_wildcard_http_host_with_a_timeout() {
     assert_none(found);
 }
 
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
 /// Generated states: random sequences of what students and admins do (the plugin's commands with
 /// their flags, and hand-made objects beside them), each compared entry by entry with real
 /// requests. The seed is printed; EGRESS_MESH_SEED replays a run, EGRESS_MESH_STATES widens it.
 #[test]
 fn generated_states_against_real_envoys() {
-    let _one = MESH.lock().unwrap_or_else(|e| e.into_inner());
     let Some(m) = mesh("generated_states_against_real_envoys") else {
         return;
     };
@@ -832,14 +805,7 @@ fn generated_states_against_real_envoys() {
     for state in 0..states {
         let mut done = vec![];
         m.egress("student1", &["cleanup"]);
-        let _ = m.kubectl(&[
-            "delete",
-            "-n",
-            "student1",
-            "serviceentries,virtualservices,destinationrules",
-            "-l",
-            "mesh-test=hand-made",
-        ]);
+        remove_hand_made(&m);
         for _ in 0..1 + rng.below(3) {
             let host = *rng.pick(&hosts);
             let wildcard = host.starts_with('*');
@@ -884,14 +850,7 @@ fn generated_states_against_real_envoys() {
         found.extend(m.disagreements("student1", &format!("state {state} [{}]", done.join("; "))));
     }
     m.egress("student1", &["cleanup"]);
-    let _ = m.kubectl(&[
-        "delete",
-        "-n",
-        "student1",
-        "serviceentries,virtualservices,destinationrules",
-        "-l",
-        "mesh-test=hand-made",
-    ]);
+    remove_hand_made(&m);
     eprintln!(
         "{states} generated states in {:.0}s, {} disagreements (seed {seed})",
         started.elapsed().as_secs_f64(),
@@ -931,21 +890,19 @@ fn hand_made(m: &Mesh, rng: &mut Rng, host: &str) {
                "spec": {"hosts": [host], "exportTo": ["."],
                         "http": [{"timeout": timeout, "route": [{"destination": {"host": host}}]}]}})
     };
-    let mut child = Command::new(m.dir.join("kubectl"))
-        .arg("--kubeconfig")
-        .arg(m.dir.join("admin.kubeconfig"))
-        .args(["apply", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kubectl apply");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(object.to_string().as_bytes())
-        .expect("write object");
-    let _ = child.wait();
+    succeeded(
+        "kubectl apply of a hand-made object",
+        &m.kubectl(&["apply", "-f", "-"], &object.to_string()),
+    );
+}
+
+fn remove_hand_made(m: &Mesh) {
+    m.kubectl_ok(&[
+        "delete",
+        "-n",
+        "student1",
+        "serviceentries,virtualservices,destinationrules",
+        "-l",
+        "mesh-test=hand-made",
+    ]);
 }

@@ -18,26 +18,9 @@ use kubectl_egress::core::status::{ClusterView, GATEWAY_NAMESPACE, Known, analys
 use kubectl_egress::core::traffic::KubeService;
 use serde_json::{Value, json};
 
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const NS: &str = "s1";
 const HOSTS: [&str; 3] = ["httpbin.org", "api.example.com", "*.wikipedia.org"];

@@ -17,6 +17,7 @@ CACHE_DIR=${KUBECTL_EGRESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-egress
 BIN_CACHE=$CACHE_DIR/bin
 
 # Where scripts/cluster keeps a cluster's state unless EGRESS_CLUSTER_DIR says otherwise.
+# shellcheck disable=SC2034 # used by the scripts that source this
 DEFAULT_CLUSTER_DIR=${XDG_STATE_HOME:-$HOME/.local/state}/kubectl-egress/cluster
 
 # help_from_header SCRIPT: the script's header comment (after the shebang, up to the first line
@@ -27,6 +28,37 @@ help_from_header() {
 
 say() { printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# write_kubeconfig FILE USER TOKEN NAMESPACE: a token kubeconfig for the local control plane in
+# $STATE (the state directory scripts/cluster and scripts/mesh work in).
+write_kubeconfig() {
+    local file=$1 user=$2 token=$3 namespace=$4
+    cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: egress-local
+  cluster:
+    server: https://127.0.0.1:$(cat "$STATE/apiserver.port")
+    certificate-authority: $STATE/pki/ca.crt
+users:
+- name: $user
+  user:
+    token: $token
+contexts:
+- name: $user@egress-local
+  context:
+    cluster: egress-local
+    user: $user
+    namespace: $namespace
+current-context: $user@egress-local
+EOF
+}
+
+# A loopback TCP port nothing listens on now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
 
 need() {
     local tool=$1 how=$2
