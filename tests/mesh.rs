@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 #[path = "support/rng.rs"]
 mod rng;
-use rng::Rng;
+use rng::{Rng, seed_from_env};
 
 /// The api workloads live in student1 and student2 only: one test at a time.
 static MESH: Mutex<()> = Mutex::new(());
@@ -796,10 +796,7 @@ fn generated_states_against_real_envoys() {
     let Some(m) = mesh("generated_states_against_real_envoys") else {
         return;
     };
-    let seed = std::env::var("EGRESS_MESH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(407_704_084_053_u64);
+    let seed = seed_from_env("EGRESS_MESH_SEED", 407_704_084_053);
     let states: usize = std::env::var("EGRESS_MESH_STATES")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -2,6 +2,26 @@
 
 pub struct Rng(pub u64);
 
+/// The seed of a generated-state test: `VAR=N` replays run N, `VAR=random` takes a new one from
+/// the clock, and otherwise the test's fixed default, so that a red CI run is the change's doing,
+/// not the seed's. The caller prints it.
+#[allow(dead_code)]
+pub fn seed_from_env(var: &str, default: u64) -> u64 {
+    match std::env::var(var).ok().as_deref().map(str::trim) {
+        None | Some("") => default,
+        Some("random") => {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(default)
+                | 1
+        }
+        Some(n) => n
+            .parse()
+            .unwrap_or_else(|_| panic!("{var}={n}: a seed is a number, or 'random'")),
+    }
+}
+
 // Each test binary that includes this uses part of it.
 #[allow(dead_code)]
 impl Rng {
