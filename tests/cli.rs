@@ -450,6 +450,23 @@ fn refusals() {
         (&["allow", "2001:db8::1"], "resolution STATIC"),
         (&["timeout", "[::1]", "2s"], "this tool takes host names"),
         (&["timeout", "httpbin.org", "++1s"], "\"++1s\""),
+        // A value that starts with '-' is the flag's value, as kubectl takes it: named with it.
+        (
+            &["allow", "httpbin.org", "--port", "-1"],
+            "invalid --port \"-1\"",
+        ),
+        (
+            &["via-gateway", "httpbin.org", "--port", "-1"],
+            "invalid --port \"-1\"",
+        ),
+        (
+            &["retries", "httpbin.org", "--attempts", "-1"],
+            "invalid --attempts \"-1\"",
+        ),
+        (
+            &["status", "--request-timeout", "-1s"],
+            "invalid --request-timeout \"-1s\"",
+        ),
     ];
     for (args, needle) in cases {
         let out = egress().args(*args).output().unwrap();
@@ -729,8 +746,7 @@ fn usage_errors_read_like_kubectl() {
     }
     insta::assert_snapshot!(shown, @r#"
     $ kubectl egress allow httpbin.org --port -1
-    error: unknown shorthand flag: '1' in -1
-    See 'kubectl egress allow --help' for usage.
+    error: invalid --port "-1": port number must be 1-65535, as NUMBER[/PROTOCOL[/NAME]], e.g. 8080/HTTP
     $ kubectl egress -n -a
     error: unknown shorthand flag: 'a' in -a
     See 'kubectl egress --help' for usage.
