@@ -450,6 +450,25 @@ fn refusals() {
         (&["allow", "2001:db8::1"], "resolution STATIC"),
         (&["timeout", "[::1]", "2s"], "this tool takes host names"),
         (&["timeout", "httpbin.org", "++1s"], "\"++1s\""),
+        (
+            &["timeout", "httpbin.org", "0000000000000000000000000000001s"],
+            "leading zeros; did you mean \"1s\"?",
+        ),
+        (
+            &[
+                "retries",
+                "httpbin.org",
+                "--attempts",
+                "3",
+                "--per-try-timeout",
+                "02s",
+            ],
+            "invalid --per-try-timeout \"02s\": a number with leading zeros; did you mean \"2s\"?",
+        ),
+        (
+            &["status", "--request-timeout", "010s"],
+            "invalid --request-timeout \"010s\": a number with leading zeros; did you mean \"10s\"?",
+        ),
         // A value that starts with '-' is the flag's value, as kubectl takes it: named with it.
         (
             &["allow", "httpbin.org", "--port", "-1"],
@@ -577,6 +596,7 @@ const BAD_INPUTS: &[&str] = &[
     "allow httpbin.org --dry-run=bogus",
     "allow httpbin.org --api-version v3",
     "allow httpbin.org --request-timeout -1s",
+    "timeout httpbin.org 0000000000000000000000000000001s",
     "completion nosh",
     // Negative numbers.
     "via-gateway httpbin.org --port -1",
