@@ -58,6 +58,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Flags whose values are checked strictly (ports, counts, durations) take a value that starts
+// with '-', as kubectl's flags do: `--port -1` is refused naming --port and -1, not as an unknown
+// flag -1.
+
 /// Flags spelled as kubectl spells them, accepted before or after the subcommand.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
@@ -103,7 +107,13 @@ pub struct GlobalArgs {
     pub api_version: String,
 
     /// How long to wait for each API request, e.g. 10s; 0 waits as long as it takes
-    #[arg(long, global = true, value_name = "DURATION", default_value = "10s")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        default_value = "10s",
+        allow_hyphen_values = true
+    )]
     pub request_timeout: String,
 }
 
@@ -308,7 +318,7 @@ pub struct AllowArgs {
     pub hosts: Vec<String>,
 
     /// Port as NUMBER[/PROTOCOL[/NAME]]; repeatable, replaces the default 80/HTTP and 443/HTTPS
-    #[arg(long = "port", value_name = "PORT")]
+    #[arg(long = "port", value_name = "PORT", allow_hyphen_values = true)]
     pub ports: Vec<String>,
 
     /// DNS, NONE, STATIC or DNS_ROUND_ROBIN [default: DNS; NONE for wildcard hosts]
@@ -372,7 +382,12 @@ pub struct RetriesArgs {
     pub host: String,
 
     /// How many retries after the first try (Istio's retries.attempts): 3 tries up to 4 times
-    #[arg(long, value_name = "N", required_unless_present = "clear")]
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "clear",
+        allow_hyphen_values = true
+    )]
     pub attempts: Option<String>,
 
     /// Time allowed for each try, in Go syntax, e.g. 2s
@@ -416,7 +431,12 @@ pub struct ViaGatewayArgs {
     pub gateway_host: String,
 
     /// Port matched on the sidecar and used on the gateway
-    #[arg(long, value_name = "NUMBER", default_value = "80")]
+    #[arg(
+        long,
+        value_name = "NUMBER",
+        default_value = "80",
+        allow_hyphen_values = true
+    )]
     pub port: String,
 
     /// Subset of the admins' DestinationRule for the egress gateway

@@ -10,6 +10,7 @@ pub mod complete;
 pub mod core;
 pub mod error;
 pub mod settings;
+pub mod usage;
 
 use std::process::ExitCode;
 
@@ -34,19 +35,21 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Exi
         complete::run(&words);
         return ExitCode::from(exit::OK);
     }
-    let cli = match cli::Cli::try_parse_from(args) {
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         // `kubectl egress` alone prints the overview on stdout and succeeds, like kubectl.
         Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             print!("{}", e.render());
             return ExitCode::from(exit::OK);
         }
-        Err(e) => {
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             let _ = e.print();
-            return ExitCode::from(match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
-                _ => exit::INPUT,
-            });
+            return ExitCode::from(exit::OK);
+        }
+        // A usage error: one line naming the flag or value, and where to read the usage.
+        Err(e) => {
+            eprint!("{}", usage::render(&e, &args));
+            return ExitCode::from(exit::INPUT);
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()

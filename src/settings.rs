@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::cli::GlobalArgs;
 use crate::core::istio::ApiVersion;
 use crate::core::render::ObjectFormat;
-use crate::core::validate::{InputError, dns_label, go_duration_nanos};
+use crate::core::validate::{InputError, dns_label, go_duration_nanos, without_leading_zeros};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
@@ -91,6 +91,12 @@ impl Settings {
             "0" => None,
             text => match go_duration_nanos(text) {
                 Some(n) if n > 0 => {
+                    if let Some(meant) = without_leading_zeros(text) {
+                        return Err(InputError(format!(
+                            "invalid --request-timeout \"{}\": a number with leading zeros; did you mean \"{meant}\"?",
+                            text.escape_debug()
+                        )));
+                    }
                     Some(Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX)))
                 }
                 _ => {

@@ -450,6 +450,42 @@ fn refusals() {
         (&["allow", "2001:db8::1"], "resolution STATIC"),
         (&["timeout", "[::1]", "2s"], "this tool takes host names"),
         (&["timeout", "httpbin.org", "++1s"], "\"++1s\""),
+        (
+            &["timeout", "httpbin.org", "0000000000000000000000000000001s"],
+            "leading zeros; did you mean \"1s\"?",
+        ),
+        (
+            &[
+                "retries",
+                "httpbin.org",
+                "--attempts",
+                "3",
+                "--per-try-timeout",
+                "02s",
+            ],
+            "invalid --per-try-timeout \"02s\": a number with leading zeros; did you mean \"2s\"?",
+        ),
+        (
+            &["status", "--request-timeout", "010s"],
+            "invalid --request-timeout \"010s\": a number with leading zeros; did you mean \"10s\"?",
+        ),
+        // A value that starts with '-' is the flag's value, as kubectl takes it: named with it.
+        (
+            &["allow", "httpbin.org", "--port", "-1"],
+            "invalid --port \"-1\"",
+        ),
+        (
+            &["via-gateway", "httpbin.org", "--port", "-1"],
+            "invalid --port \"-1\"",
+        ),
+        (
+            &["retries", "httpbin.org", "--attempts", "-1"],
+            "invalid --attempts \"-1\"",
+        ),
+        (
+            &["status", "--request-timeout", "-1s"],
+            "invalid --request-timeout \"-1s\"",
+        ),
     ];
     for (args, needle) in cases {
         let out = egress().args(*args).output().unwrap();
@@ -477,11 +513,294 @@ fn bad_student_ns_is_named() {
         .stderr(predicate::str::contains("$STUDENT_NS"));
 }
 
+/// Bad command lines, as clap and the plugin's own checks refuse them (split at spaces).
+const BAD_INPUTS: &[&str] = &[
+    // Issue 15, item 7.
+    "allow httpbin.org --port -1",
+    "-n -a",
+    "timeout httpbin.org 2s --clear",
+    "timeout httpbin.org",
+    "allow x -o yaml -o json",
+    "nosuchcommand",
+    // Unknown flags, on each subcommand and before it.
+    "--nosuch",
+    "--nosuch allow httpbin.org",
+    "allow httpbin.org --nosuch",
+    "allow httpbin.org --nsmespace student1",
+    "allow httpbin.org -z",
+    "allow httpbin.org --tls-origination=yes",
+    "timeout httpbin.org 2s --nosuch",
+    "retries httpbin.org --attempts 3 --nosuch",
+    "via-gateway httpbin.org --nosuch",
+    "gateway httpbin.org --nosuch",
+    "apply -f x.yaml --nosuch",
+    "status --nosuch",
+    "status -a",
+    "cleanup --nosuch",
+    "completion bash --nosuch",
+    // Flags given twice.
+    "allow httpbin.org -n a -n b",
+    "allow httpbin.org --name a --name b",
+    "allow httpbin.org --resolution DNS --resolution NONE",
+    "allow httpbin.org --dry-run=client --dry-run=server",
+    "allow httpbin.org --context a --context b",
+    "allow httpbin.org --tls-origination --tls-origination",
+    "timeout httpbin.org --clear --clear",
+    "retries httpbin.org --attempts 1 --attempts 2",
+    "via-gateway httpbin.org --subset a --subset b",
+    "via-gateway httpbin.org --off --off",
+    "gateway httpbin.org --upstream a.org --upstream b.org",
+    "status -A -A",
+    "status --exit-code --exit-code",
+    // Missing values.
+    "allow httpbin.org --port",
+    "allow httpbin.org -n",
+    "allow httpbin.org -o",
+    "allow httpbin.org --context",
+    "allow httpbin.org --kubeconfig",
+    "allow httpbin.org --request-timeout",
+    "allow httpbin.org --field-manager",
+    "allow httpbin.org --api-version",
+    "allow httpbin.org --dry-run=",
+    "timeout httpbin.org 2s --export-to",
+    "retries httpbin.org --attempts",
+    "retries httpbin.org --attempts 3 --per-try-timeout",
+    "gateway httpbin.org --tls --upstream",
+    "apply -f",
+    "cleanup -f",
+    // Missing arguments.
+    "allow",
+    "timeout",
+    "retries httpbin.org",
+    "via-gateway",
+    "gateway",
+    "apply",
+    "completion",
+    // Too many arguments.
+    "timeout httpbin.org 2s 3s",
+    "via-gateway httpbin.org example.org",
+    "completion bash zsh",
+    // Conflicting flags.
+    "retries httpbin.org --clear --attempts 3",
+    "retries httpbin.org --clear --retry-on 5xx",
+    "via-gateway httpbin.org --off --tls",
+    "via-gateway httpbin.org --tls --tls-origination",
+    "gateway httpbin.org --off --tls",
+    "cleanup httpbin.org -f x.yaml",
+    "cleanup -A -f x.yaml",
+    // Bad values.
+    "allow httpbin.org -o xml",
+    "allow httpbin.org --output=",
+    "timeout httpbin.org 2s -o wide",
+    "status -o name",
+    "allow httpbin.org --dry-run=bogus",
+    "allow httpbin.org --api-version v3",
+    "allow httpbin.org --request-timeout -1s",
+    "timeout httpbin.org 0000000000000000000000000000001s",
+    "completion nosh",
+    // Negative numbers.
+    "via-gateway httpbin.org --port -1",
+    "retries httpbin.org --attempts -1",
+    "timeout httpbin.org -1",
+    "allow httpbin.org --port -80/TCP",
+    "allow httpbin.org --port --tls-origination",
+    "status -Az",
+    // Unknown subcommands.
+    "alow httpbin.org",
+    "Allow httpbin.org",
+    "get serviceentries",
+    "-n student1 nosuchcommand",
+    "help nosuchcommand",
+];
+
+/// Runs the plugin with a kubeconfig whose server is a listener of this test's: a bad input must
+/// be refused before anything connects to it.
+fn refuse_offline(args: &[std::ffi::OsString]) -> (Option<i32>, String, String, bool) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://{}'}}\n\
+             users:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\n\
+             current-context: c\n",
+            listener.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = egress()
+        .env("KUBECONFIG", &kubeconfig)
+        .args(args)
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        listener.accept().is_ok(),
+    )
+}
+
+/// Every bad command line: exit 2, nothing on stdout, nothing contacted, and on stderr one
+/// `error: ...` line, then at most kubectl's `See 'kubectl egress SUBCOMMAND --help' for usage.`
+/// naming the subcommand it was given to.
 #[test]
-fn usage_errors_exit_2() {
-    egress().args(["allow"]).assert().code(2);
-    egress().args(["timeout", "httpbin.org"]).assert().code(2);
-    egress().args(["frobnicate"]).assert().code(2);
+fn bad_inputs_get_one_error_line_and_exit_2() {
+    let subcommands = [
+        "allow",
+        "timeout",
+        "retries",
+        "via-gateway",
+        "gateway",
+        "apply",
+        "status",
+        "cleanup",
+        "completion",
+    ];
+    let mut cases: Vec<Vec<std::ffi::OsString>> = BAD_INPUTS
+        .iter()
+        .map(|args| args.split(' ').map(Into::into).collect())
+        .collect();
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        let latin1 = || std::ffi::OsString::from_vec(b"caf\xe9.org".to_vec());
+        cases.push(vec!["allow".into(), latin1()]);
+        cases.push(vec![
+            "allow".into(),
+            "httpbin.org".into(),
+            "-n".into(),
+            latin1(),
+        ]);
+        cases.push(vec![latin1()]);
+        cases.push(vec![
+            "timeout".into(),
+            "httpbin.org".into(),
+            std::ffi::OsString::from_vec(b"2\xffs".to_vec()),
+        ]);
+        cases.push(vec![
+            "allow".into(),
+            "httpbin.org".into(),
+            std::ffi::OsString::from_vec(b"--\xff".to_vec()),
+        ]);
+    }
+    let mut failures = vec![];
+    for args in &cases {
+        let (code, stdout, stderr, connected) = refuse_offline(args);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let subcommand = args
+            .iter()
+            .filter_map(|a| a.to_str())
+            .find(|a| subcommands.contains(a));
+        let see_ok = |line: &str| {
+            let Some(path) = line
+                .strip_prefix("See 'kubectl egress")
+                .and_then(|l| l.strip_suffix(" --help' for usage."))
+            else {
+                return false;
+            };
+            match path.strip_prefix(' ') {
+                None => path.is_empty(),
+                Some(name) => Some(name) == subcommand,
+            }
+        };
+        let shape = match lines[..] {
+            [error] => error.starts_with("error: "),
+            [error, see] => error.starts_with("error: ") && see_ok(see),
+            _ => false,
+        };
+        if code != Some(2) || !stdout.is_empty() || !shape || stderr.contains('\x1b') || connected {
+            failures.push(format!(
+                "{args:?}: exit {code:?}, connected {connected}, stdout {stdout:?}, stderr:\n{stderr}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} bad inputs:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// What a representative handful of bad command lines print, as kubectl would print them.
+#[test]
+fn usage_errors_read_like_kubectl() {
+    let mut shown = String::new();
+    for args in [
+        &["allow", "httpbin.org", "--port", "-1"][..],
+        &["-n", "-a"],
+        &["timeout", "httpbin.org", "2s", "--clear"],
+        &["timeout", "httpbin.org"],
+        &["allow", "httpbin.org", "-o", "yaml", "-o", "json"],
+        &["nosuchcommand"],
+        &["alow", "httpbin.org"],
+        &["allow", "httpbin.org", "--nsmespace", "student1"],
+        &["status", "-Az"],
+        &["apply", "-f"],
+        &["completion", "nosh"],
+    ] {
+        let out = egress().args(args).output().unwrap();
+        shown.push_str(&format!(
+            "$ kubectl egress {}\n{}",
+            args.join(" "),
+            String::from_utf8(out.stderr).unwrap()
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        let out = egress()
+            .arg("allow")
+            .arg(std::ffi::OsString::from_vec(b"caf\xe9.org".to_vec()))
+            .output()
+            .unwrap();
+        shown.push_str(&format!(
+            "$ kubectl egress allow caf\\xe9.org\n{}",
+            String::from_utf8(out.stderr).unwrap()
+        ));
+    }
+    insta::assert_snapshot!(shown, @r#"
+    $ kubectl egress allow httpbin.org --port -1
+    error: invalid --port "-1": port number must be 1-65535, as NUMBER[/PROTOCOL[/NAME]], e.g. 8080/HTTP
+    $ kubectl egress -n -a
+    error: unknown shorthand flag: 'a' in -a
+    See 'kubectl egress --help' for usage.
+    $ kubectl egress timeout httpbin.org 2s --clear
+    error: the argument '[DURATION]' cannot be used with '--clear'
+    See 'kubectl egress timeout --help' for usage.
+    $ kubectl egress timeout httpbin.org
+    error: the following required arguments were not provided: <DURATION>
+    See 'kubectl egress timeout --help' for usage.
+    $ kubectl egress allow httpbin.org -o yaml -o json
+    error: the argument '--output <FORMAT>' cannot be used multiple times
+    See 'kubectl egress allow --help' for usage.
+    $ kubectl egress nosuchcommand
+    error: unknown command "nosuchcommand" for "kubectl egress"
+    See 'kubectl egress --help' for usage.
+    $ kubectl egress alow httpbin.org
+    error: unknown command "alow" for "kubectl egress"; did you mean allow?
+    See 'kubectl egress --help' for usage.
+    $ kubectl egress allow httpbin.org --nsmespace student1
+    error: unknown flag: --nsmespace; did you mean --namespace?
+    See 'kubectl egress allow --help' for usage.
+    $ kubectl egress status -Az
+    error: unknown shorthand flag: 'z' in -Az
+    See 'kubectl egress status --help' for usage.
+    $ kubectl egress apply -f
+    error: flag needs an argument: --filename
+    See 'kubectl egress apply --help' for usage.
+    $ kubectl egress completion nosh
+    error: invalid value 'nosh' for '<SHELL>' [possible values: bash, zsh, fish, powershell]; did you mean zsh?
+    See 'kubectl egress completion --help' for usage.
+    $ kubectl egress allow caf\xe9.org
+    error: invalid UTF-8 was detected in one or more arguments: "caf\xE9.org"
+    See 'kubectl egress allow --help' for usage.
+    "#);
 }
 
 #[test]

@@ -3470,6 +3470,43 @@ fn status_and_cleanup_of_a_missing_namespace_exit_4_even_as_admin() {
     }
 }
 
+/// Route writes into a namespace that does not exist say so first, as status, allow and cleanup
+/// do (exit 4), not what a route there would get (503 NC, exit 3); with --force and in every dry
+/// run too. Nothing is written.
+#[test]
+fn route_writes_into_a_missing_namespace_exit_4_naming_it() {
+    let c = Cluster::main();
+    for args in [
+        vec!["timeout", "httpbin.org", "2s"],
+        vec!["timeout", "httpbin.org", "2s", "--force"],
+        vec!["timeout", "httpbin.org", "--clear"],
+        vec!["via-gateway", "httpbin.org"],
+        vec!["via-gateway", "httpbin.org", "--tls", "--dry-run=server"],
+        vec!["via-gateway", "httpbin.org", "--off"],
+        vec![
+            "retries",
+            "httpbin.org",
+            "--attempts",
+            "3",
+            "--dry-run=client",
+        ],
+    ] {
+        let mark = c.audit_mark();
+        let run = egress(&c, "admin", &[&args[..], &["-n", "no-such-ns"]].concat());
+        assert_eq!(run.code, 4, "{args:?}: {}", run.stderr);
+        assert_eq!(
+            run.stderr,
+            "error: namespace \"no-such-ns\" does not exist: check -n or $STUDENT_NS (kubectl get namespaces)\n",
+            "{args:?}"
+        );
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        // The list of ServiceEntries, then the namespace: nothing else.
+        let events = c.audit_since(mark, "admin");
+        assert_eq!(events.len(), 2, "{args:?}: {events:?}");
+        assert_eq!(events[1]["objectRef"]["resource"], "namespaces");
+    }
+}
+
 #[test]
 fn cleanup_all_namespaces_as_admin() {
     let c = Cluster::main();

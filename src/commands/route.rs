@@ -1,10 +1,11 @@
 //! `timeout` and `via-gateway`: two edits of the host's one VirtualService.
 //!
 //! Requests: one list of ServiceEntries (the host's object name and ports; it also picks the API
-//! version), one list of VirtualServices (the current route to compose with), one apply (or
-//! delete). The write is conditional on the VirtualService listed (its resourceVersion, or its
-//! absence): when another writer changed it meanwhile, the list and the write are made again
-//! with the route composed afresh (see commands::retrying), so no one's setting is lost.
+//! version; when it is empty, one get of the namespace, which may not exist), one list of
+//! VirtualServices (the current route to compose with), one apply (or delete). The write is
+//! conditional on the VirtualService listed (its resourceVersion, or its absence): when another
+//! writer changed it meanwhile, the list and the write are made again with the route composed
+//! afresh (see commands::retrying), so no one's setting is lost.
 
 use serde_json::Value;
 
@@ -225,6 +226,12 @@ async fn edit(
     let service_entries: Vec<ServiceEntry> = api
         .list_typed(Kind::ServiceEntry, Some(&namespace), None)
         .await?;
+    // A list is empty in a namespace that does not exist too: say that first (exit 4), as
+    // status, allow and cleanup do, not what a route there would get (503 NC, exit 3). One
+    // request more, only when the namespace has no ServiceEntry.
+    if service_entries.is_empty() {
+        api.ensure_namespace(&namespace).await?;
+    }
     let lists_host = |se: &ServiceEntry| se.spec.hosts.iter().any(|h| h == host.as_str());
     let service_entry = service_entries
         .iter()

@@ -235,6 +235,11 @@ impl Timeout {
                 Self::EXAMPLES
             ));
         }
+        if let Some(meant) = without_leading_zeros(input) {
+            return refuse(format!(
+                "invalid duration \"{shown}\": a number with leading zeros; did you mean \"{meant}\"?"
+            ));
+        }
         Ok(Timeout {
             text: input.to_string(),
             nanos,
@@ -254,6 +259,41 @@ impl fmt::Display for Timeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
     }
+}
+
+/// `input`, a duration Go would parse, without the leading zeros of its numbers (`0001s` ->
+/// `1s`, `00.5s` -> `0.5s`, `01m30s` -> `1m30s`), or None when it has none. Go, and so the API
+/// server and Istio, read `0000000000000000000000000000001s` as 1s; what a user types is refused
+/// with the plain form suggested, as nobody means the zeros. A `0` before the point, and the
+/// zeros of a fraction (`0.05s`), are no leading zeros.
+pub fn without_leading_zeros(input: &str) -> Option<String> {
+    let mut plain = String::with_capacity(input.len());
+    let mut rest = input;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (whole, fraction) = rest[..number_len]
+            .split_once('.')
+            .map_or((&rest[..number_len], None), |(w, f)| (w, Some(f)));
+        let trimmed = whole.trim_start_matches('0');
+        plain.push_str(if trimmed.is_empty() && !whole.is_empty() {
+            "0"
+        } else {
+            trimmed
+        });
+        if let Some(fraction) = fraction {
+            plain.push('.');
+            plain.push_str(fraction);
+        }
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        plain.push_str(&rest[..unit_len]);
+        rest = &rest[unit_len..];
+    }
+    (plain != input).then_some(plain)
 }
 
 /// Parses Go's `time.ParseDuration` syntax (one or more `<decimal><unit>`), refusing signs:
@@ -492,6 +532,42 @@ mod tests {
         // Go allows one leading '+'; it is dropped from what is written.
         let plus = Timeout::parse("+1s").unwrap();
         assert_eq!((plus.as_str(), plus.nanos()), ("1s", 1_000_000_000));
+    }
+
+    #[test]
+    fn durations_with_leading_zeros_are_refused_with_the_plain_form() {
+        for (bad, meant) in [
+            ("0000000000000000000000000000001s", "1s"),
+            ("+0001s", "1s"),
+            ("01m30s", "1m30s"),
+            ("1m05s", "1m5s"),
+            ("00.5s", "0.5s"),
+            ("0500ms", "500ms"),
+            ("002000us", "2000us"),
+        ] {
+            let err = Timeout::parse(bad).unwrap_err().0;
+            assert_eq!(
+                err,
+                format!(
+                    "invalid duration \"{bad}\": a number with leading zeros; did you mean \"{meant}\"?"
+                )
+            );
+            assert!(Timeout::parse(meant).is_ok(), "{meant}");
+        }
+        // Below 1ms is said first: the plain form would be refused too.
+        assert!(
+            Timeout::parse("000s")
+                .unwrap_err()
+                .0
+                .contains("at least 1ms")
+        );
+        // A 0 before the point, zeros inside a number or a fraction, are no leading zeros.
+        for good in [
+            "0.5s", "0.05s", "1.050s", "10s", "100ms", "1m0s", "1h0m30s", "0.001s",
+        ] {
+            assert_eq!(without_leading_zeros(good), None, "{good}");
+            assert!(Timeout::parse(good).is_ok(), "{good}");
+        }
     }
 
     #[test]
