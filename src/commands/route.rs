@@ -17,6 +17,7 @@ use crate::core::istio::{
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
 use crate::core::status::{self as status_core, ClusterView, Severity};
+use crate::core::traffic::{Outcome, Via};
 use crate::core::validate::{
     Host, InputError, Timeout, dns_label, export_to_list, is_http_protocol, port_number,
 };
@@ -472,7 +473,7 @@ fn refuse_what_istio_would_not_honour(
             .unwrap_or_default()
     };
     if let Some((hop, t)) = http_hop
-        && t.via != "gateway"
+        && t.via != Via::Gateway
     {
         let ignored = report
             .findings
@@ -490,7 +491,7 @@ fn refuse_what_istio_would_not_honour(
     // The TLS hop (--tls) is held to the same: through the gateway, and out.
     if let RouteChange::ViaGateway(_, Some(tls)) = edit.change
         && let Some(t) = report.traffic.iter().find(|t| t.port == 443)
-        && (t.via != "gateway" || !matches!(t.outcome, "egress" | "unknown"))
+        && (t.via != Via::Gateway || !matches!(t.outcome, Outcome::Egress | Outcome::Unknown))
     {
         return refuse(&format!(
             "TLS to {host}:443 would go {} ({}{}), not through {}:{}",
@@ -502,12 +503,12 @@ fn refuse_what_istio_would_not_honour(
         ));
     }
     if let Some((hop, t)) = http_hop
-        && !matches!(t.outcome, "egress" | "unknown")
+        && !matches!(t.outcome, Outcome::Egress | Outcome::Unknown)
     {
         return refuse(&format!(
             "requests to port {} would get {} ({}{})",
             hop.port,
-            t.response.as_deref().unwrap_or("no answer"),
+            t.response.map_or("no answer", |r| r.as_str()),
             t.outcome,
             because(t)
         ));
@@ -515,7 +516,7 @@ fn refuse_what_istio_would_not_honour(
     // --tls-origination: what leaves the gateway for the host must be TLS.
     if let Some((hop, t)) = http_hop
         && edit.origination
-        && t.outcome == "egress"
+        && t.outcome == Outcome::Egress
         && t.upstream_tls.is_none()
     {
         return refuse(&format!(

@@ -8,7 +8,7 @@ use super::status::{
     ClusterView, Finding, GATEWAY_NAMESPACE, Known, Severity, codes, finding, service_namespace,
     short_service, visible_in,
 };
-use super::traffic::{Traffic, Wire, covers};
+use super::traffic::{Outcome, Response, Traffic, Via, Wire, covers};
 use super::validate::is_http_protocol;
 
 /// What the analyzers know about one external host of one namespace.
@@ -348,7 +348,7 @@ pub fn route_ignored(f: &HostFacts) -> Vec<Finding> {
                 ),
                 // Port 80 of a host the ServiceEntry lacks still gets the route (Istio makes a
                 // virtual host on 80 for every VirtualService host): not ignored.
-                None if se.is_some() && t.via != "gateway" => format!(
+                None if se.is_some() && t.via != Via::Gateway => format!(
                     "ServiceEntry {} gives {host} no port {port}",
                     se.map(|s| s.metadata.name.as_str()).unwrap_or_default()
                 ),
@@ -360,7 +360,7 @@ pub fn route_ignored(f: &HostFacts) -> Vec<Finding> {
                 format!(
                     "VirtualService {}'s route for port {port} is ignored by Istio: {why}; requests to port {port} go {}",
                     vs.metadata.name,
-                    if t.via == "blocked" { "nowhere" } else { t.via }
+                    if t.via == Via::Blocked { "nowhere" } else { t.via.as_str() }
                 ),
             ))
         })
@@ -371,7 +371,7 @@ pub fn route_ignored(f: &HostFacts) -> Vec<Finding> {
 pub fn no_cluster(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.outcome == "no-cluster")
+        .filter(|t| t.outcome == Outcome::NoCluster)
         .map(|t| {
             finding(
                 codes::NO_CLUSTER,
@@ -380,7 +380,7 @@ pub fn no_cluster(f: &HostFacts) -> Vec<Finding> {
                     "requests to {}:{} get {}: {}",
                     f.host,
                     t.port,
-                    t.response.as_deref().unwrap_or("503 NC"),
+                    t.response.unwrap_or(Response::NoCluster),
                     t.reason
                         .as_deref()
                         .unwrap_or("Istio has no cluster for the route's destination")
@@ -443,13 +443,13 @@ pub fn routed_by_listener_port(f: &HostFacts) -> Vec<Finding> {
 
 /// EGR015: only the ports a gateway route matches go through the gateway.
 pub fn not_through_gateway(f: &HostFacts) -> Vec<Finding> {
-    if f.settings.via_gateway.is_none() || !f.traffic.iter().any(|t| t.via == "gateway") {
+    if f.settings.via_gateway.is_none() || !f.traffic.iter().any(|t| t.via == Via::Gateway) {
         return vec![];
     }
     let direct: Vec<String> = f
         .traffic
         .iter()
-        .filter(|t| t.via == "direct")
+        .filter(|t| t.via == Via::Direct)
         .map(|t| format!("{}/{}", t.port, t.protocol))
         .collect();
     if direct.is_empty() {
@@ -512,14 +512,14 @@ pub fn tls_route_not_on_tls_port(f: &HostFacts) -> Vec<Finding> {
 pub fn plain_http_to_tls_port(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.wire == Some(Wire::Http) && t.outcome == "egress")
+        .filter(|t| t.wire == Some(Wire::Http) && t.outcome == Outcome::Egress)
         .filter(|t| t.upstream_tls.is_none())
         // Sent to 443 by the config (targetPort, the gateway's second hop), not by the client.
-        .filter(|t| t.port != 443 || t.via == "gateway")
+        .filter(|t| t.port != 443 || t.via == Via::Gateway)
         .filter(|t| t.hops.last().is_some_and(|h| h.ends_with(":443")))
         .map(|t| {
-            let at = if t.via == "gateway" { "the egress gateway" } else { "the sidecar" };
-            let fix = if t.via == "gateway" {
+            let at = if t.via == Via::Gateway { "the egress gateway" } else { "the sidecar" };
+            let fix = if t.via == Via::Gateway {
                 format!("the admins run kubectl egress gateway {} --tls-origination", f.host)
             } else {
                 format!("kubectl egress allow {} --tls-origination", f.host)
@@ -543,7 +543,7 @@ pub fn plain_http_to_tls_port(f: &HostFacts) -> Vec<Finding> {
 pub fn tls_twice(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.wire == Some(Wire::Tls) && t.outcome == "egress")
+        .filter(|t| t.wire == Some(Wire::Tls) && t.outcome == Outcome::Egress)
         .filter_map(|t| {
             let mode = t.upstream_tls.as_deref()?;
             Some(finding(
@@ -565,8 +565,8 @@ pub fn tls_twice(f: &HostFacts) -> Vec<Finding> {
 pub fn no_tls_server_at_gateway(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.wire == Some(Wire::Tls) && t.via == "gateway")
-        .filter(|t| matches!(t.outcome, "no-listener" | "no-route"))
+        .filter(|t| t.wire == Some(Wire::Tls) && t.via == Via::Gateway)
+        .filter(|t| matches!(t.outcome, Outcome::NoListener | Outcome::NoRoute))
         .map(|t| {
             finding(
                 codes::NO_TLS_SERVER_AT_GATEWAY,
@@ -586,7 +586,7 @@ pub fn no_tls_server_at_gateway(f: &HostFacts) -> Vec<Finding> {
 pub fn tls_to_plain_port(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.outcome == "egress" && t.upstream_tls.is_some())
+        .filter(|t| t.outcome == Outcome::Egress && t.upstream_tls.is_some())
         .filter(|t| t.hops.last().is_some_and(|h| h.ends_with(":80")))
         .map(|t| {
             finding(
@@ -643,7 +643,7 @@ mod tests {
         plan::virtual_service(&target(), name, &Host::parse(HOST).unwrap(), settings).unwrap()
     }
 
-    fn traffic(port: u32, protocol: &str, via: &'static str, outcome: &'static str) -> Traffic {
+    fn traffic(port: u32, protocol: &str, via: Via, outcome: Outcome) -> Traffic {
         Traffic {
             port,
             protocol: protocol.into(),
@@ -651,7 +651,7 @@ mod tests {
             gateway_host: None,
             timeout: None,
             outcome,
-            response: (outcome == "no-cluster").then(|| "503 NC".to_string()),
+            response: (outcome == Outcome::NoCluster).then_some(Response::NoCluster),
             hops: vec!["sidecar".into()],
             virtual_service: None,
             reason: None,
@@ -887,8 +887,8 @@ mod tests {
         let on_80 = [vs("a", &via_gateway(80))];
         let both = [se(AllowOptions::default())];
         let t = [
-            traffic(80, "HTTP", "direct", "egress"),
-            traffic(443, "HTTPS", "direct", "egress"),
+            traffic(80, "HTTP", Via::Direct, Outcome::Egress),
+            traffic(443, "HTTPS", Via::Direct, Outcome::Egress),
         ];
         assert_eq!(
             codes_of(route_ignored, &v, &both, &on_443, &t),
@@ -896,7 +896,7 @@ mod tests {
         );
         assert!(codes_of(route_ignored, &v, &both, &on_80, &t).is_empty());
         let no_8080 = [vs("a", &via_gateway(8080))];
-        let t = [traffic(8080, "HTTP", "blocked", "blackhole")];
+        let t = [traffic(8080, "HTTP", Via::Blocked, Outcome::Blackhole)];
         assert_eq!(
             codes_of(route_ignored, &v, &both, &no_8080, &t),
             [codes::ROUTE_IGNORED]
@@ -912,7 +912,7 @@ mod tests {
                 &v,
                 &[],
                 &[],
-                &[traffic(80, "HTTP", "direct", "egress")]
+                &[traffic(80, "HTTP", Via::Direct, Outcome::Egress)]
             )
             .is_empty()
         );
@@ -922,7 +922,7 @@ mod tests {
                 &v,
                 &[],
                 &[],
-                &[traffic(80, "HTTP", "direct", "no-cluster")]
+                &[traffic(80, "HTTP", Via::Direct, Outcome::NoCluster)]
             ),
             [codes::NO_CLUSTER]
         );
@@ -987,8 +987,8 @@ mod tests {
         let v = view();
         let routed = [vs("a", &via_gateway(80))];
         let t = [
-            traffic(80, "HTTP", "gateway", "egress"),
-            traffic(443, "HTTPS", "direct", "egress"),
+            traffic(80, "HTTP", Via::Gateway, Outcome::Egress),
+            traffic(443, "HTTPS", Via::Direct, Outcome::Egress),
         ];
         assert_eq!(
             codes_of(not_through_gateway, &v, &[], &routed, &t),
@@ -1026,7 +1026,7 @@ mod tests {
     #[test]
     fn egr018_plain_http_to_443() {
         let v = view();
-        let mut to_443 = traffic(80, "HTTP", "direct", "egress");
+        let mut to_443 = traffic(80, "HTTP", Via::Direct, Outcome::Egress);
         to_443.hops.push(format!("{HOST}:443"));
         to_443.upstream_port = Some(443);
         assert_eq!(
@@ -1037,10 +1037,10 @@ mod tests {
         originated.upstream_tls = Some("SIMPLE".into());
         assert!(codes_of(plain_http_to_tls_port, &v, &[], &[], &[originated]).is_empty());
         // The client's own choice of HTTP on 443 is not flagged; the gateway's hop to 443 is.
-        let mut declared = traffic(443, "HTTP", "direct", "egress");
+        let mut declared = traffic(443, "HTTP", Via::Direct, Outcome::Egress);
         declared.hops.push(format!("{HOST}:443"));
         assert!(codes_of(plain_http_to_tls_port, &v, &[], &[], &[declared]).is_empty());
-        let mut second_hop = traffic(80, "HTTP", "gateway", "egress");
+        let mut second_hop = traffic(80, "HTTP", Via::Gateway, Outcome::Egress);
         second_hop.hops.push(format!("{HOST}:443"));
         assert_eq!(
             codes_of(plain_http_to_tls_port, &v, &[], &[], &[second_hop]),
@@ -1051,7 +1051,7 @@ mod tests {
     #[test]
     fn egr019_tls_inside_tls() {
         let v = view();
-        let mut t = traffic(443, "TLS", "gateway", "egress");
+        let mut t = traffic(443, "TLS", Via::Gateway, Outcome::Egress);
         assert!(codes_of(tls_twice, &v, &[], &[], &[t.clone()]).is_empty());
         t.upstream_tls = Some("SIMPLE".into());
         assert_eq!(codes_of(tls_twice, &v, &[], &[], &[t]), [codes::TLS_TWICE]);
@@ -1060,21 +1060,21 @@ mod tests {
     #[test]
     fn egr020_no_tls_server_at_the_gateway() {
         let v = view();
-        for outcome in ["no-listener", "no-route"] {
-            let t = traffic(443, "HTTPS", "gateway", outcome);
+        for outcome in [Outcome::NoListener, Outcome::NoRoute] {
+            let t = traffic(443, "HTTPS", Via::Gateway, outcome);
             assert_eq!(
                 codes_of(no_tls_server_at_gateway, &v, &[], &[], &[t]),
                 [codes::NO_TLS_SERVER_AT_GATEWAY]
             );
         }
-        let fine = traffic(443, "HTTPS", "gateway", "egress");
+        let fine = traffic(443, "HTTPS", Via::Gateway, Outcome::Egress);
         assert!(codes_of(no_tls_server_at_gateway, &v, &[], &[], &[fine]).is_empty());
     }
 
     #[test]
     fn egr022_tls_to_port_80() {
         let v = view();
-        let mut t = traffic(80, "HTTP", "direct", "egress");
+        let mut t = traffic(80, "HTTP", Via::Direct, Outcome::Egress);
         t.hops.push(format!("{HOST}:80"));
         assert!(codes_of(tls_to_plain_port, &v, &[], &[], &[t.clone()]).is_empty());
         t.upstream_tls = Some("SIMPLE".into());

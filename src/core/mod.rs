@@ -12,3 +12,4 @@ pub mod render;
 pub mod status;
 pub mod traffic;
 pub mod validate;
+mod words;

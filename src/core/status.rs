@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::analyzers;
 use super::istio::*;
 use super::plan::RouteSettings;
-use super::traffic::{self, KubeService, Mesh, Traffic};
+use super::traffic::{self, KubeService, Mesh, Outcome, Traffic, Via};
 
 /// A fact the user may not be allowed to read: reported as unknown with the reason, never as an
 /// error that hides the rest.
@@ -102,8 +102,9 @@ pub mod codes {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Route {
-    /// `direct`, `gateway`, or `blocked` (no ServiceEntry).
-    pub kind: &'static str,
+    /// What the host's `traffic` sums up to: `gateway` when any port goes through a gateway,
+    /// `blocked` when none leaves, else `direct` or `passthrough`.
+    pub kind: Via,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway_host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -444,32 +445,32 @@ fn host_report(
             );
         }
     }
-    let through_gateway = traffic.iter().find(|t| t.via == "gateway");
+    let through_gateway = traffic.iter().find(|t| t.via == Via::Gateway);
     let route = match (through_gateway, &settings.via_gateway) {
         (Some(t), hop) => Route {
-            kind: "gateway",
+            kind: Via::Gateway,
             gateway_host: t.gateway_host.clone(),
             port: Some(u16::try_from(t.port).unwrap_or(0)),
             subset: hop.as_ref().and_then(|h| h.subset.clone()),
         },
         // Only the gateway's side: the host is the gateway's.
         (None, _) if gateway_only => Route {
-            kind: "gateway",
+            kind: Via::Gateway,
             gateway_host: Some(DEFAULT_EGRESS_GATEWAY_HOST.to_string()),
             port: None,
             subset: None,
         },
-        (None, _) if traffic.iter().all(|t| t.via == "blocked") => Route {
-            kind: "blocked",
+        (None, _) if traffic.iter().all(|t| t.via == Via::Blocked) => Route {
+            kind: Via::Blocked,
             gateway_host: None,
             port: None,
             subset: None,
         },
         (None, _) => Route {
-            kind: if traffic.iter().any(|t| t.via == "direct") {
-                "direct"
+            kind: if traffic.iter().any(|t| t.via == Via::Direct) {
+                Via::Direct
             } else {
-                "passthrough"
+                Via::Passthrough
             },
             gateway_host: None,
             port: None,
@@ -492,7 +493,7 @@ fn host_report(
     findings.extend(
         gateway
             .iter()
-            .filter(|t| !matches!(t.outcome, "egress" | "unknown"))
+            .filter(|t| !matches!(t.outcome, Outcome::Egress | Outcome::Unknown))
             .map(|t| {
                 finding(
                     codes::GATEWAY_SIDE_FAILS,
@@ -505,10 +506,7 @@ fn host_report(
                             "requests"
                         },
                         t.port,
-                        t.response
-                            .as_deref()
-                            .map(|r| format!(" {r}"))
-                            .unwrap_or_default(),
+                        t.response.map(|r| format!(" {r}")).unwrap_or_default(),
                         t.outcome,
                         t.reason
                             .as_deref()
@@ -568,7 +566,7 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
             .collect::<Vec<_>>()
             .join(",");
         let route = match h.route.kind {
-            "gateway" => format!(
+            Via::Gateway => format!(
                 "via {}",
                 short_service(h.route.gateway_host.as_deref().unwrap_or(""))
             ),
@@ -821,11 +819,11 @@ mod tests {
         );
         assert_eq!(
             (h.traffic[0].via, h.traffic[0].outcome),
-            ("gateway", "egress")
+            (Via::Gateway, Outcome::Egress)
         );
         assert_eq!(
             (h.traffic[1].via, h.traffic[1].timeout.as_deref()),
-            ("direct", None)
+            (Via::Direct, None)
         );
         assert!(h.managed);
         assert_eq!(
@@ -896,10 +894,13 @@ mod tests {
         let h = &report.hosts[0];
         // HTTP on 80 still goes to the gateway (Istio makes a virtual host from the
         // VirtualService alone); what the gateway does with it is unknown here.
-        assert_eq!(h.route.kind, "gateway");
-        assert_eq!(h.traffic[0].outcome, "unknown");
+        assert_eq!(h.route.kind, Via::Gateway);
+        assert_eq!(h.traffic[0].outcome, Outcome::Unknown);
         // ... and 443 depends on the mesh policy, which could not be read.
-        assert_eq!((h.traffic[1].port, h.traffic[1].outcome), (443, "unknown"));
+        assert_eq!(
+            (h.traffic[1].port, h.traffic[1].outcome),
+            (443, Outcome::Unknown)
+        );
         assert!(codes(&report).contains(&codes::NO_SERVICE_ENTRY));
         assert!(codes(&report).contains(&codes::UNKNOWN));
         assert_eq!(report.mesh.outbound_traffic_policy, None);
