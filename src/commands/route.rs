@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::cli::{RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
+use crate::core::findings::Code;
 use crate::core::istio::{
     ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualService, VirtualServiceSpec,
 };
@@ -478,7 +479,7 @@ fn refuse_what_istio_would_not_honour(
         let ignored = report
             .findings
             .iter()
-            .find(|f| f.code == status_core::codes::ROUTE_IGNORED)
+            .find(|f| f.code == Code::RouteIgnored)
             .map(|f| f.message.clone())
             .unwrap_or_else(|| {
                 format!(
@@ -525,12 +526,11 @@ fn refuse_what_istio_would_not_honour(
             t.hops.last().map(String::as_str).unwrap_or(host)
         ));
     }
-    use status_core::codes::*;
     let blocking = [
-        NO_GATEWAY_FOR_HOST,
-        NO_EGRESS_GATEWAY_SERVICE,
-        HOST_HIDDEN_FROM_GATEWAY,
-        NO_CLUSTER,
+        Code::NoGatewayForHost,
+        Code::NoEgressGatewayService,
+        Code::HostHiddenFromGateway,
+        Code::NoCluster,
     ];
     if let Some(f) = report
         .findings

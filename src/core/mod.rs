@@ -2,6 +2,7 @@
 //! or reads files, so `--dry-run=client` and every snapshot test run with no cluster.
 
 pub mod analyzers;
+pub mod findings;
 pub mod gateway;
 pub mod istio;
 pub mod manifest;
@@ -12,4 +13,5 @@ pub mod render;
 pub mod status;
 pub mod traffic;
 pub mod validate;
+pub mod view;
 mod words;

@@ -376,7 +376,8 @@ fn binds_to_mesh(vs: &VirtualServiceSpec) -> bool {
     vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == MESH_GATEWAY)
 }
 
-fn short_service(fqdn: &str) -> &str {
+/// `istio-egressgateway.istio-system` for `istio-egressgateway.istio-system.svc.cluster.local`.
+pub(crate) fn short_service(fqdn: &str) -> &str {
     fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn)
 }
 
