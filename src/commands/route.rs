@@ -12,12 +12,14 @@ use serde_json::Value;
 use crate::cli::{RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
+use crate::core::findings::Code;
 use crate::core::istio::{
     ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualService, VirtualServiceSpec,
 };
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
 use crate::core::status::{self as status_core, ClusterView, Severity};
+use crate::core::traffic::{Outcome, Via};
 use crate::core::validate::{
     Host, InputError, Timeout, dns_label, export_to_list, is_http_protocol, port_number,
 };
@@ -479,12 +481,12 @@ fn refuse_what_istio_would_not_honour(
             .unwrap_or_default()
     };
     if let Some((hop, t)) = http_hop
-        && t.via != "gateway"
+        && t.via != Via::Gateway
     {
         let ignored = report
             .findings
             .iter()
-            .find(|f| f.code == status_core::codes::ROUTE_IGNORED)
+            .find(|f| f.code == Code::RouteIgnored)
             .map(|f| f.message.clone())
             .unwrap_or_else(|| {
                 format!(
@@ -497,7 +499,7 @@ fn refuse_what_istio_would_not_honour(
     // The TLS hop (--tls) is held to the same: through the gateway, and out.
     if let RouteChange::ViaGateway(_, Some(tls)) = edit.change
         && let Some(t) = report.traffic.iter().find(|t| t.port == 443)
-        && (t.via != "gateway" || !matches!(t.outcome, "egress" | "unknown"))
+        && (t.via != Via::Gateway || !matches!(t.outcome, Outcome::Egress | Outcome::Unknown))
     {
         return refuse(&format!(
             "TLS to {host}:443 would go {} ({}{}), not through {}:{}",
@@ -509,12 +511,12 @@ fn refuse_what_istio_would_not_honour(
         ));
     }
     if let Some((hop, t)) = http_hop
-        && !matches!(t.outcome, "egress" | "unknown")
+        && !matches!(t.outcome, Outcome::Egress | Outcome::Unknown)
     {
         return refuse(&format!(
             "requests to port {} would get {} ({}{})",
             hop.port,
-            t.response.as_deref().unwrap_or("no answer"),
+            t.response.map_or("no answer", |r| r.as_str()),
             t.outcome,
             because(t)
         ));
@@ -522,7 +524,7 @@ fn refuse_what_istio_would_not_honour(
     // --tls-origination: what leaves the gateway for the host must be TLS.
     if let Some((hop, t)) = http_hop
         && edit.origination
-        && t.outcome == "egress"
+        && t.outcome == Outcome::Egress
         && t.upstream_tls.is_none()
     {
         return refuse(&format!(
@@ -531,12 +533,11 @@ fn refuse_what_istio_would_not_honour(
             t.hops.last().map(String::as_str).unwrap_or(host)
         ));
     }
-    use status_core::codes::*;
     let blocking = [
-        NO_GATEWAY_FOR_HOST,
-        NO_EGRESS_GATEWAY_SERVICE,
-        HOST_HIDDEN_FROM_GATEWAY,
-        NO_CLUSTER,
+        Code::NoGatewayForHost,
+        Code::NoEgressGatewayService,
+        Code::HostHiddenFromGateway,
+        Code::NoCluster,
     ];
     if let Some(f) = report
         .findings

@@ -1,15 +1,15 @@
 //! One analyzer per finding code, the way istioctl's analyzers are organised: each reads what
 //! `status` knows about one host (its objects in Istio's order, the route settings, the per-port
-//! traffic) and returns its findings. Pure; each has its unit tests below.
+//! traffic) or, for the mesh's own finding, what was read of the mesh, and returns its findings,
+//! all of its own code. Codes, severities and messages are in the catalogue (`findings.rs`).
+//! Pure; each has its unit tests below.
 
+use super::findings::{Code, Finding};
 use super::istio::*;
 use super::plan::RouteSettings;
-use super::status::{
-    ClusterView, Finding, GATEWAY_NAMESPACE, Known, Severity, codes, finding, service_namespace,
-    short_service, visible_in,
-};
-use super::traffic::{Traffic, Wire, covers};
+use super::traffic::{Outcome, Response, Traffic, Via, Wire, covers, short_service};
 use super::validate::is_http_protocol;
+use super::view::{ClusterView, GATEWAY_NAMESPACE, Known};
 
 /// What the analyzers know about one external host of one namespace.
 pub struct HostFacts<'a> {
@@ -24,6 +24,8 @@ pub struct HostFacts<'a> {
     /// What the applied VirtualService sets (timeout, gateway hop).
     pub settings: &'a RouteSettings,
     pub traffic: &'a [Traffic],
+    /// In the egress gateway's namespace: the gateway's side of the host (else empty).
+    pub gateway: &'a [Traffic],
 }
 
 impl<'a> HostFacts<'a> {
@@ -40,38 +42,126 @@ impl<'a> HostFacts<'a> {
             .map(|se| se.spec.ports.as_slice())
             .unwrap_or_default()
     }
+
+    /// The namespace of the gateway the host is routed through, when it is istio-system and
+    /// none of the namespace's ServiceEntries for the host is visible there: then the gateway
+    /// needs one of its own (EGR010), if it can be read (else EGR009).
+    fn hidden_from_gateway_namespace(&self) -> Option<&'a str> {
+        let hop = self.settings.via_gateway.as_ref()?;
+        let gateway_ns = service_namespace(&hop.gateway_host)?;
+        let hidden = gateway_ns == GATEWAY_NAMESPACE
+            && self.service_entry().is_some()
+            && !self
+                .service_entries
+                .iter()
+                .any(|se| visible_in(se, gateway_ns));
+        hidden.then_some(GATEWAY_NAMESPACE)
+    }
 }
 
-pub type Analyzer = fn(&HostFacts) -> Vec<Finding>;
+/// The namespace of a Service FQDN (`istio-egressgateway.istio-system.svc.cluster.local`).
+fn service_namespace(fqdn: &str) -> Option<&str> {
+    fqdn.split('.').nth(1)
+}
 
-/// Every analyzer, in the order findings are reported.
-pub const ANALYZERS: [(&str, Analyzer); 19] = [
-    (codes::DUPLICATE_VIRTUAL_SERVICE, duplicate_virtual_services),
-    (codes::DUPLICATE_SERVICE_ENTRY, duplicate_service_entries),
-    (codes::NO_SERVICE_ENTRY, no_service_entry),
-    (codes::EXPORTED_BEYOND_NAMESPACE, exported_beyond_namespace),
-    (codes::TIMEOUT_WITHOUT_HTTP, timeout_without_http),
-    (codes::TIMEOUT_NOT_ON_HTTPS, timeout_not_on_https),
-    (codes::NO_GATEWAY_FOR_HOST, no_gateway_for_host),
-    (codes::HOST_HIDDEN_FROM_GATEWAY, host_hidden_from_gateway),
-    (codes::NO_EGRESS_GATEWAY_SERVICE, no_egress_gateway_service),
-    (codes::ROUTE_IGNORED, route_ignored),
-    (codes::NO_CLUSTER, no_cluster),
-    (codes::TCP_PORT_CATCHES_ALL, tcp_port_catches_all),
-    (codes::ROUTED_BY_LISTENER_PORT, routed_by_listener_port),
-    (codes::NOT_THROUGH_GATEWAY, not_through_gateway),
-    (codes::TLS_ROUTE_NOT_ON_TLS_PORT, tls_route_not_on_tls_port),
-    (codes::PLAIN_HTTP_TO_TLS_PORT, plain_http_to_tls_port),
-    (codes::TLS_TWICE, tls_twice),
-    (codes::NO_TLS_SERVER_AT_GATEWAY, no_tls_server_at_gateway),
-    (codes::TLS_TO_PLAIN_PORT, tls_to_plain_port),
+/// Whether the egress gateway's namespace sees a ServiceEntry (its `exportTo`).
+fn visible_in(se: &ServiceEntry, namespace: &str) -> bool {
+    let own = se.metadata.namespace.as_deref() == Some(namespace);
+    se.spec.export_to.is_empty()
+        || se
+            .spec
+            .export_to
+            .iter()
+            .any(|e| e == "*" || e == namespace || (e == "." && own))
+}
+
+/// What an analyzer reads.
+#[derive(Clone, Copy)]
+pub enum Analyzer {
+    /// One host of one namespace: every finding but the mesh's.
+    Host(fn(&HostFacts) -> Vec<Finding>),
+    /// The mesh as read (EGR007).
+    Mesh(fn(&ClusterView) -> Vec<Finding>),
+}
+
+/// Every analyzer, one per code of the catalogue, in the order their findings are reported.
+pub const ANALYZERS: [(Code, Analyzer); 22] = [
+    mesh(Code::MeshPolicy, mesh_policy),
+    host(Code::DuplicateVirtualService, duplicate_virtual_services),
+    host(Code::DuplicateServiceEntry, duplicate_service_entries),
+    host(Code::NoServiceEntry, no_service_entry),
+    host(Code::ExportedBeyondNamespace, exported_beyond_namespace),
+    host(Code::TimeoutWithoutHttp, timeout_without_http),
+    host(Code::TimeoutNotOnHttps, timeout_not_on_https),
+    host(Code::NoGatewayForHost, no_gateway_for_host),
+    // Between EGR005 and EGR010: each unknown stands where the finding it replaces would.
+    host(Code::Unknown, unknown),
+    host(Code::HostHiddenFromGateway, host_hidden_from_gateway),
+    host(Code::NoEgressGatewayService, no_egress_gateway_service),
+    host(Code::RouteIgnored, route_ignored),
+    host(Code::NoCluster, no_cluster),
+    host(Code::TcpPortCatchesAll, tcp_port_catches_all),
+    host(Code::RoutedByListenerPort, routed_by_listener_port),
+    host(Code::NotThroughGateway, not_through_gateway),
+    host(Code::TlsRouteNotOnTlsPort, tls_route_not_on_tls_port),
+    host(Code::PlainHttpToTlsPort, plain_http_to_tls_port),
+    host(Code::TlsTwice, tls_twice),
+    host(Code::NoTlsServerAtGateway, no_tls_server_at_gateway),
+    host(Code::TlsToPlainPort, tls_to_plain_port),
+    host(Code::GatewaySideFails, gateway_side_fails),
 ];
 
+const fn host(code: Code, analyzer: fn(&HostFacts) -> Vec<Finding>) -> (Code, Analyzer) {
+    (code, Analyzer::Host(analyzer))
+}
+
+const fn mesh(code: Code, analyzer: fn(&ClusterView) -> Vec<Finding>) -> (Code, Analyzer) {
+    (code, Analyzer::Mesh(analyzer))
+}
+
+/// One host's findings.
 pub fn run(facts: &HostFacts) -> Vec<Finding> {
     ANALYZERS
         .iter()
-        .flat_map(|(_, analyzer)| analyzer(facts))
+        .flat_map(|(code, analyzer)| match analyzer {
+            Analyzer::Host(analyzer) => of_its_code(*code, analyzer(facts)),
+            Analyzer::Mesh(_) => vec![],
+        })
         .collect()
+}
+
+/// The mesh's findings.
+pub fn run_mesh(view: &ClusterView) -> Vec<Finding> {
+    ANALYZERS
+        .iter()
+        .flat_map(|(code, analyzer)| match analyzer {
+            Analyzer::Mesh(analyzer) => of_its_code(*code, analyzer(view)),
+            Analyzer::Host(_) => vec![],
+        })
+        .collect()
+}
+
+/// An analyzer reports its own code only (checked in debug builds, which the tests are).
+fn of_its_code(code: Code, findings: Vec<Finding>) -> Vec<Finding> {
+    debug_assert!(
+        findings.iter().all(|f| f.code == code),
+        "the analyzer for {code} reported {:?}",
+        findings.iter().map(|f| f.code).collect::<Vec<_>>()
+    );
+    findings
+}
+
+/// EGR007: the mesh's outboundTrafficPolicy, which decides what happens to unknown hosts.
+pub fn mesh_policy(view: &ClusterView) -> Vec<Finding> {
+    let Known::Yes(mode) = view.outbound_mode() else {
+        return vec![];
+    };
+    let effect = if mode == "REGISTRY_ONLY" {
+        "hosts without a ServiceEntry are blocked (HTTP 502, TLS errors)"
+    } else {
+        "unknown hosts pass through, ServiceEntries add control but are not required"
+    };
+    vec![Code::MeshPolicy.finding(&[("mode", &mode), ("effect", &effect)])]
 }
 
 /// EGR001: Istio never merges two VirtualServices for a host; it applies the first.
@@ -84,17 +174,12 @@ pub fn duplicate_virtual_services(f: &HostFacts) -> Vec<Finding> {
         .iter()
         .map(|v| v.metadata.name.as_str())
         .collect();
-    vec![finding(
-        codes::DUPLICATE_VIRTUAL_SERVICE,
-        Severity::Error,
-        format!(
-            "{} VirtualServices route {} ({}): Istio applies the oldest, {}, and silently ignores the rest; keep one",
-            names.len(),
-            f.host,
-            names.join(", "),
-            names[0]
-        ),
-    )]
+    vec![Code::DuplicateVirtualService.finding(&[
+        ("count", &names.len()),
+        ("host", &f.host),
+        ("names", &names.join(", ")),
+        ("first", &names[0]),
+    ])]
 }
 
 /// EGR016: several ServiceEntries of the namespace for one host.
@@ -107,34 +192,19 @@ pub fn duplicate_service_entries(f: &HostFacts) -> Vec<Finding> {
         .iter()
         .map(|s| s.metadata.name.as_str())
         .collect();
-    vec![finding(
-        codes::DUPLICATE_SERVICE_ENTRY,
-        Severity::Error,
-        format!(
-            "{} ServiceEntries name {} ({}): Istio builds routes from one and clusters from another, so requests may get 503 NC; keep one",
-            names.len(),
-            f.host,
-            names.join(", ")
-        ),
-    )]
+    vec![Code::DuplicateServiceEntry.finding(&[
+        ("count", &names.len()),
+        ("host", &f.host),
+        ("names", &names.join(", ")),
+    ])]
 }
 
 /// EGR002: a route for a host no ServiceEntry allows.
 pub fn no_service_entry(f: &HostFacts) -> Vec<Finding> {
-    if f.service_entry().is_some() {
+    let (None, Some(vs)) = (f.service_entry(), f.virtual_service()) else {
         return vec![];
-    }
-    vec![finding(
-        codes::NO_SERVICE_ENTRY,
-        Severity::Warning,
-        format!(
-            "VirtualService {} routes {host} but no ServiceEntry allows it: run kubectl egress allow {host}",
-            f.virtual_service()
-                .map(|v| v.metadata.name.as_str())
-                .unwrap_or("?"),
-            host = f.host
-        ),
-    )]
+    };
+    vec![Code::NoServiceEntry.finding(&[("virtual_service", &vs.metadata.name), ("host", &f.host)])]
 }
 
 /// EGR003: a ServiceEntry visible beyond its namespace. istio-system does not count for a host
@@ -161,14 +231,11 @@ pub fn exported_beyond_namespace(f: &HostFacts) -> Vec<Finding> {
             } else {
                 beyond.join(", ")
             };
-            Some(finding(
-                codes::EXPORTED_BEYOND_NAMESPACE,
-                Severity::Warning,
-                format!(
-                    "ServiceEntry {} is visible beyond its namespace, to {to}: other namespaces may call {}",
-                    se.metadata.name, f.host
-                ),
-            ))
+            Some(Code::ExportedBeyondNamespace.finding(&[
+                ("service_entry", &se.metadata.name),
+                ("to", &to),
+                ("host", &f.host),
+            ]))
         })
         .collect()
 }
@@ -181,14 +248,7 @@ pub fn timeout_without_http(f: &HostFacts) -> Vec<Finding> {
     if f.ports().iter().any(|p| is_http_protocol(&p.protocol)) {
         return vec![];
     }
-    vec![finding(
-        codes::TIMEOUT_WITHOUT_HTTP,
-        Severity::Warning,
-        format!(
-            "timeout {timeout} never applies: {} has no HTTP port, and HTTPS/TLS traffic is opaque to the sidecar; to time HTTPS calls, let the sidecar open the TLS: kubectl egress allow {} --tls-origination (the application then calls http://{})",
-            f.host, f.host, f.host
-        ),
-    )]
+    vec![Code::TimeoutWithoutHttp.finding(&[("timeout", timeout), ("host", &f.host)])]
 }
 
 /// EGR008: the timeout applies to the HTTP ports only.
@@ -211,22 +271,19 @@ pub fn timeout_not_on_https(f: &HostFacts) -> Vec<Finding> {
         .traffic
         .iter()
         .any(|t| t.wire == Some(Wire::Http) && t.upstream_tls.is_some());
-    vec![finding(
-        codes::TIMEOUT_NOT_ON_HTTPS,
-        Severity::Info,
+    let hint = if originates {
+        String::new()
+    } else {
         format!(
-            "timeout {timeout} applies to HTTP only, not to {} (TLS is opaque to the sidecar){}",
-            other.join(", "),
-            if originates {
-                String::new()
-            } else {
-                format!(
-                    "; for a timeout on HTTPS calls: kubectl egress allow {} --tls-origination",
-                    f.host
-                )
-            }
-        ),
-    )]
+            "; for a timeout on HTTPS calls: kubectl egress allow {} --tls-origination",
+            f.host
+        )
+    };
+    vec![Code::TimeoutNotOnHttps.finding(&[
+        ("timeout", timeout),
+        ("ports", &other.join(", ")),
+        ("hint", &hint),
+    ])]
 }
 
 /// EGR005: routed via the gateway, but no Gateway in istio-system exposes the host (404).
@@ -235,75 +292,63 @@ pub fn no_gateway_for_host(f: &HostFacts) -> Vec<Finding> {
         return vec![];
     }
     let host = f.host;
-    match &f.view.gateways {
-        Known::Yes(gateways) => {
-            let listed = gateways.iter().any(|g| {
-                g.spec.servers.iter().any(|s| {
-                    // Gateway hosts may be written namespace/host.
-                    s.hosts
-                        .iter()
-                        .any(|h| covers(h.rsplit('/').next().unwrap_or(h), host))
-                })
-            });
-            if listed {
-                return vec![];
-            }
-            vec![finding(
-                codes::NO_GATEWAY_FOR_HOST,
-                Severity::Error,
-                format!(
-                    "no Gateway in istio-system exposes {host}: traffic sent to the egress gateway has no exit (404); ask the mesh admins for one"
-                ),
-            )]
-        }
-        Known::Unknown(why) => vec![finding(
-            codes::UNKNOWN,
-            Severity::Info,
-            format!("cannot tell whether a Gateway exposes {host}: {why}"),
-        )],
+    let Known::Yes(gateways) = &f.view.gateways else {
+        return vec![];
+    };
+    let listed = gateways.iter().any(|g| {
+        g.spec.servers.iter().any(|s| {
+            // Gateway hosts may be written namespace/host.
+            s.hosts
+                .iter()
+                .any(|h| covers(h.rsplit('/').next().unwrap_or(h), host))
+        })
+    });
+    if listed {
+        return vec![];
     }
+    vec![Code::NoGatewayForHost.finding(&[("host", &host)])]
+}
+
+/// EGR009: what EGR005 and EGR010 need could not be read (istio-system's Gateways, its
+/// ServiceEntries).
+pub fn unknown(f: &HostFacts) -> Vec<Finding> {
+    let host = f.host;
+    let mut found = vec![];
+    if f.settings.via_gateway.is_some()
+        && let Known::Unknown(why) = &f.view.gateways
+    {
+        found.push(
+            Code::Unknown.finding(&[("what", &format!("a Gateway exposes {host}")), ("why", why)]),
+        );
+    }
+    if f.hidden_from_gateway_namespace().is_some()
+        && let Known::Unknown(why) = &f.view.gateway_service_entries
+    {
+        found.push(Code::Unknown.finding(&[
+            ("what", &format!("the egress gateway knows {host}")),
+            ("why", why),
+        ]));
+    }
+    found
 }
 
 /// EGR010: exportTo ["."] hides the namespace's ServiceEntry from the gateway's namespace: unless
 /// something there makes the host known, the gateway drops what it is sent (istio#48300).
 pub fn host_hidden_from_gateway(f: &HostFacts) -> Vec<Finding> {
-    let Some(hop) = &f.settings.via_gateway else {
-        return vec![];
-    };
     let host = f.host;
-    let Some(gateway_ns) = service_namespace(&hop.gateway_host) else {
+    let (Some(gateway_ns), Known::Yes(theirs)) = (
+        f.hidden_from_gateway_namespace(),
+        &f.view.gateway_service_entries,
+    ) else {
         return vec![];
     };
-    if gateway_ns != GATEWAY_NAMESPACE
-        || f.service_entry().is_none()
-        || f.service_entries
-            .iter()
-            .any(|se| visible_in(se, gateway_ns))
-    {
+    let known = theirs
+        .iter()
+        .any(|se| visible_in(se, gateway_ns) && se.spec.hosts.iter().any(|h| covers(h, host)));
+    if known {
         return vec![];
     }
-    match &f.view.gateway_service_entries {
-        Known::Yes(theirs) => {
-            let known = theirs.iter().any(|se| {
-                visible_in(se, gateway_ns) && se.spec.hosts.iter().any(|h| covers(h, host))
-            });
-            if known {
-                return vec![];
-            }
-            vec![finding(
-                codes::HOST_HIDDEN_FROM_GATEWAY,
-                Severity::Error,
-                format!(
-                    "the egress gateway cannot see {host}: no ServiceEntry for it is visible in {gateway_ns} (exportTo \".\" hides this namespace's), so the gateway drops the traffic (istio#48300); ask the mesh admins for one, or run kubectl egress allow {host} --export-to . --export-to {gateway_ns}"
-                ),
-            )]
-        }
-        Known::Unknown(why) => vec![finding(
-            codes::UNKNOWN,
-            Severity::Info,
-            format!("cannot tell whether the egress gateway knows {host}: {why}"),
-        )],
-    }
+    vec![Code::HostHiddenFromGateway.finding(&[("host", &host), ("namespace", &gateway_ns)])]
 }
 
 /// EGR006: routed via the default egress gateway, whose Service does not exist.
@@ -313,15 +358,10 @@ pub fn no_egress_gateway_service(f: &HostFacts) -> Vec<Finding> {
             if hop.gateway_host == DEFAULT_EGRESS_GATEWAY_HOST
                 && f.egress_gateway == Some(false) =>
         {
-            vec![finding(
-                codes::NO_EGRESS_GATEWAY_SERVICE,
-                Severity::Error,
-                format!(
-                    "Service {} does not exist: routed traffic to {} has nowhere to go (503)",
-                    short_service(&hop.gateway_host),
-                    f.host
-                ),
-            )]
+            vec![Code::NoEgressGatewayService.finding(&[
+                ("service", &short_service(&hop.gateway_host)),
+                ("host", &f.host),
+            ])]
         }
         _ => vec![],
     }
@@ -348,21 +388,23 @@ pub fn route_ignored(f: &HostFacts) -> Vec<Finding> {
                 ),
                 // Port 80 of a host the ServiceEntry lacks still gets the route (Istio makes a
                 // virtual host on 80 for every VirtualService host): not ignored.
-                None if se.is_some() && t.via != "gateway" => format!(
+                None if se.is_some() && t.via != Via::Gateway => format!(
                     "ServiceEntry {} gives {host} no port {port}",
                     se.map(|s| s.metadata.name.as_str()).unwrap_or_default()
                 ),
                 _ => return None,
             };
-            Some(finding(
-                codes::ROUTE_IGNORED,
-                Severity::Warning,
-                format!(
-                    "VirtualService {}'s route for port {port} is ignored by Istio: {why}; requests to port {port} go {}",
-                    vs.metadata.name,
-                    if t.via == "blocked" { "nowhere" } else { t.via }
-                ),
-            ))
+            let goes = if t.via == Via::Blocked {
+                "nowhere"
+            } else {
+                t.via.as_str()
+            };
+            Some(Code::RouteIgnored.finding(&[
+                ("virtual_service", &vs.metadata.name),
+                ("port", &port),
+                ("why", &why),
+                ("where", &goes),
+            ]))
         })
         .collect()
 }
@@ -371,21 +413,19 @@ pub fn route_ignored(f: &HostFacts) -> Vec<Finding> {
 pub fn no_cluster(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.outcome == "no-cluster")
+        .filter(|t| t.outcome == Outcome::NoCluster)
         .map(|t| {
-            finding(
-                codes::NO_CLUSTER,
-                Severity::Error,
-                format!(
-                    "requests to {}:{} get {}: {}",
-                    f.host,
-                    t.port,
-                    t.response.as_deref().unwrap_or("503 NC"),
-                    t.reason
+            Code::NoCluster.finding(&[
+                ("host", &f.host),
+                ("port", &t.port),
+                ("response", &t.response.unwrap_or(Response::NoCluster)),
+                (
+                    "why",
+                    &t.reason
                         .as_deref()
-                        .unwrap_or("Istio has no cluster for the route's destination")
+                        .unwrap_or("Istio has no cluster for the route's destination"),
                 ),
-            )
+            ])
         })
         .collect()
 }
@@ -400,17 +440,12 @@ pub fn tcp_port_catches_all(f: &HostFacts) -> Vec<Finding> {
         .iter()
         .filter(|p| Wire::of(&p.protocol) == Wire::Tcp)
         .map(|p| {
-            finding(
-                codes::TCP_PORT_CATCHES_ALL,
-                Severity::Warning,
-                format!(
-                    "port {n}/{} of ServiceEntry {} has no addresses: every TCP connection on port {n} from this namespace, to any destination, goes to {} (istioctl IST0134); add --port {n}/TLS for TLS, or addresses",
-                    p.protocol,
-                    se.metadata.name,
-                    f.host,
-                    n = p.number
-                ),
-            )
+            Code::TcpPortCatchesAll.finding(&[
+                ("port", &p.number),
+                ("protocol", &p.protocol),
+                ("service_entry", &se.metadata.name),
+                ("host", &f.host),
+            ])
         })
         .collect()
 }
@@ -429,41 +464,28 @@ pub fn routed_by_listener_port(f: &HostFacts) -> Vec<Finding> {
     if se.spec.ports.len() < 2 || !portless {
         return vec![];
     }
-    vec![finding(
-        codes::ROUTED_BY_LISTENER_PORT,
-        Severity::Info,
-        format!(
-            "VirtualService {} names no destination port for {}, which has {} ports: Istio routes each request to the port it came on (istioctl analyze reports this as IST0112; harmless here)",
-            vs.metadata.name,
-            f.host,
-            se.spec.ports.len()
-        ),
-    )]
+    vec![Code::RoutedByListenerPort.finding(&[
+        ("virtual_service", &vs.metadata.name),
+        ("host", &f.host),
+        ("count", &se.spec.ports.len()),
+    ])]
 }
 
 /// EGR015: only the ports a gateway route matches go through the gateway.
 pub fn not_through_gateway(f: &HostFacts) -> Vec<Finding> {
-    if f.settings.via_gateway.is_none() || !f.traffic.iter().any(|t| t.via == "gateway") {
+    if f.settings.via_gateway.is_none() || !f.traffic.iter().any(|t| t.via == Via::Gateway) {
         return vec![];
     }
     let direct: Vec<String> = f
         .traffic
         .iter()
-        .filter(|t| t.via == "direct")
+        .filter(|t| t.via == Via::Direct)
         .map(|t| format!("{}/{}", t.port, t.protocol))
         .collect();
     if direct.is_empty() {
         return vec![];
     }
-    vec![finding(
-        codes::NOT_THROUGH_GATEWAY,
-        Severity::Info,
-        format!(
-            "only HTTP goes through the egress gateway: {} still leaves {} directly from the sidecar",
-            direct.join(", "),
-            f.host
-        ),
-    )]
+    vec![Code::NotThroughGateway.finding(&[("ports", &direct.join(", ")), ("host", &f.host)])]
 }
 
 /// EGR017: a `tls` route (via-gateway --tls) for a port the ServiceEntry does not declare as
@@ -490,18 +512,20 @@ pub fn tls_route_not_on_tls_port(f: &HostFacts) -> Vec<Finding> {
                 Some(p) => format!("{port}/{}", p.protocol),
                 None => format!("no port {port}"),
             };
-            let t = f.traffic.iter().find(|t| t.port == port);
-            Some(finding(
-                codes::TLS_ROUTE_NOT_ON_TLS_PORT,
-                Severity::Warning,
-                format!(
-                    "VirtualService {}'s tls route for port {port} is ignored by Istio: ServiceEntry {} gives {host} {what}, and TLS is routed by SNI only on TLS or HTTPS ports{}; fix: kubectl egress allow {host} --port {port}/TLS (or the defaults, 443/HTTPS)",
-                    vs.metadata.name,
-                    se.metadata.name,
-                    t.map(|t| format!(" (requests to port {port} go {})", t.via))
-                        .unwrap_or_default()
-                ),
-            ))
+            let goes = f
+                .traffic
+                .iter()
+                .find(|t| t.port == port)
+                .map(|t| format!(" (requests to port {port} go {})", t.via))
+                .unwrap_or_default();
+            Some(Code::TlsRouteNotOnTlsPort.finding(&[
+                ("virtual_service", &vs.metadata.name),
+                ("port", &port),
+                ("service_entry", &se.metadata.name),
+                ("host", &host),
+                ("what", &what),
+                ("where", &goes),
+            ]))
         })
         .collect()
 }
@@ -512,27 +536,35 @@ pub fn tls_route_not_on_tls_port(f: &HostFacts) -> Vec<Finding> {
 pub fn plain_http_to_tls_port(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.wire == Some(Wire::Http) && t.outcome == "egress")
+        .filter(|t| t.wire == Some(Wire::Http) && t.outcome == Outcome::Egress)
         .filter(|t| t.upstream_tls.is_none())
         // Sent to 443 by the config (targetPort, the gateway's second hop), not by the client.
-        .filter(|t| t.port != 443 || t.via == "gateway")
+        .filter(|t| t.port != 443 || t.via == Via::Gateway)
         .filter(|t| t.hops.last().is_some_and(|h| h.ends_with(":443")))
         .map(|t| {
-            let at = if t.via == "gateway" { "the egress gateway" } else { "the sidecar" };
-            let fix = if t.via == "gateway" {
-                format!("the admins run kubectl egress gateway {} --tls-origination", f.host)
+            let at_gateway = t.via == Via::Gateway;
+            let proxy = if at_gateway {
+                "the egress gateway"
+            } else {
+                "the sidecar"
+            };
+            let fix = if at_gateway {
+                format!(
+                    "the admins run kubectl egress gateway {} --tls-origination",
+                    f.host
+                )
             } else {
                 format!("kubectl egress allow {} --tls-origination", f.host)
             };
-            finding(
-                codes::PLAIN_HTTP_TO_TLS_PORT,
-                Severity::Error,
-                format!(
-                    "HTTP to port {} leaves {at} for {} in plain text: an HTTPS server there answers with an error; no DestinationRule originates TLS for it (fix: {fix})",
-                    t.port,
-                    t.hops.last().map(String::as_str).unwrap_or(f.host),
+            Code::PlainHttpToTlsPort.finding(&[
+                ("port", &t.port),
+                ("proxy", &proxy),
+                (
+                    "destination",
+                    &t.hops.last().map(String::as_str).unwrap_or(f.host),
                 ),
-            )
+                ("fix", &fix),
+            ])
         })
         .collect()
 }
@@ -543,19 +575,18 @@ pub fn plain_http_to_tls_port(f: &HostFacts) -> Vec<Finding> {
 pub fn tls_twice(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.wire == Some(Wire::Tls) && t.outcome == "egress")
+        .filter(|t| t.wire == Some(Wire::Tls) && t.outcome == Outcome::Egress)
         .filter_map(|t| {
             let mode = t.upstream_tls.as_deref()?;
-            Some(finding(
-                codes::TLS_TWICE,
-                Severity::Error,
-                format!(
-                    "TLS to port {} of {} is wrapped in TLS again ({mode}) on its way to {}: the server sees a handshake inside a handshake and the connection fails; the DestinationRule that originates TLS there must not apply to a port that carries the application's own TLS",
-                    t.port,
-                    f.host,
-                    t.hops.last().map(String::as_str).unwrap_or(f.host),
+            Some(Code::TlsTwice.finding(&[
+                ("port", &t.port),
+                ("host", &f.host),
+                ("mode", &mode),
+                (
+                    "destination",
+                    &t.hops.last().map(String::as_str).unwrap_or(f.host),
                 ),
-            ))
+            ]))
         })
         .collect()
 }
@@ -565,18 +596,9 @@ pub fn tls_twice(f: &HostFacts) -> Vec<Finding> {
 pub fn no_tls_server_at_gateway(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.wire == Some(Wire::Tls) && t.via == "gateway")
-        .filter(|t| matches!(t.outcome, "no-listener" | "no-route"))
-        .map(|t| {
-            finding(
-                codes::NO_TLS_SERVER_AT_GATEWAY,
-                Severity::Error,
-                format!(
-                    "TLS to {}:{} is sent to the egress gateway, which has no TLS passthrough server and route for it: the connection is reset; the admins run kubectl egress gateway {} --tls",
-                    f.host, t.port, f.host
-                ),
-            )
-        })
+        .filter(|t| t.wire == Some(Wire::Tls) && t.via == Via::Gateway)
+        .filter(|t| matches!(t.outcome, Outcome::NoListener | Outcome::NoRoute))
+        .map(|t| Code::NoTlsServerAtGateway.finding(&[("host", &f.host), ("port", &t.port)]))
         .collect()
 }
 
@@ -586,19 +608,50 @@ pub fn no_tls_server_at_gateway(f: &HostFacts) -> Vec<Finding> {
 pub fn tls_to_plain_port(f: &HostFacts) -> Vec<Finding> {
     f.traffic
         .iter()
-        .filter(|t| t.outcome == "egress" && t.upstream_tls.is_some())
+        .filter(|t| t.outcome == Outcome::Egress && t.upstream_tls.is_some())
         .filter(|t| t.hops.last().is_some_and(|h| h.ends_with(":80")))
         .map(|t| {
-            finding(
-                codes::TLS_TO_PLAIN_PORT,
-                Severity::Warning,
-                format!(
-                    "TLS is opened to {} (port {} of the client): a web server there speaks plain HTTP, and the handshake fails; a DestinationRule originates TLS for the port without the ServiceEntry sending it to 443 (kubectl egress allow {} --tls-origination writes both)",
-                    t.hops.last().map(String::as_str).unwrap_or(f.host),
-                    t.port,
-                    f.host
+            Code::TlsToPlainPort.finding(&[
+                (
+                    "destination",
+                    &t.hops.last().map(String::as_str).unwrap_or(f.host),
                 ),
-            )
+                ("port", &t.port),
+                ("host", &f.host),
+            ])
+        })
+        .collect()
+}
+
+/// EGR021: in the gateway's namespace, a request that reaches the egress gateway for the host
+/// fails there (its side of the host, `gateway` in the report).
+pub fn gateway_side_fails(f: &HostFacts) -> Vec<Finding> {
+    f.gateway
+        .iter()
+        .filter(|t| !matches!(t.outcome, Outcome::Egress | Outcome::Unknown))
+        .map(|t| {
+            let what = if t.wire == Some(Wire::Tls) {
+                "TLS connections"
+            } else {
+                "requests"
+            };
+            Code::GatewaySideFails.finding(&[
+                ("what", &what),
+                ("host", &f.host),
+                ("port", &t.port),
+                (
+                    "response",
+                    &t.response.map(|r| format!(" {r}")).unwrap_or_default(),
+                ),
+                ("outcome", &t.outcome),
+                (
+                    "why",
+                    &t.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default(),
+                ),
+            ])
         })
         .collect()
 }
@@ -608,6 +661,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::core::findings::CATALOGUE;
     use crate::core::plan::{self, AllowOptions, GatewayHop, Target};
     use crate::core::validate::{Host, PortSpec};
 
@@ -643,7 +697,7 @@ mod tests {
         plan::virtual_service(&target(), name, &Host::parse(HOST).unwrap(), settings).unwrap()
     }
 
-    fn traffic(port: u32, protocol: &str, via: &'static str, outcome: &'static str) -> Traffic {
+    fn traffic(port: u32, protocol: &str, via: Via, outcome: Outcome) -> Traffic {
         Traffic {
             port,
             protocol: protocol.into(),
@@ -651,7 +705,7 @@ mod tests {
             gateway_host: None,
             timeout: None,
             outcome,
-            response: (outcome == "no-cluster").then(|| "503 NC".to_string()),
+            response: (outcome == Outcome::NoCluster).then_some(Response::NoCluster),
             hops: vec!["sidecar".into()],
             virtual_service: None,
             reason: None,
@@ -664,12 +718,12 @@ mod tests {
 
     /// Runs one analyzer on a host's objects; the traffic is given, as the model would compute it.
     fn codes_of(
-        analyzer: Analyzer,
+        analyzer: fn(&HostFacts) -> Vec<Finding>,
         view: &ClusterView,
         ses: &[ServiceEntry],
         vss: &[VirtualService],
         traffic: &[Traffic],
-    ) -> Vec<&'static str> {
+    ) -> Vec<Code> {
         let ses: Vec<&ServiceEntry> = ses.iter().collect();
         let vss: Vec<&VirtualService> = vss.iter().collect();
         let settings = vss
@@ -687,6 +741,7 @@ mod tests {
             virtual_services: &vss,
             settings: &settings,
             traffic,
+            gateway: &[],
         };
         analyzer(&facts).iter().map(|f| f.code).collect()
     }
@@ -723,7 +778,7 @@ mod tests {
         assert!(codes_of(duplicate_virtual_services, &v, &[], &one, &[]).is_empty());
         assert_eq!(
             codes_of(duplicate_virtual_services, &v, &[], &two, &[]),
-            [codes::DUPLICATE_VIRTUAL_SERVICE]
+            [Code::DuplicateVirtualService]
         );
     }
 
@@ -750,7 +805,7 @@ mod tests {
                 &[],
                 &[]
             ),
-            [codes::DUPLICATE_SERVICE_ENTRY]
+            [Code::DuplicateServiceEntry]
         );
     }
 
@@ -760,7 +815,7 @@ mod tests {
         let route = [vs("a", &timeout("1s"))];
         assert_eq!(
             codes_of(no_service_entry, &v, &[], &route, &[]),
-            [codes::NO_SERVICE_ENTRY]
+            [Code::NoServiceEntry]
         );
         assert!(
             codes_of(
@@ -786,7 +841,7 @@ mod tests {
         assert!(codes_of(exported_beyond_namespace, &v, &[export(&[])], &[], &[]).is_empty());
         assert_eq!(
             codes_of(exported_beyond_namespace, &v, &[export(&["*"])], &[], &[]),
-            [codes::EXPORTED_BEYOND_NAMESPACE]
+            [Code::ExportedBeyondNamespace]
         );
         // istio-system is needed when the host goes through the gateway there.
         let to_gateway = export(&[".", GATEWAY_NAMESPACE]);
@@ -798,7 +853,7 @@ mod tests {
                 &[],
                 &[]
             ),
-            [codes::EXPORTED_BEYOND_NAMESPACE]
+            [Code::ExportedBeyondNamespace]
         );
         let routed = [vs("a", &via_gateway(80))];
         assert!(codes_of(exported_beyond_namespace, &v, &[to_gateway], &routed, &[]).is_empty());
@@ -813,12 +868,12 @@ mod tests {
         let http_only = [se(ports(&["80/HTTP"]))];
         assert_eq!(
             codes_of(timeout_without_http, &v, &https_only, &t, &[]),
-            [codes::TIMEOUT_WITHOUT_HTTP]
+            [Code::TimeoutWithoutHttp]
         );
         assert!(codes_of(timeout_without_http, &v, &both, &t, &[]).is_empty());
         assert_eq!(
             codes_of(timeout_not_on_https, &v, &both, &t, &[]),
-            [codes::TIMEOUT_NOT_ON_HTTPS]
+            [Code::TimeoutNotOnHttps]
         );
         assert!(codes_of(timeout_not_on_https, &v, &http_only, &t, &[]).is_empty());
         assert!(codes_of(timeout_not_on_https, &v, &https_only, &t, &[]).is_empty());
@@ -830,7 +885,7 @@ mod tests {
         let mut v = view();
         assert_eq!(
             codes_of(no_gateway_for_host, &v, &[], &routed, &[]),
-            [codes::NO_GATEWAY_FOR_HOST]
+            [Code::NoGatewayForHost]
         );
         v.gateways = Known::Yes(vec![Gateway {
             api_version: "networking.istio.io/v1".into(),
@@ -846,11 +901,52 @@ mod tests {
             },
         }]);
         assert!(codes_of(no_gateway_for_host, &v, &[], &routed, &[]).is_empty());
+        // Unreadable Gateways: EGR009 instead.
         v.gateways = Known::Unknown("forbidden".into());
+        assert!(codes_of(no_gateway_for_host, &v, &[], &routed, &[]).is_empty());
+    }
+
+    #[test]
+    fn egr009_what_could_not_be_read() {
+        let routed = [vs("a", &via_gateway(80))];
+        let hidden = [se(AllowOptions::default())];
+        let mut v = view();
+        assert!(codes_of(unknown, &v, &hidden, &routed, &[]).is_empty());
+        v.gateways = Known::Unknown("forbidden".into());
+        v.gateway_service_entries = Known::Unknown("forbidden".into());
         assert_eq!(
-            codes_of(no_gateway_for_host, &v, &[], &routed, &[]),
-            [codes::UNKNOWN]
+            codes_of(unknown, &v, &hidden, &routed, &[]),
+            [Code::Unknown, Code::Unknown]
         );
+        // Each stands in for the finding it cannot make.
+        assert!(codes_of(no_gateway_for_host, &v, &hidden, &routed, &[]).is_empty());
+        assert!(codes_of(host_hidden_from_gateway, &v, &hidden, &routed, &[]).is_empty());
+        // Not routed via the gateway: nothing needed from istio-system.
+        let direct = [vs("a", &timeout("1s"))];
+        assert!(codes_of(unknown, &v, &hidden, &direct, &[]).is_empty());
+    }
+
+    #[test]
+    fn egr007_the_mesh_policy() {
+        let mut v = view();
+        let messages = |v: &ClusterView| -> Vec<String> {
+            run_mesh(v).into_iter().map(|f| f.message).collect()
+        };
+        assert_eq!(
+            messages(&v),
+            [
+                "the mesh runs outboundTrafficPolicy REGISTRY_ONLY: hosts without a ServiceEntry are blocked (HTTP 502, TLS errors)"
+            ]
+        );
+        v.outbound_policy = Known::Yes(None);
+        assert_eq!(
+            messages(&v),
+            [
+                "the mesh runs outboundTrafficPolicy ALLOW_ANY: unknown hosts pass through, ServiceEntries add control but are not required"
+            ]
+        );
+        v.outbound_policy = Known::Unknown("forbidden".into());
+        assert!(messages(&v).is_empty());
     }
 
     #[test]
@@ -860,7 +956,7 @@ mod tests {
         let hidden = [se(AllowOptions::default())];
         assert_eq!(
             codes_of(host_hidden_from_gateway, &v, &hidden, &routed, &[]),
-            [codes::HOST_HIDDEN_FROM_GATEWAY]
+            [Code::HostHiddenFromGateway]
         );
         let mut admins = se(AllowOptions::default());
         admins.metadata.namespace = Some(GATEWAY_NAMESPACE.into());
@@ -876,7 +972,7 @@ mod tests {
         v.egress_gateway_service = Known::Yes(false);
         assert_eq!(
             codes_of(no_egress_gateway_service, &v, &[], &routed, &[]),
-            [codes::NO_EGRESS_GATEWAY_SERVICE]
+            [Code::NoEgressGatewayService]
         );
     }
 
@@ -887,19 +983,19 @@ mod tests {
         let on_80 = [vs("a", &via_gateway(80))];
         let both = [se(AllowOptions::default())];
         let t = [
-            traffic(80, "HTTP", "direct", "egress"),
-            traffic(443, "HTTPS", "direct", "egress"),
+            traffic(80, "HTTP", Via::Direct, Outcome::Egress),
+            traffic(443, "HTTPS", Via::Direct, Outcome::Egress),
         ];
         assert_eq!(
             codes_of(route_ignored, &v, &both, &on_443, &t),
-            [codes::ROUTE_IGNORED]
+            [Code::RouteIgnored]
         );
         assert!(codes_of(route_ignored, &v, &both, &on_80, &t).is_empty());
         let no_8080 = [vs("a", &via_gateway(8080))];
-        let t = [traffic(8080, "HTTP", "blocked", "blackhole")];
+        let t = [traffic(8080, "HTTP", Via::Blocked, Outcome::Blackhole)];
         assert_eq!(
             codes_of(route_ignored, &v, &both, &no_8080, &t),
-            [codes::ROUTE_IGNORED]
+            [Code::RouteIgnored]
         );
     }
 
@@ -912,7 +1008,7 @@ mod tests {
                 &v,
                 &[],
                 &[],
-                &[traffic(80, "HTTP", "direct", "egress")]
+                &[traffic(80, "HTTP", Via::Direct, Outcome::Egress)]
             )
             .is_empty()
         );
@@ -922,9 +1018,9 @@ mod tests {
                 &v,
                 &[],
                 &[],
-                &[traffic(80, "HTTP", "direct", "no-cluster")]
+                &[traffic(80, "HTTP", Via::Direct, Outcome::NoCluster)]
             ),
-            [codes::NO_CLUSTER]
+            [Code::NoCluster]
         );
     }
 
@@ -939,7 +1035,7 @@ mod tests {
                 &[],
                 &[]
             ),
-            [codes::TCP_PORT_CATCHES_ALL]
+            [Code::TcpPortCatchesAll]
         );
         let mut addressed = se(ports(&["5432/TCP"]));
         addressed.spec.addresses = vec!["10.1.2.3".into()];
@@ -968,7 +1064,7 @@ mod tests {
                 &t,
                 &[]
             ),
-            [codes::ROUTED_BY_LISTENER_PORT]
+            [Code::RoutedByListenerPort]
         );
         assert!(
             codes_of(
@@ -987,12 +1083,12 @@ mod tests {
         let v = view();
         let routed = [vs("a", &via_gateway(80))];
         let t = [
-            traffic(80, "HTTP", "gateway", "egress"),
-            traffic(443, "HTTPS", "direct", "egress"),
+            traffic(80, "HTTP", Via::Gateway, Outcome::Egress),
+            traffic(443, "HTTPS", Via::Direct, Outcome::Egress),
         ];
         assert_eq!(
             codes_of(not_through_gateway, &v, &[], &routed, &t),
-            [codes::NOT_THROUGH_GATEWAY]
+            [Code::NotThroughGateway]
         );
         assert!(codes_of(not_through_gateway, &v, &[], &routed, &t[..1]).is_empty());
     }
@@ -1018,7 +1114,7 @@ mod tests {
         for ses in [&http_443, &without] {
             assert_eq!(
                 codes_of(tls_route_not_on_tls_port, &v, ses, &routed, &[]),
-                [codes::TLS_ROUTE_NOT_ON_TLS_PORT]
+                [Code::TlsRouteNotOnTlsPort]
             );
         }
     }
@@ -1026,61 +1122,61 @@ mod tests {
     #[test]
     fn egr018_plain_http_to_443() {
         let v = view();
-        let mut to_443 = traffic(80, "HTTP", "direct", "egress");
+        let mut to_443 = traffic(80, "HTTP", Via::Direct, Outcome::Egress);
         to_443.hops.push(format!("{HOST}:443"));
         to_443.upstream_port = Some(443);
         assert_eq!(
             codes_of(plain_http_to_tls_port, &v, &[], &[], &[to_443.clone()]),
-            [codes::PLAIN_HTTP_TO_TLS_PORT]
+            [Code::PlainHttpToTlsPort]
         );
         let mut originated = to_443.clone();
         originated.upstream_tls = Some("SIMPLE".into());
         assert!(codes_of(plain_http_to_tls_port, &v, &[], &[], &[originated]).is_empty());
         // The client's own choice of HTTP on 443 is not flagged; the gateway's hop to 443 is.
-        let mut declared = traffic(443, "HTTP", "direct", "egress");
+        let mut declared = traffic(443, "HTTP", Via::Direct, Outcome::Egress);
         declared.hops.push(format!("{HOST}:443"));
         assert!(codes_of(plain_http_to_tls_port, &v, &[], &[], &[declared]).is_empty());
-        let mut second_hop = traffic(80, "HTTP", "gateway", "egress");
+        let mut second_hop = traffic(80, "HTTP", Via::Gateway, Outcome::Egress);
         second_hop.hops.push(format!("{HOST}:443"));
         assert_eq!(
             codes_of(plain_http_to_tls_port, &v, &[], &[], &[second_hop]),
-            [codes::PLAIN_HTTP_TO_TLS_PORT]
+            [Code::PlainHttpToTlsPort]
         );
     }
 
     #[test]
     fn egr019_tls_inside_tls() {
         let v = view();
-        let mut t = traffic(443, "TLS", "gateway", "egress");
+        let mut t = traffic(443, "TLS", Via::Gateway, Outcome::Egress);
         assert!(codes_of(tls_twice, &v, &[], &[], &[t.clone()]).is_empty());
         t.upstream_tls = Some("SIMPLE".into());
-        assert_eq!(codes_of(tls_twice, &v, &[], &[], &[t]), [codes::TLS_TWICE]);
+        assert_eq!(codes_of(tls_twice, &v, &[], &[], &[t]), [Code::TlsTwice]);
     }
 
     #[test]
     fn egr020_no_tls_server_at_the_gateway() {
         let v = view();
-        for outcome in ["no-listener", "no-route"] {
-            let t = traffic(443, "HTTPS", "gateway", outcome);
+        for outcome in [Outcome::NoListener, Outcome::NoRoute] {
+            let t = traffic(443, "HTTPS", Via::Gateway, outcome);
             assert_eq!(
                 codes_of(no_tls_server_at_gateway, &v, &[], &[], &[t]),
-                [codes::NO_TLS_SERVER_AT_GATEWAY]
+                [Code::NoTlsServerAtGateway]
             );
         }
-        let fine = traffic(443, "HTTPS", "gateway", "egress");
+        let fine = traffic(443, "HTTPS", Via::Gateway, Outcome::Egress);
         assert!(codes_of(no_tls_server_at_gateway, &v, &[], &[], &[fine]).is_empty());
     }
 
     #[test]
     fn egr022_tls_to_port_80() {
         let v = view();
-        let mut t = traffic(80, "HTTP", "direct", "egress");
+        let mut t = traffic(80, "HTTP", Via::Direct, Outcome::Egress);
         t.hops.push(format!("{HOST}:80"));
         assert!(codes_of(tls_to_plain_port, &v, &[], &[], &[t.clone()]).is_empty());
         t.upstream_tls = Some("SIMPLE".into());
         assert_eq!(
             codes_of(tls_to_plain_port, &v, &[], &[], &[t.clone()]),
-            [codes::TLS_TO_PLAIN_PORT]
+            [Code::TlsToPlainPort]
         );
         // To 443 (allow --tls-origination's targetPort) it is what was asked for.
         t.hops
@@ -1091,10 +1187,75 @@ mod tests {
     }
 
     #[test]
+    fn egr021_the_gateway_side_fails() {
+        let v = view();
+        let side = |outcome, response| {
+            let mut t = traffic(80, "HTTP", Via::Gateway, outcome);
+            t.hops = vec!["istio-egressgateway.istio-system:80".into()];
+            t.response = response;
+            t.reason = Some("the admins' VirtualService for it is missing".into());
+            t
+        };
+        let gateway = [
+            side(Outcome::Egress, None),
+            side(Outcome::Unknown, None),
+            side(Outcome::NoRoute, Some(Response::NoRoute)),
+        ];
+        let settings = RouteSettings::default();
+        let facts = HostFacts {
+            view: &v,
+            egress_gateway: Some(true),
+            host: HOST,
+            service_entries: &[],
+            virtual_services: &[],
+            settings: &settings,
+            traffic: &[],
+            gateway: &gateway,
+        };
+        let found = gateway_side_fails(&facts);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].message,
+            "at the egress gateway, requests for httpbin.org on port 80 get 404 NR (no-route): the admins' VirtualService for it is missing"
+        );
+        // A host only a Gateway names (no ServiceEntry, no VirtualService): this finding alone.
+        assert_eq!(run(&facts), found);
+    }
+
+    /// The catalogue, the analyzers and what they report agree: each code has exactly one
+    /// analyzer (`run` and `run_mesh` check in debug builds that it reports its own code only),
+    /// and a finding can only be made from a catalogue code.
+    #[test]
     fn every_code_has_one_analyzer() {
-        let mut codes: Vec<&str> = ANALYZERS.iter().map(|(c, _)| *c).collect();
-        codes.sort();
-        codes.dedup();
-        assert_eq!(codes.len(), ANALYZERS.len());
+        for entry in CATALOGUE {
+            let analyzers = ANALYZERS.iter().filter(|(c, _)| *c == entry.code).count();
+            assert_eq!(analyzers, 1, "{}: {analyzers} analyzers", entry.code);
+        }
+        assert_eq!(ANALYZERS.len(), CATALOGUE.len());
+        // The mesh's own finding is the only one not about a host.
+        let mesh: Vec<Code> = ANALYZERS
+            .iter()
+            .filter(|(_, a)| matches!(a, Analyzer::Mesh(_)))
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(mesh, [Code::MeshPolicy]);
+    }
+
+    /// Each analyzer's unit test above is named after its code (`egr001_...`), and each code has
+    /// one: a finding added to the catalogue without a test fails here.
+    #[test]
+    fn every_code_has_its_test() {
+        let tests: Vec<&str> = include_str!("analyzers.rs")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("fn egr"))
+            .collect();
+        for entry in CATALOGUE {
+            let code = entry.code.as_str().to_ascii_lowercase();
+            assert!(
+                tests.iter().any(|t| format!("egr{t}").contains(&code)),
+                "no unit test named after {}",
+                entry.code
+            );
+        }
     }
 }

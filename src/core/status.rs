@@ -7,103 +7,18 @@ use serde::Serialize;
 use super::analyzers;
 use super::istio::*;
 use super::plan::RouteSettings;
-use super::traffic::{self, KubeService, Mesh, Traffic};
+use super::traffic::{self, KubeService, Mesh, Traffic, Via, short_service};
 
-/// A fact the user may not be allowed to read: reported as unknown with the reason, never as an
-/// error that hides the rest.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Known<T> {
-    Yes(T),
-    Unknown(String),
-}
-
-impl<T> Known<T> {
-    pub fn into_option(self) -> Option<T> {
-        match self {
-            Known::Yes(v) => Some(v),
-            Known::Unknown(_) => None,
-        }
-    }
-
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Known<U> {
-        match self {
-            Known::Yes(v) => Known::Yes(f(v)),
-            Known::Unknown(why) => Known::Unknown(why),
-        }
-    }
-}
-
-/// What `status` read from the cluster.
-#[derive(Debug, Clone)]
-pub struct ClusterView {
-    pub service_entries: Vec<ServiceEntry>,
-    pub virtual_services: Vec<VirtualService>,
-    /// Gateways in istio-system, where the admins define the egress exit points.
-    pub gateways: Known<Vec<Gateway>>,
-    /// ServiceEntries in istio-system: what the egress gateway there knows of external hosts.
-    pub gateway_service_entries: Known<Vec<ServiceEntry>>,
-    /// Whether the egress gateway Service exists in istio-system.
-    pub egress_gateway_service: Known<bool>,
-    /// VirtualServices in istio-system: the admins' second hop, bound to the Gateways.
-    pub gateway_virtual_services: Known<Vec<VirtualService>>,
-    /// DestinationRules in istio-system: the subsets of the egress gateway, and (the mesh's root
-    /// namespace) TLS origination rules that apply everywhere.
-    pub destination_rules: Known<Vec<DestinationRule>>,
-    /// The namespace's own DestinationRules (`allow --tls-origination` writes one per host).
-    pub namespace_destination_rules: Vec<DestinationRule>,
-    /// The Services routes send to (the egress gateway's, and any `--gateway-host`), by FQDN.
-    pub services: BTreeMap<String, Known<Option<KubeService>>>,
-    /// The mesh's outboundTrafficPolicy mode from the `istio` ConfigMap (None: not set, so
-    /// Istio's default ALLOW_ANY).
-    pub outbound_policy: Known<Option<String>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub code: &'static str,
-    pub severity: Severity,
-    pub message: String,
-}
-
-/// The findings `status` reports, with the codes documented in the README.
-pub mod codes {
-    pub const DUPLICATE_VIRTUAL_SERVICE: &str = "EGR001";
-    pub const NO_SERVICE_ENTRY: &str = "EGR002";
-    pub const EXPORTED_BEYOND_NAMESPACE: &str = "EGR003";
-    pub const TIMEOUT_WITHOUT_HTTP: &str = "EGR004";
-    pub const NO_GATEWAY_FOR_HOST: &str = "EGR005";
-    pub const NO_EGRESS_GATEWAY_SERVICE: &str = "EGR006";
-    pub const MESH_POLICY: &str = "EGR007";
-    pub const TIMEOUT_NOT_ON_HTTPS: &str = "EGR008";
-    pub const UNKNOWN: &str = "EGR009";
-    pub const HOST_HIDDEN_FROM_GATEWAY: &str = "EGR010";
-    pub const ROUTE_IGNORED: &str = "EGR011";
-    pub const NO_CLUSTER: &str = "EGR012";
-    pub const TCP_PORT_CATCHES_ALL: &str = "EGR013";
-    pub const ROUTED_BY_LISTENER_PORT: &str = "EGR014";
-    pub const NOT_THROUGH_GATEWAY: &str = "EGR015";
-    pub const DUPLICATE_SERVICE_ENTRY: &str = "EGR016";
-    pub const TLS_ROUTE_NOT_ON_TLS_PORT: &str = "EGR017";
-    pub const PLAIN_HTTP_TO_TLS_PORT: &str = "EGR018";
-    pub const TLS_TWICE: &str = "EGR019";
-    pub const NO_TLS_SERVER_AT_GATEWAY: &str = "EGR020";
-    pub const GATEWAY_SIDE_FAILS: &str = "EGR021";
-    pub const TLS_TO_PLAIN_PORT: &str = "EGR022";
-}
+// What `status` reads and reports, from where each is defined: callers need only this module.
+pub use super::findings::{Code, Finding, Severity};
+pub use super::view::{ClusterView, GATEWAY_NAMESPACE, Known};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Route {
-    /// `direct`, `gateway`, or `blocked` (no ServiceEntry).
-    pub kind: &'static str,
+    /// What the host's `traffic` sums up to: `gateway` when any port goes through a gateway,
+    /// `blocked` when none leaves, else `direct` or `passthrough`.
+    pub kind: Via,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway_host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -170,14 +85,6 @@ impl Report {
     }
 }
 
-pub(crate) fn finding(code: &'static str, severity: Severity, message: String) -> Finding {
-    Finding {
-        code,
-        severity,
-        message,
-    }
-}
-
 /// Whether a VirtualService host is an external one this tool cares about: mesh-bound (no
 /// gateways, or `mesh`), a dotted name, and not a cluster service.
 fn is_external_mesh_route(host: &str, vs: &VirtualServiceSpec) -> bool {
@@ -189,31 +96,8 @@ fn is_external_mesh_route(host: &str, vs: &VirtualServiceSpec) -> bool {
         && host != "*"
 }
 
-/// The namespace of a Service FQDN (`istio-egressgateway.istio-system.svc.cluster.local`).
-pub(crate) fn service_namespace(fqdn: &str) -> Option<&str> {
-    fqdn.split('.').nth(1)
-}
-
-/// Whether the egress gateway's namespace sees a ServiceEntry (its `exportTo`).
-pub(crate) fn visible_in(se: &ServiceEntry, namespace: &str) -> bool {
-    let own = se.metadata.namespace.as_deref() == Some(namespace);
-    se.spec.export_to.is_empty()
-        || se
-            .spec
-            .export_to
-            .iter()
-            .any(|e| e == "*" || e == namespace || (e == "." && own))
-}
-
-pub(crate) fn short_service(fqdn: &str) -> &str {
-    fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn)
-}
-
 /// The ServiceEntries and VirtualServices that name one host in one namespace.
 type ObjectsForHost<'a> = (Vec<&'a ServiceEntry>, Vec<&'a VirtualService>);
-
-/// Where the mesh's egress gateway runs and the admins keep its configuration.
-pub const GATEWAY_NAMESPACE: &str = "istio-system";
 
 pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
     let mesh = mesh_report(view);
@@ -348,23 +232,8 @@ fn traffic_mesh<'a>(view: &'a ClusterView, context: &'a Context) -> Mesh<'a> {
 
 fn mesh_report(view: &ClusterView) -> MeshReport {
     let mut unknown = vec![];
-    let mut findings = vec![];
-    let outbound_traffic_policy = match &view.outbound_policy {
-        Known::Yes(mode) => {
-            let mode = mode.clone().unwrap_or_else(|| "ALLOW_ANY".to_string());
-            let message = if mode == "REGISTRY_ONLY" {
-                "the mesh runs outboundTrafficPolicy REGISTRY_ONLY: hosts without a ServiceEntry are \
-                 blocked (HTTP 502, TLS errors)"
-                    .to_string()
-            } else {
-                format!(
-                    "the mesh runs outboundTrafficPolicy {mode}: unknown hosts pass through, \
-                     ServiceEntries add control but are not required"
-                )
-            };
-            findings.push(finding(codes::MESH_POLICY, Severity::Info, message));
-            Some(mode)
-        }
+    let outbound_traffic_policy = match view.outbound_mode() {
+        Known::Yes(mode) => Some(mode),
         Known::Unknown(why) => {
             unknown.push(format!("outboundTrafficPolicy: {why}"));
             None
@@ -387,7 +256,7 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
         outbound_traffic_policy,
         egress_gateway,
         unknown,
-        findings,
+        findings: analyzers::run_mesh(view),
     }
 }
 
@@ -419,24 +288,27 @@ fn host_report(
             &traffic::ports_that_matter(se.copied(), vss),
         )
     };
-    let mut findings = if gateway_only {
-        vec![]
+    // The gateway's own side, in its namespace: what a request that reaches it meets.
+    let gateway = if namespace == GATEWAY_NAMESPACE {
+        model.at_gateway(&host, DEFAULT_EGRESS_GATEWAY_HOST)
     } else {
-        analyzers::run(&analyzers::HostFacts {
-            view,
-            egress_gateway: mesh.egress_gateway,
-            host: &host,
-            service_entries: ses,
-            virtual_services: vss,
-            settings: &settings,
-            traffic: &traffic,
-        })
+        vec![]
     };
+    let mut findings = analyzers::run(&analyzers::HostFacts {
+        view,
+        egress_gateway: mesh.egress_gateway,
+        host: &host,
+        service_entries: ses,
+        virtual_services: vss,
+        settings: &settings,
+        traffic: &traffic,
+        gateway: &gateway,
+    });
     // In the gateway's namespace the sidecar's view is of pods there, rarely any: a rule that
     // originates TLS for the gateway (gateway --tls-origination) would wrap their own TLS
     // again, which is worth knowing, not an error of the gateway's.
     if namespace == GATEWAY_NAMESPACE {
-        for f in findings.iter_mut().filter(|f| f.code == codes::TLS_TWICE) {
+        for f in findings.iter_mut().filter(|f| f.code == Code::TlsTwice) {
             f.severity = Severity::Info;
             f.message = format!(
                 "for a pod with a sidecar in {GATEWAY_NAMESPACE}: {}",
@@ -444,32 +316,32 @@ fn host_report(
             );
         }
     }
-    let through_gateway = traffic.iter().find(|t| t.via == "gateway");
+    let through_gateway = traffic.iter().find(|t| t.via == Via::Gateway);
     let route = match (through_gateway, &settings.via_gateway) {
         (Some(t), hop) => Route {
-            kind: "gateway",
+            kind: Via::Gateway,
             gateway_host: t.gateway_host.clone(),
             port: Some(u16::try_from(t.port).unwrap_or(0)),
             subset: hop.as_ref().and_then(|h| h.subset.clone()),
         },
         // Only the gateway's side: the host is the gateway's.
         (None, _) if gateway_only => Route {
-            kind: "gateway",
+            kind: Via::Gateway,
             gateway_host: Some(DEFAULT_EGRESS_GATEWAY_HOST.to_string()),
             port: None,
             subset: None,
         },
-        (None, _) if traffic.iter().all(|t| t.via == "blocked") => Route {
-            kind: "blocked",
+        (None, _) if traffic.iter().all(|t| t.via == Via::Blocked) => Route {
+            kind: Via::Blocked,
             gateway_host: None,
             port: None,
             subset: None,
         },
         (None, _) => Route {
-            kind: if traffic.iter().any(|t| t.via == "direct") {
-                "direct"
+            kind: if traffic.iter().any(|t| t.via == Via::Direct) {
+                Via::Direct
             } else {
-                "passthrough"
+                Via::Passthrough
             },
             gateway_host: None,
             port: None,
@@ -483,41 +355,6 @@ fn host_report(
         .join("; ");
     let managed =
         ses.iter().all(|o| o.metadata.is_managed()) && vss.iter().all(|o| o.metadata.is_managed());
-    // The gateway's own side, in its namespace: what a request that reaches it meets.
-    let gateway = if namespace == GATEWAY_NAMESPACE {
-        model.at_gateway(&host, DEFAULT_EGRESS_GATEWAY_HOST)
-    } else {
-        vec![]
-    };
-    findings.extend(
-        gateway
-            .iter()
-            .filter(|t| !matches!(t.outcome, "egress" | "unknown"))
-            .map(|t| {
-                finding(
-                    codes::GATEWAY_SIDE_FAILS,
-                    Severity::Error,
-                    format!(
-                        "at the egress gateway, {} for {host} on port {} get{} ({}){}",
-                        if t.wire == Some(traffic::Wire::Tls) {
-                            "TLS connections"
-                        } else {
-                            "requests"
-                        },
-                        t.port,
-                        t.response
-                            .as_deref()
-                            .map(|r| format!(" {r}"))
-                            .unwrap_or_default(),
-                        t.outcome,
-                        t.reason
-                            .as_deref()
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    ),
-                )
-            }),
-    );
     HostReport {
         namespace,
         host,
@@ -568,7 +405,7 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
             .collect::<Vec<_>>()
             .join(",");
         let route = match h.route.kind {
-            "gateway" => format!(
+            Via::Gateway => format!(
                 "via {}",
                 short_service(h.route.gateway_host.as_deref().unwrap_or(""))
             ),
@@ -578,7 +415,7 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
             .findings
             .iter()
             .filter(|f| f.severity > Severity::Info)
-            .map(|f| f.code)
+            .map(|f| f.code.as_str())
             .collect();
         row.extend([
             h.host.clone(),
@@ -615,23 +452,13 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
             out.push_str(&format!("  gateway {}\n", traffic::describe(&h.host, t)));
         }
         for f in &h.findings {
-            out.push_str(&format!(
-                "  {} {}: {}\n",
-                f.code,
-                severity_word(f.severity),
-                f.message
-            ));
+            out.push_str(&format!("  {} {}: {}\n", f.code, f.severity, f.message));
         }
     }
     out.push('\n');
     out.push_str("mesh\n");
     for f in &report.mesh.findings {
-        out.push_str(&format!(
-            "  {} {}: {}\n",
-            f.code,
-            severity_word(f.severity),
-            f.message
-        ));
+        out.push_str(&format!("  {} {}: {}\n", f.code, f.severity, f.message));
     }
     if let Some(false) = report.mesh.egress_gateway {
         out.push_str("  egress gateway: istio-egressgateway not found in istio-system\n");
@@ -656,14 +483,6 @@ fn printable(text: String) -> String {
             }
         })
         .collect()
-}
-
-fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Error => "error",
-    }
 }
 
 fn or_dash(s: String) -> String {
@@ -697,6 +516,7 @@ pub fn columns(rows: Vec<Vec<String>>) -> String {
 mod tests {
     use super::*;
     use crate::core::plan::{self, AllowOptions, GatewayHop, Target};
+    use crate::core::traffic::Outcome;
     use crate::core::validate::Host;
 
     fn target(ns: &str) -> Target {
@@ -729,7 +549,7 @@ mod tests {
         }
     }
 
-    fn codes(report: &Report) -> Vec<&'static str> {
+    fn codes(report: &Report) -> Vec<Code> {
         report
             .hosts
             .iter()
@@ -821,16 +641,16 @@ mod tests {
         );
         assert_eq!(
             (h.traffic[0].via, h.traffic[0].outcome),
-            ("gateway", "egress")
+            (Via::Gateway, Outcome::Egress)
         );
         assert_eq!(
             (h.traffic[1].via, h.traffic[1].timeout.as_deref()),
-            ("direct", None)
+            (Via::Direct, None)
         );
         assert!(h.managed);
         assert_eq!(
             codes(&report),
-            vec![codes::TIMEOUT_NOT_ON_HTTPS, codes::NOT_THROUGH_GATEWAY]
+            vec![Code::TimeoutNotOnHttps, Code::NotThroughGateway]
         );
         assert_eq!(report.worst(), Some(Severity::Info));
     }
@@ -865,11 +685,11 @@ mod tests {
         let report = analyse(&v, &[]);
         let found = codes(&report);
         for code in [
-            codes::DUPLICATE_VIRTUAL_SERVICE,
-            codes::EXPORTED_BEYOND_NAMESPACE,
-            codes::TIMEOUT_WITHOUT_HTTP,
-            codes::NO_GATEWAY_FOR_HOST,
-            codes::NO_EGRESS_GATEWAY_SERVICE,
+            Code::DuplicateVirtualService,
+            Code::ExportedBeyondNamespace,
+            Code::TimeoutWithoutHttp,
+            Code::NoGatewayForHost,
+            Code::NoEgressGatewayService,
         ] {
             assert!(found.contains(&code), "{code} missing from {found:?}");
         }
@@ -896,12 +716,15 @@ mod tests {
         let h = &report.hosts[0];
         // HTTP on 80 still goes to the gateway (Istio makes a virtual host from the
         // VirtualService alone); what the gateway does with it is unknown here.
-        assert_eq!(h.route.kind, "gateway");
-        assert_eq!(h.traffic[0].outcome, "unknown");
+        assert_eq!(h.route.kind, Via::Gateway);
+        assert_eq!(h.traffic[0].outcome, Outcome::Unknown);
         // ... and 443 depends on the mesh policy, which could not be read.
-        assert_eq!((h.traffic[1].port, h.traffic[1].outcome), (443, "unknown"));
-        assert!(codes(&report).contains(&codes::NO_SERVICE_ENTRY));
-        assert!(codes(&report).contains(&codes::UNKNOWN));
+        assert_eq!(
+            (h.traffic[1].port, h.traffic[1].outcome),
+            (443, Outcome::Unknown)
+        );
+        assert!(codes(&report).contains(&Code::NoServiceEntry));
+        assert!(codes(&report).contains(&Code::Unknown));
         assert_eq!(report.mesh.outbound_traffic_policy, None);
         assert_eq!(report.mesh.unknown.len(), 2);
         let text = table(&report, false, false);
@@ -953,13 +776,13 @@ mod tests {
             codes(&analyse(&v, &[]))
         };
         // exportTo ["."] and nothing in istio-system: the gateway drops it.
-        assert!(state(&[], Known::Yes(vec![])).contains(&codes::HOST_HIDDEN_FROM_GATEWAY));
+        assert!(state(&[], Known::Yes(vec![])).contains(&Code::HostHiddenFromGateway));
         // Exported to istio-system (the fix the finding suggests), or to everyone: seen.
-        let seen = |codes: Vec<&str>| !codes.contains(&codes::HOST_HIDDEN_FROM_GATEWAY);
+        let seen = |codes: Vec<Code>| !codes.contains(&Code::HostHiddenFromGateway);
         let exported = state(&[".", GATEWAY_NAMESPACE], Known::Yes(vec![]));
         assert!(seen(exported.clone()));
         // ... and that is no EGR003 (visible beyond the namespace): the gateway needs it.
-        assert!(!exported.contains(&codes::EXPORTED_BEYOND_NAMESPACE));
+        assert!(!exported.contains(&Code::ExportedBeyondNamespace));
         assert!(seen(state(&["*"], Known::Yes(vec![]))));
         // An admins' wildcard ServiceEntry in istio-system covers it.
         let wildcard = plan::service_entry(
@@ -974,7 +797,7 @@ mod tests {
         assert!(!seen(state(&[], Known::Yes(vec![elsewhere]))));
         // Unreadable istio-system: unknown, not an error.
         let unknown = state(&[], Known::Unknown("forbidden".into()));
-        assert!(seen(unknown.clone()) && unknown.contains(&codes::UNKNOWN));
+        assert!(seen(unknown.clone()) && unknown.contains(&Code::Unknown));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::istio::*;
 use super::validate::{go_duration_nanos, is_http_protocol};
+use super::words::words;
 
 /// A Kubernetes Service as far as routing to it matters: the egress gateway's, or any Service a
 /// route names as its gateway.
@@ -76,6 +77,56 @@ impl Wire {
     }
 }
 
+words! {
+    /// Where the sidecar sends a request (a `traffic` entry's `via`). A host's `route.kind` sums
+    /// its ports up in the same words.
+    pub enum Via {
+        /// Straight to the host.
+        Direct = "direct",
+        /// To the egress gateway (a Service a route names), which sends it on.
+        Gateway = "gateway",
+        /// Nothing names the host on the port, and ALLOW_ANY lets it pass (PassthroughCluster).
+        Passthrough = "passthrough",
+        /// Nowhere: REGISTRY_ONLY's BlackHoleCluster, or not worked out yet.
+        Blocked = "blocked",
+    }
+}
+
+words! {
+    /// What becomes of a request (a `traffic` entry's `outcome`).
+    pub enum Outcome {
+        /// It leaves the mesh.
+        Egress = "egress",
+        /// REGISTRY_ONLY's BlackHoleCluster: HTTP `502`, TLS/TCP `reset`.
+        Blackhole = "blackhole",
+        /// The egress gateway has no virtual host or route for it: `404 NR` (TLS: `reset`).
+        NoRoute = "no-route",
+        /// A route to a cluster Istio does not push: `503 NC` (TLS/TCP: `reset`).
+        NoCluster = "no-cluster",
+        /// No Gateway opens the port on the egress gateway: `503 UF` (TLS: `reset`).
+        NoListener = "no-listener",
+        /// What decides it could not be read, or several ServiceEntries name the host.
+        Unknown = "unknown",
+    }
+}
+
+words! {
+    /// What the client sees when a request does not leave (a `traffic` entry's `response`):
+    /// Envoy's HTTP status and response flag, or a closed connection.
+    pub enum Response {
+        /// REGISTRY_ONLY's block_all route on an HTTP listener.
+        BadGateway = "502",
+        /// No route (Envoy's flag NR).
+        NoRoute = "404 NR",
+        /// No cluster (NC).
+        NoCluster = "503 NC",
+        /// No listener to send to (UF: upstream connection failure).
+        UpstreamFailure = "503 UF",
+        /// TLS or TCP: the connection is closed.
+        Reset = "reset",
+    }
+}
+
 /// One port of one host: where a request goes and what the client sees.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,16 +134,14 @@ pub struct Traffic {
     pub port: u32,
     /// The ServiceEntry's protocol for the port, or what a client sends when none declares it.
     pub protocol: String,
-    /// `direct`, `gateway`, `passthrough` or `blocked`.
-    pub via: &'static str,
+    pub via: Via,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway_host: Option<String>,
     /// The route's timeout, only where one applies (plain HTTP).
     pub timeout: Option<String>,
-    /// `egress`, `blackhole`, `no-route`, `no-cluster`, `no-listener` or `unknown`.
-    pub outcome: &'static str,
-    /// What the client sees when the request does not leave: `502`, `503 NC`, `404 NR`, ...
-    pub response: Option<String>,
+    pub outcome: Outcome,
+    /// What the client sees when the request does not leave.
+    pub response: Option<Response>,
     pub hops: Vec<String>,
     /// The VirtualService Istio applies to this request (the oldest, when several name the host).
     pub virtual_service: Option<String>,
@@ -119,10 +168,10 @@ impl Traffic {
         Traffic {
             port,
             protocol: protocol.to_string(),
-            via: "blocked",
+            via: Via::Blocked,
             gateway_host: None,
             timeout: None,
-            outcome: "unknown",
+            outcome: Outcome::Unknown,
             response: None,
             hops: vec![first_hop],
             virtual_service: None,
@@ -327,7 +376,8 @@ fn binds_to_mesh(vs: &VirtualServiceSpec) -> bool {
     vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == MESH_GATEWAY)
 }
 
-fn short_service(fqdn: &str) -> &str {
+/// `istio-egressgateway.istio-system` for `istio-egressgateway.istio-system.svc.cluster.local`.
+pub(crate) fn short_service(fqdn: &str) -> &str {
     fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn)
 }
 
@@ -563,7 +613,7 @@ impl<'a> Mesh<'a> {
                 &protocol,
                 format!("{}:{port}", short_service(gateway_host)),
             );
-            t.via = "gateway";
+            t.via = Via::Gateway;
             t.gateway_host = Some(gateway_host.to_string());
             t.wire = Some(wire);
             if wire == Wire::Tls {
@@ -698,7 +748,11 @@ impl<'a> Mesh<'a> {
         let target = destination.host.as_str();
         let target_port = destination.port.as_ref().map(|p| p.number).unwrap_or(port);
         let is_gateway = target != host && self.services.contains_key(target);
-        t.via = if is_gateway { "gateway" } else { "direct" };
+        t.via = if is_gateway {
+            Via::Gateway
+        } else {
+            Via::Direct
+        };
         if is_gateway {
             t.gateway_host = Some(target.to_string());
         }
@@ -709,12 +763,12 @@ impl<'a> Mesh<'a> {
             destination.subset.as_deref(),
         ) {
             Err(why) => {
-                t.outcome = "unknown";
+                t.outcome = Outcome::Unknown;
                 t.reason = Some(why);
             }
             Ok(false) => {
-                t.outcome = "no-cluster";
-                t.response = Some("reset".into());
+                t.outcome = Outcome::NoCluster;
+                t.response = Some(Response::Reset);
                 t.hops
                     .push(format!("{}:{target_port}", short_service(target)));
                 t.reason = Some(match &destination.subset {
@@ -737,27 +791,27 @@ impl<'a> Mesh<'a> {
     /// VirtualService's `tls` route bound to it by SNI.
     fn tls_at_gateway(&self, host: &str, gateway_host: &str, port: u32, t: &mut Traffic) {
         let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
-            t.outcome = "unknown";
+            t.outcome = Outcome::Unknown;
             return;
         };
         let gateways = match &self.gateways {
             Ok(g) => g,
             Err(why) => {
-                t.outcome = "unknown";
+                t.outcome = Outcome::Unknown;
                 t.reason = Some(format!("the egress gateway's Gateways: {why}"));
                 return;
             }
         };
         if let Err(why) = &self.gateway_routes_known {
-            t.outcome = "unknown";
+            t.outcome = Outcome::Unknown;
             t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
             return;
         }
         let gateway_ns = service.namespace.as_str();
         let servers = self.gateway_servers(gateways, service, port);
         if servers.is_empty() {
-            t.outcome = "no-listener";
-            t.response = Some("reset".into());
+            t.outcome = Outcome::NoListener;
+            t.response = Some(Response::Reset);
             t.reason = Some(format!(
                 "no Gateway in {gateway_ns} opens port {port} on {}",
                 short_service(gateway_host)
@@ -785,16 +839,16 @@ impl<'a> Mesh<'a> {
         // A passthrough server gets filter chains only from the tls routes bound to it: with
         // none for any host, the gateway opens no listener on the port at all.
         if route.is_none() && !self.any_tls_route_on(&servers, gateway_ns, port) {
-            t.outcome = "no-listener";
-            t.response = Some("reset".into());
+            t.outcome = Outcome::NoListener;
+            t.response = Some(Response::Reset);
             t.reason = Some(format!(
                 "the egress gateway has no TLS passthrough route on port {port} for any host, so it does not listen there: the admins' VirtualService tls route for {host} is missing"
             ));
             return;
         }
         let Some(destination) = route.and_then(|r| r.route.first()).map(|r| &r.destination) else {
-            t.outcome = "no-route";
-            t.response = Some("reset".into());
+            t.outcome = Outcome::NoRoute;
+            t.response = Some(Response::Reset);
             t.reason = Some(format!(
                 "the egress gateway has no TLS passthrough route for {host} on port {port}: the admins' Gateway server (tls.mode PASSTHROUGH) or VirtualService tls route for it is missing"
             ));
@@ -809,12 +863,12 @@ impl<'a> Mesh<'a> {
             destination.subset.as_deref(),
         ) {
             Err(why) => {
-                t.outcome = "unknown";
+                t.outcome = Outcome::Unknown;
                 t.reason = Some(why);
             }
             Ok(false) => {
-                t.outcome = "no-cluster";
-                t.response = Some("reset".into());
+                t.outcome = Outcome::NoCluster;
+                t.response = Some(Response::Reset);
                 t.hops.push(format!("{target}:{target_port}"));
                 t.reason = Some(format!(
                     "the egress gateway cannot see {target}:{target_port}: no ServiceEntry for it is visible in {gateway_ns}"
@@ -944,16 +998,20 @@ impl<'a> Mesh<'a> {
     fn no_match(&self, on_http_listener: bool, t: &mut Traffic) {
         match &self.registry_only {
             Ok(true) => {
-                t.via = "blocked";
-                t.outcome = "blackhole";
-                t.response = Some(if on_http_listener { "502" } else { "reset" }.to_string());
+                t.via = Via::Blocked;
+                t.outcome = Outcome::Blackhole;
+                t.response = Some(if on_http_listener {
+                    Response::BadGateway
+                } else {
+                    Response::Reset
+                });
             }
             Ok(false) => {
-                t.via = "passthrough";
-                t.outcome = "egress";
+                t.via = Via::Passthrough;
+                t.outcome = Outcome::Egress;
             }
             Err(why) => {
-                t.outcome = "unknown";
+                t.outcome = Outcome::Unknown;
                 t.reason = Some(format!("the mesh's outboundTrafficPolicy: {why}"));
             }
         }
@@ -962,7 +1020,7 @@ impl<'a> Mesh<'a> {
     /// The request leaves the mesh from a proxy in `proxy_ns` to `host:port`: with the TLS a
     /// DestinationRule there originates, on the ServiceEntry's targetPort.
     fn egress_at(&self, proxy_ns: &str, host: &str, port: u32, t: &mut Traffic) {
-        t.outcome = "egress";
+        t.outcome = Outcome::Egress;
         let target_port = self
             .defining_service_entry(proxy_ns, host)
             .filter(|se| {
@@ -1034,20 +1092,17 @@ impl<'a> Mesh<'a> {
 
     /// Straight from the sidecar to the host, if Istio pushed the host's cluster for the port.
     fn leave_direct(&self, namespace: &str, host: &str, port: u32, t: &mut Traffic) {
-        t.via = "direct";
+        t.via = Via::Direct;
         match self.cluster_pushed(namespace, host, port, None) {
             Ok(true) => self.egress_at(namespace, host, port, t),
             Ok(false) => {
                 t.hops.push(format!("{host}:{port}"));
-                t.outcome = "no-cluster";
-                t.response = Some(
-                    if t.wire == Some(Wire::Http) {
-                        "503 NC"
-                    } else {
-                        "reset"
-                    }
-                    .into(),
-                );
+                t.outcome = Outcome::NoCluster;
+                t.response = Some(if t.wire == Some(Wire::Http) {
+                    Response::NoCluster
+                } else {
+                    Response::Reset
+                });
                 t.reason = Some(format!(
                     "several ServiceEntries name {host}: Istio takes its ports from one, {}, which has no port {port}",
                     self.defining_service_entry(namespace, host)
@@ -1056,7 +1111,7 @@ impl<'a> Mesh<'a> {
                 ));
             }
             Err(why) => {
-                t.outcome = "unknown";
+                t.outcome = Outcome::Unknown;
                 t.reason = Some(why);
             }
         }
@@ -1110,7 +1165,7 @@ impl<'a> Mesh<'a> {
             .clone()
             .filter(|d| go_duration_nanos(d).is_some_and(|n| n > 0));
         let Some(destination) = route.route.first().map(|r| &r.destination) else {
-            t.outcome = "unknown";
+            t.outcome = Outcome::Unknown;
             t.reason = Some("the route has no destination".into());
             return;
         };
@@ -1128,7 +1183,11 @@ impl<'a> Mesh<'a> {
             .or_else(|| (built_for_service && target_ports.len() == 1).then(|| target_ports[0].0))
             .unwrap_or(port);
         let is_gateway = target != host && self.services.contains_key(target);
-        t.via = if is_gateway { "gateway" } else { "direct" };
+        t.via = if is_gateway {
+            Via::Gateway
+        } else {
+            Via::Direct
+        };
         if is_gateway {
             t.gateway_host = Some(target.to_string());
         }
@@ -1139,13 +1198,13 @@ impl<'a> Mesh<'a> {
             destination.subset.as_deref(),
         ) {
             Err(why) => {
-                t.outcome = "unknown";
+                t.outcome = Outcome::Unknown;
                 t.reason = Some(why);
                 return;
             }
             Ok(false) => {
-                t.outcome = "no-cluster";
-                t.response = Some("503 NC".into());
+                t.outcome = Outcome::NoCluster;
+                t.response = Some(Response::NoCluster);
                 t.hops
                     .push(format!("{}:{target_port}", short_service(target)));
                 t.reason = Some(match &destination.subset {
@@ -1175,27 +1234,27 @@ impl<'a> Mesh<'a> {
     /// The second hop: the egress gateway's listener, virtual host and route for the host.
     fn http_at_gateway(&self, host: &str, gateway_host: &str, port: u32, t: &mut Traffic) {
         let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
-            t.outcome = "unknown";
+            t.outcome = Outcome::Unknown;
             return;
         };
         let gateways = match &self.gateways {
             Ok(g) => g,
             Err(why) => {
-                t.outcome = "unknown";
+                t.outcome = Outcome::Unknown;
                 t.reason = Some(format!("the egress gateway's Gateways: {why}"));
                 return;
             }
         };
         if let Err(why) = &self.gateway_routes_known {
-            t.outcome = "unknown";
+            t.outcome = Outcome::Unknown;
             t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
             return;
         }
         let gateway_ns = service.namespace.as_str();
         let servers = self.gateway_servers(gateways, service, port);
         if servers.is_empty() {
-            t.outcome = "no-listener";
-            t.response = Some("503 UF".into());
+            t.outcome = Outcome::NoListener;
+            t.response = Some(Response::UpstreamFailure);
             t.reason = Some(format!(
                 "no Gateway in {gateway_ns} opens port {port} on {}",
                 short_service(gateway_host)
@@ -1217,15 +1276,15 @@ impl<'a> Mesh<'a> {
                 .find(|r| route_takes(r, reference, port, &vs.spec.gateways))
         });
         let Some(route) = route else {
-            t.outcome = "no-route";
-            t.response = Some("404 NR".into());
+            t.outcome = Outcome::NoRoute;
+            t.response = Some(Response::NoRoute);
             t.reason = Some(format!(
                 "the egress gateway has no route for {host} on port {port}: the admins' VirtualService for it is missing"
             ));
             return;
         };
         let Some(destination) = route.route.first().map(|r| &r.destination) else {
-            t.outcome = "unknown";
+            t.outcome = Outcome::Unknown;
             return;
         };
         let target = destination.host.as_str();
@@ -1243,12 +1302,12 @@ impl<'a> Mesh<'a> {
             destination.subset.as_deref(),
         ) {
             Err(why) => {
-                t.outcome = "unknown";
+                t.outcome = Outcome::Unknown;
                 t.reason = Some(why);
             }
             Ok(false) => {
-                t.outcome = "no-cluster";
-                t.response = Some("503 NC".into());
+                t.outcome = Outcome::NoCluster;
+                t.response = Some(Response::NoCluster);
                 t.hops.push(format!("{target}:{target_port}"));
                 t.reason = Some(format!(
                     "the egress gateway cannot see {target}:{target_port}: no ServiceEntry for it is visible in {gateway_ns}"
@@ -1301,7 +1360,7 @@ pub fn ports_that_matter(
 
 /// The text line for one port: `:80  sidecar -> istio-egressgateway.istio-system:80 -> httpbin.org:80  (timeout 0.5s)`.
 pub fn describe(host: &str, t: &Traffic) -> String {
-    let arrow = if t.outcome == "egress" {
+    let arrow = if t.outcome == Outcome::Egress {
         " -> "
     } else {
         " -x "
@@ -1310,12 +1369,12 @@ pub fn describe(host: &str, t: &Traffic) -> String {
     // The application's TLS at the gateway: routed by its SNI, never opened.
     // (The gateway's own side starts at the gateway, a sidecar's request one hop before.)
     let at_gateway = usize::from(hops.first().is_some_and(|h| h == "sidecar"));
-    if t.wire == Some(Wire::Tls) && t.via == "gateway" && hops.len() > at_gateway + 1 {
+    if t.wire == Some(Wire::Tls) && t.via == Via::Gateway && hops.len() > at_gateway + 1 {
         hops[at_gateway].push_str(&format!(" (SNI {host}, passthrough)"));
     }
     // TLS a proxy opens to the host (a DestinationRule's SIMPLE): Istio then checks the server's
     // certificate against the proxy's OS CA certificates, as no caCertificates are given.
-    if let (Some(mode), true) = (&t.upstream_tls, t.outcome == "egress")
+    if let (Some(mode), true) = (&t.upstream_tls, t.outcome == Outcome::Egress)
         && let Some(last) = hops.last_mut()
     {
         last.push_str(&format!(
@@ -1328,8 +1387,8 @@ pub fn describe(host: &str, t: &Traffic) -> String {
     }
     let mut line = format!(":{}  {}", t.port, hops.join(" -> "));
     match t.outcome {
-        "egress" => {
-            if t.via == "passthrough" {
+        Outcome::Egress => {
+            if t.via == Via::Passthrough {
                 line.push_str(" -> (passthrough: ALLOW_ANY)");
             }
         }
@@ -1337,19 +1396,16 @@ pub fn describe(host: &str, t: &Traffic) -> String {
             line.push_str(arrow.trim_end());
             line.push_str(&format!(
                 " {outcome}{}",
-                t.response
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
+                t.response.map(|r| format!(" ({r})")).unwrap_or_default()
             ));
         }
     }
     if let Some(timeout) = &t.timeout {
         line.push_str(&format!("  (timeout {timeout})"));
     }
-    if t.wire == Some(Wire::Tls) && t.outcome == "egress" {
+    if t.wire == Some(Wire::Tls) && t.outcome == Outcome::Egress {
         line.push_str("  (TLS");
-        if t.via == "direct" {
+        if t.via == Via::Direct {
             line.push_str(", direct");
         }
         line.push(')');
