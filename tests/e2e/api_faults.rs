@@ -52,11 +52,8 @@ fn faults_between_the_plugin_and_the_api_server() {
 fn status_through_a_trickling_proxy_stops_at_the_request_timeout() {
     let c = Cluster::main();
     let ns = c.namespace("trickle", "student1");
-    ok(egress(
-        &c,
-        "student1",
-        &["allow", "a.example.com", "b.example.com", "-n", &ns],
-    ));
+    let student1 = Session::student1(&c, &ns);
+    student1.ok(&["allow", "a.example.com", "b.example.com"]);
     let proxy = Proxy::start(api_server_addr(&c), Fault::Trickle);
     let (_dir, path) = kubeconfig_pointing_at(&c, &format!("https://127.0.0.1:{}", proxy.port));
     let run = egress_with(path, &["status", "-n", &ns, "--request-timeout=1s"]);

@@ -22,6 +22,7 @@ fn apply_as_student(c: &Cluster, ns: &str, args: &[&str]) -> Run {
 fn apply_f_the_exercise_as_student1_then_cleanup_f_removes_exactly_them() {
     let c = Cluster::main();
     let ns = c.namespace("apply", "student1");
+    let student1 = Session::student1(&c, &ns);
     let dir = exercise_fixtures();
 
     let mark = c.audit_mark();
@@ -133,7 +134,7 @@ fn apply_f_the_exercise_as_student1_then_cleanup_f_removes_exactly_them() {
         ],
         None,
     );
-    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    student1.ok(&["allow", "httpbin.org"]);
     let handmade = tempfile::NamedTempFile::with_suffix(".yaml").unwrap();
     std::fs::write(
         handmade.path(),

@@ -7,6 +7,7 @@ use crate::support::*;
 fn a_cluster_serving_only_v1beta1() {
     let c = Cluster::from_env("EGRESS_E2E_V1BETA1");
     let ns = c.namespace("old", "student1");
+    let student1 = Session::student1(&c, &ns);
     let mark = c.audit_mark();
     let run = ok(egress(
         &c,
@@ -21,11 +22,7 @@ fn a_cluster_serving_only_v1beta1() {
     );
     // One failed v1 list, the v1beta1 list, the apply.
     assert_eq!(c.audit_since(mark, "student1").len(), 3);
-    ok(egress(
-        &c,
-        "student1",
-        &["timeout", "httpbin.org", "0.5s", "-n", &ns],
-    ));
+    student1.ok(&["timeout", "httpbin.org", "0.5s"]);
     let vs = c
         .get(
             "virtualservices.v1beta1.networking.istio.io",
@@ -34,12 +31,8 @@ fn a_cluster_serving_only_v1beta1() {
         )
         .unwrap();
     assert_eq!(vs["spec"], seed("api-egress-vs-timeout.yaml")["spec"]);
-    ok(egress(&c, "student1", &["status", "-n", &ns]));
-    let run = egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "--api-version", "v1", "-n", &ns],
-    );
+    student1.ok(&["status"]);
+    let run = student1.run(&["allow", "httpbin.org", "--api-version", "v1"]);
     assert_eq!(run.code, 6);
     assert!(
         run.stderr.contains("networking.istio.io/v1"),
@@ -221,11 +214,9 @@ fn kubectl_completes_subcommands_flags_and_the_namespace_hosts() {
     assert_eq!(subcommands.last().unwrap(), ":4");
 
     let ns = c.namespace("complete", "student1");
-    ok(egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "api.github.com", "-n", &ns],
-    ));
+
+    let student1 = Session::student1(&c, &ns);
+    student1.ok(&["allow", "httpbin.org", "api.github.com"]);
     let hosts = complete_through_kubectl(&c, "student1", &["timeout", "-n", &ns, ""]);
     assert_eq!(hosts, ["api.github.com", "httpbin.org", ":4"]);
     let hosts = complete_through_kubectl(&c, "student1", &["cleanup", "-n", &ns, "http"]);

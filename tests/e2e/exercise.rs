@@ -7,9 +7,10 @@ use crate::support::*;
 fn the_exercise_as_student1_gives_the_seed_objects() {
     let c = Cluster::main();
     let ns = c.namespace("exercise", "student1");
+    let student1 = Session::student1(&c, &ns);
     let mark = c.audit_mark();
 
-    let run = ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    let run = student1.ok(&["allow", "httpbin.org"]);
     assert_eq!(
         run.stdout,
         "serviceentry.networking.istio.io/httpbin created\n"
@@ -20,11 +21,7 @@ fn the_exercise_as_student1_gives_the_seed_objects() {
     assert_managed(&se);
     assert_eq!(se["spec"], seed("api-egress-se.yaml")["spec"]);
 
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["timeout", "httpbin.org", "0.5s", "-n", &ns],
-    ));
+    let run = student1.ok(&["timeout", "httpbin.org", "0.5s"]);
     assert_eq!(
         run.stdout,
         "virtualservice.networking.istio.io/httpbin created\n"
@@ -34,16 +31,8 @@ fn the_exercise_as_student1_gives_the_seed_objects() {
     assert_eq!(vs["spec"], seed("api-egress-vs-timeout.yaml")["spec"]);
 
     // The exercise rewrites the VirtualService to route through the gateway (no timeout left).
-    ok(egress(
-        &c,
-        "student1",
-        &["timeout", "httpbin.org", "--clear", "-n", &ns],
-    ));
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", "httpbin.org", "-n", &ns],
-    ));
+    student1.ok(&["timeout", "httpbin.org", "--clear"]);
+    let run = student1.ok(&["via-gateway", "httpbin.org"]);
     assert_eq!(
         run.stdout,
         "virtualservice.networking.istio.io/httpbin created\n"
@@ -51,7 +40,7 @@ fn the_exercise_as_student1_gives_the_seed_objects() {
     let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
     assert_eq!(vs["spec"], seed("api-egress-vs-gateway.yaml")["spec"]);
 
-    let status = ok(egress(&c, "student1", &["status", "-n", &ns]));
+    let status = student1.ok(&["status"]);
     assert!(
         status
             .stdout
@@ -60,7 +49,7 @@ fn the_exercise_as_student1_gives_the_seed_objects() {
         status.stdout
     );
 
-    let run = ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    let run = student1.ok(&["cleanup"]);
     assert!(
         run.stdout
             .contains("virtualservice.networking.istio.io/httpbin deleted"),
@@ -96,6 +85,7 @@ fn the_exercise_as_student1_gives_the_seed_objects() {
 fn hosts_sharing_a_first_label_are_all_allowed() {
     let c = Cluster::main();
     let ns = c.namespace("naming", "student1");
+    let student1 = Session::student1(&c, &ns);
     // A hand-made object of another host already has the next name.
     c.admin_ok(
         &["apply", "-f", "-"],
@@ -103,11 +93,7 @@ fn hosts_sharing_a_first_label_are_all_allowed() {
             "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: api-gitlab, namespace: {ns}}}\nspec: {{hosts: [gitlab.example.com], resolution: DNS, ports: [{{number: 443, name: https, protocol: HTTPS}}]}}\n"
         )),
     );
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["allow", "api.github.com", "api.gitlab.com", "-n", &ns],
-    ));
+    let run = student1.ok(&["allow", "api.github.com", "api.gitlab.com"]);
     assert_eq!(
         run.stdout,
         "serviceentry.networking.istio.io/api created\nserviceentry.networking.istio.io/api-gitlab-com created\n"
@@ -123,20 +109,12 @@ fn hosts_sharing_a_first_label_are_all_allowed() {
         serde_json::json!(["gitlab.example.com"])
     );
     // The VirtualService takes the ServiceEntry's name; re-running keeps every name.
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["timeout", "api.gitlab.com", "2s", "-n", &ns],
-    ));
+    let run = student1.ok(&["timeout", "api.gitlab.com", "2s"]);
     assert_eq!(
         run.stdout,
         "virtualservice.networking.istio.io/api-gitlab-com created\n"
     );
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["allow", "api.gitlab.com", "api.github.com", "-n", &ns],
-    ));
+    let run = student1.ok(&["allow", "api.gitlab.com", "api.github.com"]);
     assert_eq!(
         run.stdout,
         "serviceentry.networking.istio.io/api-gitlab-com unchanged\nserviceentry.networking.istio.io/api unchanged\n"
@@ -147,17 +125,10 @@ fn hosts_sharing_a_first_label_are_all_allowed() {
 fn rerunning_changes_nothing() {
     let c = Cluster::main();
     let ns = c.namespace("idempotent", "student1");
-    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
-    ok(egress(
-        &c,
-        "student1",
-        &["timeout", "httpbin.org", "0.5s", "-n", &ns],
-    ));
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", "httpbin.org", "-n", &ns],
-    ));
+    let student1 = Session::student1(&c, &ns);
+    student1.ok(&["allow", "httpbin.org"]);
+    student1.ok(&["timeout", "httpbin.org", "0.5s"]);
+    student1.ok(&["via-gateway", "httpbin.org"]);
     let before = c.get("virtualservice", &ns, "httpbin").unwrap();
     let rv = |o: &Value| {
         o["metadata"]["resourceVersion"]
@@ -192,18 +163,11 @@ fn rerunning_changes_nothing() {
 fn timeout_and_gateway_compose_on_one_virtual_service_both_ways() {
     let c = Cluster::main();
     let ns = c.namespace("compose", "student1");
-    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    let student1 = Session::student1(&c, &ns);
+    student1.ok(&["allow", "httpbin.org"]);
     // Gateway first, then timeout.
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", "httpbin.org", "-n", &ns],
-    ));
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["timeout", "httpbin.org", "0.5s", "-n", &ns],
-    ));
+    student1.ok(&["via-gateway", "httpbin.org"]);
+    let run = student1.ok(&["timeout", "httpbin.org", "0.5s"]);
     assert_eq!(
         run.stdout,
         "virtualservice.networking.istio.io/httpbin configured\n"
@@ -213,34 +177,18 @@ fn timeout_and_gateway_compose_on_one_virtual_service_both_ways() {
     expected["http"][0]["timeout"] = "0.5s".into();
     assert_eq!(vs["spec"], expected);
     // Turning the gateway off keeps the timeout: the exercise's timeout VirtualService.
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", "httpbin.org", "--off", "-n", &ns],
-    ));
+    student1.ok(&["via-gateway", "httpbin.org", "--off"]);
     let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
     assert_eq!(vs["spec"], seed("api-egress-vs-timeout.yaml")["spec"]);
     // Timeout first, then gateway: the timeout stays, on the gateway route.
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", "httpbin.org", "-n", &ns],
-    ));
+    student1.ok(&["via-gateway", "httpbin.org"]);
     assert_eq!(
         c.get("virtualservice", &ns, "httpbin").unwrap()["spec"],
         expected
     );
     // Undo both: nothing left to say, so the VirtualService goes.
-    ok(egress(
-        &c,
-        "student1",
-        &["timeout", "httpbin.org", "--clear", "-n", &ns],
-    ));
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", "httpbin.org", "--off", "-n", &ns],
-    ));
+    student1.ok(&["timeout", "httpbin.org", "--clear"]);
+    let run = student1.ok(&["via-gateway", "httpbin.org", "--off"]);
     assert_eq!(
         run.stdout,
         "virtualservice.networking.istio.io/httpbin deleted\n"
@@ -272,10 +220,11 @@ spec:
 fn hand_made_objects_are_refused_then_adopted() {
     let c = Cluster::main();
     let ns = c.namespace("adopt", "student1");
+    let student1 = Session::student1(&c, &ns);
     // The student's own object from doing the exercise by hand.
     c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(HAND_MADE_SE));
     let before = c.get("serviceentry", &ns, "httpbin").unwrap();
-    let run = egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]);
+    let run = student1.run(&["allow", "httpbin.org"]);
     assert_eq!(run.code, 8, "{}", run.stderr);
     assert!(
         run.stderr
@@ -291,11 +240,7 @@ fn hand_made_objects_are_refused_then_adopted() {
         after["metadata"]["resourceVersion"]
     );
 
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "--adopt", "-n", &ns],
-    ));
+    let run = student1.ok(&["allow", "httpbin.org", "--adopt"]);
     assert_eq!(
         run.stdout,
         "serviceentry.networking.istio.io/httpbin configured\n"
@@ -315,7 +260,7 @@ spec:
     - destination: {host: httpbin.org}
 "#;
     c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(vs));
-    let run = egress(&c, "student1", &["timeout", "httpbin.org", "1s", "-n", &ns]);
+    let run = student1.run(&["timeout", "httpbin.org", "1s"]);
     assert_eq!(run.code, 8);
     assert!(
         run.stderr.contains("my-httpbin-route") && run.stderr.contains("Istio ignores one"),
@@ -344,19 +289,7 @@ spec:
     assert_eq!(adopted["spec"]["http"][0]["timeout"], "1s");
 
     // A name taken by an object for another host is refused even with --adopt.
-    let run = egress(
-        &c,
-        "student1",
-        &[
-            "allow",
-            "httpbin.com",
-            "--name",
-            "httpbin",
-            "--adopt",
-            "-n",
-            &ns,
-        ],
-    );
+    let run = student1.run(&["allow", "httpbin.com", "--name", "httpbin", "--adopt"]);
     assert_eq!(run.code, 8);
     assert!(run.stderr.contains("not httpbin.com"), "{}", run.stderr);
 }
@@ -365,34 +298,19 @@ spec:
 fn cleanup_deletes_only_what_the_plugin_made() {
     let c = Cluster::main();
     let ns = c.namespace("cleanup", "student1");
+    let student1 = Session::student1(&c, &ns);
     let hand_made = HAND_MADE_SE
         .replace("name: httpbin", "name: manual")
         .replace("httpbin.org", "example.org");
     c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(&hand_made));
-    ok(egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "api.github.com", "-n", &ns],
-    ));
-    ok(egress(
-        &c,
-        "student1",
-        &["timeout", "httpbin.org", "2s", "-n", &ns],
-    ));
+    student1.ok(&["allow", "httpbin.org", "api.github.com"]);
+    student1.ok(&["timeout", "httpbin.org", "2s"]);
 
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["cleanup", "--dry-run=client", "-n", &ns],
-    ));
+    let run = student1.ok(&["cleanup", "--dry-run=client"]);
     assert!(run.stdout.contains("deleted (dry run)"), "{}", run.stdout);
     assert!(c.get("serviceentry", &ns, "httpbin").is_some());
 
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["cleanup", "httpbin.org", "-n", &ns],
-    ));
+    let run = student1.ok(&["cleanup", "httpbin.org"]);
     assert_eq!(
         run.stdout,
         "virtualservice.networking.istio.io/httpbin deleted\nserviceentry.networking.istio.io/httpbin deleted\n"
@@ -404,7 +322,7 @@ fn cleanup_deletes_only_what_the_plugin_made() {
 
     // A hand-made object with the plugin's usual name is safe too.
     c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(HAND_MADE_SE));
-    let run = ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    let run = student1.ok(&["cleanup"]);
     assert_eq!(run.stdout, "serviceentry.networking.istio.io/api deleted\n");
     assert!(c.get("serviceentry", &ns, "manual").is_some());
     assert!(c.get("serviceentry", &ns, "httpbin").is_some());
@@ -452,6 +370,7 @@ fn writing_into_istio_system_is_refused_and_nothing_is_written_elsewhere() {
 fn adopt_replaces_the_spec_and_takes_every_field_over() {
     let c = Cluster::main();
     let ns = c.namespace("adopt-all", "student1");
+    let student1 = Session::student1(&c, &ns);
     // Made by kubectl apply (client-side): other ports, another location, retries on the route.
     let hand_made = r#"
 apiVersion: networking.istio.io/v1
@@ -475,19 +394,11 @@ spec:
     - destination: {host: httpbin.org}
 "#;
     c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(hand_made));
-    ok(egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "--adopt", "-n", &ns],
-    ));
+    student1.ok(&["allow", "httpbin.org", "--adopt"]);
     let se = c.get("serviceentry", &ns, "httpbin").unwrap();
     assert_eq!(se["spec"], seed("api-egress-se.yaml")["spec"]);
     // No --force-conflicts needed to take over what kubectl apply made.
-    ok(egress(
-        &c,
-        "student1",
-        &["timeout", "httpbin.org", "0.5s", "--adopt", "-n", &ns],
-    ));
+    student1.ok(&["timeout", "httpbin.org", "0.5s", "--adopt"]);
     let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
     // The route's settings the plugin expresses (timeout, retries, gateway hops) are composed
     // like any of its own VirtualService's: the retries stay, the timeout is the new one.
@@ -525,21 +436,9 @@ spec:
     assert_eq!(managers("serviceentry"), ["kubectl-egress Apply"]);
     assert_eq!(managers("virtualservice"), ["kubectl-egress Apply"]);
     // The plugin now owns every field: clearing the timeout removes it.
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", "httpbin.org", "-n", &ns],
-    ));
-    ok(egress(
-        &c,
-        "student1",
-        &["timeout", "httpbin.org", "--clear", "-n", &ns],
-    ));
-    ok(egress(
-        &c,
-        "student1",
-        &["retries", "httpbin.org", "--clear", "-n", &ns],
-    ));
+    student1.ok(&["via-gateway", "httpbin.org"]);
+    student1.ok(&["timeout", "httpbin.org", "--clear"]);
+    student1.ok(&["retries", "httpbin.org", "--clear"]);
     let vs = c.get("virtualservice", &ns, "httpbin").unwrap();
     assert_eq!(vs["spec"], seed("api-egress-vs-gateway.yaml")["spec"]);
 }

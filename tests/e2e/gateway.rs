@@ -60,12 +60,13 @@ fn the_course_environment_is_written_by_gateway_and_equals_the_reference() {
 fn gateway_lets_a_host_out_through_the_egress_gateway_and_students_may_not_run_it() {
     let c = Cluster::main();
     let ns = c.namespace("gateway", "student1");
+    let student1 = Session::student1(&c, &ns);
     let host = format!("gw{}.example.org", std::process::id());
     let base = host.split('.').next().unwrap().to_string();
     let before = istio_system_objects(&c);
-    ok(egress(&c, "student1", &["allow", &host, "-n", &ns]));
+    student1.ok(&["allow", &host]);
     // No exit point for the host yet: via-gateway refuses (404 at the gateway), writes nothing.
-    let run = egress(&c, "student1", &["via-gateway", &host, "-n", &ns]);
+    let run = student1.run(&["via-gateway", &host]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(c.get("virtualservice", &ns, &base).is_none());
 
@@ -140,7 +141,7 @@ fn gateway_lets_a_host_out_through_the_egress_gateway_and_students_may_not_run_i
     );
 
     // Now the student's route is one Istio honours: accepted without --force, and status agrees.
-    ok(egress(&c, "student1", &["via-gateway", &host, "-n", &ns]));
+    student1.ok(&["via-gateway", &host]);
     ok(egress(
         &c,
         "student1",
@@ -216,6 +217,6 @@ fn gateway_lets_a_host_out_through_the_egress_gateway_and_students_may_not_run_i
     // A student's cleanup looks for no Gateway: one delete-collection each for VirtualServices,
     // ServiceEntries and DestinationRules (TLS origination).
     let mark = c.audit_mark();
-    ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    student1.ok(&["cleanup"]);
     assert_eq!(c.audit_since(mark, "student1").len(), 3);
 }

@@ -30,11 +30,12 @@ fn traffic_of(c: &Cluster, user: &str, ns: &str, host: &str, port: u64) -> Value
 fn https_modes_work_end_to_end_on_both_sides() {
     let c = Cluster::main();
     let ns = c.namespace("https", "student1");
+    let student1 = Session::student1(&c, &ns);
     let host = format!("secure{}.example.org", std::process::id());
     let base = host.split('.').next().unwrap().to_string();
     let gateway_vs = format!("{base}-egressgateway");
     let origination_rule = format!("originate-tls-for-{base}");
-    ok(egress(&c, "student1", &["allow", &host, "-n", &ns]));
+    student1.ok(&["allow", &host]);
     ok(egress(&c, "admin", &["gateway", &host, "--tls"]));
     let gateway = c.get("gateway", "istio-system", &gateway_vs).unwrap();
     assert_eq!(gateway["spec"]["servers"][1]["tls"]["mode"], "PASSTHROUGH");
@@ -42,11 +43,7 @@ fn https_modes_work_end_to_end_on_both_sides() {
 
     // The admins' gateway passes TLS through and does not originate: --tls-origination is
     // refused (exit 3) and nothing is written.
-    let run = egress(
-        &c,
-        "student1",
-        &["via-gateway", &host, "--tls-origination", "-n", &ns],
-    );
+    let run = student1.run(&["via-gateway", &host, "--tls-origination"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(
         run.stderr.contains("does not originate TLS")
@@ -59,17 +56,9 @@ fn https_modes_work_end_to_end_on_both_sides() {
     assert!(c.get("virtualservice", &ns, &base).is_none());
 
     // Passthrough, composed with a timeout and retries on the same VirtualService.
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", &host, "--tls", "-n", &ns],
-    ));
-    ok(egress(&c, "student1", &["timeout", &host, "2s", "-n", &ns]));
-    ok(egress(
-        &c,
-        "student1",
-        &["retries", &host, "--attempts", "3", "-n", &ns],
-    ));
+    student1.ok(&["via-gateway", &host, "--tls"]);
+    student1.ok(&["timeout", &host, "2s"]);
+    student1.ok(&["retries", &host, "--attempts", "3"]);
     let vs = c.get("virtualservice", &ns, &base).unwrap();
     assert_eq!(
         vs["spec"]["tls"][0]["match"][0]["sniHosts"][0],
@@ -124,11 +113,7 @@ fn https_modes_work_end_to_end_on_both_sides() {
     assert_ne!(tls["outcome"], "egress", "{tls}");
     // The student follows: the same HTTP route, now accepted; the TLS route goes, the timeout
     // and retries stay, and apply to what leaves the gateway as HTTPS.
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", &host, "--tls-origination", "-n", &ns],
-    ));
+    student1.ok(&["via-gateway", &host, "--tls-origination"]);
     let vs = c.get("virtualservice", &ns, &base).unwrap();
     assert!(vs["spec"]["tls"].is_null(), "{vs}");
     assert_eq!(vs["spec"]["http"][0]["timeout"], "2s");
@@ -158,11 +143,7 @@ fn https_modes_work_end_to_end_on_both_sides() {
     assert!(http["upstreamTls"].is_null(), "{http}");
 
     // --off on each side undoes it; cleanup leaves nothing of the plugin's.
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", &host, "--off", "-n", &ns],
-    ));
+    student1.ok(&["via-gateway", &host, "--off"]);
     let vs = c.get("virtualservice", &ns, &base).unwrap();
     assert!(
         vs["spec"]["gateways"].is_null() && vs["spec"]["tls"].is_null(),
@@ -182,7 +163,7 @@ fn https_modes_work_end_to_end_on_both_sides() {
     ] {
         assert!(c.get(kind, "istio-system", name).is_none(), "{kind}/{name}");
     }
-    ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    student1.ok(&["cleanup"]);
     assert!(admin_list(&c, "virtualservices", &ns).is_empty());
     assert!(admin_list(&c, "serviceentries", &ns).is_empty());
 }
@@ -192,6 +173,7 @@ fn https_modes_work_end_to_end_on_both_sides() {
 fn a_wildcard_passes_through_the_gateway_to_one_upstream() {
     let c = Cluster::main();
     let ns = c.namespace("wildcard", "student1");
+    let student1 = Session::student1(&c, &ns);
     let wildcard = format!("*.wiki{}.example.org", std::process::id());
     let upstream = format!("www.wiki{}.example.org", std::process::id());
     // Without --upstream or --tls the admin is told why, and nothing is sent.
@@ -209,13 +191,9 @@ fn a_wildcard_passes_through_the_gateway_to_one_upstream() {
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(c.audit_since(mark, "admin").is_empty());
     }
-    ok(egress(&c, "student1", &["allow", &wildcard, "-n", &ns]));
+    student1.ok(&["allow", &wildcard]);
     // The student's TLS route is refused until the admins' passthrough exists.
-    let run = egress(
-        &c,
-        "student1",
-        &["via-gateway", &wildcard, "--tls", "-n", &ns],
-    );
+    let run = student1.run(&["via-gateway", &wildcard, "--tls"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     let run = ok(egress(
         &c,
@@ -231,11 +209,7 @@ fn a_wildcard_passes_through_the_gateway_to_one_upstream() {
         .to_string();
     let se = c.get("serviceentry", "istio-system", &base).unwrap();
     assert_eq!(se["spec"]["hosts"], serde_json::json!([upstream]));
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", &wildcard, "--tls", "-n", &ns],
-    ));
+    student1.ok(&["via-gateway", &wildcard, "--tls"]);
     let vs = admin_list(&c, "virtualservices", &ns);
     assert_eq!(vs.len(), 1);
     assert!(
@@ -259,7 +233,7 @@ fn a_wildcard_passes_through_the_gateway_to_one_upstream() {
     );
     ok(egress(&c, "admin", &["gateway", &wildcard, "--off"]));
     assert!(c.get("serviceentry", "istio-system", &base).is_none());
-    ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    student1.ok(&["cleanup"]);
 }
 
 /// `allow HOST` after `allow HOST --tls-origination` takes the origination back whole: the
@@ -269,12 +243,9 @@ fn a_wildcard_passes_through_the_gateway_to_one_upstream() {
 fn allow_without_tls_origination_undoes_it() {
     let c = Cluster::main();
     let ns = c.namespace("unorigin", "student1");
-    ok(egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "--tls-origination", "-n", &ns],
-    ));
-    let run = ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    let student1 = Session::student1(&c, &ns);
+    student1.ok(&["allow", "httpbin.org", "--tls-origination"]);
+    let run = student1.ok(&["allow", "httpbin.org"]);
     assert!(
         run.stdout
             .contains("destinationrule.networking.istio.io/httpbin deleted"),
@@ -289,14 +260,10 @@ fn allow_without_tls_origination_undoes_it() {
     );
     // Once undone, allow costs its 2 requests again.
     let mark = c.audit_mark();
-    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    student1.ok(&["allow", "httpbin.org"]);
     assert_eq!(c.audit_since(mark, "student1").len(), 2);
     // A hand-made rule under the name stays.
-    ok(egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "--tls-origination", "-n", &ns],
-    ));
+    student1.ok(&["allow", "httpbin.org", "--tls-origination"]);
     c.admin_ok(
         &[
             "label",
@@ -308,6 +275,6 @@ fn allow_without_tls_origination_undoes_it() {
         ],
         None,
     );
-    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    student1.ok(&["allow", "httpbin.org"]);
     assert!(c.get("destinationrule", &ns, "httpbin").is_some());
 }

@@ -353,11 +353,8 @@ fn oracle_on_a_live_namespace() {
 fn route_writes_refuse_what_istio_would_ignore_and_write_nothing() {
     let c = Cluster::main();
     let ns = c.namespace("refuse", "student1");
-    ok(egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "api.example.org", "-n", &ns],
-    ));
+    let student1 = Session::student1(&c, &ns);
+    student1.ok(&["allow", "httpbin.org", "api.example.org"]);
     for (args, says) in [
         (
             vec!["via-gateway", "httpbin.org", "--port", "443"],
@@ -395,11 +392,7 @@ fn route_writes_refuse_what_istio_would_ignore_and_write_nothing() {
     }
     assert!(admin_list(&c, "virtualservices", &ns).is_empty());
     // The exercise's own route is honoured, and --force writes what would be refused.
-    ok(egress(
-        &c,
-        "student1",
-        &["via-gateway", "httpbin.org", "-n", &ns],
-    ));
+    student1.ok(&["via-gateway", "httpbin.org"]);
     ok(egress(
         &c,
         "student1",

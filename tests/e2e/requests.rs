@@ -47,29 +47,14 @@ fn request_budgets_from_the_audit_log() {
 fn server_dry_run_changes_nothing() {
     let c = Cluster::main();
     let ns = c.namespace("dryrun", "student1");
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "--dry-run=server", "-n", &ns],
-    ));
+    let student1 = Session::student1(&c, &ns);
+    let run = student1.ok(&["allow", "httpbin.org", "--dry-run=server"]);
     assert_eq!(
         run.stdout,
         "serviceentry.networking.istio.io/httpbin created (server dry run)\n"
     );
     assert!(c.get("serviceentry", &ns, "httpbin").is_none());
-    let run = ok(egress(
-        &c,
-        "student1",
-        &[
-            "allow",
-            "httpbin.org",
-            "--dry-run=server",
-            "-o",
-            "json",
-            "-n",
-            &ns,
-        ],
-    ));
+    let run = student1.ok(&["allow", "httpbin.org", "--dry-run=server", "-o", "json"]);
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(v["metadata"]["uid"].is_string(), "server-returned object");
     assert_eq!(v["apiVersion"], "networking.istio.io/v1");
@@ -79,6 +64,7 @@ fn server_dry_run_changes_nothing() {
 fn several_hosts_are_all_or_nothing() {
     let c = Cluster::main();
     let ns = c.namespace("atomic", "student1");
+    let student1 = Session::student1(&c, &ns);
     // The admins forbid STATIC resolution here (an admission policy: a real server-side rejection).
     let run = deny_service_entries(
         &c,
@@ -110,19 +96,13 @@ fn several_hosts_are_all_or_nothing() {
         run.stderr
     );
 
-    let run = egress(
-        &c,
-        "student1",
-        &[
-            "allow",
-            "ok.example.com",
-            "static.example.com",
-            "--resolution",
-            "STATIC",
-            "-n",
-            &ns,
-        ],
-    );
+    let run = student1.run(&[
+        "allow",
+        "ok.example.com",
+        "static.example.com",
+        "--resolution",
+        "STATIC",
+    ]);
     assert_eq!(run.code, 9, "{}", run.stdout);
     assert!(
         c.get("serviceentry", &ns, "ok").is_none(),
@@ -370,7 +350,8 @@ fn many_hosts_cost_a_request_each_and_stay_all_or_nothing() {
 fn conflicts_with_another_field_manager_suggest_force() {
     let c = Cluster::main();
     let ns = c.namespace("conflict", "student1");
-    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    let student1 = Session::student1(&c, &ns);
+    student1.ok(&["allow", "httpbin.org"]);
     // Another tool takes over the resolution field.
     let other = format!(
         "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: httpbin, namespace: {ns}}}\nspec:\n  hosts: [httpbin.org]\n  resolution: NONE\n"
@@ -386,7 +367,7 @@ fn conflicts_with_another_field_manager_suggest_force() {
         ],
         Some(&other),
     );
-    let run = egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]);
+    let run = student1.run(&["allow", "httpbin.org"]);
     assert_eq!(run.code, 8);
     assert!(
         run.stderr.contains("conflict") && run.stderr.contains("--force-conflicts"),
@@ -394,11 +375,7 @@ fn conflicts_with_another_field_manager_suggest_force() {
         run.stderr
     );
     assert!(run.stderr.contains("other-tool"), "{}", run.stderr);
-    let run = ok(egress(
-        &c,
-        "student1",
-        &["allow", "httpbin.org", "--force-conflicts", "-n", &ns],
-    ));
+    let run = student1.ok(&["allow", "httpbin.org", "--force-conflicts"]);
     assert_eq!(
         run.stdout,
         "serviceentry.networking.istio.io/httpbin configured\n"
@@ -413,6 +390,7 @@ fn conflicts_with_another_field_manager_suggest_force() {
 fn thousands_of_objects_are_listed_in_pages_and_cleaned_up_in_batches() {
     let c = Cluster::main();
     let ns = c.namespace("many", "student1");
+    let student1 = Session::student1(&c, &ns);
     const N: usize = 5000;
     // Created by 10 kubectl processes at once: one alone (client-side rate limits) takes minutes.
     std::thread::scope(|scope| {
@@ -448,7 +426,7 @@ fn thousands_of_objects_are_listed_in_pages_and_cleaned_up_in_batches() {
             .all(|e| e["requestURI"].as_str().unwrap().contains("limit=500"))
     );
 
-    let run = ok(egress(&c, "student1", &["cleanup", "-n", &ns]));
+    let run = student1.ok(&["cleanup"]);
     assert_eq!(run.stdout.lines().count(), N);
     assert!(run.stderr.contains("so far"), "{}", run.stderr);
     let left = admin_list(&c, "serviceentries", &ns);

@@ -249,7 +249,8 @@ fn status_in_istio_system_shows_the_gateways_side() {
     assert_eq!(entry["findings"][0]["code"], "EGR021", "{entry}");
     // A student's namespace has no gateway side.
     let ns = c.namespace("gwside", "student1");
-    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    let student1 = Session::student1(&c, &ns);
+    student1.ok(&["allow", "httpbin.org"]);
     let json = ok(egress(&c, "student1", &["status", "-n", &ns, "-o", "json"]));
     assert!(!json.stdout.contains("\"gateway\":"), "{}", json.stdout);
 }

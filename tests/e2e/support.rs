@@ -1,4 +1,4 @@
-//! What every area shares: the clusters, the plugin's runs, fixtures.
+//! What every area shares: the clusters, the plugin's runs, a student's session, fixtures.
 
 pub use std::path::PathBuf;
 pub use std::process::{Command, Output};
@@ -195,6 +195,38 @@ pub fn assert_managed(object: &Value) {
 }
 
 pub const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
+
+/// One user's runs of the plugin in one namespace: each run gets `-n NAMESPACE` after its
+/// arguments, so `student1.ok(&["allow", "httpbin.org"])` is
+/// `ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]))`.
+pub struct Session<'a> {
+    cluster: &'a Cluster,
+    user: &'a str,
+    ns: &'a str,
+}
+
+impl<'a> Session<'a> {
+    /// student1, the exercise's student, in `ns`.
+    pub fn student1(cluster: &'a Cluster, ns: &'a str) -> Session<'a> {
+        Session {
+            cluster,
+            user: "student1",
+            ns,
+        }
+    }
+
+    /// The plugin with `args` then `-n NAMESPACE`, whatever its exit code.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut args = args.to_vec();
+        args.extend(["-n", self.ns]);
+        egress(self.cluster, self.user, &args)
+    }
+
+    /// [`Session::run`], which must exit 0.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        ok(self.run(args))
+    }
+}
 
 /// A kubeconfig like student1's whose server is `url`.
 pub fn kubeconfig_pointing_at(c: &Cluster, url: &str) -> (tempfile::TempDir, PathBuf) {
