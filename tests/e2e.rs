@@ -11,6 +11,8 @@
 
 #[path = "support/faults.rs"]
 mod faults;
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "oracle/mod.rs"]
 mod oracle;
 #[path = "e2e/support.rs"]

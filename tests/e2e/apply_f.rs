@@ -2,13 +2,6 @@
 
 use crate::support::*;
 
-fn exercise_fixtures() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/exercise")
-        .display()
-        .to_string()
-}
-
 /// `apply -f` as the exercise's first step: student1, $STUDENT_NS and $TRAINING_NAME.
 fn apply_as_student(c: &Cluster, ns: &str, args: &[&str]) -> Run {
     egress_env(
@@ -23,7 +16,7 @@ fn apply_f_the_exercise_as_student1_then_cleanup_f_removes_exactly_them() {
     let c = Cluster::main();
     let ns = c.namespace("apply", "student1");
     let student1 = Session::student1(&c, &ns);
-    let dir = exercise_fixtures();
+    let dir = exercise_dir();
 
     let mark = c.audit_mark();
     let run = ok(apply_as_student(&c, &ns, &["apply", "-f", &dir]));
@@ -281,7 +274,7 @@ fn apply_f_without_istio_names_the_kind() {
     let run = egress_env(
         c.kubeconfig("admin"),
         &[("STUDENT_NS", "student1"), ("TRAINING_NAME", "egress")],
-        &["apply", "-f", &exercise_fixtures(), "--dry-run=server"],
+        &["apply", "-f", &exercise_dir(), "--dry-run=server"],
     );
     assert_eq!(run.code, 6, "{}", run.stderr);
     assert!(

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use serde_json::Value;
 
+pub use crate::fixtures::{exercise_dir, seed};
+
 pub struct Cluster {
     pub dir: PathBuf,
 }
@@ -178,13 +180,6 @@ pub fn ok(run: Run) -> Run {
         run.stdout, run.stderr
     );
     run
-}
-
-pub fn seed(file: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/seed")
-        .join(file);
-    serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 pub fn assert_managed(object: &Value) {
