@@ -4,6 +4,9 @@
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 /// The plugin with an empty HOME and no KUBECONFIG: nothing to connect to.
 fn egress() -> Command {
     let home = tempfile::tempdir().unwrap().keep();
@@ -873,11 +876,7 @@ fn defaults_equal_the_exercise_objects() {
             labels,
             serde_json::json!({"app.kubernetes.io/managed-by": "kubectl-egress"})
         );
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/seed")
-            .join(fixture);
-        let seed: serde_json::Value =
-            serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let seed = fixtures::seed(fixture);
         assert_eq!(ours, seed, "{args:?} differs from the exercise's {fixture}");
     }
 }
