@@ -14,7 +14,7 @@ use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
 use crate::core::findings::Code;
 use crate::core::istio::{
-    ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualService, VirtualServiceSpec,
+    ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualService, VirtualServiceSpec, to_value, typed,
 };
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
@@ -26,10 +26,7 @@ use crate::core::validate::{
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
-use super::allow::to_value;
-use super::{
-    Attempt, Change, Written, carry_out, existing, find_by_name, retrying, status, typed, warn,
-};
+use super::{Attempt, Change, Written, carry_out, existing, find_by_name, retrying, status, warn};
 
 pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     let host = Host::parse(&args.host)?;
