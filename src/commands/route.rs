@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::cli::{RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
+use crate::cluster::view::read_view;
 use crate::core::findings::Code;
 use crate::core::istio::{
     ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualService, VirtualServiceSpec, to_value, typed,
@@ -26,7 +27,7 @@ use crate::core::validate::{
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
-use super::{Attempt, Change, Written, carry_out, existing, find_by_name, retrying, status, warn};
+use super::{Attempt, Change, Written, carry_out, existing, find_by_name, retrying, warn};
 
 pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     let host = Host::parse(&args.host)?;
@@ -279,7 +280,7 @@ async fn edit(
                 _ => vec![],
             };
             Some(
-                status::read_view(
+                read_view(
                     &api,
                     Some(&namespace),
                     service_entries.clone(),
