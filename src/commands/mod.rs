@@ -6,6 +6,7 @@ pub mod apply;
 pub mod cleanup;
 pub mod completion;
 pub mod gateway;
+mod manifests;
 pub mod route;
 pub mod status;
 
