@@ -62,23 +62,7 @@ pub async fn read_view(
         api.list_typed(Kind::DestinationRule, Some(GATEWAY_NAMESPACE), None)
             .await,
     );
-    // The namespace's own (TLS origination); with -A or in istio-system, the list above has them.
-    let namespace_destination_rules: Vec<DestinationRule> = match namespace {
-        Some(ns) if ns != GATEWAY_NAMESPACE => {
-            known(api.list_typed(Kind::DestinationRule, Some(ns), None).await)
-                .into_option()
-                .unwrap_or_default()
-        }
-        None => known(api.list_typed(Kind::DestinationRule, None, None).await)
-            .into_option()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|dr: &DestinationRule| {
-                dr.metadata.namespace.as_deref() != Some(GATEWAY_NAMESPACE)
-            })
-            .collect(),
-        _ => vec![],
-    };
+    let namespace_destination_rules = namespace_rules(api, namespace).await;
     let services = read_services(api, &virtual_services, also_services).await;
     let egress_gateway_service = match &services[DEFAULT_EGRESS_GATEWAY_HOST] {
         Known::Yes(s) => Known::Yes(s.is_some()),
@@ -104,6 +88,27 @@ pub async fn read_view(
         namespace_destination_rules,
         services,
         outbound_policy,
+    }
+}
+
+/// The namespace's own DestinationRules (TLS origination); with -A, every namespace's but
+/// istio-system's; in istio-system none (its list has them).
+async fn namespace_rules(api: &IstioApi<'_>, namespace: Option<&str>) -> Vec<DestinationRule> {
+    match namespace {
+        Some(ns) if ns != GATEWAY_NAMESPACE => {
+            known(api.list_typed(Kind::DestinationRule, Some(ns), None).await)
+                .into_option()
+                .unwrap_or_default()
+        }
+        None => known(api.list_typed(Kind::DestinationRule, None, None).await)
+            .into_option()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|dr: &DestinationRule| {
+                dr.metadata.namespace.as_deref() != Some(GATEWAY_NAMESPACE)
+            })
+            .collect(),
+        _ => vec![],
     }
 }
 
