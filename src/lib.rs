@@ -70,3 +70,34 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Exi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The arrows run down: `commands` uses `cluster` and `core`, `cluster` uses `core`, and
+    /// neither of the lower layers names the one above it (tests aside).
+    #[test]
+    fn cluster_and_core_import_nothing_from_commands() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut checked = 0;
+        for dir in ["cluster", "core"] {
+            for file in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+                let path = file.unwrap().path();
+                let source = std::fs::read_to_string(&path).unwrap();
+                let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+                for upward in [
+                    "crate::commands",
+                    "super::super::commands",
+                    "super::commands",
+                ] {
+                    assert!(
+                        !code.contains(upward),
+                        "{} names {upward}: the arrow runs back up",
+                        path.display()
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 10, "only {checked} files read");
+    }
+}

@@ -273,7 +273,7 @@ impl<'a> IstioApi<'a> {
     ) -> Result<Vec<Object<S>>> {
         let mut items = vec![];
         self.list_each(kind, namespace, selector, |item| {
-            items.push(crate::commands::typed(&item))
+            items.push(crate::core::istio::typed(&item))
         })
         .await?;
         Ok(items)
@@ -472,7 +472,7 @@ impl<'a> IstioApi<'a> {
     ) -> Result<Value> {
         match before {
             Some(before)
-                if !crate::commands::typed::<Value>(before)
+                if !crate::core::istio::typed::<Value>(before)
                     .metadata
                     .is_managed() =>
             {

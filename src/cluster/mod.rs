@@ -4,3 +4,4 @@ pub mod api;
 pub mod connect;
 pub mod exec;
 pub mod transport;
+pub mod view;

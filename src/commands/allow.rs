@@ -11,7 +11,7 @@
 use crate::cli::{AllowArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
-use crate::core::istio::{ApiVersion, Kind, ServiceEntrySpec};
+use crate::core::istio::{ApiVersion, Kind, ServiceEntrySpec, to_value, typed};
 use crate::core::naming;
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
@@ -21,7 +21,7 @@ use crate::settings::{DryRun, Settings};
 
 use super::{
     Attempt, Change, Written, carry_out_independent, existing, find_by_name, parse_hosts, retrying,
-    typed, warn,
+    warn,
 };
 
 fn options(args: &AllowArgs) -> std::result::Result<AllowOptions, InputError> {
@@ -259,8 +259,4 @@ async fn write_service_entries(
         attempt.written,
     )
     .await
-}
-
-pub fn to_value<T: serde::Serialize>(object: &T) -> serde_json::Value {
-    serde_json::to_value(object).unwrap_or_default()
 }

@@ -9,6 +9,7 @@
 //! Each object is printed as it goes; a failure says how far it got.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use kube::api::Preconditions;
@@ -16,16 +17,18 @@ use kube::api::Preconditions;
 use serde_json::Value;
 
 use crate::cli::CleanupArgs;
-use crate::cluster::api::{Batch, IstioApi};
+use crate::cluster::api::{Batch, IstioApi, Resource};
 use crate::cluster::connect;
 use crate::core::gateway;
 use crate::core::istio::{
-    COMPONENT_LABEL, COMPONENT_VALUE, Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    COMPONENT_LABEL, COMPONENT_VALUE, Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Metadata,
 };
+use crate::core::manifest::{self, ApiKind};
 use crate::core::render::{self, ObjectFormat};
 use crate::error::{Error, Result, exit};
 use crate::settings::{DryRun, Settings};
 
+use super::manifests::{live, load, named, resolve};
 use super::parse_hosts;
 
 /// Objects per delete-collection request: starts here, doubles while a batch takes under an
@@ -74,7 +77,7 @@ impl Report {
 
 pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
     if !args.filenames.is_empty() {
-        return super::apply::cleanup(settings, &args.filenames).await;
+        return cleanup_files(settings, &args.filenames).await;
     }
     let hosts = parse_hosts(&args.hosts)?;
     let format = settings.object_format()?;
@@ -121,6 +124,71 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
                 .map(|ns| format!(" in namespace {ns}"))
                 .unwrap_or_default()
         );
+    }
+    Ok(exit::OK)
+}
+
+/// `cleanup -f PATH...`: deletes exactly the objects the files name that carry the plugin's
+/// label, each only if it is still the object listed (uid). The others are skipped, on stderr.
+async fn cleanup_files(settings: &Settings, paths: &[PathBuf]) -> Result<u8> {
+    let format = settings.object_format()?;
+    let manifests = load(paths)?;
+    let (namespace, cluster) = connect::open_cluster(settings).await?;
+    manifest::check_scope(&manifests, &namespace)?;
+    let api = IstioApi::new(&cluster, settings.api_version);
+    let resources = resolve(&api, &manifests, &namespace).await?;
+    let live = live(&api, &resources, &namespace).await?;
+    let suffix = match settings.dry_run {
+        DryRun::None => "",
+        DryRun::Client => " (dry run)",
+        DryRun::Server => " (server dry run)",
+    };
+    let mut deleted: Vec<Value> = vec![];
+    let mut seen: Vec<(ApiKind, String)> = vec![];
+    // In reverse: what was applied last (routes, gateways) goes first.
+    for (m, resource) in manifests.iter().zip(resources).rev() {
+        let key = (m.kind.clone(), m.name().to_string());
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let shown = format!("{}/{}", m.kind.qualified(), m.name());
+        let Some(object) = named(&live, &m.kind, m.name()) else {
+            eprintln!(
+                "skipped {shown} ({}): not found in namespace {namespace}",
+                m.origin
+            );
+            continue;
+        };
+        let metadata: Metadata =
+            serde_json::from_value(object["metadata"].clone()).unwrap_or_default();
+        if !metadata.is_managed() {
+            eprintln!(
+                "skipped {shown} ({}): not made by kubectl-egress (no label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}), left as it is",
+                m.origin
+            );
+            continue;
+        }
+        if settings.dry_run != DryRun::Client {
+            api.delete(
+                &Resource::Discovered(resource),
+                &namespace,
+                m.name(),
+                Preconditions {
+                    uid: metadata.uid.clone(),
+                    resource_version: None,
+                },
+                settings.dry_run == DryRun::Server,
+            )
+            .await?;
+        }
+        match format {
+            Some(_) => deleted.push(object.clone()),
+            None => println!("{} deleted{suffix}", render::name(object)),
+        }
+    }
+    if let Some(format) = format {
+        print!("{}", render::objects(format, &deleted));
     }
     Ok(exit::OK)
 }

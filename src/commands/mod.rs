@@ -6,17 +6,17 @@ pub mod apply;
 pub mod cleanup;
 pub mod completion;
 pub mod gateway;
+mod manifests;
 pub mod route;
 pub mod status;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::cli::{Cli, Command};
 use kube::api::Preconditions;
 
 use crate::cluster::api::{IstioApi, Precondition, Resource, WriteOptions};
-use crate::core::istio::Object;
+use crate::core::istio::typed;
 use crate::core::ownership::Existing;
 use crate::core::render;
 use crate::core::validate::Host;
@@ -50,16 +50,6 @@ pub fn parse_hosts(inputs: &[String]) -> Result<Vec<Host>> {
         }
     }
     Ok(hosts)
-}
-
-/// A listed object in our typed shape; hand-made objects with odd fields still parse.
-pub fn typed<S: DeserializeOwned + Default>(value: &Value) -> Object<S> {
-    serde_json::from_value(value.clone()).unwrap_or_else(|_| Object {
-        api_version: value["apiVersion"].as_str().unwrap_or_default().into(),
-        kind: value["kind"].as_str().unwrap_or_default().into(),
-        metadata: serde_json::from_value(value["metadata"].clone()).unwrap_or_default(),
-        spec: S::default(),
-    })
 }
 
 /// What ownership decisions need to know about listed objects.

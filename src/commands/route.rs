@@ -12,24 +12,21 @@ use serde_json::Value;
 use crate::cli::{RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::{IstioApi, Precondition};
 use crate::cluster::connect;
-use crate::core::findings::Code;
+use crate::cluster::view::read_view;
 use crate::core::istio::{
-    ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualService, VirtualServiceSpec,
+    ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualServiceSpec, to_value, typed,
 };
 use crate::core::ownership::{self, Request};
 use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
-use crate::core::status::{self as status_core, ClusterView, Severity};
-use crate::core::traffic::{Outcome, Via};
+use crate::core::route_checks::{self, Proposal};
+use crate::core::status::ClusterView;
 use crate::core::validate::{
     Host, InputError, Timeout, dns_label, export_to_list, is_http_protocol, port_number,
 };
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
-use super::allow::to_value;
-use super::{
-    Attempt, Change, Written, carry_out, existing, find_by_name, retrying, status, typed, warn,
-};
+use super::{Attempt, Change, Written, carry_out, existing, find_by_name, retrying, warn};
 
 pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     let host = Host::parse(&args.host)?;
@@ -282,7 +279,7 @@ async fn edit(
                 _ => vec![],
             };
             Some(
-                status::read_view(
+                read_view(
                     &api,
                     Some(&namespace),
                     service_entries.clone(),
@@ -377,13 +374,16 @@ async fn edit_virtual_service(
     };
     let planned = plan::virtual_service(&target, &placement.name, host, &next);
     if let (Some(view), Some(vs)) = (edit.checks, &planned) {
-        refuse_what_istio_would_not_honour(
-            view,
-            &virtual_services.items,
-            before.as_ref(),
-            vs,
-            edit,
-        )?;
+        let proposal = Proposal {
+            namespace,
+            host: host.as_str(),
+            change: edit.change,
+            origination: edit.origination,
+        };
+        let listed = &virtual_services.items;
+        if let Some(refusal) = route_checks::refusal(view, listed, before.as_ref(), vs, &proposal) {
+            return Err(Error::failed(Reason::Findings, refusal));
+        }
     }
     let changes = match planned {
         Some(vs) => vec![Change::Apply {
@@ -419,132 +419,4 @@ async fn edit_virtual_service(
         attempt.written,
     )
     .await
-}
-
-/// Runs `status`'s analysis on the namespace as it would be with `vs` written, and refuses (exit
-/// 3, nothing written) when Istio would ignore the route or answer it with an error.
-fn refuse_what_istio_would_not_honour(
-    view: &ClusterView,
-    listed: &[Value],
-    before: Option<&Value>,
-    vs: &VirtualService,
-    edit: &Edit<'_>,
-) -> Result<()> {
-    let host = edit.host.as_str();
-    let mut next = view.clone();
-    let mut written = vs.clone();
-    // A new object is the newest; an existing one keeps its age (it decides which wins).
-    written.metadata.creation_timestamp = before
-        .and_then(|b| b["metadata"]["creationTimestamp"].as_str())
-        .map(String::from)
-        .or_else(|| Some("9999-12-31T23:59:59Z".into()));
-    next.virtual_services = listed
-        .iter()
-        .map(typed::<VirtualServiceSpec>)
-        .filter(|v| v.metadata.name != vs.metadata.name)
-        .chain([written])
-        .collect();
-    let report = status_core::analyse(&next, &[host.to_string()]);
-    let Some(report) = report
-        .hosts
-        .iter()
-        .find(|h| h.namespace == edit.namespace && h.host == host)
-    else {
-        return Ok(());
-    };
-    let what = match edit.change {
-        RouteChange::ViaGateway(..) => "via-gateway",
-        RouteChange::SetRetries(_) => "retries",
-        _ => "timeout",
-    };
-    let refuse = |reason: &str| {
-        Err(Error::failed(
-            Reason::Findings,
-            format!(
-                "{what} {host} would not work: {reason}; nothing was written (fix that first, or write it anyway with --force)"
-            ),
-        ))
-    };
-    // The HTTP hop (via-gateway) and what status says of its port.
-    let http_hop = match edit.change {
-        RouteChange::ViaGateway(Some(hop), _) => report
-            .traffic
-            .iter()
-            .find(|t| t.port == u32::from(hop.port))
-            .map(|t| (hop, t)),
-        _ => None,
-    };
-    let because = |t: &crate::core::traffic::Traffic| {
-        t.reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default()
-    };
-    if let Some((hop, t)) = http_hop
-        && t.via != Via::Gateway
-    {
-        let ignored = report
-            .findings
-            .iter()
-            .find(|f| f.code == Code::RouteIgnored)
-            .map(|f| f.message.clone())
-            .unwrap_or_else(|| {
-                format!(
-                    "Istio ignores a gateway route for port {} of {host} (requests to it go {})",
-                    hop.port, t.via
-                )
-            });
-        return refuse(&ignored);
-    }
-    // The TLS hop (--tls) is held to the same: through the gateway, and out.
-    if let RouteChange::ViaGateway(_, Some(tls)) = edit.change
-        && let Some(t) = report.traffic.iter().find(|t| t.port == 443)
-        && (t.via != Via::Gateway || !matches!(t.outcome, Outcome::Egress | Outcome::Unknown))
-    {
-        return refuse(&format!(
-            "TLS to {host}:443 would go {} ({}{}), not through {}:{}",
-            t.via,
-            t.outcome,
-            because(t),
-            tls.gateway_host,
-            tls.port
-        ));
-    }
-    if let Some((hop, t)) = http_hop
-        && !matches!(t.outcome, Outcome::Egress | Outcome::Unknown)
-    {
-        return refuse(&format!(
-            "requests to port {} would get {} ({}{})",
-            hop.port,
-            t.response.map_or("no answer", |r| r.as_str()),
-            t.outcome,
-            because(t)
-        ));
-    }
-    // --tls-origination: what leaves the gateway for the host must be TLS.
-    if let Some((hop, t)) = http_hop
-        && edit.origination
-        && t.outcome == Outcome::Egress
-        && t.upstream_tls.is_none()
-    {
-        return refuse(&format!(
-            "the egress gateway sends {host}'s port {} on in plain text to {}: it does not originate TLS (an admin runs kubectl egress gateway {host} --tls-origination)",
-            hop.port,
-            t.hops.last().map(String::as_str).unwrap_or(host)
-        ));
-    }
-    let blocking = [
-        Code::NoGatewayForHost,
-        Code::NoEgressGatewayService,
-        Code::HostHiddenFromGateway,
-        Code::NoCluster,
-    ];
-    if let Some(f) = report
-        .findings
-        .iter()
-        .find(|f| f.severity == Severity::Error && blocking.contains(&f.code))
-    {
-        return refuse(&format!("{} {}", f.code, f.message));
-    }
-    Ok(())
 }

@@ -261,6 +261,21 @@ pub struct Object<S> {
     pub spec: S,
 }
 
+/// A listed object in our typed shape; hand-made objects with odd fields still parse.
+pub fn typed<S: serde::de::DeserializeOwned + Default>(value: &serde_json::Value) -> Object<S> {
+    serde_json::from_value(value.clone()).unwrap_or_else(|_| Object {
+        api_version: value["apiVersion"].as_str().unwrap_or_default().into(),
+        kind: value["kind"].as_str().unwrap_or_default().into(),
+        metadata: serde_json::from_value(value["metadata"].clone()).unwrap_or_default(),
+        spec: S::default(),
+    })
+}
+
+/// A planned object as the JSON the API server is sent (and `-o json` prints).
+pub fn to_value<T: Serialize>(object: &T) -> serde_json::Value {
+    serde_json::to_value(object).unwrap_or_default()
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Metadata {

@@ -1,6 +1,6 @@
 //! `apply -f` and `cleanup -f`, the pure part: envsubst-style substitution, splitting files into
 //! objects (multi-document YAML, JSON, `List`s), and the scoping rules (one namespace, no
-//! cluster-scoped kinds). Reading files and asking the cluster live in commands/apply.rs.
+//! cluster-scoped kinds). Reading files and asking the cluster live in commands/manifests.rs.
 
 use std::fmt;
 

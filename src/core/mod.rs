@@ -10,6 +10,7 @@ pub mod naming;
 pub mod ownership;
 pub mod plan;
 pub mod render;
+pub mod route_checks;
 pub mod status;
 pub mod traffic;
 pub mod validate;

@@ -1,0 +1,194 @@
+//! What decides where a namespace's traffic goes, read from the cluster into the pure
+//! [`ClusterView`] that `status` analyses and that `timeout`, `retries` and `via-gateway` check
+//! what they are about to write against. Reads the user may not make come back as unknown.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::api::IstioApi;
+use crate::core::istio::{
+    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, Kind, ServiceEntry, VirtualService,
+};
+use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
+use crate::core::traffic::{KubeService, service_port_protocol};
+use crate::error::Result;
+
+/// What decides where a namespace's traffic goes, beside its own ServiceEntries and
+/// VirtualServices (already listed): what istio-system holds, the Services routes send to, the
+/// mesh config. Reads the user may not make come back as unknown. `timeout` and `via-gateway`
+/// use it too, to check what they are about to write.
+pub async fn read_view(
+    api: &IstioApi<'_>,
+    namespace: Option<&str>,
+    service_entries: Vec<ServiceEntry>,
+    virtual_services: Vec<VirtualService>,
+    also_services: &[&str],
+) -> ClusterView {
+    // What the egress gateway knows of external hosts: already listed with -A, else one list.
+    let gateway_service_entries = if namespace.is_none() || namespace == Some(GATEWAY_NAMESPACE) {
+        Known::Yes(
+            service_entries
+                .iter()
+                .filter(|se| se.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
+                .cloned()
+                .collect(),
+        )
+    } else {
+        known(
+            api.list_typed(Kind::ServiceEntry, Some(GATEWAY_NAMESPACE), None)
+                .await,
+        )
+    };
+    let gateways = known(
+        api.list_typed(Kind::Gateway, Some(GATEWAY_NAMESPACE), None)
+            .await,
+    );
+    let gateway_virtual_services = if namespace.is_none() || namespace == Some(GATEWAY_NAMESPACE) {
+        Known::Yes(
+            virtual_services
+                .iter()
+                .filter(|vs| vs.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
+                .cloned()
+                .collect(),
+        )
+    } else {
+        known(
+            api.list_typed(Kind::VirtualService, Some(GATEWAY_NAMESPACE), None)
+                .await,
+        )
+    };
+    let destination_rules = known(
+        api.list_typed(Kind::DestinationRule, Some(GATEWAY_NAMESPACE), None)
+            .await,
+    );
+    let namespace_destination_rules = namespace_rules(api, namespace).await;
+    let services = read_services(api, &virtual_services, also_services).await;
+    let egress_gateway_service = match &services[DEFAULT_EGRESS_GATEWAY_HOST] {
+        Known::Yes(s) => Known::Yes(s.is_some()),
+        Known::Unknown(why) => Known::Unknown(why.clone()),
+    };
+    let outbound_policy = match known(
+        api.get_core("ConfigMap", "configmaps", GATEWAY_NAMESPACE, "istio")
+            .await,
+    ) {
+        Known::Yes(Some(config_map)) => Known::Yes(outbound_mode(&config_map)),
+        Known::Yes(None) => Known::Unknown("ConfigMap istio-system/istio not found".into()),
+        Known::Unknown(why) => Known::Unknown(why),
+    };
+
+    ClusterView {
+        service_entries,
+        virtual_services,
+        gateways,
+        gateway_service_entries,
+        egress_gateway_service,
+        gateway_virtual_services,
+        destination_rules,
+        namespace_destination_rules,
+        services,
+        outbound_policy,
+    }
+}
+
+/// The namespace's own DestinationRules (TLS origination); with -A, every namespace's but
+/// istio-system's; in istio-system none (its list has them).
+async fn namespace_rules(api: &IstioApi<'_>, namespace: Option<&str>) -> Vec<DestinationRule> {
+    match namespace {
+        Some(ns) if ns != GATEWAY_NAMESPACE => {
+            known(api.list_typed(Kind::DestinationRule, Some(ns), None).await)
+                .into_option()
+                .unwrap_or_default()
+        }
+        None => known(api.list_typed(Kind::DestinationRule, None, None).await)
+            .into_option()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|dr: &DestinationRule| {
+                dr.metadata.namespace.as_deref() != Some(GATEWAY_NAMESPACE)
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// The Services that routes send to: the egress gateway's, any `also_services` names (a
+/// `--gateway-host`), and any other a route names; one get each.
+async fn read_services(
+    api: &IstioApi<'_>,
+    virtual_services: &[VirtualService],
+    also_services: &[&str],
+) -> BTreeMap<String, Known<Option<KubeService>>> {
+    let mut services = BTreeMap::new();
+    let mut wanted = vec![DEFAULT_EGRESS_GATEWAY_HOST.to_string()];
+    wanted.extend(
+        also_services
+            .iter()
+            .filter(|s| s.ends_with(".svc.cluster.local") && **s != DEFAULT_EGRESS_GATEWAY_HOST)
+            .map(|s| s.to_string()),
+    );
+    for vs in virtual_services {
+        for route in vs.spec.http.iter().flat_map(|r| &r.route) {
+            let host = &route.destination.host;
+            if host.ends_with(".svc.cluster.local") && !wanted.contains(host) {
+                wanted.push(host.clone());
+            }
+        }
+    }
+    for fqdn in wanted {
+        let mut parts = fqdn.split('.');
+        let (Some(name), Some(ns)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let service = known(api.get_core("Service", "services", ns, name).await)
+            .map(|s| s.as_ref().map(kube_service));
+        services.insert(fqdn, service);
+    }
+    services
+}
+
+/// A Service as the traffic model needs it: its selector and its ports' protocols.
+fn kube_service(service: &Value) -> KubeService {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    KubeService {
+        name: text(&service["metadata"]["name"]),
+        namespace: text(&service["metadata"]["namespace"]),
+        selector: service["spec"]["selector"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
+            .unwrap_or_default(),
+        ports: service["spec"]["ports"]
+            .as_array()
+            .map(|ports| {
+                ports
+                    .iter()
+                    .filter_map(|p| {
+                        let number = u32::try_from(p["port"].as_u64()?).ok()?;
+                        let protocol = service_port_protocol(
+                            p["name"].as_str().unwrap_or_default(),
+                            p["appProtocol"].as_str(),
+                        );
+                        Some((number, protocol))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// A read the user may not be allowed to make: the reason instead of an error.
+fn known<T>(result: Result<T>) -> Known<T> {
+    match result {
+        Ok(value) => Known::Yes(value),
+        Err(e) => Known::Unknown(e.to_string()),
+    }
+}
+
+/// `outboundTrafficPolicy.mode` from the mesh config in the `istio` ConfigMap's `mesh` key.
+fn outbound_mode(config_map: &Value) -> Option<String> {
+    let mesh = config_map["data"]["mesh"].as_str()?;
+    let parsed: Value = serde_saphyr::from_str(mesh).ok()?;
+    parsed["outboundTrafficPolicy"]["mode"]
+        .as_str()
+        .map(String::from)
+}
