@@ -52,7 +52,7 @@ pub async fn run_retries(settings: &Settings, args: RetriesArgs) -> Result<u8> {
         RouteChange::ClearRetries
     } else {
         let attempts = args.attempts.as_deref().unwrap_or_default();
-        let attempts = match attempts.parse::<u32>() {
+        let attempts = match attempts.parse::<i32>() {
             Ok(n) if (1..=100).contains(&n) => n,
             _ => {
                 return Err(Error::input(format!(

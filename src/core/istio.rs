@@ -113,7 +113,8 @@ pub struct HttpRoute {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct HttpRetry {
-    pub attempts: u32,
+    /// int32 in Istio's CRDs, with no minimum: a negative count is accepted by the API server.
+    pub attempts: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_try_timeout: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,8 +157,9 @@ pub struct HttpMatch {
 #[serde(default)]
 pub struct RouteDestination {
     pub destination: Destination,
+    /// int32 in Istio's CRDs, with no minimum: a negative weight is accepted by the API server.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub weight: Option<u32>,
+    pub weight: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -320,5 +322,38 @@ impl ApiVersion {
 
     pub fn group_version(self) -> String {
         format!("{GROUP}/{}", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Objects the API server accepts (Istio's CRDs type `retries.attempts` and `route.weight`
+    /// as int32 with no minimum) read with their spec, not as an empty one.
+    #[test]
+    fn what_the_crds_accept_reads() {
+        let vs = json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "VirtualService",
+            "metadata": {"name": "odd", "namespace": "team-a"},
+            "spec": {
+                "hosts": ["httpbin.org"],
+                "http": [{
+                    "timeout": "3s",
+                    "retries": {"attempts": -1},
+                    "route": [{"destination": {"host": "httpbin.org"}, "weight": -5}]
+                }]
+            }
+        });
+        let read: VirtualService = typed(&vs);
+        assert_eq!(read.spec.hosts, ["httpbin.org"]);
+        assert_eq!(read.spec.http[0].timeout.as_deref(), Some("3s"));
+        assert_eq!(
+            read.spec.http[0].retries.as_ref().map(|r| r.attempts),
+            Some(-1)
+        );
+        assert_eq!(read.spec.http[0].route[0].weight, Some(-5));
     }
 }
