@@ -888,6 +888,7 @@ mod tests {
             [Code::NoGatewayForHost]
         );
         v.gateways = Known::Yes(vec![Gateway {
+            unreadable: None,
             api_version: "networking.istio.io/v1".into(),
             kind: "Gateway".into(),
             metadata: Metadata::default(),

@@ -530,6 +530,7 @@ pub fn object(
                 });
             }
             to_value(serde_json::to_value(Gateway {
+                unreadable: None,
                 api_version,
                 kind: kind.name().into(),
                 metadata: metadata(target, &names.gateway),
@@ -540,6 +541,7 @@ pub fn object(
             }))
         }
         Part::GatewayRule => to_value(serde_json::to_value(DestinationRule {
+            unreadable: None,
             api_version,
             kind: kind.name().into(),
             metadata: metadata(target, &names.destination_rule),
@@ -556,6 +558,7 @@ pub fn object(
         // exportTo ".": in istio-system (Istio's root namespace) a rule without it would apply to
         // every sidecar too, and a sidecar's own TLS to the host would be encrypted twice.
         Part::OriginationRule => to_value(serde_json::to_value(DestinationRule {
+            unreadable: None,
             api_version,
             kind: kind.name().into(),
             metadata: metadata(target, &names.origination_rule),
@@ -610,6 +613,7 @@ pub fn object(
                 vec![]
             };
             to_value(serde_json::to_value(VirtualService {
+                unreadable: None,
                 api_version,
                 kind: kind.name().into(),
                 metadata: metadata(target, &names.virtual_service),

@@ -261,16 +261,108 @@ pub struct Object<S> {
     pub metadata: Metadata,
     #[serde(default)]
     pub spec: S,
+    /// Set when the object as listed does not fit our shape (its spec is then empty): why, naming
+    /// the object and the field. Never sent.
+    #[serde(skip)]
+    pub unreadable: Option<String>,
 }
 
-/// A listed object in our typed shape; hand-made objects with odd fields still parse.
+/// A listed object in our typed shape. One whose spec does not fit it (a field of another type
+/// than ours, from an older or newer CRD) is kept with an empty spec and says why in
+/// [`Object::unreadable`], so that nothing takes the empty spec for what the object says.
 pub fn typed<S: serde::de::DeserializeOwned + Default>(value: &serde_json::Value) -> Object<S> {
-    serde_json::from_value(value.clone()).unwrap_or_else(|_| Object {
+    serde_json::from_value(value.clone()).unwrap_or_else(|e| Object {
         api_version: value["apiVersion"].as_str().unwrap_or_default().into(),
         kind: value["kind"].as_str().unwrap_or_default().into(),
         metadata: serde_json::from_value(value["metadata"].clone()).unwrap_or_default(),
         spec: S::default(),
+        unreadable: Some(unreadable_reason::<S>(value, &e)),
     })
+}
+
+/// Why an object could not be read: the field (narrowed down to the smallest part of the object
+/// that alone does not fit our shape) and what serde found there.
+fn unreadable_reason<S: serde::de::DeserializeOwned + Default>(
+    value: &serde_json::Value,
+    error: &serde_json::Error,
+) -> String {
+    use serde_json::Value;
+    let mut current = value.clone();
+    let mut error = error.to_string();
+    // Narrowed within the spec when the rest of the object fits.
+    let mut without_spec = value.clone();
+    if let Some(map) = without_spec.as_object_mut() {
+        map.remove("spec");
+    }
+    let in_spec =
+        value.get("spec").is_some() && serde_json::from_value::<Object<S>>(without_spec).is_ok();
+    let (mut pointer, mut shown) = if in_spec {
+        ("/spec".to_string(), "spec".to_string())
+    } else {
+        (String::new(), String::new())
+    };
+    'narrow: loop {
+        if !in_spec {
+            break;
+        }
+        let Some(node) = current.pointer(&pointer).cloned() else {
+            break;
+        };
+        let children: Vec<(String, String, Value)> = match &node {
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| {
+                    let mut only = serde_json::Map::new();
+                    only.insert(k.clone(), v.clone());
+                    (
+                        k.replace('~', "~0").replace('/', "~1"),
+                        k.clone(),
+                        Value::Object(only),
+                    )
+                })
+                .collect(),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    (
+                        "0".to_string(),
+                        format!("[{i}]"),
+                        Value::Array(vec![v.clone()]),
+                    )
+                })
+                .collect(),
+            _ => vec![],
+        };
+        for (segment, name, only) in children {
+            let mut candidate = current.clone();
+            if let Some(slot) = candidate.pointer_mut(&pointer) {
+                *slot = only;
+            }
+            if let Err(e) = serde_json::from_value::<Object<S>>(candidate.clone()) {
+                current = candidate;
+                pointer = format!("{pointer}/{segment}");
+                if !name.starts_with('[') && !shown.is_empty() {
+                    shown.push('.');
+                }
+                shown.push_str(&name);
+                error = e.to_string();
+                continue 'narrow;
+            }
+        }
+        break;
+    }
+    let name = format!(
+        "{} {}/{}",
+        value["kind"].as_str().unwrap_or("object"),
+        value["metadata"]["namespace"].as_str().unwrap_or_default(),
+        value["metadata"]["name"].as_str().unwrap_or_default()
+    );
+    if shown.is_empty() {
+        format!("{name} could not be read: {error}")
+    } else {
+        format!("{name}: {shown} could not be read: {error}")
+    }
 }
 
 /// A planned object as the JSON the API server is sent (and `-o json` prints).
@@ -355,5 +447,47 @@ mod tests {
             Some(-1)
         );
         assert_eq!(read.spec.http[0].route[0].weight, Some(-5));
+        assert_eq!(read.unreadable, None);
+    }
+
+    /// A spec that does not fit (from another CRD version) says which field, not an empty spec.
+    #[test]
+    fn an_unreadable_spec_names_the_object_and_the_field() {
+        let se = json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "ServiceEntry",
+            "metadata": {"name": "odd", "namespace": "team-a"},
+            "spec": {
+                "hosts": ["httpbin.org"],
+                "ports": [
+                    {"number": 80, "name": "http", "protocol": "HTTP"},
+                    {"number": "443", "name": "https", "protocol": "TLS"}
+                ]
+            }
+        });
+        let read: ServiceEntry = typed(&se);
+        assert_eq!(read.spec, ServiceEntrySpec::default());
+        assert_eq!(read.metadata.name, "odd");
+        assert_eq!(
+            read.unreadable.as_deref(),
+            Some(
+                "ServiceEntry team-a/odd: spec.ports[1].number could not be read: \
+                 invalid type: string \"443\", expected u32"
+            )
+        );
+        let vs = json!({
+            "apiVersion": "networking.istio.io/v1beta1",
+            "kind": "VirtualService",
+            "metadata": {"name": "r", "namespace": "istio-system"},
+            "spec": {"hosts": "httpbin.org"}
+        });
+        let read: VirtualService = typed(&vs);
+        assert_eq!(
+            read.unreadable.as_deref(),
+            Some(
+                "VirtualService istio-system/r: spec.hosts could not be read: \
+                 invalid type: string \"httpbin.org\", expected a sequence"
+            )
+        );
     }
 }

@@ -165,6 +165,7 @@ pub fn service_entry(target: &Target, host: &Host, options: &AllowOptions) -> Se
         .clone()
         .unwrap_or_else(|| host.default_object_name());
     Object {
+        unreadable: None,
         api_version: target.api_version.group_version(),
         kind: Kind::ServiceEntry.name().to_string(),
         metadata: metadata(target, &name),
@@ -198,6 +199,7 @@ pub fn origination_rule(
     export_to: &[String],
 ) -> DestinationRule {
     Object {
+        unreadable: None,
         api_version: target.api_version.group_version(),
         kind: Kind::DestinationRule.name().to_string(),
         metadata: metadata(target, name),
@@ -354,6 +356,7 @@ pub fn virtual_service(
         }),
     };
     Some(Object {
+        unreadable: None,
         api_version: target.api_version.group_version(),
         kind: Kind::VirtualService.name().to_string(),
         metadata: metadata(target, name),

@@ -576,6 +576,7 @@ mod tests {
         v.virtual_services =
             vec![plan::virtual_service(&target("s1"), "httpbin", &host, &settings).unwrap()];
         v.gateways = Known::Yes(vec![Gateway {
+            unreadable: None,
             api_version: "networking.istio.io/v1".into(),
             kind: "Gateway".into(),
             metadata: Metadata {
