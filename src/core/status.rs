@@ -252,12 +252,41 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
     if let Known::Unknown(why) = &view.gateway_service_entries {
         unknown.push(format!("the egress gateway's ServiceEntries: {why}"));
     }
+    for why in unreadable(view) {
+        if !unknown.contains(&why) {
+            unknown.push(why);
+        }
+    }
     MeshReport {
         outbound_traffic_policy,
         egress_gateway,
         unknown,
         findings: analyzers::run_mesh(view),
     }
+}
+
+/// Why each listed object that could not be read was not (its spec does not fit ours): what it
+/// would say is not known, so it is reported as unknown rather than as an empty object.
+fn unreadable(view: &ClusterView) -> Vec<String> {
+    fn of<S>(objects: &[Object<S>]) -> Vec<String> {
+        objects
+            .iter()
+            .filter_map(|o| o.unreadable.clone())
+            .collect()
+    }
+    fn listed<S>(known: &Known<Vec<Object<S>>>) -> Vec<String> {
+        known_result(known).map(|l| of(l)).unwrap_or_default()
+    }
+    [
+        of(&view.service_entries),
+        of(&view.virtual_services),
+        listed(&view.gateway_service_entries),
+        listed(&view.gateway_virtual_services),
+        listed(&view.gateways),
+        listed(&view.destination_rules),
+        of(&view.namespace_destination_rules),
+    ]
+    .concat()
 }
 
 fn host_report(
@@ -696,6 +725,72 @@ mod tests {
         }
         assert!(!report.hosts[0].managed);
         assert_eq!(report.worst(), Some(Severity::Error));
+    }
+
+    /// An object whose spec does not fit ours, as listed (`typed` keeps it with an empty spec).
+    fn unreadable_object<S: serde::de::DeserializeOwned + Default>(
+        kind: &str,
+        namespace: &str,
+    ) -> Object<S> {
+        typed(&serde_json::json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": kind,
+            "metadata": {"name": "odd", "namespace": namespace},
+            "spec": {"hosts": ["odd.example.com"], "exportTo": "."}
+        }))
+    }
+
+    #[test]
+    fn unreadable_objects_are_unknown_with_the_reason_and_change_nothing_else() {
+        let host = Host::parse("httpbin.org").unwrap();
+        let mut v = view();
+        v.service_entries = vec![plan::service_entry(
+            &target("s1"),
+            &host,
+            &AllowOptions::default(),
+        )];
+        let readable = analyse(&v, &[]);
+        assert!(readable.mesh.unknown.is_empty());
+
+        let reason = |kind: &str, ns: &str| {
+            format!(
+                "{kind} {ns}/odd: spec.exportTo could not be read: \
+                 invalid type: string \".\", expected a sequence"
+            )
+        };
+        // In the namespace, and in istio-system, ServiceEntries and VirtualServices alike.
+        v.service_entries
+            .push(unreadable_object("ServiceEntry", "s1"));
+        v.virtual_services
+            .push(unreadable_object("VirtualService", "s1"));
+        v.gateway_service_entries =
+            Known::Yes(vec![unreadable_object("ServiceEntry", GATEWAY_NAMESPACE)]);
+        v.gateway_virtual_services =
+            Known::Yes(vec![unreadable_object("VirtualService", GATEWAY_NAMESPACE)]);
+        let report = analyse(&v, &[]);
+        assert_eq!(
+            report.mesh.unknown,
+            [
+                reason("ServiceEntry", "s1"),
+                reason("VirtualService", "s1"),
+                reason("ServiceEntry", GATEWAY_NAMESPACE),
+                reason("VirtualService", GATEWAY_NAMESPACE),
+            ]
+        );
+        // No host is made up from their empty specs; the readable host reads as before.
+        assert_eq!(report.hosts, readable.hosts);
+        assert!(table(&report, false, false).contains(&format!(
+            "  unknown {}\n",
+            reason("VirtualService", GATEWAY_NAMESPACE)
+        )));
+        // Listed twice (istio-system with -A): said once.
+        v.service_entries = vec![unreadable_object("ServiceEntry", GATEWAY_NAMESPACE)];
+        v.virtual_services = vec![];
+        v.gateway_virtual_services = Known::Yes(vec![]);
+        assert_eq!(
+            analyse(&v, &[]).mesh.unknown,
+            [reason("ServiceEntry", GATEWAY_NAMESPACE)]
+        );
     }
 
     #[test]
