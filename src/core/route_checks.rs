@@ -34,6 +34,11 @@ pub fn refusal(
 ) -> Option<String> {
     let host = proposal.host;
     let next = with_written(view, listed, before, vs);
+    // An object whose spec could not be read may say anything of the host: its empty spec is
+    // neither held against the write nor taken as clearing it (status reports it unknown).
+    if !status::unreadable(&next).is_empty() {
+        return None;
+    }
     let report = status::analyse(&next, &[host.to_string()]);
     let report = report
         .hosts
@@ -462,5 +467,68 @@ mod tests {
             Known::Unknown("forbidden".into()),
         );
         assert_eq!(check(&view, via(GatewayHop::default())), None);
+    }
+
+    /// `name` as listed with a spec that does not fit ours (from another CRD version).
+    fn unreadable(kind: &str, namespace: &str, name: &str) -> Value {
+        serde_json::json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"hosts": HOST, "servers": HOST}
+        })
+    }
+
+    #[test]
+    fn an_unreadable_object_is_not_held_against_the_write() {
+        // The admins' Gateway unreadable: not taken for no Gateway (503 UF).
+        let mut view = exercise();
+        if let Known::Yes(gateways) = &mut view.gateways {
+            gateways[0] = typed(&unreadable("Gateway", GATEWAY_NAMESPACE, "httpbin"));
+            assert!(gateways[0].unreadable.is_some());
+        }
+        assert_eq!(check(&view, via(GatewayHop::default())), None);
+        // Their ServiceEntry unreadable: not taken for a host the gateway cannot see.
+        let mut view = exercise();
+        view.gateway_service_entries = Known::Yes(vec![typed(&unreadable(
+            "ServiceEntry",
+            GATEWAY_NAMESPACE,
+            "httpbin",
+        ))]);
+        assert_eq!(check(&view, via(GatewayHop::default())), None);
+        // Their VirtualService unreadable: not taken for no route (404).
+        let mut view = exercise();
+        view.gateway_virtual_services = Known::Yes(vec![typed(&unreadable(
+            "VirtualService",
+            GATEWAY_NAMESPACE,
+            "httpbin",
+        ))]);
+        assert_eq!(check(&view, via(GatewayHop::default())), None);
+        // In the namespace: a ServiceEntry, or another VirtualService that may name the host.
+        let mut view = exercise();
+        view.gateways = Known::Yes(vec![]);
+        refused(
+            check(&view, via(GatewayHop::default())),
+            "via-gateway",
+            "503 UF",
+        );
+        view.service_entries
+            .push(typed(&unreadable("ServiceEntry", "s1", "odd")));
+        assert_eq!(check(&view, via(GatewayHop::default())), None);
+        view.service_entries.pop();
+        let other = [unreadable("VirtualService", "s1", "odd")];
+        let timeout = RouteChange::SetTimeout("0.5s".into());
+        assert_eq!(
+            check_over(&view, &other, via(GatewayHop::default()), false),
+            None
+        );
+        assert_eq!(check_over(&view, &other, timeout, false), None);
+        // The one being written over is replaced, so its old spec does not matter.
+        let same = [unreadable("VirtualService", "s1", "httpbin")];
+        refused(
+            check_over(&view, &same, via(GatewayHop::default()), false),
+            "via-gateway",
+            "503 UF",
+        );
     }
 }

@@ -267,7 +267,7 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
 
 /// Why each listed object that could not be read was not (its spec does not fit ours): what it
 /// would say is not known, so it is reported as unknown rather than as an empty object.
-fn unreadable(view: &ClusterView) -> Vec<String> {
+pub fn unreadable(view: &ClusterView) -> Vec<String> {
     fn of<S>(objects: &[Object<S>]) -> Vec<String> {
         objects
             .iter()
