@@ -1,5 +1,5 @@
 //! What status reports: objects student2 may not read, duplicates, all namespaces, the gateway's
-//! side in istio-system.
+//! side in istio-system, objects the CRDs accept that our types once could not read.
 
 use crate::support::*;
 
@@ -253,4 +253,41 @@ fn status_in_istio_system_shows_the_gateways_side() {
     student1.ok(&["allow", "httpbin.org"]);
     let json = ok(egress(&c, "student1", &["status", "-n", &ns, "-o", "json"]));
     assert!(!json.stdout.contains("\"gateway\":"), "{}", json.stdout);
+}
+
+/// What Istio's CRDs accept reads as it is: `retries.attempts` and a route's `weight` are int32
+/// with no minimum, and a negative one once made the whole VirtualService read as empty.
+#[test]
+fn status_reads_what_the_crds_accept() {
+    let c = Cluster::main();
+    let ns = c.namespace("negative", "student1");
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    let negative = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: negative}
+spec:
+  hosts: [httpbin.org]
+  exportTo: ["."]
+  http:
+  - timeout: 3s
+    retries: {attempts: -1}
+    route:
+    - destination: {host: httpbin.org}
+      weight: -5
+"#;
+    c.admin_ok(&["apply", "-n", &ns, "-f", "-"], Some(negative));
+    let json: Value = serde_json::from_str(
+        &ok(egress(&c, "student1", &["status", "-n", &ns, "-o", "json"])).stdout,
+    )
+    .unwrap();
+    let host = &json["hosts"][0];
+    assert_eq!(host["host"], "httpbin.org", "{json}");
+    assert_eq!(
+        host["virtualServices"],
+        serde_json::json!(["negative"]),
+        "{json}"
+    );
+    assert_eq!(host["timeout"], "3s", "{json}");
+    assert_eq!(json["mesh"]["unknown"], serde_json::json!([]), "{json}");
 }
