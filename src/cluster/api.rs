@@ -360,17 +360,7 @@ impl<'a> IstioApi<'a> {
     /// When asked to ([`IstioApi::verify_namespaces`]): an error if `namespace` does not exist.
     /// Not allowed to read namespaces (students): assumed to exist.
     pub async fn check_namespace(&self, namespace: &str) -> Result<()> {
-        if !self.verify_namespaces {
-            return Ok(());
-        }
-        self.ensure_namespace(namespace).await
-    }
-
-    /// An error (exit 4) if `namespace` does not exist, asked whether or not lists verify their
-    /// namespaces; one request, none when objects were already read in it. Not allowed to read
-    /// namespaces (students): assumed to exist.
-    pub async fn ensure_namespace(&self, namespace: &str) -> Result<()> {
-        if self.namespaces_seen.borrow().iter().any(|n| n == namespace) {
+        if !self.verify_namespaces || self.namespaces_seen.borrow().iter().any(|n| n == namespace) {
             return Ok(());
         }
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.cluster.client.clone());

@@ -220,17 +220,14 @@ async fn edit(
         return carry_out(settings, None, changes, false, &Written::default()).await;
     };
 
-    let api = IstioApi::new(cluster, settings.api_version);
+    // A list is empty in a namespace that does not exist too: an empty list checks the namespace
+    // and says that first (exit 4), as status and cleanup do, not what a route there would get
+    // (503 NC, exit 3). One request more, only when the namespace has no ServiceEntry.
+    let api = IstioApi::new(cluster, settings.api_version).verify_namespaces();
     // Decoded once, into the typed shape status reads too.
     let service_entries: Vec<ServiceEntry> = api
         .list_typed(Kind::ServiceEntry, Some(&namespace), None)
         .await?;
-    // A list is empty in a namespace that does not exist too: say that first (exit 4), as
-    // status, allow and cleanup do, not what a route there would get (503 NC, exit 3). One
-    // request more, only when the namespace has no ServiceEntry.
-    if service_entries.is_empty() {
-        api.ensure_namespace(&namespace).await?;
-    }
     let lists_host = |se: &ServiceEntry| se.spec.hosts.iter().any(|h| h == host.as_str());
     let service_entry = service_entries
         .iter()
