@@ -9,8 +9,9 @@
 //! commands::retrying).
 
 use crate::cli::{AllowArgs, WriteArgs};
-use crate::cluster::api::{IstioApi, Precondition};
+use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
+use crate::core::change::Precondition;
 use crate::core::istio::{ApiVersion, Kind, ServiceEntrySpec, to_value, typed};
 use crate::core::naming;
 use crate::core::ownership::{self, Request};

@@ -7,8 +7,9 @@
 //! are several). The reading and the lists are `commands::manifests`, shared with `cleanup -f`.
 
 use crate::cli::ApplyArgs;
-use crate::cluster::api::{IstioApi, Precondition, Resource};
+use crate::cluster::api::IstioApi;
 use crate::cluster::connect::{self, Cluster};
+use crate::core::change::{Precondition, Resource};
 use crate::core::manifest::{self, Manifest};
 use crate::error::Result;
 use crate::settings::{DryRun, Settings};

@@ -17,8 +17,9 @@ use kube::api::Preconditions;
 use serde_json::Value;
 
 use crate::cli::CleanupArgs;
-use crate::cluster::api::{Batch, IstioApi, Resource};
+use crate::cluster::api::{Batch, IstioApi};
 use crate::cluster::connect;
+use crate::core::change::Resource;
 use crate::core::gateway;
 use crate::core::istio::{
     COMPONENT_LABEL, COMPONENT_VALUE, Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Metadata,

@@ -10,8 +10,9 @@
 use std::collections::BTreeMap;
 
 use crate::cli::GatewayArgs;
-use crate::cluster::api::{IstioApi, Listed, Precondition};
+use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
+use crate::core::change::{Listed, Precondition};
 use crate::core::gateway::{self as plan, GatewayOptions, KINDS, Listing};
 use crate::core::istio::{ApiVersion, Kind};
 use crate::core::plan::Target;

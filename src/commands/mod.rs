@@ -15,7 +15,8 @@ use serde_json::Value;
 use crate::cli::{Cli, Command};
 use kube::api::Preconditions;
 
-use crate::cluster::api::{IstioApi, Precondition, Resource, WriteOptions};
+use crate::cluster::api::{IstioApi, WriteOptions};
+use crate::core::change::Resource;
 use crate::core::istio::typed;
 use crate::core::ownership::Existing;
 use crate::core::render;
@@ -84,40 +85,7 @@ pub fn find_by_name<'v>(listed: &'v [Value], name: &str) -> Option<&'v Value> {
         .find(|v| v["metadata"]["name"].as_str() == Some(name))
 }
 
-/// One planned write, decided before anything is sent.
-pub enum Change {
-    Apply {
-        kind: Resource,
-        namespace: String,
-        object: Value,
-        /// The object as listed before the write, if it exists.
-        before: Option<Value>,
-        /// What the write was composed from must still hold.
-        precondition: Precondition,
-    },
-    Delete {
-        kind: Resource,
-        namespace: String,
-        name: String,
-        /// The object as listed: deleted only if still that one, unchanged.
-        uid: Option<String>,
-        resource_version: Option<String>,
-    },
-}
-
-impl Change {
-    /// kind/name, as kubectl names objects.
-    fn display_name(&self) -> String {
-        match self {
-            Change::Apply { kind, object, .. } => format!(
-                "{}/{}",
-                kind.qualified(),
-                object["metadata"]["name"].as_str().unwrap_or_default()
-            ),
-            Change::Delete { kind, name, .. } => format!("{}/{name}", kind.qualified()),
-        }
-    }
-}
+pub use crate::core::change::Change;
 
 /// How often a command re-reads and re-composes its writes when another writer changed the
 /// objects in between, before giving up with exit 8.

@@ -10,9 +10,10 @@
 use serde_json::Value;
 
 use crate::cli::{RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
-use crate::cluster::api::{IstioApi, Precondition};
+use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
 use crate::cluster::view::read_view;
+use crate::core::change::Precondition;
 use crate::core::istio::{
     ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualServiceSpec, to_value, typed,
 };

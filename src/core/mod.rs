@@ -2,6 +2,7 @@
 //! or reads files, so `--dry-run=client` and every snapshot test run with no cluster.
 
 pub mod analyzers;
+pub mod change;
 pub mod findings;
 pub mod gateway;
 pub mod istio;
