@@ -191,7 +191,7 @@ pub async fn open(settings: &Settings, offline_ok: bool) -> Result<Session> {
 /// last packet until the server's delayed ACK, 40 ms on every run.
 ///
 /// HTTP/2 (offered in TLS's ALPN next to HTTP/1.1, as kubectl does; the API server picks it):
-/// the writes of many objects go concurrently (commands::carry_out) over one connection instead
+/// the writes of many objects go concurrently (the write engine) over one connection instead
 /// of one TLS handshake per request in flight. A server that does not offer h2 (and plain
 /// http://) gets HTTP/1.1 as before.
 ///

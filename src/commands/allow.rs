@@ -1,12 +1,12 @@
 //! `kubectl egress allow HOST...`: one ServiceEntry per host.
 //!
 //! Requests: one list of the namespace's ServiceEntries (it also picks the API version), then one
-//! server-side apply per host, 16 at once (commands::carry_out_independent): N+1 for N new hosts.
+//! server-side apply per host, 16 at once (write::Plan::independent): N+1 for N new hosts.
 //! All or nothing: when the server refuses one, the ones created are deleted again; hosts whose
 //! objects exist already are checked first by a server dry run (with several hosts), as an
 //! update cannot be undone. Each apply is conditional on the list: when another writer changed or
 //! created one of the objects meanwhile, the whole attempt is made again from a fresh list (see
-//! commands::retrying).
+//! write::retrying).
 
 use crate::cli::{AllowArgs, WriteArgs};
 use crate::cluster::api::IstioApi;
@@ -19,11 +19,9 @@ use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
 use crate::core::validate::{Host, InputError, PortSpec, dns_label, export_to_list};
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
+use crate::write::{self, Attempt, Options, Plan, Written, retrying};
 
-use super::{
-    Attempt, Change, Written, carry_out_independent, existing, find_by_name, parse_hosts, retrying,
-    warn,
-};
+use super::{Change, existing, find_by_name, parse_hosts, warn};
 
 fn options(args: &AllowArgs) -> std::result::Result<AllowOptions, InputError> {
     let one_of = |flag: &str, value: &Option<String>, allowed: &[&str]| match value {
@@ -106,7 +104,7 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             });
             chains.push(chain);
         }
-        return carry_out_independent(settings, None, chains, false, &Written::default()).await;
+        return write::render(Plan::independent(chains), &Options::new(settings)?).await;
     };
 
     let api = IstioApi::new(cluster, settings.api_version);
@@ -252,11 +250,10 @@ async fn write_service_entries(
         chain.append(&mut removals);
         chains.push(chain);
     }
-    carry_out_independent(
-        settings,
+    write::carry_out(
         Some(api),
-        chains,
-        write.force_conflicts,
+        Plan::independent(chains),
+        &Options::new(settings)?.force_conflicts(write.force_conflicts),
         attempt.written,
     )
     .await

@@ -3,7 +3,7 @@
 //!
 //! read files -> substitute, parse, check scope (core::manifest) -> discovery of only the
 //! group-versions the files use (one request each) -> one list per kind (created, configured or
-//! unchanged) -> server-side apply through `carry_out` (server dry run of all first when there
+//! unchanged) -> server-side apply through the write engine (server dry run of all first when there
 //! are several). The reading and the lists are `commands::manifests`, shared with `cleanup -f`.
 
 use crate::cli::ApplyArgs;
@@ -13,9 +13,10 @@ use crate::core::change::{Precondition, Resource};
 use crate::core::manifest::{self, Manifest};
 use crate::error::Result;
 use crate::settings::{DryRun, Settings};
+use crate::write::{self, Options, Plan, Written};
 
 use super::manifests::{live, load, named, resolve};
-use super::{Change, Written, carry_out, warn};
+use super::{Change, warn};
 
 pub async fn run(settings: &Settings, args: ApplyArgs) -> Result<u8> {
     settings.object_format()?;
@@ -46,7 +47,7 @@ pub async fn run(settings: &Settings, args: ApplyArgs) -> Result<u8> {
                 precondition: Precondition::None,
             })
             .collect();
-        return carry_out(settings, None, changes, false, &Written::default()).await;
+        return write::render(Plan::in_order(changes), &Options::new(settings)?).await;
     };
     apply(
         settings,
@@ -81,11 +82,10 @@ async fn apply(
             precondition: Precondition::None,
         })
         .collect();
-    carry_out(
-        settings,
+    write::carry_out(
         Some(&api),
-        changes,
-        force_conflicts,
+        Plan::in_order(changes),
+        &Options::new(settings)?.force_conflicts(force_conflicts),
         &Written::default(),
     )
     .await

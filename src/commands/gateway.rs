@@ -3,8 +3,8 @@
 //!
 //! Requests: one list each of the namespace's ServiceEntries (it also picks the API version),
 //! DestinationRules, Gateways and VirtualServices; then a server dry run of every object and one
-//! server-side apply each (commands::carry_out), every write conditional on the list it was
-//! composed from (commands::retrying re-reads and re-composes on a conflict). `--off`: the same
+//! server-side apply each (crate::write), every write conditional on the list it was
+//! composed from (write::retrying re-reads and re-composes on a conflict). `--off`: the same
 //! lists, one delete per object, uid and resourceVersion guarded.
 
 use std::collections::BTreeMap;
@@ -19,8 +19,9 @@ use crate::core::plan::Target;
 use crate::core::validate::{Host, InputError, dns_label};
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
+use crate::write::{self, Attempt, Options, Plan, Written, retrying};
 
-use super::{Attempt, Change, Written, carry_out, parse_hosts, retrying, warn};
+use super::{Change, parse_hosts, warn};
 
 pub async fn run(
     settings: &Settings,
@@ -91,7 +92,7 @@ pub async fn run(
                 precondition: Precondition::None,
             }));
         }
-        return carry_out(settings, None, changes, false, &Written::default()).await;
+        return write::render(Plan::in_order(changes), &Options::new(settings)?).await;
     };
 
     let api = IstioApi::new(cluster, settings.api_version);
@@ -243,11 +244,10 @@ async fn write(
         }
     }
     changes.extend(removals);
-    carry_out(
-        settings,
+    write::carry_out(
         Some(api),
-        changes,
-        request.force_conflicts,
+        Plan::in_order(changes),
+        &Options::new(settings)?.force_conflicts(request.force_conflicts),
         attempt.written,
     )
     .await

@@ -5,7 +5,7 @@
 //! VirtualServices (the current route to compose with), one apply (or delete). The write is
 //! conditional on the VirtualService listed (its resourceVersion, or its absence): when another
 //! writer changed it meanwhile, the list and the write are made again with the route composed
-//! afresh (see commands::retrying), so no one's setting is lost.
+//! afresh (see write::retrying), so no one's setting is lost.
 
 use serde_json::Value;
 
@@ -26,8 +26,9 @@ use crate::core::validate::{
 };
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
+use crate::write::{self, Attempt, Options, Plan, Written, retrying};
 
-use super::{Attempt, Change, Written, carry_out, existing, find_by_name, retrying, warn};
+use super::{Change, existing, find_by_name, warn};
 
 pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     let host = Host::parse(&args.host)?;
@@ -218,7 +219,7 @@ async fn edit(
             })
             .into_iter()
             .collect();
-        return carry_out(settings, None, changes, false, &Written::default()).await;
+        return write::render(Plan::in_order(changes), &Options::new(settings)?).await;
     };
 
     // A list is empty in a namespace that does not exist too: an empty list checks the namespace
@@ -409,11 +410,10 @@ async fn edit_virtual_service(
             }
         },
     };
-    carry_out(
-        settings,
+    write::carry_out(
         Some(api),
-        changes,
-        edit.write.force_conflicts,
+        Plan::in_order(changes),
+        &Options::new(settings)?.force_conflicts(edit.write.force_conflicts),
         attempt.written,
     )
     .await
