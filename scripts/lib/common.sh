@@ -84,10 +84,14 @@ with_progress() {
     local start=$SECONDS
     "$@" >"$log" 2>&1 &
     local pid=$!
+    # Checked every second (a warm build is done in seconds), told every 15.
+    local polls=0
     while kill -0 "$pid" 2>/dev/null; do
-        sleep 15
-        kill -0 "$pid" 2>/dev/null || break
-        say "  $name: $((SECONDS - start))s, $(grep -c -v '^go: ' "$log" 2>/dev/null || echo 0) packages compiled, last: $(tail -n 1 "$log" 2>/dev/null)"
+        sleep 1
+        polls=$((polls + 1))
+        if ((polls % 15 == 0)) && kill -0 "$pid" 2>/dev/null; then
+            say "  $name: $((SECONDS - start))s, $(grep -c -v '^go: ' "$log" 2>/dev/null || echo 0) packages compiled, last: $(tail -n 1 "$log" 2>/dev/null)"
+        fi
     done
     if ! wait "$pid"; then
         tail -n 30 "$log" >&2
@@ -109,11 +113,22 @@ build_cached() {
     fi
     need go "install Go 1.24 or newer (https://go.dev/doc/install)"
     mkdir -p "$BIN_CACHE"
-    say "building $name $version from Go modules (first time only; a cold build takes minutes on 2 cores)..."
-    local start=$SECONDS
-    (cd "$REPO_ROOT/$harness" && with_progress "$name" "$out.build.log" "$builder" "$out.tmp" "$@")
-    mv "$out.tmp" "$out"
-    say "built $name $version in $((SECONDS - start))s -> $out"
+    # Two shells (or test runs) needing it at once build it once, not side by side into one log:
+    # the second waits for the first's build and takes its binary.
+    local lock
+    exec {lock}>"$out.lock"
+    if ! flock -n "$lock"; then
+        say "waiting for another build of $name $version to finish..."
+        flock "$lock"
+    fi
+    if [[ ! -x $out ]]; then
+        say "building $name $version from Go modules (first time only; a cold build takes minutes on 2 cores)..."
+        local start=$SECONDS
+        (cd "$REPO_ROOT/$harness" && with_progress "$name" "$out.build.log" "$builder" "$out.tmp" "$@")
+        mv "$out.tmp" "$out"
+        say "built $name $version in $((SECONDS - start))s -> $out"
+    fi
+    exec {lock}>&-
     echo "$out"
 }
 
