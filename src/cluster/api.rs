@@ -686,36 +686,26 @@ impl<'a> IstioApi<'a> {
         })
     }
 
-    /// Gets a core/v1 object (Service, ConfigMap) for status; Ok(None) when it does not exist.
-    pub async fn get_core(
-        &self,
-        kind: &str,
-        plural: &str,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Option<Value>> {
-        let resource = ApiResource {
-            group: String::new(),
-            version: "v1".into(),
-            api_version: "v1".into(),
-            kind: kind.into(),
-            plural: plural.into(),
-        };
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.cluster.client.clone(), namespace, &resource);
-        self.send(api.get_opt(name))
-            .await
-            .map(|o| o.map(to_value))
-            .map_err(|e| {
-                self.describe(
-                    e,
-                    Doing {
-                        verb: "get",
-                        what: format!("{}/{name}", kind.to_ascii_lowercase()),
-                        namespace: Some(namespace),
-                    },
-                )
-            })
+    /// Gets a namespaced core/v1 object (Service, ConfigMap) for status, typed; Ok(None) when it
+    /// does not exist.
+    pub async fn get_core<K>(&self, namespace: &str, name: &str) -> Result<Option<K>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.cluster.client.clone(), namespace);
+        self.send(api.get_opt(name)).await.map_err(|e| {
+            self.describe(
+                e,
+                Doing {
+                    verb: "get",
+                    what: format!("{}/{name}", K::kind(&()).to_ascii_lowercase()),
+                    namespace: Some(namespace),
+                },
+            )
+        })
     }
 
     /// One line that says what failed and what to do.
