@@ -23,6 +23,7 @@ use crate::core::change::Resource;
 use crate::core::gateway;
 use crate::core::istio::{
     COMPONENT_LABEL, COMPONENT_VALUE, Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Metadata,
+    metadata_of, strip_namespace,
 };
 use crate::core::manifest::{self, ApiKind};
 use crate::core::render::{self, ObjectFormat};
@@ -52,7 +53,8 @@ struct Report {
 impl Report {
     fn deleted(&mut self, object: Value) {
         self.count += 1;
-        self.gateway_objects |= gateway::is_gateways(&object);
+        // Read once one is found: the rest need not be.
+        self.gateway_objects = self.gateway_objects || metadata_of(&object).is_gateways();
         match self.format {
             Some(_) => self.kept.push(object),
             None => {
@@ -254,7 +256,7 @@ async fn delete(
             let lists = |list: &Value| {
                 list.as_array().is_some_and(|list| {
                     list.iter().filter_map(Value::as_str).any(|h| {
-                        let h = h.split_once('/').map_or(h, |(_, h)| h);
+                        let h = strip_namespace(h);
                         hosts.iter().any(|w| h == w.as_str())
                     })
                 })
@@ -280,7 +282,7 @@ async fn delete(
             if !lists_wanted_host {
                 continue;
             }
-            if kind == Kind::ServiceEntry && gateway::is_gateways(&object) {
+            if kind == Kind::ServiceEntry && metadata_of(&object).is_gateways() {
                 gateway_bases.push(name.to_string());
             }
             if settings.dry_run != DryRun::Client {

@@ -14,7 +14,7 @@ use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
 use crate::core::change::{Listed, Precondition};
 use crate::core::gateway::{self as plan, GatewayOptions, KINDS, Listing};
-use crate::core::istio::{ApiVersion, Kind};
+use crate::core::istio::{ApiVersion, Kind, Metadata};
 use crate::core::plan::Target;
 use crate::core::validate::{Host, InputError, dns_label};
 use crate::error::{Error, Reason, Result};
@@ -182,12 +182,12 @@ async fn write(
     for kind in KINDS {
         lists.insert(kind, api.list_with_version(kind, Some(ns), None).await?);
     }
-    let listing = Listing {
-        service_entries: lists[&Kind::ServiceEntry].items.clone(),
-        destination_rules: lists[&Kind::DestinationRule].items.clone(),
-        gateways: lists[&Kind::Gateway].items.clone(),
-        virtual_services: lists[&Kind::VirtualService].items.clone(),
-    };
+    let mut listing = Listing::default();
+    for (kind, listed) in &lists {
+        for object in &listed.items {
+            listing.add(*kind, object.clone());
+        }
+    }
     let target = Target {
         namespace: ns.to_string(),
         api_version: api.version(),
@@ -209,7 +209,7 @@ async fn write(
             }
             changes.extend(
                 gone.into_iter()
-                    .map(|(kind, object)| deletion(ns, kind, &object)),
+                    .map(|(kind, metadata)| deletion(ns, kind, &metadata)),
             );
             continue;
         }
@@ -230,7 +230,7 @@ async fn write(
             planned
                 .removals
                 .into_iter()
-                .map(|(kind, object)| deletion(ns, kind, &object)),
+                .map(|(kind, metadata)| deletion(ns, kind, &metadata)),
         );
         for p in planned.writes {
             changes.push(Change::Apply {
@@ -253,15 +253,14 @@ async fn write(
     .await
 }
 
-/// Deletes `object` as listed: only if it is still that one, unchanged.
-fn deletion(namespace: &str, kind: Kind, object: &serde_json::Value) -> Change {
-    let field = |f: &str| object["metadata"][f].as_str().map(String::from);
+/// Deletes the object listed with `metadata`: only if it is still that one, unchanged.
+fn deletion(namespace: &str, kind: Kind, metadata: &Metadata) -> Change {
     Change::Delete {
         kind: kind.into(),
         namespace: namespace.to_string(),
-        name: field("name").unwrap_or_default(),
-        uid: field("uid"),
-        resource_version: field("resourceVersion"),
+        name: metadata.name.clone(),
+        uid: metadata.uid.clone(),
+        resource_version: metadata.resource_version.clone(),
     }
 }
 
