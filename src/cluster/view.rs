@@ -180,7 +180,9 @@ fn known<T>(result: Result<T>) -> Known<T> {
     }
 }
 
-/// `outboundTrafficPolicy.mode` from the mesh config in the `istio` ConfigMap's `mesh` key.
+/// `outboundTrafficPolicy.mode` from the mesh config in the `istio` ConfigMap's `mesh` key. Read
+/// as YAML values, not into a typed shape: a mode that YAML reads as a number or boolean is no
+/// mode (serde would take `3` for the text "3").
 fn outbound_mode(config_map: &ConfigMap) -> Option<String> {
     let mesh = config_map.data.as_ref()?.get("mesh")?;
     let parsed: Value = serde_saphyr::from_str(mesh).ok()?;
@@ -241,5 +243,12 @@ mod tests {
             None
         );
         assert_eq!(outbound_mode(&config_map(json!({}))), None);
+        // A mode that is not text is no mode.
+        assert_eq!(
+            outbound_mode(&config_map(
+                json!({"mesh": "outboundTrafficPolicy:\n  mode: 3\n"})
+            )),
+            None
+        );
     }
 }

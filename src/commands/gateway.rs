@@ -36,21 +36,7 @@ pub async fn run(
             n.escape_debug()
         )));
     }
-    let options = GatewayOptions {
-        service: dns_label("--gateway-service", &args.gateway_service)?,
-        selector: if args.selector.is_empty() {
-            GatewayOptions::default().selector
-        } else {
-            selector(&args.selector)?
-        },
-        tls: args.tls,
-        tls_origination: args.tls_origination,
-        upstream: args
-            .upstream
-            .as_deref()
-            .map(|u| Host::parse(u).map_err(|e| InputError(e.0.replacen("host", "--upstream", 1))))
-            .transpose()?,
-    };
+    let options = options(&args)?;
     if !args.off {
         for host in &hosts {
             plan::check_options(host, &options).map_err(Error::input)?;
@@ -72,26 +58,7 @@ pub async fn run(
             ));
         }
         warn("no kubeconfig: rendering from the flags alone, without checking the cluster");
-        let target = Target {
-            namespace,
-            api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
-        };
-        let mut given: Vec<String> = vec![];
-        let mut changes = vec![];
-        for host in &hosts {
-            let planned =
-                plan::plan_host(&target, host, &options, &Listing::default(), &given, false)
-                    .map_err(|e| Error::failed(Reason::Conflict, e))?;
-            given.push(planned.names.base);
-            changes.extend(planned.writes.into_iter().map(|p| Change::Apply {
-                kind: p.kind.into(),
-                namespace: target.namespace.clone(),
-                object: p.object,
-                before: None,
-                precondition: Precondition::None,
-            }));
-        }
-        return carry_out(settings, None, changes, false, &Written::default()).await;
+        return render_offline(settings, namespace, &hosts, &options).await;
     };
 
     let api = IstioApi::new(cluster, settings.api_version);
@@ -106,21 +73,72 @@ pub async fn run(
     };
     retrying(&written, |attempt| write(settings, &api, &request, attempt))
         .await
-        .map_err(|e| match e {
-            // -n is no way out here: the objects belong in the gateway's namespace.
-            Error::Runtime {
-                reason: Reason::Forbidden,
-                message,
-            } => Error::failed(
-                Reason::Forbidden,
-                message.replace(
-                    "ask the cluster admin for access, or choose your own namespace with -n",
-                    "gateway is for the cluster's admins; students route through what it wrote \
-                     with kubectl egress via-gateway HOST",
-                ),
+        .map_err(for_admins)
+}
+
+/// Where the egress gateway is and what to let through it, from the flags.
+fn options(args: &GatewayArgs) -> Result<GatewayOptions> {
+    Ok(GatewayOptions {
+        service: dns_label("--gateway-service", &args.gateway_service)?,
+        selector: if args.selector.is_empty() {
+            GatewayOptions::default().selector
+        } else {
+            selector(&args.selector)?
+        },
+        tls: args.tls,
+        tls_origination: args.tls_origination,
+        upstream: args
+            .upstream
+            .as_deref()
+            .map(|u| Host::parse(u).map_err(|e| InputError(e.0.replacen("host", "--upstream", 1))))
+            .transpose()?,
+    })
+}
+
+/// Without a cluster: every host's objects as if the namespace were empty, rendered.
+async fn render_offline(
+    settings: &Settings,
+    namespace: String,
+    hosts: &[Host],
+    options: &GatewayOptions,
+) -> Result<u8> {
+    let target = Target {
+        namespace,
+        api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
+    };
+    let mut given: Vec<String> = vec![];
+    let mut changes = vec![];
+    for host in hosts {
+        let planned = plan::plan_host(&target, host, options, &Listing::default(), &given, false)
+            .map_err(|e| Error::failed(Reason::Conflict, e))?;
+        given.push(planned.names.base);
+        changes.extend(planned.writes.into_iter().map(|p| Change::Apply {
+            kind: p.kind.into(),
+            namespace: target.namespace.clone(),
+            object: p.object,
+            before: None,
+            precondition: Precondition::None,
+        }));
+    }
+    carry_out(settings, None, changes, false, &Written::default()).await
+}
+
+/// -n is no way out of a refusal here: the objects belong in the gateway's namespace.
+fn for_admins(error: Error) -> Error {
+    match error {
+        Error::Runtime {
+            reason: Reason::Forbidden,
+            message,
+        } => Error::failed(
+            Reason::Forbidden,
+            message.replace(
+                "ask the cluster admin for access, or choose your own namespace with -n",
+                "gateway is for the cluster's admins; students route through what it wrote \
+                 with kubectl egress via-gateway HOST",
             ),
-            other => other,
-        })
+        ),
+        other => other,
+    }
 }
 
 /// `--selector` values: KEY=VALUE, each a Kubernetes label.
@@ -198,19 +216,7 @@ async fn write(
     let mut given: Vec<String> = vec![];
     for host in request.hosts {
         if request.off {
-            let (gone, kept) = plan::plan_off(&listing, host.as_str());
-            if attempt.number == 1 {
-                kept.iter().for_each(|k| warn(k));
-                if gone.is_empty() {
-                    eprintln!(
-                        "{host}: no egress gateway objects written by kubectl-egress in namespace {ns}: nothing to remove"
-                    );
-                }
-            }
-            changes.extend(
-                gone.into_iter()
-                    .map(|(kind, metadata)| deletion(ns, kind, &metadata)),
-            );
+            changes.extend(off(ns, host, &listing, &attempt));
             continue;
         }
         let planned = plan::plan_host(
@@ -229,18 +235,16 @@ async fn write(
         removals.extend(
             planned
                 .removals
-                .into_iter()
-                .map(|(kind, metadata)| deletion(ns, kind, &metadata)),
+                .iter()
+                .map(|(kind, metadata)| deletion(ns, *kind, metadata)),
         );
-        for p in planned.writes {
-            changes.push(Change::Apply {
-                kind: p.kind.into(),
-                namespace: ns.to_string(),
-                precondition: Precondition::from_read(p.before.as_ref(), &lists[&p.kind]),
-                object: p.object,
-                before: p.before,
-            });
-        }
+        changes.extend(planned.writes.into_iter().map(|p| Change::Apply {
+            kind: p.kind.into(),
+            namespace: ns.to_string(),
+            precondition: Precondition::from_read(p.before.as_ref(), &lists[&p.kind]),
+            object: p.object,
+            before: p.before,
+        }));
     }
     changes.extend(removals);
     carry_out(
@@ -251,6 +255,23 @@ async fn write(
         attempt.written,
     )
     .await
+}
+
+/// `--off` for one host: the deletions, with what is kept (and that there is nothing to remove)
+/// said on the first attempt.
+fn off(ns: &str, host: &Host, listing: &Listing, attempt: &Attempt<'_>) -> Vec<Change> {
+    let (gone, kept) = plan::plan_off(listing, host.as_str());
+    if attempt.number == 1 {
+        kept.iter().for_each(|k| warn(k));
+        if gone.is_empty() {
+            eprintln!(
+                "{host}: no egress gateway objects written by kubectl-egress in namespace {ns}: nothing to remove"
+            );
+        }
+    }
+    gone.iter()
+        .map(|(kind, metadata)| deletion(ns, *kind, metadata))
+        .collect()
 }
 
 /// Deletes the object listed with `metadata`: only if it is still that one, unchanged.

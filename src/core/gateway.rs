@@ -801,6 +801,8 @@ mod tests {
         listing.add(
             Kind::DestinationRule,
             json!({
+                "apiVersion": "networking.istio.io/v1beta1",
+                "kind": "DestinationRule",
                 "metadata": {"name": "egressgateway-for-api"},
                 "spec": {"host": "x", "subsets": [{"name": "other"}]}
             }),
