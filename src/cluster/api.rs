@@ -686,61 +686,86 @@ impl<'a> IstioApi<'a> {
         })
     }
 
-    /// Gets a core/v1 object (Service, ConfigMap) for status; Ok(None) when it does not exist.
-    pub async fn get_core(
-        &self,
-        kind: &str,
-        plural: &str,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Option<Value>> {
-        let resource = ApiResource {
-            group: String::new(),
-            version: "v1".into(),
-            api_version: "v1".into(),
-            kind: kind.into(),
-            plural: plural.into(),
-        };
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.cluster.client.clone(), namespace, &resource);
-        self.send(api.get_opt(name))
-            .await
-            .map(|o| o.map(to_value))
-            .map_err(|e| {
-                self.describe(
-                    e,
-                    Doing {
-                        verb: "get",
-                        what: format!("{}/{name}", kind.to_ascii_lowercase()),
-                        namespace: Some(namespace),
-                    },
-                )
-            })
+    /// Gets a namespaced core/v1 object (Service, ConfigMap) for status, typed; Ok(None) when it
+    /// does not exist.
+    pub async fn get_core<K>(&self, namespace: &str, name: &str) -> Result<Option<K>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.cluster.client.clone(), namespace);
+        self.send(api.get_opt(name)).await.map_err(|e| {
+            self.describe(
+                e,
+                Doing {
+                    verb: "get",
+                    what: format!("{}/{name}", K::kind(&()).to_ascii_lowercase()),
+                    namespace: Some(namespace),
+                },
+            )
+        })
     }
 
     /// One line that says what failed and what to do.
     pub fn describe(&self, error: Failed, doing: Doing<'_>) -> Error {
-        let place = doing
-            .namespace
-            .map(|ns| format!(" in namespace {ns}"))
-            .unwrap_or_else(|| " in all namespaces".into());
-        let what = &doing.what;
-        let verb = doing.verb;
-        let api_server = &self.cluster.server;
-        let error = match error {
-            Failed::Kube(e) => e,
-            Failed::TimedOut(limit) => {
-                return Error::failed(
-                    Reason::Unreachable,
-                    format!(
-                        "cannot {verb} {what}{place}: the API server at {api_server} did not answer in time: no whole answer within --request-timeout={limit:?} (raise --request-timeout if the server is slow)"
-                    ),
-                );
-            }
+        let request = Described {
+            verb: doing.verb,
+            what: &doing.what,
+            place: doing
+                .namespace
+                .map(|ns| format!(" in namespace {ns}"))
+                .unwrap_or_else(|| " in all namespaces".into()),
+            api_server: &self.cluster.server,
         };
         let (reason, message) = match error {
+            Failed::TimedOut(limit) => request.timed_out(limit),
+            Failed::Kube(kube::Error::Api(status)) => request.answered(&status),
+            Failed::Kube(kube::Error::SerdeError(e)) => request.not_json(&e),
+            Failed::Kube(kube::Error::FromUtf8(_)) => request.not_text(),
+            Failed::Kube(other) => request.unanswered(&other),
+        };
+        Error::failed(reason, message)
+    }
+}
+
+/// A failed request as its messages name it: `cannot {verb} {what}{place}`.
+struct Described<'a> {
+    verb: &'a str,
+    what: &'a str,
+    /// ` in namespace NS`, or ` in all namespaces`.
+    place: String,
+    api_server: &'a str,
+}
+
+impl Described<'_> {
+    fn timed_out(&self, limit: std::time::Duration) -> (Reason, String) {
+        let Described {
+            verb,
+            what,
+            place,
+            api_server,
+        } = self;
+        (
+            Reason::Unreachable,
+            format!(
+                "cannot {verb} {what}{place}: the API server at {api_server} did not answer in time: no whole answer within --request-timeout={limit:?} (raise --request-timeout if the server is slow)"
+            ),
+        )
+    }
+
+    /// The server answered with an error: the API server's Status, or something else's answer.
+    fn answered(&self, status: &kube::core::Status) -> (Reason, String) {
+        let Described {
+            verb,
+            what,
+            place,
+            api_server,
+        } = self;
+        match status {
             // Not a Kubernetes Status: whatever answered is not (only) the API server.
-            kube::Error::Api(status)
+            status
                 if status.reason == NOT_A_STATUS
                     && status
                         .message
@@ -753,7 +778,7 @@ impl<'a> IstioApi<'a> {
                     ),
                 )
             }
-            kube::Error::Api(status) if matches!(status.code, 429 | 503) => (
+            status if matches!(status.code, 429 | 503) => (
                 Reason::Unreachable,
                 format!(
                     "cannot {verb} {what}{place}: the API server at {api_server} is overloaded (HTTP {}{}) and asked to come back later than --request-timeout allows: {}; try again later",
@@ -766,7 +791,7 @@ impl<'a> IstioApi<'a> {
                     excerpt(&status.message)
                 ),
             ),
-            kube::Error::Api(status) if status.reason == NOT_A_STATUS && status.code != 404 => (
+            status if status.reason == NOT_A_STATUS && status.code != 404 => (
                 Reason::Other,
                 format!(
                     "unexpected response from {api_server} (HTTP {}: {}): not the Kubernetes API; check the kubeconfig's server URL (and any proxy in between) (cannot {verb} {what}{place})",
@@ -774,120 +799,149 @@ impl<'a> IstioApi<'a> {
                     excerpt(&status.message)
                 ),
             ),
-            kube::Error::SerdeError(e) => (
-                Reason::Other,
+            status => self.refused(status),
+        }
+    }
+
+    /// The API server's Status for a request it refused, by its code.
+    fn refused(&self, status: &kube::core::Status) -> (Reason, String) {
+        let Described {
+            verb,
+            what,
+            place,
+            api_server,
+        } = self;
+        let server = one_line(&status.message);
+        match status.code {
+            // The NamespaceLifecycle admission answers 403 too, but it is not RBAC.
+            403 if status.message.contains("because it is being terminated") => (
+                Reason::Config,
                 format!(
-                    "unexpected response from {api_server}: not the Kubernetes API ({}); check the kubeconfig's server URL (and any proxy in between) (cannot {verb} {what}{place})",
-                    excerpt(&e.to_string())
+                    "cannot {verb} {what}{place}: the namespace is being deleted; choose another namespace with -n"
                 ),
             ),
-            kube::Error::FromUtf8(_) => (
-                Reason::Other,
+            403 => (
+                Reason::Forbidden,
                 format!(
-                    "unexpected response from {api_server}: not UTF-8 text, not the Kubernetes API; check the kubeconfig's server URL (cannot {verb} {what}{place})"
+                    "forbidden: cannot {verb} {what}{place}: {server}; ask the cluster admin for access, or choose your own namespace with -n"
                 ),
             ),
-            kube::Error::Api(status) => {
-                let server = one_line(&status.message);
-                match status.code {
-                    // The NamespaceLifecycle admission answers 403 too, but it is not RBAC.
-                    403 if status.message.contains("because it is being terminated") => (
-                        Reason::Config,
-                        format!(
-                            "cannot {verb} {what}{place}: the namespace is being deleted; choose another namespace with -n"
-                        ),
-                    ),
-                    403 => (
-                        Reason::Forbidden,
-                        format!(
-                            "forbidden: cannot {verb} {what}{place}: {server}; ask the cluster admin for access, or choose your own namespace with -n"
-                        ),
-                    ),
-                    401 => (
-                        Reason::Forbidden,
-                        format!(
-                            "unauthorized: the API server at {} rejected the kubeconfig's credentials; log in again",
-                            self.cluster.server
-                        ),
-                    ),
-                    404 if status
-                        .details
-                        .as_ref()
-                        .is_some_and(|d| d.kind == "namespaces") =>
-                    {
-                        (
-                            Reason::Config,
-                            format!(
-                                "namespace \"{}\" does not exist: check -n or $STUDENT_NS (kubectl get namespaces)",
-                                status
-                                    .details
-                                    .as_ref()
-                                    .map(|d| d.name.as_str())
-                                    .unwrap_or_default()
-                            ),
-                        )
-                    }
-                    409 if !is_field_manager_conflict(&status) => (
-                        Reason::Modified,
-                        format!(
-                            "{what}{place} changed while this command was writing it: {server}"
-                        ),
-                    ),
-                    409 => (
-                        Reason::Conflict,
-                        format!(
-                            "conflict: cannot {verb} {what}{place}: {server}; rerun with --force-conflicts to take those fields over"
-                        ),
-                    ),
-                    422 | 400 => (
-                        Reason::Rejected,
-                        format!("the API server rejected {what}{place}: {server}"),
-                    ),
-                    _ => (
-                        Reason::Other,
-                        format!(
-                            "cannot {verb} {what}{place}: {server} (HTTP {})",
-                            status.code
-                        ),
-                    ),
-                }
-            }
-            other => {
-                let text = one_line(&error_chain(&other));
-                if let Some(cause) = certificate_problem(&text) {
-                    return Error::failed(
-                        Reason::Config,
-                        format!(
-                            "{cause}: the TLS connection to {api_server} failed (cannot {verb} {what}{place}); check certificate-authority(-data) and the client certificate in the kubeconfig, and the server's certificate dates ({text})"
-                        ),
-                    );
-                }
-                if text.contains("corrupt message") || text.contains("InvalidContentType") {
-                    return Error::failed(
-                        Reason::Other,
-                        format!(
-                            "unexpected response from {api_server}: it does not speak TLS, not the Kubernetes API over https; check the kubeconfig's server URL (cannot {verb} {what}{place}) ({text})"
-                        ),
-                    );
-                }
-                let hint = if text.contains("elapsed")
-                    || text.contains("timed out")
-                    || text.contains("Timeout")
-                {
-                    "did not answer in time (raise --request-timeout if the server is slow)"
-                } else {
-                    "is unreachable: check that the cluster is running and --context/--kubeconfig point at it"
-                };
+            401 => (
+                Reason::Forbidden,
+                format!(
+                    "unauthorized: the API server at {api_server} rejected the kubeconfig's credentials; log in again"
+                ),
+            ),
+            404 if status
+                .details
+                .as_ref()
+                .is_some_and(|d| d.kind == "namespaces") =>
+            {
                 (
-                    Reason::Unreachable,
+                    Reason::Config,
                     format!(
-                        "cannot {verb} {what}{place}: the API server at {} {hint} ({text})",
-                        self.cluster.server
+                        "namespace \"{}\" does not exist: check -n or $STUDENT_NS (kubectl get namespaces)",
+                        status
+                            .details
+                            .as_ref()
+                            .map(|d| d.name.as_str())
+                            .unwrap_or_default()
                     ),
                 )
             }
+            409 if !is_field_manager_conflict(status) => (
+                Reason::Modified,
+                format!("{what}{place} changed while this command was writing it: {server}"),
+            ),
+            409 => (
+                Reason::Conflict,
+                format!(
+                    "conflict: cannot {verb} {what}{place}: {server}; rerun with --force-conflicts to take those fields over"
+                ),
+            ),
+            422 | 400 => (
+                Reason::Rejected,
+                format!("the API server rejected {what}{place}: {server}"),
+            ),
+            _ => (
+                Reason::Other,
+                format!(
+                    "cannot {verb} {what}{place}: {server} (HTTP {})",
+                    status.code
+                ),
+            ),
+        }
+    }
+
+    /// An answer that is not JSON (or not the JSON expected).
+    fn not_json(&self, error: &serde_json::Error) -> (Reason, String) {
+        let Described {
+            verb,
+            what,
+            place,
+            api_server,
+        } = self;
+        (
+            Reason::Other,
+            format!(
+                "unexpected response from {api_server}: not the Kubernetes API ({}); check the kubeconfig's server URL (and any proxy in between) (cannot {verb} {what}{place})",
+                excerpt(&error.to_string())
+            ),
+        )
+    }
+
+    fn not_text(&self) -> (Reason, String) {
+        let Described {
+            verb,
+            what,
+            place,
+            api_server,
+        } = self;
+        (
+            Reason::Other,
+            format!(
+                "unexpected response from {api_server}: not UTF-8 text, not the Kubernetes API; check the kubeconfig's server URL (cannot {verb} {what}{place})"
+            ),
+        )
+    }
+
+    /// No answer: the TLS connection failed, something else than TLS answered, or nothing did.
+    fn unanswered(&self, error: &kube::Error) -> (Reason, String) {
+        let Described {
+            verb,
+            what,
+            place,
+            api_server,
+        } = self;
+        let text = one_line(&error_chain(error));
+        if let Some(cause) = certificate_problem(&text) {
+            return (
+                Reason::Config,
+                format!(
+                    "{cause}: the TLS connection to {api_server} failed (cannot {verb} {what}{place}); check certificate-authority(-data) and the client certificate in the kubeconfig, and the server's certificate dates ({text})"
+                ),
+            );
+        }
+        if text.contains("corrupt message") || text.contains("InvalidContentType") {
+            return (
+                Reason::Other,
+                format!(
+                    "unexpected response from {api_server}: it does not speak TLS, not the Kubernetes API over https; check the kubeconfig's server URL (cannot {verb} {what}{place}) ({text})"
+                ),
+            );
+        }
+        let hint = if text.contains("elapsed")
+            || text.contains("timed out")
+            || text.contains("Timeout")
+        {
+            "did not answer in time (raise --request-timeout if the server is slow)"
+        } else {
+            "is unreachable: check that the cluster is running and --context/--kubeconfig point at it"
         };
-        Error::failed(reason, message)
+        (
+            Reason::Unreachable,
+            format!("cannot {verb} {what}{place}: the API server at {api_server} {hint} ({text})"),
+        )
     }
 }
 
@@ -1053,5 +1107,59 @@ mod tests {
             "Operation cannot be fulfilled on serviceentries.networking.istio.io \"httpbin\": the object has been modified; please apply your changes to the latest version and try again",
             vec![]
         )));
+    }
+
+    fn described() -> Described<'static> {
+        Described {
+            verb: "list",
+            what: "serviceentries.networking.istio.io",
+            place: " in namespace s1".into(),
+            api_server: "https://127.0.0.1:6443",
+        }
+    }
+
+    fn status(code: u16, reason: &str, message: &str) -> kube::core::Status {
+        serde_json::from_value(json!({"code": code, "reason": reason, "message": message})).unwrap()
+    }
+
+    #[test]
+    fn refusals_say_what_failed_and_what_to_do() {
+        let (reason, message) = described().answered(&status(403, "Forbidden", "no\nway"));
+        assert_eq!(reason, Reason::Forbidden);
+        assert_eq!(
+            message,
+            "forbidden: cannot list serviceentries.networking.istio.io in namespace s1: no way; \
+             ask the cluster admin for access, or choose your own namespace with -n"
+        );
+        let (reason, message) = described().answered(&status(
+            403,
+            "Forbidden",
+            "unable to create new content in namespace s1 because it is being terminated",
+        ));
+        assert_eq!(reason, Reason::Config);
+        assert!(
+            message.ends_with("the namespace is being deleted; choose another namespace with -n")
+        );
+        let (reason, _) = described().answered(&status(429, "TooManyRequests", "slow down"));
+        assert_eq!(reason, Reason::Unreachable);
+        let (reason, message) = described().answered(&status(502, NOT_A_STATUS, "<html>"));
+        assert_eq!(reason, Reason::Other);
+        assert!(
+            message
+                .starts_with("unexpected response from https://127.0.0.1:6443 (HTTP 502: <html>)")
+        );
+        // A plain 404 page from the API server itself is no sign of another server.
+        let (_, message) = described().answered(&status(404, NOT_A_STATUS, "404 page not found"));
+        assert!(message.ends_with("(HTTP 404)"), "{message}");
+    }
+
+    #[test]
+    fn a_request_without_an_answer_says_how_long_it_waited() {
+        let (reason, message) = described().timed_out(std::time::Duration::from_secs(5));
+        assert_eq!(reason, Reason::Unreachable);
+        assert!(
+            message.contains("no whole answer within --request-timeout=5s"),
+            "{message}"
+        );
     }
 }

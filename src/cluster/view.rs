@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use serde_json::Value;
 
 use super::api::IstioApi;
@@ -68,10 +69,7 @@ pub async fn read_view(
         Known::Yes(s) => Known::Yes(s.is_some()),
         Known::Unknown(why) => Known::Unknown(why.clone()),
     };
-    let outbound_policy = match known(
-        api.get_core("ConfigMap", "configmaps", GATEWAY_NAMESPACE, "istio")
-            .await,
-    ) {
+    let outbound_policy = match known(api.get_core::<ConfigMap>(GATEWAY_NAMESPACE, "istio").await) {
         Known::Yes(Some(config_map)) => Known::Yes(outbound_mode(&config_map)),
         Known::Yes(None) => Known::Unknown("ConfigMap istio-system/istio not found".into()),
         Known::Unknown(why) => Known::Unknown(why),
@@ -140,33 +138,31 @@ async fn read_services(
         let (Some(name), Some(ns)) = (parts.next(), parts.next()) else {
             continue;
         };
-        let service = known(api.get_core("Service", "services", ns, name).await)
-            .map(|s| s.as_ref().map(kube_service));
+        let service =
+            known(api.get_core::<Service>(ns, name).await).map(|s| s.as_ref().map(kube_service));
         services.insert(fqdn, service);
     }
     services
 }
 
-/// A Service as the traffic model needs it: its selector and its ports' protocols.
-fn kube_service(service: &Value) -> KubeService {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+/// A Service as the traffic model needs it: its selector and its ports' protocols (ports outside
+/// u32 are left out).
+fn kube_service(service: &Service) -> KubeService {
+    let spec = service.spec.as_ref();
     KubeService {
-        name: text(&service["metadata"]["name"]),
-        namespace: text(&service["metadata"]["namespace"]),
-        selector: service["spec"]["selector"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v))).collect())
-            .unwrap_or_default(),
-        ports: service["spec"]["ports"]
-            .as_array()
+        name: service.metadata.name.clone().unwrap_or_default(),
+        namespace: service.metadata.namespace.clone().unwrap_or_default(),
+        selector: spec.and_then(|s| s.selector.clone()).unwrap_or_default(),
+        ports: spec
+            .and_then(|s| s.ports.as_ref())
             .map(|ports| {
                 ports
                     .iter()
                     .filter_map(|p| {
-                        let number = u32::try_from(p["port"].as_u64()?).ok()?;
+                        let number = u32::try_from(p.port).ok()?;
                         let protocol = service_port_protocol(
-                            p["name"].as_str().unwrap_or_default(),
-                            p["appProtocol"].as_str(),
+                            p.name.as_deref().unwrap_or_default(),
+                            p.app_protocol.as_deref(),
                         );
                         Some((number, protocol))
                     })
@@ -184,11 +180,75 @@ fn known<T>(result: Result<T>) -> Known<T> {
     }
 }
 
-/// `outboundTrafficPolicy.mode` from the mesh config in the `istio` ConfigMap's `mesh` key.
-fn outbound_mode(config_map: &Value) -> Option<String> {
-    let mesh = config_map["data"]["mesh"].as_str()?;
+/// `outboundTrafficPolicy.mode` from the mesh config in the `istio` ConfigMap's `mesh` key. Read
+/// as YAML values, not into a typed shape: a mode that YAML reads as a number or boolean is no
+/// mode (serde would take `3` for the text "3").
+fn outbound_mode(config_map: &ConfigMap) -> Option<String> {
+    let mesh = config_map.data.as_ref()?.get("mesh")?;
     let parsed: Value = serde_saphyr::from_str(mesh).ok()?;
     parsed["outboundTrafficPolicy"]["mode"]
         .as_str()
         .map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_service_gives_its_selector_and_port_protocols() {
+        let service: Service = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "istio-egressgateway", "namespace": "istio-system"},
+            "spec": {
+                "selector": {"istio": "egressgateway"},
+                "ports": [
+                    {"name": "http2", "port": 80},
+                    {"name": "tls", "port": 443, "appProtocol": "tls"}
+                ]
+            }
+        }))
+        .unwrap();
+        let read = kube_service(&service);
+        assert_eq!(read.name, "istio-egressgateway");
+        assert_eq!(read.namespace, "istio-system");
+        assert_eq!(read.selector["istio"], "egressgateway");
+        assert_eq!(
+            read.ports,
+            [
+                (80, service_port_protocol("http2", None)),
+                (443, service_port_protocol("tls", Some("tls")))
+            ]
+        );
+        // No spec: no selector, no ports.
+        let bare = kube_service(&Service::default());
+        assert!(bare.selector.is_empty() && bare.ports.is_empty());
+    }
+
+    #[test]
+    fn the_outbound_mode_comes_from_the_mesh_key() {
+        let config_map = |data: Value| -> ConfigMap {
+            serde_json::from_value(json!({"metadata": {"name": "istio"}, "data": data})).unwrap()
+        };
+        assert_eq!(
+            outbound_mode(&config_map(
+                json!({"mesh": "outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n"})
+            )),
+            Some("REGISTRY_ONLY".into())
+        );
+        assert_eq!(
+            outbound_mode(&config_map(json!({"mesh": "accessLogFile: /dev/stdout\n"}))),
+            None
+        );
+        assert_eq!(outbound_mode(&config_map(json!({}))), None);
+        // A mode that is not text is no mode.
+        assert_eq!(
+            outbound_mode(&config_map(
+                json!({"mesh": "outboundTrafficPolicy:\n  mode: 3\n"})
+            )),
+            None
+        );
+    }
 }

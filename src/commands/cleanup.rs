@@ -22,10 +22,12 @@ use crate::cluster::connect;
 use crate::core::change::Resource;
 use crate::core::gateway;
 use crate::core::istio::{
-    COMPONENT_LABEL, COMPONENT_VALUE, Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Metadata,
+    COMPONENT_LABEL, COMPONENT_VALUE, DestinationRuleSpec, GatewaySpec, Kind, MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE, ServiceEntrySpec, VirtualServiceSpec, metadata_of, strip_namespace, typed,
 };
 use crate::core::manifest::{self, ApiKind};
 use crate::core::render::{self, ObjectFormat};
+use crate::core::validate::Host;
 use crate::error::{Error, Result, exit};
 use crate::settings::{DryRun, Settings};
 
@@ -52,15 +54,13 @@ struct Report {
 impl Report {
     fn deleted(&mut self, object: Value) {
         self.count += 1;
-        self.gateway_objects |= gateway::is_gateways(&object);
+        let metadata = metadata_of(&object);
+        self.gateway_objects |= metadata.is_gateways();
         match self.format {
             Some(_) => self.kept.push(object),
             None => {
                 let ns = if self.all_namespaces {
-                    format!(
-                        " -n {}",
-                        object["metadata"]["namespace"].as_str().unwrap_or("")
-                    )
+                    format!(" -n {}", metadata.namespace.unwrap_or_default())
                 } else {
                     String::new()
                 };
@@ -98,16 +98,14 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
         count: 0,
         gateway_objects: false,
     };
-    let result = delete(
-        settings,
-        &api,
+    let deletion = Deletion {
+        api: &api,
         namespace,
-        &hosts,
-        &selector,
-        cluster.request_timeout,
-        &mut report,
-    )
-    .await;
+        hosts: &hosts,
+        dry_run: settings.dry_run,
+        request_timeout: cluster.request_timeout,
+    };
+    let result = delete(&deletion, &selector, &mut report).await;
     report.finish();
     if let Err(error) = result {
         if report.count > 0 {
@@ -161,8 +159,7 @@ async fn cleanup_files(settings: &Settings, paths: &[PathBuf]) -> Result<u8> {
             );
             continue;
         };
-        let metadata: Metadata =
-            serde_json::from_value(object["metadata"].clone()).unwrap_or_default();
+        let metadata = metadata_of(object);
         if !metadata.is_managed() {
             eprintln!(
                 "skipped {shown} ({}): not made by kubectl-egress (no label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}), left as it is",
@@ -194,113 +191,157 @@ async fn cleanup_files(settings: &Settings, paths: &[PathBuf]) -> Result<u8> {
     Ok(exit::OK)
 }
 
-async fn delete(
-    settings: &Settings,
-    api: &IstioApi<'_>,
-    namespace: Option<&str>,
-    hosts: &[crate::core::validate::Host],
-    selector: &str,
+/// What `cleanup` deletes and how: in a namespace (None: all), the plugin's objects for `hosts`
+/// (none: all of them).
+struct Deletion<'a> {
+    api: &'a IstioApi<'a>,
+    namespace: Option<&'a str>,
+    hosts: &'a [Host],
+    dry_run: DryRun,
     request_timeout: Option<Duration>,
-    report: &mut Report,
-) -> Result<()> {
-    // Routes first, so no VirtualService is left pointing at a host no longer allowed; the
-    // ServiceEntry before the DestinationRule that originates TLS for its port 80 (never a
-    // moment of plain HTTP to the host's 443). Then, only where `gateway` wrote (its objects
-    // carry its component label, so a student's cleanup costs no extra request), its Gateways;
-    // never the Gateways `apply -f` wrote.
+}
+
+/// Routes first, so no VirtualService is left pointing at a host no longer allowed; the
+/// ServiceEntry before the DestinationRule that originates TLS for its port 80 (never a moment of
+/// plain HTTP to the host's 443). Then, only where `gateway` wrote (its objects carry its
+/// component label, so a student's cleanup costs no extra request), its Gateways; never the
+/// Gateways `apply -f` wrote.
+const ORDER: [Kind; 4] = [
+    Kind::VirtualService,
+    Kind::ServiceEntry,
+    Kind::DestinationRule,
+    Kind::Gateway,
+];
+
+async fn delete(deletion: &Deletion<'_>, selector: &str, report: &mut Report) -> Result<()> {
     let gateway_selector = format!("{selector},{COMPONENT_LABEL}={COMPONENT_VALUE}");
+    // The bases of the ServiceEntries `gateway` wrote that went: their gateway rules go too.
     let mut gateway_bases: Vec<String> = vec![];
-    for kind in [
-        Kind::VirtualService,
-        Kind::ServiceEntry,
-        Kind::DestinationRule,
-        Kind::Gateway,
-    ] {
+    for kind in ORDER {
         let selector = match kind {
             Kind::Gateway if !report.gateway_objects && gateway_bases.is_empty() => continue,
             Kind::Gateway => gateway_selector.as_str(),
             _ => selector,
         };
-        if hosts.is_empty() && settings.dry_run != DryRun::Client {
-            let namespaces: Vec<String> = match namespace {
-                Some(ns) => vec![ns.to_string()],
-                None => {
-                    let mut found = BTreeSet::new();
-                    api.list_each(kind, None, Some(selector), |object| {
-                        if let Some(ns) = object["metadata"]["namespace"].as_str() {
-                            found.insert(ns.to_string());
-                        }
-                    })
-                    .await?;
-                    found.into_iter().collect()
-                }
-            };
-            for ns in namespaces {
-                delete_in_batches(
-                    api,
-                    kind,
-                    &ns,
-                    selector,
-                    settings.dry_run == DryRun::Server,
-                    request_timeout,
-                    report,
-                )
-                .await?;
-            }
-            continue;
-        }
-        let listed = api.list(kind, namespace, Some(selector)).await?;
-        for object in listed {
-            let lists = |list: &Value| {
-                list.as_array().is_some_and(|list| {
-                    list.iter().filter_map(Value::as_str).any(|h| {
-                        let h = h.split_once('/').map_or(h, |(_, h)| h);
-                        hosts.iter().any(|w| h == w.as_str())
-                    })
-                })
-            };
-            let name = object["metadata"]["name"].as_str().unwrap_or_default();
-            let lists_wanted_host = hosts.is_empty()
-                || match kind {
-                    Kind::Gateway => object["spec"]["servers"]
-                        .as_array()
-                        .is_some_and(|servers| servers.iter().any(|s| lists(&s["hosts"]))),
-                    // TLS origination's rule names the host; `gateway`'s, for the gateway
-                    // Service, is named after the host's ServiceEntry (core::gateway).
-                    Kind::DestinationRule => {
-                        object["spec"]["host"]
-                            .as_str()
-                            .is_some_and(|h| hosts.iter().any(|w| w.as_str() == h))
-                            || gateway_bases
-                                .iter()
-                                .any(|base| gateway::Names::of(base).destination_rule == name)
-                    }
-                    _ => lists(&object["spec"]["hosts"]),
-                };
-            if !lists_wanted_host {
-                continue;
-            }
-            if kind == Kind::ServiceEntry && gateway::is_gateways(&object) {
-                gateway_bases.push(name.to_string());
-            }
-            if settings.dry_run != DryRun::Client {
-                api.delete(
-                    &kind.into(),
-                    object["metadata"]["namespace"].as_str().unwrap_or_default(),
-                    object["metadata"]["name"].as_str().unwrap_or_default(),
-                    // Uid only: cleanup removes the object whatever changed in it meanwhile.
-                    Preconditions {
-                        uid: object["metadata"]["uid"].as_str().map(String::from),
-                        resource_version: None,
-                    },
-                    settings.dry_run == DryRun::Server,
-                )
-                .await?;
-            }
-            report.deleted(object);
+        if deletion.hosts.is_empty() && deletion.dry_run != DryRun::Client {
+            delete_all(deletion, kind, selector, report).await?;
+        } else {
+            delete_listed(deletion, kind, selector, &mut gateway_bases, report).await?;
         }
     }
     Ok(())
+}
+
+/// Deletes every object of `kind` matching `selector`, by delete-collection per namespace (with
+/// all namespaces, those the objects are in, from a list first).
+async fn delete_all(
+    deletion: &Deletion<'_>,
+    kind: Kind,
+    selector: &str,
+    report: &mut Report,
+) -> Result<()> {
+    let api = deletion.api;
+    let namespaces: Vec<String> = match deletion.namespace {
+        Some(ns) => vec![ns.to_string()],
+        None => {
+            let mut found = BTreeSet::new();
+            api.list_each(kind, None, Some(selector), |object| {
+                if let Some(ns) = metadata_of(&object).namespace {
+                    found.insert(ns);
+                }
+            })
+            .await?;
+            found.into_iter().collect()
+        }
+    };
+    for ns in namespaces {
+        delete_in_batches(
+            api,
+            kind,
+            &ns,
+            selector,
+            deletion.dry_run == DryRun::Server,
+            deletion.request_timeout,
+            report,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Lists the objects of `kind` matching `selector` and deletes, one by one, those for the hosts
+/// (all with none), each only if it is still the object listed (uid).
+async fn delete_listed(
+    deletion: &Deletion<'_>,
+    kind: Kind,
+    selector: &str,
+    gateway_bases: &mut Vec<String>,
+    report: &mut Report,
+) -> Result<()> {
+    let api = deletion.api;
+    for object in api.list(kind, deletion.namespace, Some(selector)).await? {
+        let metadata = metadata_of(&object);
+        if !is_for_hosts(kind, &object, deletion.hosts, gateway_bases) {
+            continue;
+        }
+        if kind == Kind::ServiceEntry && metadata.is_gateways() {
+            gateway_bases.push(metadata.name.clone());
+        }
+        if deletion.dry_run != DryRun::Client {
+            api.delete(
+                &kind.into(),
+                metadata.namespace.as_deref().unwrap_or_default(),
+                &metadata.name,
+                // Uid only: cleanup removes the object whatever changed in it meanwhile.
+                Preconditions {
+                    uid: metadata.uid,
+                    resource_version: None,
+                },
+                deletion.dry_run == DryRun::Server,
+            )
+            .await?;
+        }
+        report.deleted(object);
+    }
+    Ok(())
+}
+
+/// Whether `object`, of `kind`, is for one of `hosts` (any object with none): a host it lists
+/// (a Gateway's servers' hosts without their `namespace/`); for a DestinationRule, the host it is
+/// for, or being `gateway`'s rule for the egress gateway Service, named after a host's
+/// ServiceEntry among `gateway_bases` (core::gateway).
+fn is_for_hosts(kind: Kind, object: &Value, hosts: &[Host], gateway_bases: &[String]) -> bool {
+    if hosts.is_empty() {
+        return true;
+    }
+    let wanted = |h: &String| {
+        let h = strip_namespace(h);
+        hosts.iter().any(|w| h == w.as_str())
+    };
+    match kind {
+        Kind::Gateway => typed::<GatewaySpec>(object)
+            .spec
+            .servers
+            .iter()
+            .any(|s| s.hosts.iter().any(wanted)),
+        Kind::DestinationRule => {
+            let rule = typed::<DestinationRuleSpec>(object);
+            hosts.iter().any(|w| w.as_str() == rule.spec.host)
+                || gateway_bases
+                    .iter()
+                    .any(|base| gateway::Names::of(base).destination_rule == rule.metadata.name)
+        }
+        Kind::ServiceEntry => typed::<ServiceEntrySpec>(object)
+            .spec
+            .hosts
+            .iter()
+            .any(wanted),
+        Kind::VirtualService => typed::<VirtualServiceSpec>(object)
+            .spec
+            .hosts
+            .iter()
+            .any(wanted),
+    }
 }
 
 /// Deletes a kind's labelled objects in one namespace, batch after batch, until none is left.
@@ -370,4 +411,74 @@ async fn delete_in_batches(
         api.namespace_exists(namespace);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// An object of `kind` as the API server lists it.
+    fn object(kind: &str, name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "networking.istio.io/v1", "kind": kind,
+            "metadata": {"name": name, "namespace": "s1"}, "spec": spec})
+    }
+
+    fn hosts(names: &[&str]) -> Vec<Host> {
+        names.iter().map(|h| Host::parse(h).unwrap()).collect()
+    }
+
+    #[test]
+    fn objects_are_for_the_hosts_they_list() {
+        let wanted = hosts(&["httpbin.org"]);
+        let se = object("ServiceEntry", "httpbin", json!({"hosts": ["httpbin.org"]}));
+        assert!(is_for_hosts(Kind::ServiceEntry, &se, &wanted, &[]));
+        assert!(!is_for_hosts(
+            Kind::ServiceEntry,
+            &se,
+            &hosts(&["other.org"]),
+            &[]
+        ));
+        // No hosts: every object.
+        assert!(is_for_hosts(Kind::VirtualService, &json!({}), &[], &[]));
+        let gw = object(
+            "Gateway",
+            "g",
+            json!({"servers": [{"hosts": ["./httpbin.org"]}]}),
+        );
+        assert!(is_for_hosts(Kind::Gateway, &gw, &wanted, &[]));
+    }
+
+    #[test]
+    fn destination_rules_are_for_their_host_or_a_gateway_base() {
+        let wanted = hosts(&["httpbin.org"]);
+        let origination = object(
+            "DestinationRule",
+            "originate-tls-for-httpbin",
+            json!({"host": "httpbin.org"}),
+        );
+        assert!(is_for_hosts(
+            Kind::DestinationRule,
+            &origination,
+            &wanted,
+            &[]
+        ));
+        let gateways = object(
+            "DestinationRule",
+            "egressgateway-for-httpbin",
+            json!({"host": "istio-egressgateway.istio-system.svc.cluster.local"}),
+        );
+        assert!(!is_for_hosts(
+            Kind::DestinationRule,
+            &gateways,
+            &wanted,
+            &[]
+        ));
+        assert!(is_for_hosts(
+            Kind::DestinationRule,
+            &gateways,
+            &wanted,
+            &["httpbin".into()]
+        ));
+    }
 }

@@ -14,7 +14,7 @@ use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
 use crate::core::change::{Listed, Precondition};
 use crate::core::gateway::{self as plan, GatewayOptions, KINDS, Listing};
-use crate::core::istio::{ApiVersion, Kind};
+use crate::core::istio::{ApiVersion, Kind, Metadata};
 use crate::core::plan::Target;
 use crate::core::validate::{Host, InputError, dns_label};
 use crate::error::{Error, Reason, Result};
@@ -37,21 +37,7 @@ pub async fn run(
             n.escape_debug()
         )));
     }
-    let options = GatewayOptions {
-        service: dns_label("--gateway-service", &args.gateway_service)?,
-        selector: if args.selector.is_empty() {
-            GatewayOptions::default().selector
-        } else {
-            selector(&args.selector)?
-        },
-        tls: args.tls,
-        tls_origination: args.tls_origination,
-        upstream: args
-            .upstream
-            .as_deref()
-            .map(|u| Host::parse(u).map_err(|e| InputError(e.0.replacen("host", "--upstream", 1))))
-            .transpose()?,
-    };
+    let options = options(&args)?;
     if !args.off {
         for host in &hosts {
             plan::check_options(host, &options).map_err(Error::input)?;
@@ -73,26 +59,7 @@ pub async fn run(
             ));
         }
         warn("no kubeconfig: rendering from the flags alone, without checking the cluster");
-        let target = Target {
-            namespace,
-            api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
-        };
-        let mut given: Vec<String> = vec![];
-        let mut changes = vec![];
-        for host in &hosts {
-            let planned =
-                plan::plan_host(&target, host, &options, &Listing::default(), &given, false)
-                    .map_err(|e| Error::failed(Reason::Conflict, e))?;
-            given.push(planned.names.base);
-            changes.extend(planned.writes.into_iter().map(|p| Change::Apply {
-                kind: p.kind.into(),
-                namespace: target.namespace.clone(),
-                object: p.object,
-                before: None,
-                precondition: Precondition::None,
-            }));
-        }
-        return write::render(Plan::in_order(changes), &Options::new(settings)?).await;
+        return render_offline(settings, namespace, &hosts, &options).await;
     };
 
     let api = IstioApi::new(cluster, settings.api_version);
@@ -107,21 +74,72 @@ pub async fn run(
     };
     retrying(&written, |attempt| write(settings, &api, &request, attempt))
         .await
-        .map_err(|e| match e {
-            // -n is no way out here: the objects belong in the gateway's namespace.
-            Error::Runtime {
-                reason: Reason::Forbidden,
-                message,
-            } => Error::failed(
-                Reason::Forbidden,
-                message.replace(
-                    "ask the cluster admin for access, or choose your own namespace with -n",
-                    "gateway is for the cluster's admins; students route through what it wrote \
-                     with kubectl egress via-gateway HOST",
-                ),
+        .map_err(for_admins)
+}
+
+/// Where the egress gateway is and what to let through it, from the flags.
+fn options(args: &GatewayArgs) -> Result<GatewayOptions> {
+    Ok(GatewayOptions {
+        service: dns_label("--gateway-service", &args.gateway_service)?,
+        selector: if args.selector.is_empty() {
+            GatewayOptions::default().selector
+        } else {
+            selector(&args.selector)?
+        },
+        tls: args.tls,
+        tls_origination: args.tls_origination,
+        upstream: args
+            .upstream
+            .as_deref()
+            .map(|u| Host::parse(u).map_err(|e| InputError(e.0.replacen("host", "--upstream", 1))))
+            .transpose()?,
+    })
+}
+
+/// Without a cluster: every host's objects as if the namespace were empty, rendered.
+async fn render_offline(
+    settings: &Settings,
+    namespace: String,
+    hosts: &[Host],
+    options: &GatewayOptions,
+) -> Result<u8> {
+    let target = Target {
+        namespace,
+        api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
+    };
+    let mut given: Vec<String> = vec![];
+    let mut changes = vec![];
+    for host in hosts {
+        let planned = plan::plan_host(&target, host, options, &Listing::default(), &given, false)
+            .map_err(|e| Error::failed(Reason::Conflict, e))?;
+        given.push(planned.names.base);
+        changes.extend(planned.writes.into_iter().map(|p| Change::Apply {
+            kind: p.kind.into(),
+            namespace: target.namespace.clone(),
+            object: p.object,
+            before: None,
+            precondition: Precondition::None,
+        }));
+    }
+    write::render(Plan::in_order(changes), &Options::new(settings)?).await
+}
+
+/// -n is no way out of a refusal here: the objects belong in the gateway's namespace.
+fn for_admins(error: Error) -> Error {
+    match error {
+        Error::Runtime {
+            reason: Reason::Forbidden,
+            message,
+        } => Error::failed(
+            Reason::Forbidden,
+            message.replace(
+                "ask the cluster admin for access, or choose your own namespace with -n",
+                "gateway is for the cluster's admins; students route through what it wrote \
+                 with kubectl egress via-gateway HOST",
             ),
-            other => other,
-        })
+        ),
+        other => other,
+    }
 }
 
 /// `--selector` values: KEY=VALUE, each a Kubernetes label.
@@ -183,12 +201,12 @@ async fn write(
     for kind in KINDS {
         lists.insert(kind, api.list_with_version(kind, Some(ns), None).await?);
     }
-    let listing = Listing {
-        service_entries: lists[&Kind::ServiceEntry].items.clone(),
-        destination_rules: lists[&Kind::DestinationRule].items.clone(),
-        gateways: lists[&Kind::Gateway].items.clone(),
-        virtual_services: lists[&Kind::VirtualService].items.clone(),
-    };
+    let mut listing = Listing::default();
+    for (kind, listed) in &lists {
+        for object in &listed.items {
+            listing.add(*kind, object.clone());
+        }
+    }
     let target = Target {
         namespace: ns.to_string(),
         api_version: api.version(),
@@ -199,19 +217,7 @@ async fn write(
     let mut given: Vec<String> = vec![];
     for host in request.hosts {
         if request.off {
-            let (gone, kept) = plan::plan_off(&listing, host.as_str());
-            if attempt.number == 1 {
-                kept.iter().for_each(|k| warn(k));
-                if gone.is_empty() {
-                    eprintln!(
-                        "{host}: no egress gateway objects written by kubectl-egress in namespace {ns}: nothing to remove"
-                    );
-                }
-            }
-            changes.extend(
-                gone.into_iter()
-                    .map(|(kind, object)| deletion(ns, kind, &object)),
-            );
+            changes.extend(off(ns, host, &listing, &attempt));
             continue;
         }
         let planned = plan::plan_host(
@@ -230,18 +236,16 @@ async fn write(
         removals.extend(
             planned
                 .removals
-                .into_iter()
-                .map(|(kind, object)| deletion(ns, kind, &object)),
+                .iter()
+                .map(|(kind, metadata)| deletion(ns, *kind, metadata)),
         );
-        for p in planned.writes {
-            changes.push(Change::Apply {
-                kind: p.kind.into(),
-                namespace: ns.to_string(),
-                precondition: Precondition::from_read(p.before.as_ref(), &lists[&p.kind]),
-                object: p.object,
-                before: p.before,
-            });
-        }
+        changes.extend(planned.writes.into_iter().map(|p| Change::Apply {
+            kind: p.kind.into(),
+            namespace: ns.to_string(),
+            precondition: Precondition::from_read(p.before.as_ref(), &lists[&p.kind]),
+            object: p.object,
+            before: p.before,
+        }));
     }
     changes.extend(removals);
     write::carry_out(
@@ -253,15 +257,31 @@ async fn write(
     .await
 }
 
-/// Deletes `object` as listed: only if it is still that one, unchanged.
-fn deletion(namespace: &str, kind: Kind, object: &serde_json::Value) -> Change {
-    let field = |f: &str| object["metadata"][f].as_str().map(String::from);
+/// `--off` for one host: the deletions, with what is kept (and that there is nothing to remove)
+/// said on the first attempt.
+fn off(ns: &str, host: &Host, listing: &Listing, attempt: &Attempt<'_>) -> Vec<Change> {
+    let (gone, kept) = plan::plan_off(listing, host.as_str());
+    if attempt.number == 1 {
+        kept.iter().for_each(|k| warn(k));
+        if gone.is_empty() {
+            eprintln!(
+                "{host}: no egress gateway objects written by kubectl-egress in namespace {ns}: nothing to remove"
+            );
+        }
+    }
+    gone.iter()
+        .map(|(kind, metadata)| deletion(ns, *kind, metadata))
+        .collect()
+}
+
+/// Deletes the object listed with `metadata`: only if it is still that one, unchanged.
+fn deletion(namespace: &str, kind: Kind, metadata: &Metadata) -> Change {
     Change::Delete {
         kind: kind.into(),
         namespace: namespace.to_string(),
-        name: field("name").unwrap_or_default(),
-        uid: field("uid"),
-        resource_version: field("resourceVersion"),
+        name: metadata.name.clone(),
+        uid: metadata.uid.clone(),
+        resource_version: metadata.resource_version.clone(),
     }
 }
 

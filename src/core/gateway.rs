@@ -187,69 +187,85 @@ pub const KINDS: [Kind; 4] = [
 /// The gateway namespace's objects of the four kinds, as listed.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
-    pub service_entries: Vec<Value>,
-    pub destination_rules: Vec<Value>,
-    pub gateways: Vec<Value>,
-    pub virtual_services: Vec<Value>,
+    pub service_entries: Vec<ListedObject<ServiceEntrySpec>>,
+    pub destination_rules: Vec<ListedObject<DestinationRuleSpec>>,
+    pub gateways: Vec<ListedObject<GatewaySpec>>,
+    pub virtual_services: Vec<ListedObject<VirtualServiceSpec>>,
 }
 
 impl Listing {
-    pub fn of_kind(&self, kind: Kind) -> &[Value] {
+    /// Adds an object of `kind` as the server listed it.
+    pub fn add(&mut self, kind: Kind, json: Value) {
         match kind {
-            Kind::ServiceEntry => &self.service_entries,
-            Kind::DestinationRule => &self.destination_rules,
-            Kind::Gateway => &self.gateways,
-            Kind::VirtualService => &self.virtual_services,
+            Kind::ServiceEntry => self.service_entries.push(ListedObject::new(json)),
+            Kind::DestinationRule => self.destination_rules.push(ListedObject::new(json)),
+            Kind::Gateway => self.gateways.push(ListedObject::new(json)),
+            Kind::VirtualService => self.virtual_services.push(ListedObject::new(json)),
         }
     }
 
-    fn named(&self, kind: Kind, name: &str) -> Option<&Value> {
+    /// The listed objects of `kind`, in the order listed.
+    fn of_kind(&self, kind: Kind) -> Vec<Entry<'_>> {
+        fn entries<'a, S>(
+            objects: &'a [ListedObject<S>],
+            spec: impl Fn(&'a S) -> Spec<'a>,
+        ) -> Vec<Entry<'a>> {
+            let entry = |o: &'a ListedObject<S>| Entry {
+                metadata: &o.typed.metadata,
+                spec: spec(&o.typed.spec),
+                json: &o.json,
+            };
+            objects.iter().map(entry).collect()
+        }
+        match kind {
+            Kind::ServiceEntry => entries(&self.service_entries, Spec::ServiceEntry),
+            Kind::DestinationRule => entries(&self.destination_rules, Spec::DestinationRule),
+            Kind::Gateway => entries(&self.gateways, Spec::Gateway),
+            Kind::VirtualService => entries(&self.virtual_services, Spec::VirtualService),
+        }
+    }
+
+    fn named(&self, kind: Kind, name: &str) -> Option<Entry<'_>> {
         self.of_kind(kind)
-            .iter()
-            .find(|v| v["metadata"]["name"].as_str() == Some(name))
+            .into_iter()
+            .find(|e| e.metadata.name == name)
     }
 }
 
-fn strings(value: &Value) -> Vec<&str> {
-    value
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
+/// One listed object of any of the four kinds, as the planning reads it.
+#[derive(Clone, Copy)]
+struct Entry<'a> {
+    metadata: &'a Metadata,
+    spec: Spec<'a>,
+    /// As the server sent it: what a write over the object is compared with.
+    json: &'a Value,
 }
 
-pub fn is_managed(object: &Value) -> bool {
-    object["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY_VALUE
+#[derive(Clone, Copy)]
+enum Spec<'a> {
+    ServiceEntry(&'a ServiceEntrySpec),
+    DestinationRule(&'a DestinationRuleSpec),
+    Gateway(&'a GatewaySpec),
+    VirtualService(&'a VirtualServiceSpec),
 }
 
-/// Managed and marked as written by `gateway`.
-pub fn is_gateways(object: &Value) -> bool {
-    is_managed(object) && object["metadata"]["labels"][COMPONENT_LABEL] == COMPONENT_VALUE
-}
-
-/// Whether `object` is `host`'s `part` (the gateway's DestinationRule: defines subset `base`; a
+/// Whether `spec` is `host`'s `part` (the gateway's DestinationRule: defines subset `base`; a
 /// wildcard's ServiceEntry names its upstream, a host the wildcard covers).
-fn is_for(part: Part, object: &Value, host: &str, base: &str) -> bool {
-    let spec = &object["spec"];
-    match part {
-        Part::ServiceEntry => strings(&spec["hosts"])
+fn is_for(part: Part, spec: Spec<'_>, host: &str, base: &str) -> bool {
+    match (part, spec) {
+        (Part::ServiceEntry, Spec::ServiceEntry(se)) => se
+            .hosts
             .iter()
-            .any(|h| *h == host || (host.starts_with("*.") && covers(host, h))),
-        Part::VirtualService => strings(&spec["hosts"]).contains(&host),
-        Part::Gateway => spec["servers"].as_array().is_some_and(|servers| {
-            servers
-                .iter()
-                .any(|s| strings(&s["hosts"]).iter().any(|h| bare(h) == host))
-        }),
-        Part::GatewayRule => spec["subsets"]
-            .as_array()
-            .is_some_and(|subsets| subsets.iter().any(|s| s["name"] == base)),
-        Part::OriginationRule => spec["host"] == host,
+            .any(|h| h == host || (host.starts_with("*.") && covers(host, h))),
+        (Part::VirtualService, Spec::VirtualService(vs)) => vs.hosts.iter().any(|h| h == host),
+        (Part::Gateway, Spec::Gateway(gw)) => gw
+            .servers
+            .iter()
+            .any(|s| s.hosts.iter().any(|h| strip_namespace(h) == host)),
+        (Part::GatewayRule, Spec::DestinationRule(dr)) => dr.subsets.iter().any(|s| s.name == base),
+        (Part::OriginationRule, Spec::DestinationRule(dr)) => dr.host == host,
+        _ => false,
     }
-}
-
-/// A Gateway server host without its `namespace/` prefix.
-fn bare(host: &str) -> &str {
-    host.split_once('/').map_or(host, |(_, h)| h)
 }
 
 /// The base name of the objects `gateway` already wrote for `host`, if any: from its Gateway,
@@ -258,11 +274,9 @@ pub fn existing_base(listing: &Listing, host: &str) -> Option<String> {
     let ours = |part: Part| {
         listing
             .of_kind(part.kind())
-            .iter()
-            .filter(|o| is_gateways(o) && is_for(part, o, host, ""))
-            .filter_map(|o| o["metadata"]["name"].as_str())
-            .next()
-            .map(String::from)
+            .into_iter()
+            .find(|e| e.metadata.is_gateways() && is_for(part, e.spec, host, ""))
+            .map(|e| e.metadata.name.clone())
     };
     ours(Part::Gateway)
         .and_then(|n| n.strip_suffix(GATEWAY_SUFFIX).map(String::from))
@@ -278,7 +292,8 @@ pub fn existing_base(listing: &Listing, host: &str) -> Option<String> {
 pub struct Planned {
     pub kind: Kind,
     pub object: Value,
-    /// The object there now (to update, with it as the precondition), or None (to create).
+    /// The object there now, as listed (to update, with it as the precondition), or None (to
+    /// create).
     pub before: Option<Value>,
 }
 
@@ -290,7 +305,7 @@ pub struct HostPlan {
     pub writes: Vec<Planned>,
     /// The plugin's objects for the host that the options no longer ask for (the TLS
     /// origination rule after a run without `--tls-origination`), deleted after the writes.
-    pub removals: Vec<(Kind, Value)>,
+    pub removals: Vec<(Kind, Metadata)>,
     pub warnings: Vec<String>,
 }
 
@@ -311,18 +326,7 @@ pub fn plan_host(
     adopt: bool,
 ) -> Result<HostPlan, String> {
     let h = host.as_str();
-    let ns = &target.namespace;
-    let base = existing_base(listing, h).unwrap_or_else(|| {
-        naming::unique_name_within(host, None, MAX_BASE, |base| {
-            let names = Names::of(base);
-            given.iter().any(|g| g == base)
-                || PARTS.iter().any(|&part| {
-                    listing
-                        .named(part.kind(), names.of_part(part))
-                        .is_some_and(|o| !is_for(part, o, h, base))
-                })
-        })
-    });
+    let base = existing_base(listing, h).unwrap_or_else(|| free_base(listing, host, given));
     let names = Names::of(&base);
     let mut plan = HostPlan {
         names: names.clone(),
@@ -333,63 +337,118 @@ pub fn plan_host(
     for part in PARTS {
         let kind = part.kind();
         let name = names.of_part(part);
-        let before = listing.named(kind, name).cloned();
+        let before = listing.named(kind, name);
         if !wanted(part, options) {
-            if let Some(current) = before.filter(|o| is_gateways(o) && is_for(part, o, h, &base)) {
-                plan.removals.push((kind, current));
+            if let Some(current) =
+                before.filter(|e| e.metadata.is_gateways() && is_for(part, e.spec, h, &base))
+            {
+                plan.removals.push((kind, current.metadata.clone()));
             }
             continue;
         }
-        if let Some(current) = &before {
-            let what = format!("{}/{name} in namespace {ns}", kind.qualified());
-            match (is_managed(current), is_for(part, current, h, &base)) {
-                (true, true) => {}
-                (false, true) if adopt => {}
-                (false, true) => {
-                    return Err(format!(
-                        "{what} already exists for {h} and was not created by kubectl-egress (no \
-                         label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}): take it over with --adopt, \
-                         or delete it"
-                    ));
-                }
-                (_, false) => {
-                    return Err(format!(
-                        "{what} already exists and is not {h}'s: remove it or rename it, then run \
-                         gateway {h} again"
-                    ));
-                }
-            }
+        if let Some(current) = before {
+            check_existing(part, current, target, h, &base, adopt)?;
         }
-        for other in listing.of_kind(kind) {
-            let other_name = other["metadata"]["name"].as_str().unwrap_or_default();
-            if other_name != name
-                && !is_gateways(other)
-                && part != Part::GatewayRule
-                && is_for(part, other, h, &base)
-            {
-                let also = if part == Part::OriginationRule {
-                    format!("is also a DestinationRule for {h}: Istio applies only one of them")
-                } else {
-                    format!("also lists {h}")
-                };
-                plan.warnings.push(format!(
-                    "{}/{other_name} in namespace {ns} (not written by kubectl egress gateway) {also}",
-                    kind.qualified()
-                ));
-            }
-        }
+        plan.warnings
+            .extend(others_for_host(part, listing, target, h, &names));
         plan.writes.push(Planned {
             kind,
             object: object(part, target, host, &names, options),
-            before,
+            before: before.map(|e| e.json.clone()),
         });
     }
     Ok(plan)
 }
 
+/// The first base for `host` whose names are all free: not taken by an earlier host of the
+/// command, nor by an object that is not this host's.
+fn free_base(listing: &Listing, host: &Host, given: &[String]) -> String {
+    naming::unique_name_within(host, None, MAX_BASE, |base| {
+        let names = Names::of(base);
+        given.iter().any(|g| g == base)
+            || PARTS.iter().any(|&part| {
+                listing
+                    .named(part.kind(), names.of_part(part))
+                    .is_some_and(|e| !is_for(part, e.spec, host.as_str(), base))
+            })
+    })
+}
+
+/// Refuses to write `part` over `current` (the object under its name) when it is not host `h`'s,
+/// or is a hand-made one and `adopt` is not given.
+fn check_existing(
+    part: Part,
+    current: Entry<'_>,
+    target: &Target,
+    h: &str,
+    base: &str,
+    adopt: bool,
+) -> Result<(), String> {
+    let what = format!(
+        "{}/{} in namespace {}",
+        part.kind().qualified(),
+        current.metadata.name,
+        target.namespace
+    );
+    match (
+        current.metadata.is_managed(),
+        is_for(part, current.spec, h, base),
+    ) {
+        (true, true) => Ok(()),
+        (false, true) if adopt => Ok(()),
+        (false, true) => Err(format!(
+            "{what} already exists for {h} and was not created by kubectl-egress (no \
+             label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}): take it over with --adopt, \
+             or delete it"
+        )),
+        (_, false) => Err(format!(
+            "{what} already exists and is not {h}'s: remove it or rename it, then run \
+             gateway {h} again"
+        )),
+    }
+}
+
+/// Warnings about objects of `part`'s kind under other names, not written by `gateway`, that are
+/// for host `h` too (the gateway's DestinationRules are shared by design: none).
+fn others_for_host(
+    part: Part,
+    listing: &Listing,
+    target: &Target,
+    h: &str,
+    names: &Names,
+) -> Vec<String> {
+    if part == Part::GatewayRule {
+        return vec![];
+    }
+    let kind = part.kind();
+    let name = names.of_part(part);
+    let also = if part == Part::OriginationRule {
+        format!("is also a DestinationRule for {h}: Istio applies only one of them")
+    } else {
+        format!("also lists {h}")
+    };
+    listing
+        .of_kind(kind)
+        .into_iter()
+        .filter(|other| {
+            other.metadata.name != name
+                && !other.metadata.is_gateways()
+                && is_for(part, other.spec, h, &names.base)
+        })
+        .map(|other| {
+            format!(
+                "{}/{} in namespace {} (not written by kubectl egress gateway) {also}",
+                kind.qualified(),
+                other.metadata.name,
+                target.namespace
+            )
+        })
+        .collect()
+}
+
 /// What `--off` deletes for a host: the objects under its names that the plugin wrote for it.
 /// The rest is said, not touched.
-pub fn plan_off(listing: &Listing, host: &str) -> (Vec<(Kind, Value)>, Vec<String>) {
+pub fn plan_off(listing: &Listing, host: &str) -> (Vec<(Kind, Metadata)>, Vec<String>) {
     let Some(base) = existing_base(listing, host) else {
         return (vec![], vec![]);
     };
@@ -400,8 +459,8 @@ pub fn plan_off(listing: &Listing, host: &str) -> (Vec<(Kind, Value)>, Vec<Strin
         let kind = part.kind();
         let name = names.of_part(part);
         match listing.named(kind, name) {
-            Some(o) if is_managed(o) && is_for(part, o, host, &base) => {
-                gone.push((kind, o.clone()))
+            Some(e) if e.metadata.is_managed() && is_for(part, e.spec, host, &base) => {
+                gone.push((kind, e.metadata.clone()))
             }
             // Only `gateway` ever writes the origination rule under this name; a hand-made one
             // is someone else's business, not a leftover to report.
@@ -469,164 +528,199 @@ pub fn object(
     names: &Names,
     options: &GatewayOptions,
 ) -> Value {
-    let api_version = target.api_version.group_version();
-    let kind = part.kind();
-    let to_value = |v: Result<Value, serde_json::Error>| v.unwrap_or_default();
-    let http = !host.is_wildcard();
-    // Where the gateway connects: the host, or a wildcard's one upstream.
-    let upstream = options.upstream.as_ref().unwrap_or(host);
+    let head = |name: &str| Head {
+        api_version: target.api_version.group_version(),
+        kind: part.kind().name().into(),
+        metadata: metadata(target, name),
+    };
     match part {
-        Part::ServiceEntry => {
-            let mut ports = vec![];
-            if http {
-                ports.push(port(PORT, "http-port", "HTTP"));
-            }
-            if options.tls {
-                // TLS, not HTTPS: the gateway forwards by SNI without looking inside (the task's
-                // port); either protocol gives the same TCP cluster on 443.
-                ports.push(port(TLS_PORT, "tls", "TLS"));
-            } else if options.tls_origination {
-                ports.push(port(TLS_PORT, "https", "HTTPS"));
-            }
-            let mut se = plan::service_entry(
-                target,
-                upstream,
-                &AllowOptions {
-                    ports,
-                    name: Some(names.service_entry.clone()),
-                    resolution: Some("DNS".into()),
-                    ..AllowOptions::default()
-                },
-            );
-            se.metadata.labels = labels();
-            to_value(serde_json::to_value(se))
-        }
-        Part::Gateway => {
-            let mut servers = vec![];
-            if http {
-                servers.push(GatewayServer {
-                    port: Some(ServicePort {
-                        number: PORT,
-                        name: "http".into(),
-                        protocol: "HTTP".into(),
-                        target_port: None,
-                    }),
-                    hosts: vec![host.to_string()],
-                    tls: None,
-                });
-            }
-            if options.tls {
-                servers.push(GatewayServer {
-                    port: Some(ServicePort {
-                        number: TLS_PORT,
-                        name: "tls".into(),
-                        protocol: "TLS".into(),
-                        target_port: None,
-                    }),
-                    hosts: vec![host.to_string()],
-                    tls: Some(ServerTls {
-                        mode: "PASSTHROUGH".into(),
-                    }),
-                });
-            }
-            to_value(serde_json::to_value(Gateway {
-                unreadable: None,
-                api_version,
-                kind: kind.name().into(),
-                metadata: metadata(target, &names.gateway),
-                spec: GatewaySpec {
-                    selector: options.selector.clone(),
-                    servers,
-                },
-            }))
-        }
-        Part::GatewayRule => to_value(serde_json::to_value(DestinationRule {
+        Part::ServiceEntry => to_value(&service_entry(target, host, names, options)),
+        Part::Gateway => to_value(&gateway(head(&names.gateway), host, options)),
+        Part::GatewayRule => to_value(&gateway_rule(
+            head(&names.destination_rule),
+            target,
+            names,
+            options,
+        )),
+        Part::OriginationRule => to_value(&origination_rule(head(&names.origination_rule), host)),
+        Part::VirtualService => to_value(&virtual_service(
+            head(&names.virtual_service),
+            host,
+            names,
+            options,
+        )),
+    }
+}
+
+/// What every object `gateway` writes begins with.
+struct Head {
+    api_version: String,
+    kind: String,
+    metadata: Metadata,
+}
+
+impl Head {
+    fn with<S>(self, spec: S) -> Object<S> {
+        Object {
+            api_version: self.api_version,
+            kind: self.kind,
+            metadata: self.metadata,
+            spec,
             unreadable: None,
-            api_version,
-            kind: kind.name().into(),
-            metadata: metadata(target, &names.destination_rule),
-            spec: DestinationRuleSpec {
-                host: service_host(target, options),
-                export_to: vec![],
-                traffic_policy: None,
-                subsets: vec![Subset {
-                    name: names.base.clone(),
-                    traffic_policy: None,
-                }],
-            },
-        })),
-        // exportTo ".": in istio-system (Istio's root namespace) a rule without it would apply to
-        // every sidecar too, and a sidecar's own TLS to the host would be encrypted twice.
-        Part::OriginationRule => to_value(serde_json::to_value(DestinationRule {
-            unreadable: None,
-            api_version,
-            kind: kind.name().into(),
-            metadata: metadata(target, &names.origination_rule),
-            spec: DestinationRuleSpec {
-                host: host.to_string(),
-                export_to: vec![".".into()],
-                traffic_policy: Some(TrafficPolicy {
-                    tls: None,
-                    port_level_settings: vec![PortTrafficPolicy {
-                        port: Some(PortSelector { number: TLS_PORT }),
-                        tls: Some(ClientTls {
-                            mode: "SIMPLE".into(),
-                            sni: Some(host.to_string()),
-                        }),
-                    }],
-                }),
-                subsets: vec![],
-            },
-        })),
-        Part::VirtualService => {
-            let gateway = names.gateway.clone();
-            let http_routes = if http {
-                // With origination the plain HTTP leaves for the host's 443.
-                let to_port = if options.tls_origination {
-                    TLS_PORT
-                } else {
-                    PORT
-                };
-                vec![HttpRoute {
-                    matches: vec![HttpMatch {
-                        gateways: vec![gateway.clone()],
-                        port: Some(PORT),
-                        uri: None,
-                    }],
-                    timeout: None,
-                    retries: None,
-                    route: vec![destination(host.as_str(), to_port)],
-                }]
-            } else {
-                vec![]
-            };
-            let tls_routes = if options.tls {
-                vec![TlsRoute {
-                    matches: vec![TlsMatch {
-                        gateways: vec![gateway.clone()],
-                        port: Some(TLS_PORT),
-                        sni_hosts: vec![host.to_string()],
-                    }],
-                    route: vec![destination(upstream.as_str(), TLS_PORT)],
-                }]
-            } else {
-                vec![]
-            };
-            to_value(serde_json::to_value(VirtualService {
-                unreadable: None,
-                api_version,
-                kind: kind.name().into(),
-                metadata: metadata(target, &names.virtual_service),
-                spec: VirtualServiceSpec {
-                    hosts: vec![host.to_string()],
-                    gateways: vec![gateway],
-                    http: http_routes,
-                    tls: tls_routes,
-                    ..VirtualServiceSpec::default()
-                },
-            }))
         }
     }
+}
+
+/// The ServiceEntry: the host (a wildcard's upstream) on 80 unless a wildcard, and on 443 with
+/// `--tls` or `--tls-origination`, resolved by DNS.
+fn service_entry(
+    target: &Target,
+    host: &Host,
+    names: &Names,
+    options: &GatewayOptions,
+) -> ServiceEntry {
+    let mut ports = vec![];
+    if !host.is_wildcard() {
+        ports.push(port(PORT, "http-port", "HTTP"));
+    }
+    if options.tls {
+        // TLS, not HTTPS: the gateway forwards by SNI without looking inside (the task's port);
+        // either protocol gives the same TCP cluster on 443.
+        ports.push(port(TLS_PORT, "tls", "TLS"));
+    } else if options.tls_origination {
+        ports.push(port(TLS_PORT, "https", "HTTPS"));
+    }
+    // Where the gateway connects: the host, or a wildcard's one upstream.
+    let upstream = options.upstream.as_ref().unwrap_or(host);
+    let mut se = plan::service_entry(
+        target,
+        upstream,
+        &AllowOptions {
+            ports,
+            name: Some(names.service_entry.clone()),
+            resolution: Some("DNS".into()),
+            ..AllowOptions::default()
+        },
+    );
+    se.metadata.labels = labels();
+    se
+}
+
+/// The Gateway: the egress gateway's pods, a server on 80 for plain HTTP unless a wildcard, and
+/// with `--tls` a PASSTHROUGH server on 443.
+fn gateway(head: Head, host: &Host, options: &GatewayOptions) -> Gateway {
+    let server = |number: u32, name: &str, protocol: &str, tls: Option<ServerTls>| GatewayServer {
+        port: Some(ServicePort {
+            number,
+            name: name.into(),
+            protocol: protocol.into(),
+            target_port: None,
+        }),
+        hosts: vec![host.to_string()],
+        tls,
+    };
+    let mut servers = vec![];
+    if !host.is_wildcard() {
+        servers.push(server(PORT, "http", "HTTP", None));
+    }
+    if options.tls {
+        let passthrough = ServerTls {
+            mode: "PASSTHROUGH".into(),
+        };
+        servers.push(server(TLS_PORT, "tls", "TLS", Some(passthrough)));
+    }
+    head.with(GatewaySpec {
+        selector: options.selector.clone(),
+        servers,
+    })
+}
+
+/// The egress gateway Service's DestinationRule, with the host's subset.
+fn gateway_rule(
+    head: Head,
+    target: &Target,
+    names: &Names,
+    options: &GatewayOptions,
+) -> DestinationRule {
+    head.with(DestinationRuleSpec {
+        host: service_host(target, options),
+        export_to: vec![],
+        traffic_policy: None,
+        subsets: vec![Subset {
+            name: names.base.clone(),
+            traffic_policy: None,
+        }],
+    })
+}
+
+/// The host's DestinationRule that originates TLS on 443. exportTo ".": in istio-system (Istio's
+/// root namespace) a rule without it would apply to every sidecar too, and a sidecar's own TLS to
+/// the host would be encrypted twice.
+fn origination_rule(head: Head, host: &Host) -> DestinationRule {
+    head.with(DestinationRuleSpec {
+        host: host.to_string(),
+        export_to: vec![".".into()],
+        traffic_policy: Some(TrafficPolicy {
+            tls: None,
+            port_level_settings: vec![PortTrafficPolicy {
+                port: Some(PortSelector { number: TLS_PORT }),
+                tls: Some(ClientTls {
+                    mode: "SIMPLE".into(),
+                    sni: Some(host.to_string()),
+                }),
+            }],
+        }),
+        subsets: vec![],
+    })
+}
+
+/// The second hop, bound to the host's Gateway: plain HTTP on 80 to the host (its 443 with
+/// `--tls-origination`) unless a wildcard, and with `--tls` TLS on 443 by SNI to the upstream.
+fn virtual_service(
+    head: Head,
+    host: &Host,
+    names: &Names,
+    options: &GatewayOptions,
+) -> VirtualService {
+    let gateway = names.gateway.clone();
+    let mut http = vec![];
+    if !host.is_wildcard() {
+        // With origination the plain HTTP leaves for the host's 443.
+        let to_port = if options.tls_origination {
+            TLS_PORT
+        } else {
+            PORT
+        };
+        http.push(HttpRoute {
+            matches: vec![HttpMatch {
+                gateways: vec![gateway.clone()],
+                port: Some(PORT),
+                uri: None,
+            }],
+            timeout: None,
+            retries: None,
+            route: vec![destination(host.as_str(), to_port)],
+        });
+    }
+    let mut tls = vec![];
+    if options.tls {
+        let upstream = options.upstream.as_ref().unwrap_or(host);
+        tls.push(TlsRoute {
+            matches: vec![TlsMatch {
+                gateways: vec![gateway.clone()],
+                port: Some(TLS_PORT),
+                sni_hosts: vec![host.to_string()],
+            }],
+            route: vec![destination(upstream.as_str(), TLS_PORT)],
+        });
+    }
+    head.with(VirtualServiceSpec {
+        hosts: vec![host.to_string()],
+        gateways: vec![gateway],
+        http,
+        tls,
+        ..VirtualServiceSpec::default()
+    })
 }
 
 #[cfg(test)]
@@ -660,15 +754,17 @@ mod tests {
     fn listing_of(planned: &[Planned]) -> Listing {
         let mut listing = Listing::default();
         for p in planned {
-            let list = match p.kind {
-                Kind::ServiceEntry => &mut listing.service_entries,
-                Kind::DestinationRule => &mut listing.destination_rules,
-                Kind::Gateway => &mut listing.gateways,
-                Kind::VirtualService => &mut listing.virtual_services,
-            };
-            list.push(p.object.clone());
+            listing.add(p.kind, p.object.clone());
         }
         listing
+    }
+
+    /// `planned`, with the labels of its objects of `kind` taken away (as if made by hand).
+    fn hand_made(mut planned: Vec<Planned>, kind: Kind) -> Vec<Planned> {
+        for p in planned.iter_mut().filter(|p| p.kind == kind) {
+            p.object["metadata"]["labels"] = json!({});
+        }
+        planned
     }
 
     #[test]
@@ -701,13 +797,16 @@ mod tests {
         let (names, _) = plan(&listing, "httpbin.com", false).unwrap();
         assert_eq!(names.base, "httpbin-com");
         // A hand-made DestinationRule of that name for another subset takes the name too.
-        let listing = Listing {
-            destination_rules: vec![json!({
+        let mut listing = Listing::default();
+        listing.add(
+            Kind::DestinationRule,
+            json!({
+                "apiVersion": "networking.istio.io/v1beta1",
+                "kind": "DestinationRule",
                 "metadata": {"name": "egressgateway-for-api"},
                 "spec": {"host": "x", "subsets": [{"name": "other"}]}
-            })],
-            ..Listing::default()
-        };
+            }),
+        );
         assert_eq!(
             plan(&listing, "api.example.org", false).unwrap().0.base,
             "api-example"
@@ -717,10 +816,7 @@ mod tests {
     #[test]
     fn hand_made_objects_for_the_host_are_refused_unless_adopted() {
         let (_, first) = plan(&Listing::default(), "httpbin.org", false).unwrap();
-        let mut listing = listing_of(&first);
-        for o in &mut listing.gateways {
-            o["metadata"]["labels"] = json!({});
-        }
+        let listing = listing_of(&hand_made(first, Kind::Gateway));
         let err = plan(&listing, "httpbin.org", false).unwrap_err();
         assert!(
             err.contains("gateway.networking.istio.io/httpbin-egressgateway")
@@ -733,8 +829,7 @@ mod tests {
     #[test]
     fn off_deletes_only_the_plugins_objects_routes_first() {
         let (_, first) = plan(&Listing::default(), "httpbin.org", false).unwrap();
-        let mut listing = listing_of(&first);
-        listing.destination_rules[0]["metadata"]["labels"] = json!({});
+        let listing = listing_of(&hand_made(first, Kind::DestinationRule));
         let (gone, kept) = plan_off(&listing, "httpbin.org");
         let kinds: Vec<Kind> = gone.iter().map(|(k, _)| *k).collect();
         assert_eq!(

@@ -365,6 +365,39 @@ fn unreadable_reason<S: serde::de::DeserializeOwned + Default>(
     }
 }
 
+/// An object as listed: typed, for what the plugin decides from it, beside the JSON the server
+/// sent, for what must see the object whole (a write compared with and adopted over it, an object
+/// printed as deleted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedObject<S> {
+    pub typed: Object<S>,
+    pub json: serde_json::Value,
+}
+
+impl<S: serde::de::DeserializeOwned + Default> ListedObject<S> {
+    /// Reads `json` leniently into the typed shape (see [`typed`]) and keeps it.
+    pub fn new(json: serde_json::Value) -> ListedObject<S> {
+        ListedObject {
+            typed: typed(&json),
+            json,
+        }
+    }
+}
+
+/// The metadata of an object of any kind, read leniently (default when it does not fit).
+pub fn metadata_of(object: &serde_json::Value) -> Metadata {
+    object
+        .get("metadata")
+        .and_then(|m| Metadata::deserialize(m).ok())
+        .unwrap_or_default()
+}
+
+/// A Gateway server host (`namespace/host`, `./host`, `*/host`) without its namespace part; a host
+/// without one as it is.
+pub fn strip_namespace(host: &str) -> &str {
+    host.split_once('/').map_or(host, |(_, h)| h)
+}
+
 /// A planned object as the JSON the API server is sent (and `-o json` prints).
 pub fn to_value<T: Serialize>(object: &T) -> serde_json::Value {
     serde_json::to_value(object).unwrap_or_default()
@@ -389,6 +422,12 @@ pub struct Metadata {
 impl Metadata {
     pub fn is_managed(&self) -> bool {
         self.labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+    }
+
+    /// Managed and marked as written by `gateway` (its component label).
+    pub fn is_gateways(&self) -> bool {
+        self.is_managed()
+            && self.labels.get(COMPONENT_LABEL).map(String::as_str) == Some(COMPONENT_VALUE)
     }
 }
 
@@ -489,5 +528,30 @@ mod tests {
                  invalid type: string \"httpbin.org\", expected a sequence"
             )
         );
+    }
+
+    #[test]
+    fn gateway_hosts_lose_only_their_namespace() {
+        assert_eq!(strip_namespace("./httpbin.org"), "httpbin.org");
+        assert_eq!(
+            strip_namespace("istio-system/*.example.org"),
+            "*.example.org"
+        );
+        assert_eq!(strip_namespace("httpbin.org"), "httpbin.org");
+        // Only the first slash separates the namespace.
+        assert_eq!(strip_namespace("a/b/c"), "b/c");
+    }
+
+    #[test]
+    fn metadata_is_read_from_any_object() {
+        let gateways = json!({"kind": "Gateway", "metadata": {"name": "g", "uid": "u", "labels": {
+            MANAGED_BY_LABEL: MANAGED_BY_VALUE, COMPONENT_LABEL: COMPONENT_VALUE}}});
+        let meta = metadata_of(&gateways);
+        assert_eq!((meta.name.as_str(), meta.uid.as_deref()), ("g", Some("u")));
+        assert!(meta.is_managed() && meta.is_gateways());
+        let allowed =
+            json!({"metadata": {"name": "s", "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}}});
+        assert!(metadata_of(&allowed).is_managed() && !metadata_of(&allowed).is_gateways());
+        assert_eq!(metadata_of(&json!({"metadata": 3})), Metadata::default());
     }
 }
