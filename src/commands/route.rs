@@ -27,7 +27,10 @@ use crate::core::validate::{
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 
-use super::{Attempt, Change, Written, carry_out, existing, find_by_name, retrying, warn};
+use crate::core::change::find_by_name;
+use crate::core::ownership::existing;
+
+use super::{Attempt, Change, Written, carry_out, retrying, warn};
 
 pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     let host = Host::parse(&args.host)?;

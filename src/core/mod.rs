@@ -1,6 +1,7 @@
 //! The pure core: validated request -> Istio objects -> text. Nothing here talks to the network
 //! or reads files, so `--dry-run=client` and every snapshot test run with no cluster.
 
+pub mod allow_plan;
 pub mod analyzers;
 pub mod change;
 pub mod findings;
