@@ -39,6 +39,12 @@ pub struct Listed {
 }
 
 impl Listed {
+    /// Whether this was read from the cluster (offline nothing is: a default list, at no
+    /// version; a list the API server answers always has one).
+    pub fn is_read(&self) -> bool {
+        !self.resource_version.is_empty()
+    }
+
     /// The listed object of that name.
     pub fn named(&self, name: &str) -> Option<&Value> {
         find_by_name(&self.items, name)
@@ -101,7 +107,7 @@ impl Precondition {
                     resource_version: metadata.resource_version.unwrap_or_default(),
                 }
             }
-            None if listed.resource_version.is_empty() => Precondition::None,
+            None if !listed.is_read() => Precondition::None,
             None => Precondition::Absent {
                 list_resource_version: listed.resource_version.clone(),
             },

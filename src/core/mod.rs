@@ -13,6 +13,7 @@ pub mod ownership;
 pub mod plan;
 pub mod render;
 pub mod route_checks;
+pub mod route_plan;
 pub mod status;
 pub mod traffic;
 pub mod validate;
