@@ -3,6 +3,7 @@
 
 pub mod allow_plan;
 pub mod analyzers;
+pub mod apply_plan;
 pub mod change;
 pub mod findings;
 pub mod gateway;
