@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::change::{Change, Listed, Planned, Precondition, Refusal};
+use super::change::{Change, Listed, Planned, Precondition, Refusal, listed_metadata};
 use super::istio::{Kind, ServiceEntrySpec, to_value, typed};
 use super::ownership::{self, Placement, Request, existing};
 use super::plan::{self, AllowOptions, Target};
@@ -140,7 +140,7 @@ fn host_chain(
     // the ServiceEntry stops sending port 80 to 443.
     let stale = rules.named(&placement.name).filter(|dr| {
         !options.tls_origination
-            && typed::<Value>(dr).metadata.is_managed()
+            && listed_metadata(dr).is_managed()
             && dr["spec"]["host"] == host.as_str()
     });
     if let Some(dr) = stale {
