@@ -6,22 +6,22 @@
 //! objects exist already are checked first by a server dry run (with several hosts), as an
 //! update cannot be undone. Each apply is conditional on the list: when another writer changed or
 //! created one of the objects meanwhile, the whole attempt is made again from a fresh list (see
-//! write::retrying).
+//! write::retrying). What to write is planned in core/allow_plan.rs, online from the lists and
+//! offline from nothing.
 
-use crate::cli::{AllowArgs, WriteArgs};
+use crate::cli::AllowArgs;
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
-use crate::core::change::Precondition;
-use crate::core::istio::{ApiVersion, Kind, ServiceEntrySpec, to_value, typed};
-use crate::core::naming;
-use crate::core::ownership::{self, Request};
+use crate::core::allow_plan::{self, AllowListings, AllowRequest};
+use crate::core::change::{Listed, Planned};
+use crate::core::istio::{ApiVersion, Kind};
 use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
-use crate::core::validate::{Host, InputError, PortSpec, dns_label, export_to_list};
-use crate::error::{Error, Reason, Result};
+use crate::core::validate::{InputError, PortSpec, dns_label, export_to_list};
+use crate::error::Result;
 use crate::settings::{DryRun, Settings};
 use crate::write::{self, Attempt, Options, Plan, Written, retrying};
 
-use super::{Change, existing, find_by_name, parse_hosts, warn};
+use super::{Change, parse_hosts, refusal_error, warn};
 
 fn options(args: &AllowArgs) -> std::result::Result<AllowOptions, InputError> {
     let one_of = |flag: &str, value: &Option<String>, allowed: &[&str]| match value {
@@ -58,6 +58,11 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
     let options = options(&args)?;
     plan::check_allow(&hosts, &options)?;
     settings.object_format()?;
+    let request = AllowRequest {
+        hosts: &hosts,
+        options: &options,
+        adopt: args.write.adopt,
+    };
 
     let session = connect::open(settings, settings.dry_run == DryRun::Client).await?;
     let namespace = session.namespace.clone();
@@ -67,43 +72,13 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             namespace,
             api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
         };
-        let names = match &options.name {
-            Some(name) => vec![name.clone()],
-            None => naming::unique_names(&hosts, |_| false),
+        // The same planning as online, over a namespace that holds nothing.
+        let nothing = Listed::default();
+        let listings = AllowListings {
+            service_entries: &nothing,
+            destination_rules: &nothing,
         };
-        let mut chains = vec![];
-        for (host, name) in hosts.iter().zip(names) {
-            let mut chain = vec![];
-            if options.tls_origination {
-                chain.push(Change::Apply {
-                    kind: Kind::DestinationRule.into(),
-                    namespace: target.namespace.clone(),
-                    object: to_value(&plan::origination_rule(
-                        &target,
-                        &name,
-                        host,
-                        &options.export_to,
-                    )),
-                    before: None,
-                    precondition: Precondition::None,
-                });
-            }
-            chain.push(Change::Apply {
-                kind: Kind::ServiceEntry.into(),
-                namespace: target.namespace.clone(),
-                object: to_value(&plan::service_entry(
-                    &target,
-                    host,
-                    &AllowOptions {
-                        name: Some(name),
-                        ..options.clone()
-                    },
-                )),
-                before: None,
-                precondition: Precondition::None,
-            });
-            chains.push(chain);
-        }
+        let chains = said(allow_plan::plan(&target, &request, &listings), 1)?;
         return write::render(Plan::independent(chains), &Options::new(settings)?).await;
     };
 
@@ -114,147 +89,58 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             settings,
             &api,
             &namespace,
-            &hosts,
-            &options,
-            &args.write,
+            &request,
+            args.write.force_conflicts,
             attempt,
         )
     })
     .await
 }
 
-/// One attempt: list, decide every host's object, write them all, each on condition that what
+/// One attempt: list, plan every host's objects, write them all, each on condition that what
 /// was listed still holds (another `allow` may be naming or writing the same objects).
 async fn write_service_entries(
     settings: &Settings,
     api: &IstioApi<'_>,
     namespace: &str,
-    hosts: &[Host],
-    options: &AllowOptions,
-    write: &WriteArgs,
+    request: &AllowRequest<'_>,
+    force_conflicts: bool,
     attempt: Attempt<'_>,
 ) -> Result<u8> {
-    let listed = api
+    let service_entries = api
         .list_with_version(Kind::ServiceEntry, Some(namespace), None)
         .await?;
-    let known = existing(&listed.items);
-    // --tls-origination: each host's DestinationRule, under its ServiceEntry's name. Without it,
-    // a host the plugin allowed with it before (port 80 to 443) loses its rule, else the sidecar
-    // would go on opening TLS to port 80: read the rules only then, to keep `allow` at 2 requests.
-    let was_originating = !options.tls_origination
-        && listed.items.iter().any(|se| {
-            let se = typed::<ServiceEntrySpec>(se);
-            se.metadata.is_managed()
-                && se
-                    .spec
-                    .hosts
-                    .iter()
-                    .any(|h| hosts.iter().any(|x| x.as_str() == h))
-                && se.spec.ports.iter().any(|p| p.target_port == Some(443))
-        });
-    let rules = if options.tls_origination || was_originating {
-        Some(
-            api.list_with_version(Kind::DestinationRule, Some(namespace), None)
-                .await?,
-        )
+    let destination_rules = if allow_plan::reads_destination_rules(request, &service_entries) {
+        api.list_with_version(Kind::DestinationRule, Some(namespace), None)
+            .await?
     } else {
-        None
+        Listed::default()
     };
     let target = Target {
         namespace: namespace.to_string(),
         api_version: api.version(),
     };
-    // Decide every host before writing any, so a refusal leaves nothing half done. One chain of
-    // changes per host: hosts do not depend on each other, so they are written concurrently.
-    let mut chains = vec![];
-    let mut given: Vec<String> = vec![];
-    let mut removals = vec![];
-    for host in hosts {
-        let placement = ownership::place(
-            &Request {
-                kind: Kind::ServiceEntry,
-                namespace,
-                host,
-                requested_name: options.name.as_deref(),
-                preferred_name: None,
-                given_to_others: &given,
-                adopt: write.adopt,
-            },
-            &known,
-        )
-        .map_err(|e| Error::failed(Reason::Conflict, e))?;
-        if attempt.number == 1 {
-            placement.warnings.iter().for_each(|w| warn(w));
-        }
-        given.push(placement.name.clone());
-        let mut chain = vec![];
-        let named = AllowOptions {
-            name: Some(placement.name.clone()),
-            ..options.clone()
-        };
-        if let (Some(rules), false) = (&rules, options.tls_origination) {
-            // The plugin's origination rule for the host, under the ServiceEntry's name: it goes
-            // after the ServiceEntry stops sending port 80 to 443.
-            let stale = find_by_name(&rules.items, &placement.name).filter(|dr| {
-                typed::<serde_json::Value>(dr).metadata.is_managed()
-                    && dr["spec"]["host"] == host.as_str()
-            });
-            if let Some(dr) = stale {
-                let field = |f: &str| dr["metadata"][f].as_str().map(String::from);
-                removals.push(Change::Delete {
-                    kind: Kind::DestinationRule.into(),
-                    namespace: namespace.to_string(),
-                    name: placement.name.clone(),
-                    uid: field("uid"),
-                    resource_version: field("resourceVersion"),
-                });
-            }
-        }
-        if let (Some(rules), true) = (&rules, options.tls_origination) {
-            let rule = ownership::place(
-                &Request {
-                    kind: Kind::DestinationRule,
-                    namespace,
-                    host,
-                    requested_name: Some(&placement.name),
-                    preferred_name: None,
-                    given_to_others: &[],
-                    adopt: write.adopt,
-                },
-                &existing(&rules.items),
-            )
-            .map_err(|e| Error::failed(Reason::Conflict, e))?;
-            let before = find_by_name(&rules.items, &rule.name).cloned();
-            // The rule goes first: the ServiceEntry's port 80 then never reaches 443 in plain text.
-            chain.push(Change::Apply {
-                kind: Kind::DestinationRule.into(),
-                namespace: namespace.to_string(),
-                object: to_value(&plan::origination_rule(
-                    &target,
-                    &rule.name,
-                    host,
-                    &options.export_to,
-                )),
-                precondition: Precondition::from_read(before.as_ref(), rules),
-                before,
-            });
-        }
-        let before = find_by_name(&listed.items, &placement.name).cloned();
-        chain.push(Change::Apply {
-            kind: Kind::ServiceEntry.into(),
-            namespace: namespace.to_string(),
-            object: to_value(&plan::service_entry(&target, host, &named)),
-            precondition: Precondition::from_read(before.as_ref(), &listed),
-            before,
-        });
-        chain.append(&mut removals);
-        chains.push(chain);
-    }
+    let listings = AllowListings {
+        service_entries: &service_entries,
+        destination_rules: &destination_rules,
+    };
+    let chains = said(
+        allow_plan::plan(&target, request, &listings),
+        attempt.number,
+    )?;
     write::carry_out(
         Some(api),
         Plan::independent(chains),
-        &Options::new(settings)?.force_conflicts(write.force_conflicts),
+        &Options::new(settings)?.force_conflicts(force_conflicts),
         attempt.written,
     )
     .await
+}
+
+/// Says the plan's warnings (on the first attempt only) and returns its chains, or its refusal.
+fn said(planned: Planned, attempt: u32) -> Result<Vec<Vec<Change>>> {
+    if attempt == 1 {
+        planned.warnings.iter().for_each(|w| warn(w));
+    }
+    planned.outcome.map_err(refusal_error)
 }

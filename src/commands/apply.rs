@@ -4,19 +4,20 @@
 //! read files -> substitute, parse, check scope (core::manifest) -> discovery of only the
 //! group-versions the files use (one request each) -> one list per kind (created, configured or
 //! unchanged) -> server-side apply through the write engine (server dry run of all first when there
-//! are several). The reading and the lists are `commands::manifests`, shared with `cleanup -f`.
+//! are several). The reading and the lists are `commands::manifests`, shared with `cleanup -f`;
+//! the writes are planned in core/apply_plan.rs, online and offline alike.
 
 use crate::cli::ApplyArgs;
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect::{self, Cluster};
-use crate::core::change::{Precondition, Resource};
+use crate::core::apply_plan::{self, Live};
 use crate::core::manifest::{self, Manifest};
 use crate::error::Result;
 use crate::settings::{DryRun, Settings};
 use crate::write::{self, Options, Plan, Written};
 
-use super::manifests::{live, load, named, resolve};
-use super::{Change, warn};
+use super::manifests::{live, load, resolve};
+use super::warn;
 
 pub async fn run(settings: &Settings, args: ApplyArgs) -> Result<u8> {
     settings.object_format()?;
@@ -33,20 +34,9 @@ pub async fn run(settings: &Settings, args: ApplyArgs) -> Result<u8> {
         warn(
             "no kubeconfig: rendering from the files alone; kinds are not checked against a cluster",
         );
-        let changes = manifests
-            .into_iter()
-            .map(|m| Change::Apply {
-                kind: Resource::Discovered(manifest::Resource {
-                    kind: m.kind,
-                    plural: String::new(),
-                    namespaced: true,
-                }),
-                namespace: namespace.clone(),
-                object: m.object,
-                before: None,
-                precondition: Precondition::None,
-            })
-            .collect();
+        // The same planning as online, over kinds as the files name them and an empty namespace.
+        let resources = manifests.iter().map(apply_plan::unresolved).collect();
+        let changes = apply_plan::plan(&namespace, manifests, resources, &Live::new());
         return write::render(Plan::in_order(changes), &Options::new(settings)?).await;
     };
     apply(
@@ -69,19 +59,7 @@ async fn apply(
     let api = IstioApi::new(cluster, settings.api_version);
     let resources = resolve(&api, &manifests, namespace).await?;
     let live = live(&api, &resources, namespace).await?;
-    let changes = manifests
-        .into_iter()
-        .zip(resources)
-        .map(|(m, resource)| Change::Apply {
-            before: named(&live, &m.kind, m.name()).cloned(),
-            kind: Resource::Discovered(resource),
-            namespace: namespace.to_string(),
-            object: m.object,
-            // Server-side apply states the whole object: the result is what the files say,
-            // whoever wrote in between, so no precondition (and no retry) is needed.
-            precondition: Precondition::None,
-        })
-        .collect();
+    let changes = apply_plan::plan(namespace, manifests, resources, &live);
     write::carry_out(
         Some(&api),
         Plan::in_order(changes),

@@ -11,14 +11,11 @@ mod manifests;
 pub mod route;
 pub mod status;
 
-use serde_json::Value;
-
 use crate::cli::{Cli, Command};
 
-use crate::core::istio::typed;
-use crate::core::ownership::Existing;
+use crate::core::change::Refusal;
 use crate::core::validate::Host;
-use crate::error::{Result, exit};
+use crate::error::{Error, Reason, Result, exit};
 use crate::settings::Settings;
 
 pub async fn run(cli: Cli) -> Result<u8> {
@@ -50,36 +47,12 @@ pub fn parse_hosts(inputs: &[String]) -> Result<Vec<Host>> {
     Ok(hosts)
 }
 
-/// What ownership decisions need to know about listed objects.
-pub fn existing(listed: &[Value]) -> Vec<Existing> {
-    listed
-        .iter()
-        .map(|v| Existing {
-            name: v["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            managed: typed::<serde_json::Map<String, Value>>(v)
-                .metadata
-                .is_managed(),
-            // ServiceEntries and VirtualServices list hosts; a DestinationRule names one.
-            hosts: v["spec"]["hosts"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|h| h.as_str().map(String::from))
-                        .collect()
-                })
-                .or_else(|| v["spec"]["host"].as_str().map(|h| vec![h.to_string()]))
-                .unwrap_or_default(),
-        })
-        .collect()
-}
-
-pub fn find_by_name<'v>(listed: &'v [Value], name: &str) -> Option<&'v Value> {
-    listed
-        .iter()
-        .find(|v| v["metadata"]["name"].as_str() == Some(name))
+/// A planner's refusal as the error the command exits with.
+pub fn refusal_error(refusal: Refusal) -> Error {
+    match refusal {
+        Refusal::Conflict(message) => Error::failed(Reason::Conflict, message),
+        Refusal::Findings(message) => Error::failed(Reason::Findings, message),
+    }
 }
 
 pub use crate::core::change::Change;

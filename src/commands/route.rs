@@ -5,30 +5,24 @@
 //! VirtualServices (the current route to compose with), one apply (or delete). The write is
 //! conditional on the VirtualService listed (its resourceVersion, or its absence): when another
 //! writer changed it meanwhile, the list and the write are made again with the route composed
-//! afresh (see write::retrying), so no one's setting is lost.
+//! afresh (see write::retrying), so no one's setting is lost. What to write is planned in
+//! core/route_plan.rs, online from the lists and offline from nothing.
 
-use serde_json::Value;
-
-use crate::cli::{RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
+use crate::cli::{CheckArgs, RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
 use crate::cluster::view::read_view;
-use crate::core::change::Precondition;
-use crate::core::istio::{
-    ApiVersion, HttpRetry, Kind, ServiceEntry, VirtualServiceSpec, to_value, typed,
-};
-use crate::core::ownership::{self, Request};
-use crate::core::plan::{self, GatewayHop, RouteChange, RouteSettings, Target};
-use crate::core::route_checks::{self, Proposal};
+use crate::core::change::{Listed, Planned};
+use crate::core::istio::{ApiVersion, HttpRetry, Kind, ServiceEntry};
+use crate::core::plan::{GatewayHop, RouteChange, Target};
+use crate::core::route_plan::{self, RouteRequest, ServiceEntryFacts};
 use crate::core::status::ClusterView;
-use crate::core::validate::{
-    Host, InputError, Timeout, dns_label, export_to_list, is_http_protocol, port_number,
-};
-use crate::error::{Error, Reason, Result};
+use crate::core::validate::{Host, InputError, Timeout, dns_label, export_to_list, port_number};
+use crate::error::{Error, Result};
 use crate::settings::{DryRun, Settings};
 use crate::write::{self, Attempt, Options, Plan, Written, retrying};
 
-use super::{Change, existing, find_by_name, warn};
+use super::{Change, refusal_error, warn};
 
 pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     let host = Host::parse(&args.host)?;
@@ -38,12 +32,14 @@ pub async fn run_timeout(settings: &Settings, args: TimeoutArgs) -> Result<u8> {
     };
     edit(
         settings,
-        &host,
-        change,
-        &args.export_to,
-        args.check.force,
-        false,
-        &args.write,
+        Edit {
+            host: &host,
+            change,
+            export_to: &args.export_to,
+            check: &args.check,
+            write: &args.write,
+            origination: false,
+        },
     )
     .await
 }
@@ -81,12 +77,14 @@ pub async fn run_retries(settings: &Settings, args: RetriesArgs) -> Result<u8> {
     };
     edit(
         settings,
-        &host,
-        change,
-        &args.export_to,
-        args.check.force,
-        false,
-        &args.write,
+        Edit {
+            host: &host,
+            change,
+            export_to: &args.export_to,
+            check: &args.check,
+            write: &args.write,
+            origination: false,
+        },
     )
     .await
 }
@@ -170,29 +168,40 @@ pub async fn run_via_gateway(settings: &Settings, args: ViaGatewayArgs) -> Resul
     };
     edit(
         settings,
-        &host,
-        change,
-        &args.export_to,
-        args.check.force,
-        args.tls_origination,
-        &args.write,
+        Edit {
+            host: &host,
+            change,
+            export_to: &args.export_to,
+            check: &args.check,
+            write: &args.write,
+            origination: args.tls_origination,
+        },
     )
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn edit(
-    settings: &Settings,
-    host: &Host,
+/// What `timeout`, `retries` and `via-gateway` share once their own flags are read.
+struct Edit<'a> {
+    host: &'a Host,
     change: RouteChange,
-    export_to_flags: &[String],
-    force: bool,
-    // via-gateway --tls-origination: the admins' gateway must open TLS to the host.
+    /// --export-to as given.
+    export_to: &'a [String],
+    check: &'a CheckArgs,
+    write: &'a WriteArgs,
+    /// via-gateway --tls-origination: the admins' gateway must open TLS to the host.
     origination: bool,
-    write: &WriteArgs,
-) -> Result<u8> {
-    let export_to_flags = export_to_list(export_to_flags)?;
+}
+
+async fn edit(settings: &Settings, edit: Edit<'_>) -> Result<u8> {
+    let export_to = export_to_list(edit.export_to)?;
     settings.object_format()?;
+    let request = RouteRequest {
+        host: edit.host,
+        change: &edit.change,
+        export_to: &export_to,
+        adopt: edit.write.adopt,
+        origination: edit.origination,
+    };
 
     let session = connect::open(settings, settings.dry_run == DryRun::Client).await?;
     let namespace = session.namespace.clone();
@@ -202,23 +211,13 @@ async fn edit(
              the cluster is not included",
         );
         let target = Target {
-            namespace: namespace.clone(),
+            namespace,
             api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
         };
-        let next = RouteSettings {
-            export_to: export_to_flags,
-            ..change.apply(&RouteSettings::default())
-        };
-        let changes = plan::virtual_service(&target, &host.default_object_name(), host, &next)
-            .map(|vs| Change::Apply {
-                kind: Kind::VirtualService.into(),
-                namespace: namespace.clone(),
-                object: to_value(&vs),
-                before: None,
-                precondition: Precondition::None,
-            })
-            .into_iter()
-            .collect();
+        // The same planning as online, over a namespace of which nothing is known.
+        let facts = ServiceEntryFacts::default();
+        let planned = route_plan::plan(&target, &request, &facts, &Listed::default(), None);
+        let changes = said(planned, 1)?;
         return write::render(Plan::in_order(changes), &Options::new(settings)?).await;
     };
 
@@ -230,45 +229,41 @@ async fn edit(
     let service_entries: Vec<ServiceEntry> = api
         .list_typed(Kind::ServiceEntry, Some(&namespace), None)
         .await?;
-    let lists_host = |se: &ServiceEntry| se.spec.hosts.iter().any(|h| h == host.as_str());
-    let service_entry = service_entries
-        .iter()
-        .filter(|se| lists_host(se))
-        .max_by_key(|se| se.metadata.is_managed());
-    match (service_entry, &change) {
-        (
-            None,
-            RouteChange::SetTimeout(_) | RouteChange::SetRetries(_) | RouteChange::ViaGateway(..),
-        ) => warn(&format!(
-            "no ServiceEntry for {host} in namespace {namespace}: with REGISTRY_ONLY calls still fail; run kubectl egress allow {host}"
-        )),
-        (Some(se), RouteChange::SetTimeout(t))
-            if !se.spec.ports.iter().any(|p| is_http_protocol(&p.protocol)) =>
-        {
-            warn(&format!(
-                "{host} has no HTTP port: timeout {t} applies only to HTTP routes, never to HTTPS/TLS traffic (istio#47713)"
-            ))
-        }
-        _ => {}
-    }
-    // The VirtualService takes its ServiceEntry's name; with none, a name no other host's
-    // ServiceEntry has, so that a later `allow` can give the ServiceEntry the same one.
-    let service_entry_name = service_entry.map(|se| se.metadata.name.as_str());
-    let other_hosts_names: Vec<String> = service_entries
-        .iter()
-        .filter(|se| !lists_host(se))
-        .map(|se| se.metadata.name.clone())
-        .collect();
+    let facts = route_plan::service_entry_facts(&request, &namespace, &service_entries);
+    facts.warnings.iter().for_each(|w| warn(w));
 
-    // Before adding a route or a timeout, read what decides whether Istio will honour it, once:
-    // each attempt checks the VirtualService it composes against it.
-    let checks = match (&change, force, settings.dry_run) {
+    let checks = read_checks(settings, &api, &namespace, &edit, service_entries).await;
+    let planning = Planning {
+        request: &request,
+        facts: &facts,
+        checks: checks.as_ref(),
+        namespace: &namespace,
+        force_conflicts: edit.write.force_conflicts,
+    };
+    let written = Written::default();
+    retrying(&written, |attempt| {
+        edit_virtual_service(settings, &api, &planning, attempt)
+    })
+    .await
+}
+
+/// Before adding a route or a timeout (unless --force, or --dry-run=client), reads what decides
+/// whether Istio will honour it, once: each attempt checks the VirtualService it composes
+/// against it.
+async fn read_checks(
+    settings: &Settings,
+    api: &IstioApi<'_>,
+    namespace: &str,
+    edit: &Edit<'_>,
+    service_entries: Vec<ServiceEntry>,
+) -> Option<ClusterView> {
+    match (&edit.change, edit.check.force, settings.dry_run) {
         (
             RouteChange::SetTimeout(_) | RouteChange::SetRetries(_) | RouteChange::ViaGateway(..),
             false,
             DryRun::None | DryRun::Server,
         ) => {
-            let gateway_host = match &change {
+            let gateway_host = match &edit.change {
                 RouteChange::ViaGateway(hop, tls) => hop
                     .iter()
                     .chain(tls)
@@ -277,50 +272,20 @@ async fn edit(
                     .collect(),
                 _ => vec![],
             };
-            Some(
-                read_view(
-                    &api,
-                    Some(&namespace),
-                    service_entries.clone(),
-                    vec![],
-                    &gateway_host,
-                )
-                .await,
-            )
+            Some(read_view(api, Some(namespace), service_entries, vec![], &gateway_host).await)
         }
         _ => None,
-    };
-    let edit = Edit {
-        checks: checks.as_ref(),
-        namespace: &namespace,
-        host,
-        change: &change,
-        export_to_flags: &export_to_flags,
-        write,
-        service_entry_name,
-        other_hosts_names: &other_hosts_names,
-        origination,
-    };
-    let written = Written::default();
-    retrying(&written, |attempt| {
-        edit_virtual_service(settings, &api, &edit, attempt)
-    })
-    .await
+    }
 }
 
-/// What `timeout` or `via-gateway` asks of the host's VirtualService, and what was learnt from the
-/// ServiceEntries (read once: they only pick the name).
-struct Edit<'a> {
+/// What every attempt plans from: the request, and what was read once.
+struct Planning<'a> {
+    request: &'a RouteRequest<'a>,
+    facts: &'a ServiceEntryFacts,
     /// What istio-system holds, to refuse a write Istio would not honour (None: --force).
     checks: Option<&'a ClusterView>,
     namespace: &'a str,
-    host: &'a Host,
-    change: &'a RouteChange,
-    export_to_flags: &'a [String],
-    write: &'a WriteArgs,
-    service_entry_name: Option<&'a str>,
-    other_hosts_names: &'a [String],
-    origination: bool,
+    force_conflicts: bool,
 }
 
 /// One attempt: list the VirtualServices, compose the host's from the one there, write it (or
@@ -328,93 +293,39 @@ struct Edit<'a> {
 async fn edit_virtual_service(
     settings: &Settings,
     api: &IstioApi<'_>,
-    edit: &Edit<'_>,
+    planning: &Planning<'_>,
     attempt: Attempt<'_>,
 ) -> Result<u8> {
-    let Edit {
-        namespace, host, ..
-    } = *edit;
     let virtual_services = api
-        .list_with_version(Kind::VirtualService, Some(namespace), None)
+        .list_with_version(Kind::VirtualService, Some(planning.namespace), None)
         .await?;
-    let placement = ownership::place(
-        &Request {
-            kind: Kind::VirtualService,
-            namespace,
-            host,
-            requested_name: None,
-            preferred_name: edit.service_entry_name,
-            given_to_others: edit.other_hosts_names,
-            adopt: edit.write.adopt,
-        },
-        &existing(&virtual_services.items),
-    )
-    .map_err(|e| Error::failed(Reason::Conflict, e))?;
-    if attempt.number == 1 {
-        placement.warnings.iter().for_each(|w| warn(w));
-    }
-    let before = find_by_name(&virtual_services.items, &placement.name).cloned();
-    let current = before
-        .as_ref()
-        .map(|vs| {
-            RouteSettings::from_virtual_service(
-                host.as_str(),
-                &typed::<VirtualServiceSpec>(vs).spec,
-            )
-        })
-        .unwrap_or_default();
-    let mut next = edit.change.apply(&current);
-    if !edit.export_to_flags.is_empty() {
-        next.export_to = edit.export_to_flags.to_vec();
-    }
     let target = Target {
-        namespace: namespace.to_string(),
+        namespace: planning.namespace.to_string(),
         api_version: api.version(),
     };
-    let planned = plan::virtual_service(&target, &placement.name, host, &next);
-    if let (Some(view), Some(vs)) = (edit.checks, &planned) {
-        let proposal = Proposal {
-            namespace,
-            host: host.as_str(),
-            change: edit.change,
-            origination: edit.origination,
-        };
-        let listed = &virtual_services.items;
-        if let Some(refusal) = route_checks::refusal(view, listed, before.as_ref(), vs, &proposal) {
-            return Err(Error::failed(Reason::Findings, refusal));
-        }
-    }
-    let changes = match planned {
-        Some(vs) => vec![Change::Apply {
-            kind: Kind::VirtualService.into(),
-            namespace: namespace.to_string(),
-            object: to_value(&vs),
-            precondition: Precondition::from_read(before.as_ref(), &virtual_services),
-            before,
-        }],
-        // Nothing left to say about the host: the VirtualService goes.
-        None => match before {
-            // Never delete what the plugin did not create, even when adopting.
-            Some(vs) if typed::<Value>(&vs).metadata.is_managed() => vec![Change::Delete {
-                kind: Kind::VirtualService.into(),
-                namespace: namespace.to_string(),
-                name: placement.name.clone(),
-                uid: vs["metadata"]["uid"].as_str().map(String::from),
-                resource_version: vs["metadata"]["resourceVersion"].as_str().map(String::from),
-            }],
-            _ => {
-                eprintln!(
-                    "{host} has no timeout and no gateway route in namespace {namespace}: nothing to change"
-                );
-                vec![]
-            }
-        },
-    };
+    let planned = route_plan::plan(
+        &target,
+        planning.request,
+        planning.facts,
+        &virtual_services,
+        planning.checks,
+    );
+    let changes = said(planned, attempt.number)?;
     write::carry_out(
         Some(api),
         Plan::in_order(changes),
-        &Options::new(settings)?.force_conflicts(edit.write.force_conflicts),
+        &Options::new(settings)?.force_conflicts(planning.force_conflicts),
         attempt.written,
     )
     .await
+}
+
+/// Says the plan's warnings (on the first attempt only) and notes, and returns its changes, or
+/// its refusal.
+fn said(planned: Planned, attempt: u32) -> Result<Vec<Change>> {
+    if attempt == 1 {
+        planned.warnings.iter().for_each(|w| warn(w));
+    }
+    planned.notes.iter().for_each(|n| eprintln!("{n}"));
+    Ok(planned.outcome.map_err(refusal_error)?.concat())
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::istio::Kind;
+use super::istio::{Kind, Metadata, typed};
 use super::manifest;
 
 /// What a write is about: one of the plugin's Istio kinds (its version learnt by the first list),
@@ -30,10 +30,40 @@ impl Resource {
     }
 }
 
-/// A list of one kind, and the resourceVersion it was read at.
+/// A list of one kind, and the resourceVersion it was read at. `Listed::default()` is what is
+/// known offline (no kubeconfig, `--dry-run=client`): nothing, read at no version.
+#[derive(Debug, Clone, Default)]
 pub struct Listed {
     pub items: Vec<Value>,
     pub resource_version: String,
+}
+
+impl Listed {
+    /// Whether this was read from the cluster (offline nothing is: a default list, at no
+    /// version; a list the API server answers always has one).
+    pub fn is_read(&self) -> bool {
+        !self.resource_version.is_empty()
+    }
+
+    /// The listed object of that name.
+    pub fn named(&self, name: &str) -> Option<&Value> {
+        find_by_name(&self.items, name)
+    }
+}
+
+/// The object of that name among `listed`.
+pub fn find_by_name<'v>(listed: &'v [Value], name: &str) -> Option<&'v Value> {
+    // The name alone, not the whole metadata: asked once per host of a list of thousands.
+    listed
+        .iter()
+        .find(|v| v["metadata"]["name"].as_str() == Some(name))
+}
+
+/// A listed object's metadata, read the one way every ownership fact and precondition is read:
+/// whatever its spec says (the spec is left as it is), so an odd spec never hides its name,
+/// labels, uid or resourceVersion.
+pub fn listed_metadata(object: &Value) -> Metadata {
+    typed::<Value>(object).metadata
 }
 
 /// What must still hold for a write composed from a read to go ahead (optimistic concurrency:
@@ -67,18 +97,17 @@ pub enum Precondition {
 
 impl Precondition {
     /// The precondition for writing over `before` (as listed), or over nothing in `listed`.
+    /// Nothing read (offline: an empty list at no version) is no precondition.
     pub fn from_read(before: Option<&Value>, listed: &Listed) -> Precondition {
         match before {
-            Some(object) => Precondition::Unchanged {
-                uid: object["metadata"]["uid"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                resource_version: object["metadata"]["resourceVersion"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            },
+            Some(object) => {
+                let metadata = listed_metadata(object);
+                Precondition::Unchanged {
+                    uid: metadata.uid.unwrap_or_default(),
+                    resource_version: metadata.resource_version.unwrap_or_default(),
+                }
+            }
+            None if !listed.is_read() => Precondition::None,
             None => Precondition::Absent {
                 list_resource_version: listed.resource_version.clone(),
             },
@@ -108,6 +137,7 @@ impl Precondition {
 }
 
 /// One planned write, decided before anything is sent.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Apply {
         kind: Resource,
@@ -129,6 +159,19 @@ pub enum Change {
 }
 
 impl Change {
+    /// Deletes `object` as listed: only if it is still that one (uid), unchanged
+    /// (resourceVersion).
+    pub fn delete_listed(kind: impl Into<Resource>, namespace: &str, object: &Value) -> Change {
+        let metadata = listed_metadata(object);
+        Change::Delete {
+            kind: kind.into(),
+            namespace: namespace.to_string(),
+            name: metadata.name,
+            uid: metadata.uid,
+            resource_version: metadata.resource_version,
+        }
+    }
+
     /// kind/name, as kubectl names objects.
     pub fn display_name(&self) -> String {
         match self {
@@ -140,6 +183,27 @@ impl Change {
             Change::Delete { kind, name, .. } => format!("{}/{name}", kind.qualified()),
         }
     }
+}
+
+/// Why a planner writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// An object stands in the way: someone else's, or another host's under the name.
+    Conflict(String),
+    /// Istio would not honour what would be written.
+    Findings(String),
+}
+
+/// What a planner decided, as data: the command says it and hands the chains to the write
+/// engine (each chain in order; chains independent of one another).
+#[derive(Debug)]
+pub struct Planned {
+    /// `warning: ...` lines, said once (not again on a retry), also before a refusal: they were
+    /// found for the hosts planned before it.
+    pub warnings: Vec<String>,
+    /// Lines said as they are, on every attempt.
+    pub notes: Vec<String>,
+    pub outcome: Result<Vec<Vec<Change>>, Refusal>,
 }
 
 #[cfg(test)]
@@ -177,5 +241,45 @@ mod tests {
         // Offline nothing is added: rendered objects stay as the exercise writes them.
         let object = json!({"metadata": {"name": "httpbin"}});
         assert_eq!(Precondition::None.carried_by(&object), object);
+        assert_eq!(
+            Precondition::from_read(None, &Listed::default()),
+            Precondition::None
+        );
+    }
+
+    #[test]
+    fn a_listed_object_is_deleted_only_as_listed() {
+        let object = json!({
+            "metadata": {"name": "httpbin", "uid": "u-1", "resourceVersion": "42"},
+            // An odd spec does not hide who the object is.
+            "spec": {"hosts": 7},
+        });
+        let Change::Delete {
+            kind,
+            namespace,
+            name,
+            uid,
+            resource_version,
+        } = Change::delete_listed(Kind::VirtualService, "student1", &object)
+        else {
+            panic!("not a delete");
+        };
+        assert_eq!(kind, Resource::Istio(Kind::VirtualService));
+        assert_eq!((namespace.as_str(), name.as_str()), ("student1", "httpbin"));
+        assert_eq!(uid.as_deref(), Some("u-1"));
+        assert_eq!(resource_version.as_deref(), Some("42"));
+    }
+
+    #[test]
+    fn objects_are_found_by_name() {
+        let listed = Listed {
+            items: vec![
+                json!({"metadata": {"name": "a"}}),
+                json!({"metadata": {"name": "b"}}),
+            ],
+            resource_version: "1".into(),
+        };
+        assert_eq!(listed.named("b"), Some(&listed.items[1]));
+        assert_eq!(listed.named("c"), None);
     }
 }

@@ -1,7 +1,9 @@
 //! The pure core: validated request -> Istio objects -> text. Nothing here talks to the network
 //! or reads files, so `--dry-run=client` and every snapshot test run with no cluster.
 
+pub mod allow_plan;
 pub mod analyzers;
+pub mod apply_plan;
 pub mod change;
 pub mod findings;
 pub mod gateway;
@@ -12,6 +14,7 @@ pub mod ownership;
 pub mod plan;
 pub mod render;
 pub mod route_checks;
+pub mod route_plan;
 pub mod status;
 pub mod traffic;
 pub mod validate;

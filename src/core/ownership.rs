@@ -4,6 +4,9 @@
 //! The plugin never overwrites silently what it did not create: an object counts as its own only
 //! with the label `app.kubernetes.io/managed-by=kubectl-egress`.
 
+use serde_json::Value;
+
+use super::change::listed_metadata;
 use super::istio::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use super::naming;
 use super::validate::Host;
@@ -23,6 +26,37 @@ pub struct Placement {
     pub current: Option<Existing>,
     /// Said on stderr; the write still goes ahead.
     pub warnings: Vec<String>,
+}
+
+/// What ownership decisions need to know about listed objects.
+pub fn existing(listed: &[Value]) -> Vec<Existing> {
+    listed.iter().map(Existing::of).collect()
+}
+
+impl Existing {
+    /// One listed object: its name and whether it is the plugin's from its metadata, the hosts
+    /// from its spec as it is (ServiceEntries and VirtualServices list hosts; a DestinationRule
+    /// names one).
+    pub fn of(object: &Value) -> Existing {
+        let metadata = listed_metadata(object);
+        let spec = &object["spec"];
+        let hosts = match spec["hosts"].as_array() {
+            Some(hosts) => hosts
+                .iter()
+                .filter_map(|h| h.as_str().map(String::from))
+                .collect(),
+            None => spec["host"]
+                .as_str()
+                .map(String::from)
+                .into_iter()
+                .collect(),
+        };
+        Existing {
+            managed: metadata.is_managed(),
+            name: metadata.name,
+            hosts,
+        }
+    }
 }
 
 pub struct Request<'a> {
@@ -148,6 +182,23 @@ mod tests {
             given_to_others: &[],
             adopt,
         }
+    }
+
+    #[test]
+    fn listed_objects_say_their_name_owner_and_hosts() {
+        let managed = serde_json::json!({"metadata": {"name": "httpbin", "labels": {
+            MANAGED_BY_LABEL: MANAGED_BY_VALUE}}, "spec": {"hosts": ["httpbin.org", 7]}});
+        let rule = serde_json::json!({"metadata": {"name": "r", "labels": {
+            MANAGED_BY_LABEL: "someone-else"}}, "spec": {"host": "httpbin.org"}});
+        let bare = serde_json::json!({"metadata": {"name": "bare"}});
+        assert_eq!(
+            existing(&[managed, rule, bare]),
+            [
+                obj("httpbin", true, &["httpbin.org"]),
+                obj("r", false, &["httpbin.org"]),
+                obj("bare", false, &[]),
+            ]
+        );
     }
 
     #[test]
