@@ -11,7 +11,7 @@ use kube::api::{
 use serde_json::Value;
 
 use super::connect::{Cluster, one_line};
-use crate::core::change::{Listed, Precondition, Resource};
+use crate::core::change::{Listed, Precondition, Resource, listed_metadata};
 use crate::core::istio::{ApiVersion, GROUP, Kind, Object};
 use crate::core::manifest;
 use crate::error::{Error, Reason, Result};
@@ -30,6 +30,16 @@ pub const PAGE: u32 = 500;
 pub struct Batch<'a> {
     pub limit: u32,
     pub continue_token: Option<&'a str>,
+}
+
+/// One conditional delete.
+pub struct DeleteRequest<'a> {
+    pub kind: &'a Resource,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// The object as read: uid, and resourceVersion when it must be unchanged too.
+    pub preconditions: Preconditions,
+    pub dry_run: bool,
 }
 
 /// How a write is sent.
@@ -361,11 +371,7 @@ impl<'a> IstioApi<'a> {
         options: &WriteOptions<'_>,
     ) -> Result<Value> {
         match before {
-            Some(before)
-                if !crate::core::istio::typed::<Value>(before)
-                    .metadata
-                    .is_managed() =>
-            {
+            Some(before) if !listed_metadata(before).is_managed() => {
                 self.adopt(kind, namespace, object, before, options).await
             }
             _ => {
@@ -409,15 +415,14 @@ impl<'a> IstioApi<'a> {
                 }
             }
         }
-        let patch = serde_json::json!({
+        // Conditional on the object read: its uid and resourceVersion.
+        let patch = Precondition::unchanged(before).carried_by(&serde_json::json!({
             "metadata": {
-                "uid": before["metadata"]["uid"],
-                "resourceVersion": before["metadata"]["resourceVersion"],
                 "labels": object["metadata"]["labels"],
                 "annotations": {"kubectl.kubernetes.io/last-applied-configuration": null},
             },
             "spec": spec,
-        });
+        }));
         let params = PatchParams {
             field_manager: Some(options.field_manager.to_string()),
             dry_run: options.dry_run,
@@ -434,16 +439,7 @@ impl<'a> IstioApi<'a> {
         if options.dry_run {
             return Ok(patched);
         }
-        let precondition = Precondition::Unchanged {
-            uid: patched["metadata"]["uid"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            resource_version: patched["metadata"]["resourceVersion"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        };
+        let precondition = Precondition::unchanged(&patched);
         let mut params = PatchParams::apply(options.field_manager);
         params.force = true;
         let applied = self
@@ -485,14 +481,14 @@ impl<'a> IstioApi<'a> {
 
     /// Deletes one object, only if it is still the one listed: same uid, and, when given, same
     /// resourceVersion (unchanged since it was read). Gone already is fine.
-    pub async fn delete(
-        &self,
-        kind: &Resource,
-        namespace: &str,
-        name: &str,
-        preconditions: Preconditions,
-        dry_run: bool,
-    ) -> Result<()> {
+    pub async fn delete(&self, request: DeleteRequest<'_>) -> Result<()> {
+        let DeleteRequest {
+            kind,
+            namespace,
+            name,
+            preconditions,
+            dry_run,
+        } = request;
         let params = DeleteParams {
             dry_run,
             preconditions: Some(preconditions),

@@ -17,7 +17,7 @@ use kube::api::Preconditions;
 use serde_json::Value;
 
 use crate::cli::CleanupArgs;
-use crate::cluster::api::{Batch, IstioApi};
+use crate::cluster::api::{Batch, DeleteRequest, IstioApi};
 use crate::cluster::connect;
 use crate::core::change::Resource;
 use crate::core::gateway;
@@ -168,16 +168,16 @@ async fn cleanup_files(settings: &Settings, paths: &[PathBuf]) -> Result<u8> {
             continue;
         }
         if settings.dry_run != DryRun::Client {
-            api.delete(
-                &Resource::Discovered(resource),
-                &namespace,
-                m.name(),
-                Preconditions {
+            api.delete(DeleteRequest {
+                kind: &Resource::Discovered(resource),
+                namespace: &namespace,
+                name: m.name(),
+                preconditions: Preconditions {
                     uid: metadata.uid.clone(),
                     resource_version: None,
                 },
-                settings.dry_run == DryRun::Server,
-            )
+                dry_run: settings.dry_run == DryRun::Server,
+            })
             .await?;
         }
         match format {
@@ -288,17 +288,17 @@ async fn delete_listed(
             gateway_bases.push(metadata.name.clone());
         }
         if deletion.dry_run != DryRun::Client {
-            api.delete(
-                &kind.into(),
-                metadata.namespace.as_deref().unwrap_or_default(),
-                &metadata.name,
+            api.delete(DeleteRequest {
+                kind: &kind.into(),
+                namespace: metadata.namespace.as_deref().unwrap_or_default(),
+                name: &metadata.name,
                 // Uid only: cleanup removes the object whatever changed in it meanwhile.
-                Preconditions {
+                preconditions: Preconditions {
                     uid: metadata.uid,
                     resource_version: None,
                 },
-                deletion.dry_run == DryRun::Server,
-            )
+                dry_run: deletion.dry_run == DryRun::Server,
+            })
             .await?;
         }
         report.deleted(object);

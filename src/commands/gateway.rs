@@ -14,7 +14,7 @@ use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
 use crate::core::change::{Listed, Precondition};
 use crate::core::gateway::{self as plan, GatewayOptions, KINDS, Listing};
-use crate::core::istio::{ApiVersion, Kind, Metadata};
+use crate::core::istio::{ApiVersion, Kind};
 use crate::core::plan::Target;
 use crate::core::validate::{Host, InputError, dns_label};
 use crate::error::{Error, Reason, Result};
@@ -237,7 +237,7 @@ async fn write(
             planned
                 .removals
                 .iter()
-                .map(|(kind, metadata)| deletion(ns, *kind, metadata)),
+                .map(|(kind, metadata)| Change::delete_of(*kind, ns, metadata)),
         );
         changes.extend(planned.writes.into_iter().map(|p| Change::Apply {
             kind: p.kind.into(),
@@ -270,19 +270,8 @@ fn off(ns: &str, host: &Host, listing: &Listing, attempt: &Attempt<'_>) -> Vec<C
         }
     }
     gone.iter()
-        .map(|(kind, metadata)| deletion(ns, *kind, metadata))
+        .map(|(kind, metadata)| Change::delete_of(*kind, ns, metadata))
         .collect()
-}
-
-/// Deletes the object listed with `metadata`: only if it is still that one, unchanged.
-fn deletion(namespace: &str, kind: Kind, metadata: &Metadata) -> Change {
-    Change::Delete {
-        kind: kind.into(),
-        namespace: namespace.to_string(),
-        name: metadata.name.clone(),
-        uid: metadata.uid.clone(),
-        resource_version: metadata.resource_version.clone(),
-    }
 }
 
 #[cfg(test)]

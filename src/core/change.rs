@@ -100,17 +100,20 @@ impl Precondition {
     /// Nothing read (offline: an empty list at no version) is no precondition.
     pub fn from_read(before: Option<&Value>, listed: &Listed) -> Precondition {
         match before {
-            Some(object) => {
-                let metadata = listed_metadata(object);
-                Precondition::Unchanged {
-                    uid: metadata.uid.unwrap_or_default(),
-                    resource_version: metadata.resource_version.unwrap_or_default(),
-                }
-            }
+            Some(object) => Precondition::unchanged(object),
             None if !listed.is_read() => Precondition::None,
             None => Precondition::Absent {
                 list_resource_version: listed.resource_version.clone(),
             },
+        }
+    }
+
+    /// The object (as read) must still be that one, unchanged: its uid and resourceVersion.
+    pub fn unchanged(object: &Value) -> Precondition {
+        let metadata = listed_metadata(object);
+        Precondition::Unchanged {
+            uid: metadata.uid.unwrap_or_default(),
+            resource_version: metadata.resource_version.unwrap_or_default(),
         }
     }
 
@@ -162,13 +165,17 @@ impl Change {
     /// Deletes `object` as listed: only if it is still that one (uid), unchanged
     /// (resourceVersion).
     pub fn delete_listed(kind: impl Into<Resource>, namespace: &str, object: &Value) -> Change {
-        let metadata = listed_metadata(object);
+        Change::delete_of(kind, namespace, &listed_metadata(object))
+    }
+
+    /// The delete of an object read as `metadata`: only if it is still that one, unchanged.
+    pub fn delete_of(kind: impl Into<Resource>, namespace: &str, metadata: &Metadata) -> Change {
         Change::Delete {
             kind: kind.into(),
             namespace: namespace.to_string(),
-            name: metadata.name,
-            uid: metadata.uid,
-            resource_version: metadata.resource_version,
+            name: metadata.name.clone(),
+            uid: metadata.uid.clone(),
+            resource_version: metadata.resource_version.clone(),
         }
     }
 

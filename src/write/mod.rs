@@ -21,10 +21,9 @@ mod retry;
 #[cfg(test)]
 mod tests;
 
-use kube::api::Preconditions;
 use serde_json::Value;
 
-use crate::cluster::api::{IstioApi, WriteOptions};
+use crate::cluster::api::{DeleteRequest, IstioApi, WriteOptions};
 use crate::core::change::{Change, Precondition, Resource};
 use crate::core::render::ObjectFormat;
 use crate::error::Result;
@@ -53,16 +52,7 @@ pub trait Server {
     ) -> Result<Value>;
 
     /// Deletes the object if it still matches `preconditions`.
-    async fn delete(&self, request: Deletion<'_>) -> Result<()>;
-}
-
-/// One conditional delete.
-pub struct Deletion<'a> {
-    pub kind: &'a Resource,
-    pub namespace: &'a str,
-    pub name: &'a str,
-    pub preconditions: Preconditions,
-    pub dry_run: bool,
+    async fn delete(&self, request: DeleteRequest<'_>) -> Result<()>;
 }
 
 impl Server for IstioApi<'_> {
@@ -78,16 +68,8 @@ impl Server for IstioApi<'_> {
         IstioApi::write(self, kind, namespace, object, before, precondition, options).await
     }
 
-    async fn delete(&self, d: Deletion<'_>) -> Result<()> {
-        IstioApi::delete(
-            self,
-            d.kind,
-            d.namespace,
-            d.name,
-            d.preconditions,
-            d.dry_run,
-        )
-        .await
+    async fn delete(&self, request: DeleteRequest<'_>) -> Result<()> {
+        IstioApi::delete(self, request).await
     }
 }
 

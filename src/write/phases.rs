@@ -8,9 +8,9 @@ use kube::api::Preconditions;
 use serde_json::Value;
 
 use super::report::{Action, Outcome};
-use super::{Deletion, IN_FLIGHT, Options, Order, Plan, Server, Written};
-use crate::core::change::{Change, Resource};
-use crate::core::istio::typed;
+use super::{IN_FLIGHT, Options, Order, Plan, Server, Written};
+use crate::cluster::api::DeleteRequest;
+use crate::core::change::{Change, Resource, listed_metadata};
 use crate::core::render;
 use crate::error::{Error, Result};
 use crate::settings::DryRun;
@@ -70,7 +70,7 @@ fn takes_back(change: &Change) -> bool {
             before: Some(before),
             object,
             ..
-        } => typed::<Value>(before).metadata.is_managed() && same_content(before, object),
+        } => listed_metadata(before).is_managed() && same_content(before, object),
         _ => false,
     }
 }
@@ -224,7 +224,7 @@ async fn send_one<S: Server>(
         } => {
             if let Some(server) = server {
                 server
-                    .delete(Deletion {
+                    .delete(DeleteRequest {
                         kind,
                         namespace,
                         name,
@@ -317,8 +317,8 @@ pub async fn undo<S: Server>(
         created,
         IN_FLIGHT,
         |(index, kind, namespace, object)| async move {
-            let meta = typed::<Value>(&object).metadata;
-            let deletion = Deletion {
+            let meta = listed_metadata(&object);
+            let deletion = DeleteRequest {
                 kind,
                 namespace,
                 name: &meta.name,

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::cluster::api::WriteOptions;
+use crate::cluster::api::{DeleteRequest, WriteOptions};
 use crate::core::change::{Change, Precondition, Resource};
 use crate::core::istio::Kind;
 use crate::error::{Error, Reason, exit};
@@ -97,7 +97,7 @@ impl Server for Memory {
         Ok(self.store(object))
     }
 
-    async fn delete(&self, d: Deletion<'_>) -> Result<()> {
+    async fn delete(&self, d: DeleteRequest<'_>) -> Result<()> {
         self.requests
             .borrow_mut()
             .push(format!("delete {}", d.name));
