@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::error::{Error, Reason, Result};
-use crate::settings::Settings;
+use crate::settings::{DryRun, Settings};
 
 /// Where the work happens. `cluster` is None when there is no kubeconfig at all and the command
 /// can work offline (`--dry-run=client`).
@@ -78,18 +78,34 @@ fn load_kubeconfig(explicit: Option<&Path>) -> Result<Option<Kubeconfig>> {
 /// Opens a session that must reach a cluster (status, cleanup, completion): the namespace and
 /// the cluster, or the error that says why there is none.
 pub async fn open_cluster(settings: &Settings) -> Result<(String, Cluster)> {
-    let session = open(settings, false).await?;
+    let session = open(settings, WithoutKubeconfig::Refuse).await?;
     match session.cluster {
         Some(cluster) => Ok((session.namespace, cluster)),
-        // open(.., false) returns an error instead of a session without a cluster.
+        // open(.., Refuse) returns an error instead of a session without a cluster.
         None => Err(Error::failed(Reason::Config, "no cluster to talk to")),
     }
 }
 
-/// Opens the session. With `offline_ok`, a missing kubeconfig is not an error.
-pub async fn open(settings: &Settings, offline_ok: bool) -> Result<Session> {
+/// The session of a command that writes: with --dry-run=client and no kubeconfig it renders
+/// from the flags alone (a session without a cluster); otherwise a missing kubeconfig is an error.
+pub async fn open_for_writing(settings: &Settings) -> Result<Session> {
+    let without = match settings.dry_run {
+        DryRun::Client => WithoutKubeconfig::RenderOffline,
+        DryRun::None | DryRun::Server => WithoutKubeconfig::Refuse,
+    };
+    open(settings, without).await
+}
+
+/// What a missing kubeconfig means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WithoutKubeconfig {
+    Refuse,
+    RenderOffline,
+}
+
+async fn open(settings: &Settings, without: WithoutKubeconfig) -> Result<Session> {
     let Some(kubeconfig) = load_kubeconfig(settings.kubeconfig.as_deref())? else {
-        if offline_ok {
+        if without == WithoutKubeconfig::RenderOffline {
             return Ok(Session {
                 namespace: settings
                     .namespace

@@ -18,7 +18,7 @@ use crate::core::istio::{ApiVersion, Kind};
 use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
 use crate::core::validate::{InputError, PortSpec, dns_label, export_to_list};
 use crate::error::Result;
-use crate::settings::{DryRun, Settings};
+use crate::settings::Settings;
 use crate::write::{self, Attempt, Options, Plan, Written, retrying};
 
 use super::{Change, parse_hosts, refusal_error, warn};
@@ -64,7 +64,7 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
         adopt: args.write.adopt,
     };
 
-    let session = connect::open(settings, settings.dry_run == DryRun::Client).await?;
+    let session = connect::open_for_writing(settings).await?;
     let namespace = session.namespace.clone();
     let Some(cluster) = &session.cluster else {
         warn("no kubeconfig: rendering from the flags alone, without checking the cluster");

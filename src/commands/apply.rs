@@ -13,7 +13,7 @@ use crate::cluster::connect::{self, Cluster};
 use crate::core::apply_plan::{self, Live};
 use crate::core::manifest::{self, Manifest};
 use crate::error::Result;
-use crate::settings::{DryRun, Settings};
+use crate::settings::Settings;
 use crate::write::{self, Options, Plan, Written};
 
 use super::manifests::{live, load, resolve};
@@ -22,7 +22,7 @@ use super::warn;
 pub async fn run(settings: &Settings, args: ApplyArgs) -> Result<u8> {
     settings.object_format()?;
     let mut manifests = load(&args.filenames)?;
-    let session = connect::open(settings, settings.dry_run == DryRun::Client).await?;
+    let session = connect::open_for_writing(settings).await?;
     let namespace = session.namespace.clone();
     manifest::check_scope(&manifests, &namespace)?;
     for m in &mut manifests {

@@ -18,7 +18,7 @@ use crate::core::istio::{ApiVersion, Kind};
 use crate::core::plan::Target;
 use crate::core::validate::{Host, InputError, dns_label};
 use crate::error::{Error, Reason, Result};
-use crate::settings::{DryRun, Settings};
+use crate::settings::Settings;
 use crate::write::{self, Attempt, Options, Plan, Written, retrying};
 
 use super::{Change, parse_hosts, warn};
@@ -50,7 +50,7 @@ pub async fn run(
         ..settings.clone()
     };
 
-    let session = connect::open(settings, settings.dry_run == DryRun::Client).await?;
+    let session = connect::open_for_writing(settings).await?;
     let Some(cluster) = &session.cluster else {
         if args.off {
             return Err(Error::failed(

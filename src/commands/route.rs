@@ -203,7 +203,7 @@ async fn edit(settings: &Settings, edit: Edit<'_>) -> Result<u8> {
         origination: edit.origination,
     };
 
-    let session = connect::open(settings, settings.dry_run == DryRun::Client).await?;
+    let session = connect::open_for_writing(settings).await?;
     let namespace = session.namespace.clone();
     let Some(cluster) = &session.cluster else {
         warn(
