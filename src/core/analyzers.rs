@@ -7,7 +7,7 @@
 use super::findings::{Code, Finding};
 use super::istio::*;
 use super::plan::RouteSettings;
-use super::traffic::{Outcome, Response, Traffic, Via, Wire, covers, short_service};
+use super::traffic::{Outcome, Response, Traffic, Via, Wire, covers, exported_to, short_service};
 use super::validate::is_http_protocol;
 use super::view::{ClusterView, GATEWAY_NAMESPACE, Known};
 
@@ -54,7 +54,7 @@ impl<'a> HostFacts<'a> {
             && !self
                 .service_entries
                 .iter()
-                .any(|se| visible_in(se, gateway_ns));
+                .any(|se| exported_to(se, gateway_ns));
         hidden.then_some(GATEWAY_NAMESPACE)
     }
 }
@@ -62,17 +62,6 @@ impl<'a> HostFacts<'a> {
 /// The namespace of a Service FQDN (`istio-egressgateway.istio-system.svc.cluster.local`).
 fn service_namespace(fqdn: &str) -> Option<&str> {
     fqdn.split('.').nth(1)
-}
-
-/// Whether the egress gateway's namespace sees a ServiceEntry (its `exportTo`).
-fn visible_in(se: &ServiceEntry, namespace: &str) -> bool {
-    let own = se.metadata.namespace.as_deref() == Some(namespace);
-    se.spec.export_to.is_empty()
-        || se
-            .spec
-            .export_to
-            .iter()
-            .any(|e| e == "*" || e == namespace || (e == "." && own))
 }
 
 /// What an analyzer reads.
@@ -344,7 +333,7 @@ pub fn host_hidden_from_gateway(f: &HostFacts) -> Vec<Finding> {
     };
     let known = theirs
         .iter()
-        .any(|se| visible_in(se, gateway_ns) && se.spec.hosts.iter().any(|h| covers(h, host)));
+        .any(|se| exported_to(se, gateway_ns) && se.spec.hosts.iter().any(|h| covers(h, host)));
     if known {
         return vec![];
     }

@@ -154,9 +154,9 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
         .filter(|((_, host), _)| only_hosts.is_empty() || only_hosts.contains(host))
         .map(|((namespace, host), (mut ses, mut vss))| {
             // When several ServiceEntries name the host, Istio takes its ports from the first.
-            ses.sort_by_key(|se| traffic::service_entry_precedence(se, &namespace));
+            ses.sort_by_key(|se| traffic::precedence(se, &namespace));
             // The one Istio applies first: its own order, not the names'.
-            vss.sort_by_key(|vs| traffic::virtual_service_precedence(vs, &namespace));
+            vss.sort_by_key(|vs| traffic::precedence(vs, &namespace));
             host_report(view, &mesh, &model, namespace, host, &ses, &vss)
         })
         .collect();

@@ -302,9 +302,34 @@ pub fn covers(pattern: &str, host: &str) -> bool {
             .is_some_and(|suffix| suffix.starts_with('.') && host.ends_with(suffix))
 }
 
-/// Whether an object in `own` namespace with this `exportTo` is visible in `namespace`. No
-/// exportTo means every namespace (Istio's default).
-pub fn exported_to(export_to: &[String], own: &str, namespace: &str) -> bool {
+/// The specs Istio scopes to namespaces with `exportTo`.
+pub trait Exported {
+    fn export_to(&self) -> &[String];
+}
+
+impl Exported for ServiceEntrySpec {
+    fn export_to(&self) -> &[String] {
+        &self.export_to
+    }
+}
+
+impl Exported for VirtualServiceSpec {
+    fn export_to(&self) -> &[String] {
+        &self.export_to
+    }
+}
+
+impl Exported for DestinationRuleSpec {
+    fn export_to(&self) -> &[String] {
+        &self.export_to
+    }
+}
+
+/// Whether `object` is visible in `namespace` (its `exportTo`, relative to its own namespace).
+/// No exportTo means every namespace (Istio's default).
+pub fn exported_to<S: Exported>(object: &Object<S>, namespace: &str) -> bool {
+    let own = namespace_of(object);
+    let export_to = object.spec.export_to();
     export_to.is_empty()
         || export_to
             .iter()
@@ -330,27 +355,13 @@ fn creation_order<S>(a: &&Object<S>, b: &&Object<S>) -> std::cmp::Ordering {
 
 /// Istio's order of the VirtualServices a proxy in `namespace` sees: those exported only within
 /// their own namespace (`.`) first, then those exported to it by name, then public ones (`*` or
-/// no exportTo); by creation time within each (PushContext.VirtualServicesForGateway).
-pub fn virtual_service_precedence<'v>(
-    vs: &'v VirtualService,
-    namespace: &str,
-) -> (u8, &'v str, &'v str, &'v str) {
-    precedence(vs, &vs.spec.export_to, namespace)
-}
-
-/// The same order decides which of several ServiceEntries for one host defines its ports.
-pub fn service_entry_precedence<'v>(
-    se: &'v ServiceEntry,
-    namespace: &str,
-) -> (u8, &'v str, &'v str, &'v str) {
-    precedence(se, &se.spec.export_to, namespace)
-}
-
-fn precedence<'v, S>(
+/// no exportTo); by creation time within each (PushContext.VirtualServicesForGateway). The same
+/// order decides which of several ServiceEntries for one host defines its ports.
+pub fn precedence<'v, S: Exported>(
     object: &'v Object<S>,
-    export: &[String],
     namespace: &str,
 ) -> (u8, &'v str, &'v str, &'v str) {
+    let export = object.spec.export_to();
     let vs = object;
     let own = namespace_of(vs);
     let class = if export.is_empty() || export.iter().any(|e| e == "*") {
@@ -441,7 +452,7 @@ impl<'a> Mesh<'a> {
             self.service_entries
                 .iter()
                 .copied()
-                .filter(|se| exported_to(&se.spec.export_to, namespace_of(se), namespace))
+                .filter(|se| exported_to(se, namespace))
                 .collect(),
         ));
         self.index
@@ -513,7 +524,7 @@ impl<'a> Mesh<'a> {
             .iter()
             .copied()
             .filter(|vs| binds_to_mesh(&vs.spec))
-            .filter(|vs| exported_to(&vs.spec.export_to, namespace_of(vs), namespace))
+            .filter(|vs| exported_to(vs, namespace))
             .filter(|vs| vs.spec.hosts.iter().any(|h| h == host))
             // A wildcard host whose Service has this HTTP port is indexed to one VirtualService
             // whatever its routes (mostSpecificWildcardVsIndex); otherwise the virtual host comes
@@ -527,7 +538,7 @@ impl<'a> Mesh<'a> {
                         .any(|r| route_takes(r, MESH_GATEWAY, port, &vs.spec.gateways))
             })
             .collect();
-        candidates.sort_by_key(|vs| virtual_service_precedence(vs, namespace));
+        candidates.sort_by_key(|vs| precedence(vs, namespace));
         candidates.first().copied()
     }
 
@@ -535,7 +546,7 @@ impl<'a> Mesh<'a> {
     /// first in Istio's order (as for VirtualServices).
     fn defining_service_entry(&self, namespace: &str, host: &str) -> Option<&'a ServiceEntry> {
         let mut candidates: Vec<&ServiceEntry> = self.visible(namespace).naming(host).collect();
-        candidates.sort_by_key(|se| service_entry_precedence(se, namespace));
+        candidates.sort_by_key(|se| precedence(se, namespace));
         candidates.first().copied()
     }
 
@@ -563,7 +574,7 @@ impl<'a> Mesh<'a> {
         let rules = self.destination_rules.as_ref().map_err(Clone::clone)?;
         Ok(rules.iter().any(|dr| {
             dr.spec.host == host
-                && exported_to(&dr.spec.export_to, namespace_of(dr), namespace)
+                && exported_to(dr, namespace)
                 && dr.spec.subsets.iter().any(|s| s.name == subset)
         }))
     }
@@ -722,10 +733,10 @@ impl<'a> Mesh<'a> {
             .iter()
             .copied()
             .filter(|vs| binds_to_mesh(&vs.spec))
-            .filter(|vs| exported_to(&vs.spec.export_to, namespace_of(vs), namespace))
+            .filter(|vs| exported_to(vs, namespace))
             .filter(|vs| vs.spec.hosts.iter().any(|h| covers(h, host)))
             .collect();
-        candidates.sort_by_key(|vs| virtual_service_precedence(vs, namespace));
+        candidates.sort_by_key(|vs| precedence(vs, namespace));
         candidates.into_iter().find_map(|vs| {
             let route = vs
                 .spec
@@ -899,7 +910,7 @@ impl<'a> Mesh<'a> {
                                     && namespace_of(vs) == namespace_of(*gateway))
                         });
                         names_gateway
-                            && exported_to(&vs.spec.export_to, namespace_of(vs), gateway_ns)
+                            && exported_to(vs, gateway_ns)
                             && vs.spec.tls.iter().any(|r| {
                                 r.matches.iter().any(|m| {
                                     m.port.is_none_or(|p| p == port)
@@ -954,7 +965,7 @@ impl<'a> Mesh<'a> {
                             && namespace_of(vs) == namespace_of(gateway))
                 })
             })
-            .filter(|vs| exported_to(&vs.spec.export_to, namespace_of(vs), gateway_ns))
+            .filter(|vs| exported_to(vs, gateway_ns))
             .filter(|vs| vs.spec.hosts.iter().any(|h| covers(h, host)))
             .map(|vs| {
                 let reference = if namespace_of(vs) == namespace_of(gateway) {
@@ -986,7 +997,7 @@ impl<'a> Mesh<'a> {
                     .any(|p| p.number == port && Wire::of(&p.protocol) == Wire::Tcp)
             })
             .collect();
-        owners.sort_by_key(|se| service_entry_precedence(se, namespace));
+        owners.sort_by_key(|se| precedence(se, namespace));
         let owner = owners.first().and_then(|se| se.spec.hosts.first().cloned());
         visible.tcp_owners.borrow_mut().insert(port, owner.clone());
         owner
@@ -1077,9 +1088,7 @@ impl<'a> Mesh<'a> {
                     .copied()
                     .filter(|dr| namespace_of(dr) != proxy_ns && namespace_of(dr) != service_ns),
             )
-            .find(|dr| {
-                dr.spec.host == host && exported_to(&dr.spec.export_to, namespace_of(dr), proxy_ns)
-            })?;
+            .find(|dr| dr.spec.host == host && exported_to(dr, proxy_ns))?;
         let policy = rule.spec.traffic_policy.as_ref()?;
         let tls = policy
             .port_level_settings
@@ -1428,5 +1437,62 @@ mod tests {
         assert!(!covers("*.example.org", "example.org"));
         assert!(!covers("*.example.org", "api.example.org.evil.com"));
         assert!(!covers("*xample.org", "example.org"));
+    }
+
+    fn virtual_service(
+        namespace: &str,
+        name: &str,
+        created: &str,
+        export: &[&str],
+    ) -> VirtualService {
+        Object {
+            api_version: "networking.istio.io/v1".into(),
+            kind: "VirtualService".into(),
+            metadata: Metadata {
+                name: name.into(),
+                namespace: Some(namespace.into()),
+                creation_timestamp: Some(created.into()),
+                ..Metadata::default()
+            },
+            spec: VirtualServiceSpec {
+                export_to: export.iter().map(|e| e.to_string()).collect(),
+                ..VirtualServiceSpec::default()
+            },
+            unreadable: None,
+        }
+    }
+
+    #[test]
+    fn export_to_is_relative_to_the_objects_own_namespace() {
+        let everywhere = virtual_service("s1", "a", "", &[]);
+        assert!(exported_to(&everywhere, "s1") && exported_to(&everywhere, "s2"));
+        let public = virtual_service("s1", "a", "", &["*"]);
+        assert!(exported_to(&public, "s2"));
+        let own = virtual_service("s1", "a", "", &["."]);
+        assert!(exported_to(&own, "s1") && !exported_to(&own, "s2"));
+        let named = virtual_service("s1", "a", "", &[".", "istio-system"]);
+        assert!(exported_to(&named, "istio-system") && !exported_to(&named, "s2"));
+        let mut service_entry: ServiceEntry = Object {
+            api_version: "networking.istio.io/v1".into(),
+            kind: "ServiceEntry".into(),
+            metadata: Metadata::default(),
+            spec: ServiceEntrySpec::default(),
+            unreadable: None,
+        };
+        service_entry.spec.export_to = vec![".".into()];
+        service_entry.metadata.namespace = Some("s1".into());
+        assert!(exported_to(&service_entry, "s1") && !exported_to(&service_entry, "istio-system"));
+    }
+
+    #[test]
+    fn own_namespace_first_then_named_then_public_then_oldest() {
+        let public_old = virtual_service("s1", "a", "2026-01-01T00:00:00Z", &[]);
+        let named = virtual_service("s2", "b", "2026-01-02T00:00:00Z", &["s1"]);
+        let own = virtual_service("s1", "c", "2026-01-03T00:00:00Z", &["."]);
+        let public_new = virtual_service("s2", "d", "2026-01-04T00:00:00Z", &["*"]);
+        let mut order = [&public_new, &own, &public_old, &named];
+        order.sort_by_key(|vs| precedence(vs, "s1"));
+        let names: Vec<&str> = order.iter().map(|vs| vs.metadata.name.as_str()).collect();
+        assert_eq!(names, ["c", "b", "a", "d"]);
     }
 }
