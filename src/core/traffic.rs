@@ -393,6 +393,14 @@ pub(crate) fn short_service(fqdn: &str) -> &str {
 }
 
 /// Whether a Gateway server's hosts (`host` or `namespace/host`) cover `host`.
+/// A Gateway server that passes TLS through to the host (SNI routing), not terminating it.
+fn is_passthrough(server: &GatewayServer) -> bool {
+    server
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"))
+}
+
 fn server_covers(server: &GatewayServer, host: &str) -> bool {
     server.hosts.iter().any(|h| {
         let pattern = h.split_once('/').map_or(h.as_str(), |(_, p)| p);
@@ -607,11 +615,7 @@ impl<'a> Mesh<'a> {
                 .as_ref()
                 .map(|p| p.protocol.to_ascii_uppercase())
                 .unwrap_or_default();
-            let passthrough = server
-                .tls
-                .as_ref()
-                .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"));
-            let wire = if passthrough {
+            let wire = if is_passthrough(server) {
                 Wire::Tls
             } else if is_http_protocol(&protocol) {
                 Wire::Http
@@ -687,9 +691,7 @@ impl<'a> Mesh<'a> {
             .find_map(|se| se.spec.ports.iter().find(|p| p.number == port))
             .map(|p| Wire::of(&p.protocol));
         match wire {
-            Wire::Http if http_listener => {
-                self.http_at_sidecar(namespace, host, port, declared, &mut t)
-            }
+            Wire::Http if http_listener => self.http_at_sidecar(namespace, host, port, &mut t),
             Wire::Tcp if listener.exists && !http_listener => {
                 // No SNI, no Host: one destination takes every connection to the port.
                 match self.tcp_port_owner(namespace, port) {
@@ -758,15 +760,7 @@ impl<'a> Mesh<'a> {
     ) {
         let target = destination.host.as_str();
         let target_port = destination.port.as_ref().map(|p| p.number).unwrap_or(port);
-        let is_gateway = target != host && self.services.contains_key(target);
-        t.via = if is_gateway {
-            Via::Gateway
-        } else {
-            Via::Direct
-        };
-        if is_gateway {
-            t.gateway_host = Some(target.to_string());
-        }
+        let is_gateway = self.sends_to_gateway(host, target, t);
         match self.cluster_pushed(
             namespace,
             target,
@@ -801,41 +795,14 @@ impl<'a> Mesh<'a> {
     /// The gateway's side of TLS passthrough: a TLS server on the port for the host, and a
     /// VirtualService's `tls` route bound to it by SNI.
     fn tls_at_gateway(&self, host: &str, gateway_host: &str, port: u32, t: &mut Traffic) {
-        let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
-            t.outcome = Outcome::Unknown;
+        let Some((gateway_ns, servers)) =
+            self.gateway_listening(gateway_host, port, Response::Reset, t)
+        else {
             return;
         };
-        let gateways = match &self.gateways {
-            Ok(g) => g,
-            Err(why) => {
-                t.outcome = Outcome::Unknown;
-                t.reason = Some(format!("the egress gateway's Gateways: {why}"));
-                return;
-            }
-        };
-        if let Err(why) = &self.gateway_routes_known {
-            t.outcome = Outcome::Unknown;
-            t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
-            return;
-        }
-        let gateway_ns = service.namespace.as_str();
-        let servers = self.gateway_servers(gateways, service, port);
-        if servers.is_empty() {
-            t.outcome = Outcome::NoListener;
-            t.response = Some(Response::Reset);
-            t.reason = Some(format!(
-                "no Gateway in {gateway_ns} opens port {port} on {}",
-                short_service(gateway_host)
-            ));
-            return;
-        }
         let mut bound: Vec<(&VirtualService, String)> = vec![];
         for (gateway, server) in &servers {
-            let passthrough = server
-                .tls
-                .as_ref()
-                .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"));
-            if !passthrough || !server_covers(server, host) {
+            if !is_passthrough(server) || !server_covers(server, host) {
                 continue;
             }
             bound.extend(self.bound_to(gateway, gateway_ns, host));
@@ -865,8 +832,62 @@ impl<'a> Mesh<'a> {
             ));
             return;
         };
-        let target = destination.host.as_str();
         let target_port = destination.port.as_ref().map(|p| p.number).unwrap_or(port);
+        self.send_from_gateway(gateway_ns, destination, target_port, Response::Reset, t);
+    }
+
+    /// What the gateway Service on `gateway_host` listens with on `port`: its namespace and
+    /// the servers of its Gateways there. None when it cannot be known or there is no server,
+    /// with `t` saying so (`no_listener`: what a client then sees).
+    fn gateway_listening(
+        &self,
+        gateway_host: &str,
+        port: u32,
+        no_listener: Response,
+        t: &mut Traffic,
+    ) -> Option<(&'a str, Vec<(&'a Gateway, &'a GatewayServer)>)> {
+        let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
+            t.outcome = Outcome::Unknown;
+            return None;
+        };
+        let gateways = match &self.gateways {
+            Ok(g) => g,
+            Err(why) => {
+                t.outcome = Outcome::Unknown;
+                t.reason = Some(format!("the egress gateway's Gateways: {why}"));
+                return None;
+            }
+        };
+        if let Err(why) = &self.gateway_routes_known {
+            t.outcome = Outcome::Unknown;
+            t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
+            return None;
+        }
+        let gateway_ns = service.namespace.as_str();
+        let servers = self.gateway_servers(gateways, service, port);
+        if servers.is_empty() {
+            t.outcome = Outcome::NoListener;
+            t.response = Some(no_listener);
+            t.reason = Some(format!(
+                "no Gateway in {gateway_ns} opens port {port} on {}",
+                short_service(gateway_host)
+            ));
+            return None;
+        }
+        Some((gateway_ns, servers))
+    }
+
+    /// The gateway's route sends to `destination` on `target_port`: out, if the gateway has
+    /// the cluster (`no_cluster`: what a client sees when it has not).
+    fn send_from_gateway(
+        &self,
+        gateway_ns: &str,
+        destination: &Destination,
+        target_port: u32,
+        no_cluster: Response,
+        t: &mut Traffic,
+    ) {
+        let target = destination.host.as_str();
         match self.cluster_pushed(
             gateway_ns,
             target,
@@ -879,7 +900,7 @@ impl<'a> Mesh<'a> {
             }
             Ok(false) => {
                 t.outcome = Outcome::NoCluster;
-                t.response = Some(Response::Reset);
+                t.response = Some(no_cluster);
                 t.hops.push(format!("{target}:{target_port}"));
                 t.reason = Some(format!(
                     "the egress gateway cannot see {target}:{target_port}: no ServiceEntry for it is visible in {gateway_ns}"
@@ -897,10 +918,7 @@ impl<'a> Mesh<'a> {
         port: u32,
     ) -> bool {
         servers.iter().any(|(gateway, server)| {
-            server
-                .tls
-                .as_ref()
-                .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"))
+            is_passthrough(server)
                 && server.hosts.iter().any(|h| {
                     let pattern = h.split_once('/').map_or(h.as_str(), |(_, p)| p);
                     self.virtual_services.iter().any(|vs| {
@@ -1126,49 +1144,20 @@ impl<'a> Mesh<'a> {
         }
     }
 
-    fn http_at_sidecar(
-        &self,
-        namespace: &str,
-        host: &str,
-        port: u32,
-        declared: Option<Wire>,
-        t: &mut Traffic,
-    ) {
-        let _ = declared;
-        // The host's HTTP ports. A VirtualService makes a virtual host on those ports, and on
-        // port 80 whatever the host's ports (route.go's "gross hack" for hosts outside the
-        // registry).
-        let http_ports: Vec<u32> = self
-            .visible(namespace)
-            .naming(host)
-            .flat_map(|se| se.spec.ports.iter())
-            .filter(|p| is_http_protocol(&p.protocol))
-            .map(|p| p.number)
-            .collect();
-        let service_here = http_ports.contains(&port);
-        let vs = if service_here || port == 80 {
-            self.winning_virtual_service(namespace, host, port, service_here)
-        } else {
-            None
-        };
-        if vs.is_none() && !service_here {
-            // block_all (REGISTRY_ONLY: 502) or allow_any (PassthroughCluster).
-            return self.no_match(true, t);
-        }
-        let route = vs.and_then(|vs| {
-            vs.spec
-                .http
-                .iter()
-                .find(|r| route_takes(r, MESH_GATEWAY, port, &vs.spec.gateways))
-        });
-        let Some(route) = route else {
+    /// HTTP at the sidecar: the virtual host and route for the host on the port, then where
+    /// the route sends it (out, or on to the egress gateway).
+    fn http_at_sidecar(&self, namespace: &str, host: &str, port: u32, t: &mut Traffic) {
+        let (service_here, routed) = self.sidecar_http_route(namespace, host, port);
+        let Some((vs, route)) = routed else {
+            // block_all (REGISTRY_ONLY: 502) or allow_any (PassthroughCluster), unless the
+            // host's own port makes a cluster to go to.
             return if service_here {
                 self.leave_direct(namespace, host, port, t)
             } else {
                 self.no_match(true, t)
             };
         };
-        t.virtual_service = vs.map(|v| v.metadata.name.clone());
+        t.virtual_service = Some(vs.metadata.name.clone());
         t.timeout = route
             .timeout
             .clone()
@@ -1179,27 +1168,8 @@ impl<'a> Mesh<'a> {
             return;
         };
         let target = destination.host.as_str();
-        let target_ports = self.host_ports(namespace, target);
-        // No port given: a one-port Service's port, when the route was built for that Service;
-        // else the listener's port (GetDestinationCluster).
-        let built_for_service = target_ports
-            .iter()
-            .any(|(n, p)| *n == port && (is_http_protocol(p) || p == "AUTO"));
-        let target_port = destination
-            .port
-            .as_ref()
-            .map(|p| p.number)
-            .or_else(|| (built_for_service && target_ports.len() == 1).then(|| target_ports[0].0))
-            .unwrap_or(port);
-        let is_gateway = target != host && self.services.contains_key(target);
-        t.via = if is_gateway {
-            Via::Gateway
-        } else {
-            Via::Direct
-        };
-        if is_gateway {
-            t.gateway_host = Some(target.to_string());
-        }
+        let target_port = self.sidecar_destination_port(namespace, destination, port);
+        let is_gateway = self.sends_to_gateway(host, target, t);
         match self.cluster_pushed(
             namespace,
             target,
@@ -1216,18 +1186,8 @@ impl<'a> Mesh<'a> {
                 t.response = Some(Response::NoCluster);
                 t.hops
                     .push(format!("{}:{target_port}", short_service(target)));
-                t.reason = Some(match &destination.subset {
-                    Some(subset)
-                        if self
-                            .host_ports(namespace, target)
-                            .iter()
-                            .any(|(n, _)| *n == target_port) =>
-                    {
-                        format!("no DestinationRule defines subset {subset} of {target}")
-                    }
-                    _ if is_gateway => format!("{target} has no port {target_port}"),
-                    _ => format!("no ServiceEntry visible here gives {target} port {target_port}"),
-                });
+                t.reason =
+                    Some(self.why_no_cluster(namespace, destination, target_port, is_gateway));
                 return;
             }
             Ok(true) => {}
@@ -1240,36 +1200,107 @@ impl<'a> Mesh<'a> {
         self.http_at_gateway(host, target, target_port, t);
     }
 
+    /// The sidecar's virtual host for `host` on `port`: whether the host's own ServiceEntry
+    /// has an HTTP port there, and the applied VirtualService with its route for the port, if
+    /// any. A VirtualService makes a virtual host on the host's HTTP ports, and on port 80
+    /// whatever the host's ports (route.go's "gross hack" for hosts outside the registry).
+    fn sidecar_http_route(
+        &self,
+        namespace: &str,
+        host: &str,
+        port: u32,
+    ) -> (bool, Option<(&'a VirtualService, &'a HttpRoute)>) {
+        let http_ports: Vec<u32> = self
+            .visible(namespace)
+            .naming(host)
+            .flat_map(|se| se.spec.ports.iter())
+            .filter(|p| is_http_protocol(&p.protocol))
+            .map(|p| p.number)
+            .collect();
+        let service_here = http_ports.contains(&port);
+        if !service_here && port != 80 {
+            return (false, None);
+        }
+        let routed = self
+            .winning_virtual_service(namespace, host, port, service_here)
+            .and_then(|vs| {
+                let route = vs
+                    .spec
+                    .http
+                    .iter()
+                    .find(|r| route_takes(r, MESH_GATEWAY, port, &vs.spec.gateways))?;
+                Some((vs, route))
+            });
+        (service_here, routed)
+    }
+
+    /// The port a sidecar's HTTP route sends to. No port given: a one-port Service's port,
+    /// when the route was built for that Service; else the listener's port
+    /// (GetDestinationCluster).
+    fn sidecar_destination_port(
+        &self,
+        namespace: &str,
+        destination: &Destination,
+        port: u32,
+    ) -> u32 {
+        let target_ports = self.host_ports(namespace, &destination.host);
+        let built_for_service = target_ports
+            .iter()
+            .any(|(n, p)| *n == port && (is_http_protocol(p) || p == "AUTO"));
+        destination
+            .port
+            .as_ref()
+            .map(|p| p.number)
+            .or_else(|| (built_for_service && target_ports.len() == 1).then(|| target_ports[0].0))
+            .unwrap_or(port)
+    }
+
+    /// Whether a sidecar's route to `target` goes through a gateway (a Service the model knows,
+    /// other than the host itself) or leaves directly; `t` says which.
+    fn sends_to_gateway(&self, host: &str, target: &str, t: &mut Traffic) -> bool {
+        let is_gateway = target != host && self.services.contains_key(target);
+        t.via = if is_gateway {
+            Via::Gateway
+        } else {
+            Via::Direct
+        };
+        if is_gateway {
+            t.gateway_host = Some(target.to_string());
+        }
+        is_gateway
+    }
+
+    /// Why a sidecar's HTTP route to `destination` gets 503 NC: the subset, the gateway's
+    /// port, or the host's port that no ServiceEntry gives.
+    fn why_no_cluster(
+        &self,
+        namespace: &str,
+        destination: &Destination,
+        target_port: u32,
+        is_gateway: bool,
+    ) -> String {
+        let target = destination.host.as_str();
+        match &destination.subset {
+            Some(subset)
+                if self
+                    .host_ports(namespace, target)
+                    .iter()
+                    .any(|(n, _)| *n == target_port) =>
+            {
+                format!("no DestinationRule defines subset {subset} of {target}")
+            }
+            _ if is_gateway => format!("{target} has no port {target_port}"),
+            _ => format!("no ServiceEntry visible here gives {target} port {target_port}"),
+        }
+    }
+
     /// The second hop: the egress gateway's listener, virtual host and route for the host.
     fn http_at_gateway(&self, host: &str, gateway_host: &str, port: u32, t: &mut Traffic) {
-        let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
-            t.outcome = Outcome::Unknown;
+        let Some((gateway_ns, servers)) =
+            self.gateway_listening(gateway_host, port, Response::UpstreamFailure, t)
+        else {
             return;
         };
-        let gateways = match &self.gateways {
-            Ok(g) => g,
-            Err(why) => {
-                t.outcome = Outcome::Unknown;
-                t.reason = Some(format!("the egress gateway's Gateways: {why}"));
-                return;
-            }
-        };
-        if let Err(why) = &self.gateway_routes_known {
-            t.outcome = Outcome::Unknown;
-            t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
-            return;
-        }
-        let gateway_ns = service.namespace.as_str();
-        let servers = self.gateway_servers(gateways, service, port);
-        if servers.is_empty() {
-            t.outcome = Outcome::NoListener;
-            t.response = Some(Response::UpstreamFailure);
-            t.reason = Some(format!(
-                "no Gateway in {gateway_ns} opens port {port} on {}",
-                short_service(gateway_host)
-            ));
-            return;
-        }
         // VirtualServices bound to one of those Gateways for the host (the oldest wins).
         let mut bound: Vec<(&VirtualService, String)> = vec![];
         for (gateway, server) in &servers {
@@ -1296,34 +1327,14 @@ impl<'a> Mesh<'a> {
             t.outcome = Outcome::Unknown;
             return;
         };
-        let target = destination.host.as_str();
-        let target_ports = self.host_ports(gateway_ns, target);
+        let target_ports = self.host_ports(gateway_ns, &destination.host);
         let target_port = destination
             .port
             .as_ref()
             .map(|p| p.number)
             .or_else(|| (target_ports.len() == 1).then(|| target_ports[0].0))
             .unwrap_or(port);
-        match self.cluster_pushed(
-            gateway_ns,
-            target,
-            target_port,
-            destination.subset.as_deref(),
-        ) {
-            Err(why) => {
-                t.outcome = Outcome::Unknown;
-                t.reason = Some(why);
-            }
-            Ok(false) => {
-                t.outcome = Outcome::NoCluster;
-                t.response = Some(Response::NoCluster);
-                t.hops.push(format!("{target}:{target_port}"));
-                t.reason = Some(format!(
-                    "the egress gateway cannot see {target}:{target_port}: no ServiceEntry for it is visible in {gateway_ns}"
-                ));
-            }
-            Ok(true) => self.egress_at(gateway_ns, target, target_port, t),
-        }
+        self.send_from_gateway(gateway_ns, destination, target_port, Response::NoCluster, t);
     }
 }
 
@@ -1494,5 +1505,18 @@ mod tests {
         order.sort_by_key(|vs| precedence(vs, "s1"));
         let names: Vec<&str> = order.iter().map(|vs| vs.metadata.name.as_str()).collect();
         assert_eq!(names, ["c", "b", "a", "d"]);
+    }
+
+    #[test]
+    fn only_a_passthrough_server_routes_tls_by_sni() {
+        let server = |mode: Option<&str>| GatewayServer {
+            port: None,
+            hosts: vec!["httpbin.org".into()],
+            tls: mode.map(|m| ServerTls { mode: m.into() }),
+        };
+        assert!(is_passthrough(&server(Some("PASSTHROUGH"))));
+        assert!(is_passthrough(&server(Some("passthrough"))));
+        assert!(!is_passthrough(&server(Some("SIMPLE"))));
+        assert!(!is_passthrough(&server(None)));
     }
 }
