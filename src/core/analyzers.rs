@@ -4,7 +4,7 @@
 //! all of its own code. Codes, severities and messages are in the catalogue (`findings.rs`).
 //! Pure; each has its unit tests below.
 
-use super::findings::{Code, Finding};
+use super::findings::{Code, Finding, Severity};
 use super::istio::*;
 use super::plan::RouteSettings;
 use super::traffic::{Outcome, Response, Traffic, Via, Wire, covers, exported_to, short_service};
@@ -16,6 +16,8 @@ pub struct HostFacts<'a> {
     pub view: &'a ClusterView,
     /// Whether Service istio-system/istio-egressgateway exists (None: unknown).
     pub egress_gateway: Option<bool>,
+    /// The namespace whose sidecars' view this is.
+    pub namespace: &'a str,
     pub host: &'a str,
     /// In Istio's order: the first defines the host's ports.
     pub service_entries: &'a [&'a ServiceEntry],
@@ -562,7 +564,8 @@ pub fn plain_http_to_tls_port(f: &HostFacts) -> Vec<Finding> {
 /// on the port the client's own TLS leaves on (e.g. `gateway --tls-origination`'s rule for 443
 /// under a passthrough route).
 pub fn tls_twice(f: &HostFacts) -> Vec<Finding> {
-    f.traffic
+    let found = f
+        .traffic
         .iter()
         .filter(|t| t.wire == Some(Wire::Tls) && t.outcome == Outcome::Egress)
         .filter_map(|t| {
@@ -576,6 +579,21 @@ pub fn tls_twice(f: &HostFacts) -> Vec<Finding> {
                     &t.hops.last().map(String::as_str).unwrap_or(f.host),
                 ),
             ]))
+        });
+    // In the gateway's namespace the sidecar's view is of pods there, rarely any: a rule that
+    // originates TLS for the gateway (gateway --tls-origination) would wrap their own TLS
+    // again, which is worth knowing, not an error of the gateway's.
+    if f.namespace != GATEWAY_NAMESPACE {
+        return found.collect();
+    }
+    found
+        .map(|mut finding| {
+            finding.severity = Severity::Info;
+            finding.message = format!(
+                "for a pod with a sidecar in {GATEWAY_NAMESPACE}: {}",
+                finding.message
+            );
+            finding
         })
         .collect()
 }
@@ -725,6 +743,7 @@ mod tests {
                 Known::Yes(b) => Some(b),
                 Known::Unknown(_) => None,
             },
+            namespace: "s1",
             host: HOST,
             service_entries: &ses,
             virtual_services: &vss,
@@ -1140,7 +1159,34 @@ mod tests {
         let mut t = traffic(443, "TLS", Via::Gateway, Outcome::Egress);
         assert!(codes_of(tls_twice, &v, &[], &[], &[t.clone()]).is_empty());
         t.upstream_tls = Some("SIMPLE".into());
-        assert_eq!(codes_of(tls_twice, &v, &[], &[], &[t]), [Code::TlsTwice]);
+        assert_eq!(
+            codes_of(tls_twice, &v, &[], &[], &[t.clone()]),
+            [Code::TlsTwice]
+        );
+        // In the gateway's namespace it is about pods there, rarely any: worth knowing only.
+        let settings = RouteSettings::default();
+        let facts = |namespace| HostFacts {
+            view: &v,
+            egress_gateway: Some(true),
+            namespace,
+            host: HOST,
+            service_entries: &[],
+            virtual_services: &[],
+            settings: &settings,
+            traffic: std::slice::from_ref(&t),
+            gateway: &[],
+        };
+        let elsewhere = tls_twice(&facts("s1")).remove(0);
+        assert_eq!(elsewhere.severity, Severity::Error);
+        let there = tls_twice(&facts(GATEWAY_NAMESPACE)).remove(0);
+        assert_eq!(there.severity, Severity::Info);
+        assert_eq!(
+            there.message,
+            format!(
+                "for a pod with a sidecar in istio-system: {}",
+                elsewhere.message
+            )
+        );
     }
 
     #[test]
@@ -1195,6 +1241,7 @@ mod tests {
         let facts = HostFacts {
             view: &v,
             egress_gateway: Some(true),
+            namespace: GATEWAY_NAMESPACE,
             host: HOST,
             service_entries: &[],
             virtual_services: &[],
