@@ -705,22 +705,11 @@ mod tests {
     }
 
     fn traffic(port: u32, protocol: &str, via: Via, outcome: Outcome) -> Traffic {
-        Traffic {
-            port,
-            protocol: protocol.into(),
-            via,
-            gateway_host: None,
-            timeout: None,
-            outcome,
-            response: (outcome == Outcome::NoCluster).then_some(Response::NoCluster),
-            hops: vec!["sidecar".into()],
-            virtual_service: None,
-            reason: None,
-            upstream_tls: None,
-            upstream_sni: None,
-            upstream_port: None,
-            wire: Some(Wire::of(protocol)),
-        }
+        let mut t = Traffic::starting(port, protocol, "sidecar".into());
+        t.via = via;
+        t.outcome = outcome;
+        t.response = (outcome == Outcome::NoCluster).then_some(Response::NoCluster);
+        t
     }
 
     /// Runs one analyzer on a host's objects; the traffic is given, as the model would compute it.

@@ -591,22 +591,11 @@ mod tests {
     }
 
     fn leaving(port: u32, via: Via) -> Traffic {
-        Traffic {
-            port,
-            protocol: "HTTP".into(),
-            via,
-            gateway_host: (via == Via::Gateway).then(|| DEFAULT_EGRESS_GATEWAY_HOST.into()),
-            timeout: None,
-            outcome: Outcome::Egress,
-            response: None,
-            hops: vec![],
-            virtual_service: None,
-            reason: None,
-            upstream_tls: None,
-            upstream_sni: None,
-            upstream_port: None,
-            wire: None,
-        }
+        let mut t = Traffic::starting(port, "HTTP", "sidecar".into());
+        t.via = via;
+        t.gateway_host = (via == Via::Gateway).then(|| DEFAULT_EGRESS_GATEWAY_HOST.into());
+        t.outcome = Outcome::Egress;
+        t
     }
 
     #[test]

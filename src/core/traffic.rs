@@ -164,7 +164,7 @@ pub struct Traffic {
 impl Traffic {
     /// A request on `port` starting at `first_hop`, before the model has followed it: nowhere yet,
     /// outcome unknown.
-    fn starting(port: u32, protocol: &str, first_hop: String) -> Traffic {
+    pub(crate) fn starting(port: u32, protocol: &str, first_hop: String) -> Traffic {
         Traffic {
             port,
             protocol: protocol.to_string(),
