@@ -56,52 +56,12 @@ pub fn answer(words: &[String]) -> Answer {
         Some((last, rest)) => (last.as_str(), rest),
         None => ("", &[][..]),
     };
-
-    let mut command = &root;
-    let mut positionals = 0usize;
-    let mut pending: Option<&Arg> = None;
-    let mut connection = ConnectionFlags::default();
-    for word in done {
-        if let Some(arg) = pending.take() {
-            remember(&mut connection, arg, word);
-            continue;
-        }
-        if let Some(flag) = word.strip_prefix("--").filter(|f| !f.is_empty()) {
-            let (name, inline) = match flag.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (flag, None),
-            };
-            if let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(name)) {
-                match inline {
-                    Some(value) => remember(&mut connection, arg, value),
-                    None if expects_separate_value(arg) => pending = Some(arg),
-                    None => {}
-                }
-            }
-        } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
-            let mut chars = shorts.chars();
-            if let Some(arg) = chars
-                .next()
-                .and_then(|c| command.get_arguments().find(|a| a.get_short() == Some(c)))
-            {
-                let rest = chars.as_str();
-                if expects_separate_value(arg) {
-                    if rest.is_empty() {
-                        pending = Some(arg);
-                    } else {
-                        remember(&mut connection, arg, rest.trim_start_matches('='));
-                    }
-                }
-            }
-        } else if let Some(sub) = command
-            .get_subcommands()
-            .find(|s| s.get_name() == word && positionals == 0)
-        {
-            command = sub;
-        } else {
-            positionals += 1;
-        }
-    }
+    let Line {
+        command,
+        positionals,
+        pending,
+        connection,
+    } = read_line(&root, done);
 
     if let Some(arg) = pending {
         return flag_values(arg, partial, "", &connection);
@@ -122,7 +82,79 @@ pub fn answer(words: &[String]) -> Answer {
             .collect();
         return Answer::Values(subcommands, directive::NO_FILE_COMP);
     }
-    match (command.get_name(), positionals) {
+    positional_values(command.get_name(), positionals, partial, connection)
+}
+
+/// Where the finished words leave the line: the (sub)command they name, how many of its
+/// positional arguments are given, a flag still waiting for its value, and the flags that
+/// choose the cluster.
+struct Line<'c> {
+    command: &'c Command,
+    positionals: usize,
+    pending: Option<&'c Arg>,
+    connection: ConnectionFlags,
+}
+
+fn read_line<'c>(root: &'c Command, done: &[String]) -> Line<'c> {
+    let mut line = Line {
+        command: root,
+        positionals: 0,
+        pending: None,
+        connection: ConnectionFlags::default(),
+    };
+    for word in done {
+        if let Some(arg) = line.pending.take() {
+            remember(&mut line.connection, arg, word);
+            continue;
+        }
+        let command = line.command;
+        if let Some(flag) = word.strip_prefix("--").filter(|f| !f.is_empty()) {
+            let (name, inline) = match flag.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (flag, None),
+            };
+            if let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(name)) {
+                match inline {
+                    Some(value) => remember(&mut line.connection, arg, value),
+                    None if expects_separate_value(arg) => line.pending = Some(arg),
+                    None => {}
+                }
+            }
+        } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+            let mut chars = shorts.chars();
+            if let Some(arg) = chars
+                .next()
+                .and_then(|c| command.get_arguments().find(|a| a.get_short() == Some(c)))
+            {
+                let rest = chars.as_str();
+                if expects_separate_value(arg) {
+                    if rest.is_empty() {
+                        line.pending = Some(arg);
+                    } else {
+                        remember(&mut line.connection, arg, rest.trim_start_matches('='));
+                    }
+                }
+            }
+        } else if let Some(sub) = command
+            .get_subcommands()
+            .find(|s| s.get_name() == word && line.positionals == 0)
+        {
+            line.command = sub;
+        } else {
+            line.positionals += 1;
+        }
+    }
+    line
+}
+
+/// Candidates for a command's positional argument (the `positionals`-th, from 0).
+fn positional_values(
+    command: &str,
+    positionals: usize,
+    partial: &str,
+    connection: ConnectionFlags,
+) -> Answer {
+    match (command, positionals) {
         ("timeout" | "retries" | "via-gateway", 0) | ("status" | "cleanup", _) => {
             hosts(partial, connection)
         }
@@ -427,6 +459,20 @@ mod tests {
         assert_eq!(values(&line), ["course"]);
         let line = format!("status --kubeconfig={} --context=", path.display());
         assert_eq!(values(&line), ["--context=course", "--context=kind"]);
+    }
+
+    #[test]
+    fn the_finished_words_name_the_command_its_positionals_and_a_waiting_flag() {
+        let mut root = Cli::command();
+        root.build();
+        let line = read_line(&root, &words("-n s1 timeout a.org 2s --context"));
+        assert_eq!(line.command.get_name(), "timeout");
+        assert_eq!(line.positionals, 2);
+        assert_eq!(line.pending.map(|a| a.get_id().as_str()), Some("context"));
+        assert_eq!(line.connection.namespace.as_deref(), Some("s1"));
+        // A word that names no subcommand of the command is one of its positionals (hosts).
+        let line = read_line(&root, &words("status a.org allow"));
+        assert_eq!((line.command.get_name(), line.positionals), ("status", 2));
     }
 
     #[test]

@@ -42,120 +42,14 @@ fn command_path(args: &[OsString]) -> String {
 /// One line, clap's words (kubectl's where kubectl says the same thing), naming the flag or
 /// value as the user typed it.
 fn message(error: &clap::Error, args: &[OsString]) -> String {
-    // Values clap read lossily (not UTF-8) are shown as typed, with their bytes escaped.
-    let typed = |value: &str| -> String {
-        args.iter()
-            .find(|a| a.to_string_lossy() == value)
-            .map_or_else(|| value.to_string(), |a| shown(a))
-    };
-    let string = |kind| match error.get(kind) {
-        Some(ContextValue::String(s)) => Some(typed(s)),
-        _ => None,
-    };
-    let strings = |kind| match error.get(kind) {
-        Some(ContextValue::String(s)) => vec![typed(s)],
-        Some(ContextValue::Strings(v)) => v.iter().map(|s| typed(s)).collect(),
-        _ => vec![],
-    };
-    let quoted = |values: Vec<String>| {
-        values
-            .iter()
-            .map(|v| format!("'{v}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    // clap's "a similar ... exists" tips; not its "to pass '-x' as a value, use '-- -x'".
-    let did_you_mean = |kind| {
-        let similar = strings(kind);
-        if similar.is_empty() {
-            String::new()
-        } else {
-            format!("; did you mean {}?", similar.join(" or "))
-        }
-    };
+    let context = Context { error, args };
     let said = match error.kind() {
-        ErrorKind::UnknownArgument => string(ContextKind::InvalidArg).map(|arg| {
-            if arg.starts_with("--") {
-                format!(
-                    "unknown flag: {arg}{}",
-                    did_you_mean(ContextKind::SuggestedArg)
-                )
-            } else if let Some(letter) = arg.strip_prefix('-') {
-                // clap names the one letter; kubectl names it in the word it was in (-zx).
-                let word = args
-                    .iter()
-                    .skip(1)
-                    .map(|a| shown(a))
-                    .find(|a| {
-                        a.starts_with('-') && !a.starts_with("--") && a[1..].contains(letter)
-                    })
-                    .unwrap_or_else(|| arg.clone());
-                format!("unknown shorthand flag: '{letter}' in {word}")
-            } else {
-                format!("unexpected argument '{arg}' found")
-            }
-        }),
-        ErrorKind::InvalidSubcommand => string(ContextKind::InvalidSubcommand).map(|name| {
-            format!(
-                "unknown command \"{name}\" for \"kubectl egress\"{}",
-                did_you_mean(ContextKind::SuggestedSubcommand)
-            )
-        }),
-        ErrorKind::InvalidValue => {
-            match (
-                string(ContextKind::InvalidArg),
-                string(ContextKind::InvalidValue),
-            ) {
-                (Some(arg), Some(value)) if value.is_empty() => Some(format!(
-                    "flag needs an argument: {}",
-                    arg.split([' ', '=']).next().unwrap_or(&arg)
-                )),
-                (Some(arg), Some(value)) => {
-                    let valid = strings(ContextKind::ValidValue);
-                    let valid = if valid.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" [possible values: {}]", valid.join(", "))
-                    };
-                    Some(format!(
-                        "invalid value '{value}' for '{arg}'{valid}{}",
-                        did_you_mean(ContextKind::SuggestedValue)
-                    ))
-                }
-                _ => None,
-            }
-        }
-        ErrorKind::ArgumentConflict => string(ContextKind::InvalidArg).map(|arg| {
-            let prior = strings(ContextKind::PriorArg);
-            if prior == [arg.clone()] {
-                format!("the argument '{arg}' cannot be used multiple times")
-            } else if prior.is_empty() {
-                format!("the argument '{arg}' cannot be used with one or more of the other specified arguments")
-            } else {
-                format!("the argument '{arg}' cannot be used with {}", quoted(prior))
-            }
-        }),
-        ErrorKind::MissingRequiredArgument => {
-            let missing = strings(ContextKind::InvalidArg);
-            (!missing.is_empty()).then(|| {
-                format!(
-                    "the following required arguments were not provided: {}",
-                    missing.join(", ")
-                )
-            })
-        }
-        ErrorKind::InvalidUtf8 => {
-            let bad: Vec<String> = args
-                .iter()
-                .skip(1)
-                .filter(|a| a.to_str().is_none())
-                .map(|a| format!("\"{}\"", shown(a)))
-                .collect();
-            Some(format!(
-                "invalid UTF-8 was detected in one or more arguments: {}",
-                bad.join(", ")
-            ))
-        }
+        ErrorKind::UnknownArgument => context.unknown_argument(),
+        ErrorKind::InvalidSubcommand => context.invalid_subcommand(),
+        ErrorKind::InvalidValue => context.invalid_value(),
+        ErrorKind::ArgumentConflict => context.argument_conflict(),
+        ErrorKind::MissingRequiredArgument => context.missing_required(),
+        ErrorKind::InvalidUtf8 => Some(context.invalid_utf8()),
         _ => None,
     };
     // Any other kind: clap's first line, unstyled.
@@ -165,6 +59,141 @@ fn message(error: &clap::Error, args: &[OsString]) -> String {
         first.strip_prefix("error: ").unwrap_or(first).to_string()
     });
     one_line(&said)
+}
+
+/// What clap recorded of an error, read back as the user typed it. Each sentence below is None
+/// when clap left out what it needs, and clap's own first line is said instead.
+struct Context<'a> {
+    error: &'a clap::Error,
+    args: &'a [OsString],
+}
+
+impl Context<'_> {
+    /// Values clap read lossily (not UTF-8) are shown as typed, with their bytes escaped.
+    fn typed(&self, value: &str) -> String {
+        self.args
+            .iter()
+            .find(|a| a.to_string_lossy() == value)
+            .map_or_else(|| value.to_string(), |a| shown(a))
+    }
+
+    fn string(&self, kind: ContextKind) -> Option<String> {
+        match self.error.get(kind) {
+            Some(ContextValue::String(s)) => Some(self.typed(s)),
+            _ => None,
+        }
+    }
+
+    fn strings(&self, kind: ContextKind) -> Vec<String> {
+        match self.error.get(kind) {
+            Some(ContextValue::String(s)) => vec![self.typed(s)],
+            Some(ContextValue::Strings(v)) => v.iter().map(|s| self.typed(s)).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// clap's "a similar ... exists" tips; not its "to pass '-x' as a value, use '-- -x'".
+    fn did_you_mean(&self, kind: ContextKind) -> String {
+        let similar = self.strings(kind);
+        if similar.is_empty() {
+            String::new()
+        } else {
+            format!("; did you mean {}?", similar.join(" or "))
+        }
+    }
+
+    fn unknown_argument(&self) -> Option<String> {
+        let arg = self.string(ContextKind::InvalidArg)?;
+        Some(if arg.starts_with("--") {
+            format!(
+                "unknown flag: {arg}{}",
+                self.did_you_mean(ContextKind::SuggestedArg)
+            )
+        } else if let Some(letter) = arg.strip_prefix('-') {
+            // clap names the one letter; kubectl names it in the word it was in (-zx).
+            let word = self
+                .args
+                .iter()
+                .skip(1)
+                .map(|a| shown(a))
+                .find(|a| a.starts_with('-') && !a.starts_with("--") && a[1..].contains(letter))
+                .unwrap_or_else(|| arg.clone());
+            format!("unknown shorthand flag: '{letter}' in {word}")
+        } else {
+            format!("unexpected argument '{arg}' found")
+        })
+    }
+
+    fn invalid_subcommand(&self) -> Option<String> {
+        let name = self.string(ContextKind::InvalidSubcommand)?;
+        Some(format!(
+            "unknown command \"{name}\" for \"kubectl egress\"{}",
+            self.did_you_mean(ContextKind::SuggestedSubcommand)
+        ))
+    }
+
+    fn invalid_value(&self) -> Option<String> {
+        let arg = self.string(ContextKind::InvalidArg)?;
+        let value = self.string(ContextKind::InvalidValue)?;
+        if value.is_empty() {
+            return Some(format!(
+                "flag needs an argument: {}",
+                arg.split([' ', '=']).next().unwrap_or(&arg)
+            ));
+        }
+        let valid = self.strings(ContextKind::ValidValue);
+        let valid = if valid.is_empty() {
+            String::new()
+        } else {
+            format!(" [possible values: {}]", valid.join(", "))
+        };
+        Some(format!(
+            "invalid value '{value}' for '{arg}'{valid}{}",
+            self.did_you_mean(ContextKind::SuggestedValue)
+        ))
+    }
+
+    fn argument_conflict(&self) -> Option<String> {
+        let arg = self.string(ContextKind::InvalidArg)?;
+        let prior = self.strings(ContextKind::PriorArg);
+        Some(if prior == [arg.clone()] {
+            format!("the argument '{arg}' cannot be used multiple times")
+        } else if prior.is_empty() {
+            format!(
+                "the argument '{arg}' cannot be used with one or more of the other specified arguments"
+            )
+        } else {
+            let quoted: Vec<String> = prior.iter().map(|v| format!("'{v}'")).collect();
+            format!(
+                "the argument '{arg}' cannot be used with {}",
+                quoted.join(", ")
+            )
+        })
+    }
+
+    fn missing_required(&self) -> Option<String> {
+        let missing = self.strings(ContextKind::InvalidArg);
+        (!missing.is_empty()).then(|| {
+            format!(
+                "the following required arguments were not provided: {}",
+                missing.join(", ")
+            )
+        })
+    }
+
+    fn invalid_utf8(&self) -> String {
+        let bad: Vec<String> = self
+            .args
+            .iter()
+            .skip(1)
+            .filter(|a| a.to_str().is_none())
+            .map(|a| format!("\"{}\"", shown(a)))
+            .collect();
+        format!(
+            "invalid UTF-8 was detected in one or more arguments: {}",
+            bad.join(", ")
+        )
+    }
 }
 
 /// An argument as typed: control characters and bytes that are not UTF-8 escaped.
@@ -197,4 +226,41 @@ fn one_line(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn said(args: &[&str]) -> String {
+        let args: Vec<OsString> = std::iter::once("kubectl-egress")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        let error = Cli::try_parse_from(&args).unwrap_err();
+        message(&error, &args)
+    }
+
+    #[test]
+    fn each_kind_of_refusal_names_what_was_typed_in_one_line() {
+        assert_eq!(
+            said(&["status", "-Az"]),
+            "unknown shorthand flag: 'z' in -Az"
+        );
+        assert_eq!(
+            said(&["alow"]),
+            "unknown command \"alow\" for \"kubectl egress\"; did you mean allow?"
+        );
+        assert_eq!(said(&["apply", "-f"]), "flag needs an argument: --filename");
+        assert_eq!(
+            said(&["timeout", "httpbin.org", "2s", "--clear"]),
+            "the argument '[DURATION]' cannot be used with '--clear'"
+        );
+        assert_eq!(
+            said(&["timeout", "httpbin.org"]),
+            "the following required arguments were not provided: <DURATION>"
+        );
+    }
 }

@@ -4,10 +4,10 @@
 //! all of its own code. Codes, severities and messages are in the catalogue (`findings.rs`).
 //! Pure; each has its unit tests below.
 
-use super::findings::{Code, Finding};
+use super::findings::{Code, Finding, Severity};
 use super::istio::*;
 use super::plan::RouteSettings;
-use super::traffic::{Outcome, Response, Traffic, Via, Wire, covers, short_service};
+use super::traffic::{Outcome, Response, Traffic, Via, Wire, covers, exported_to, short_service};
 use super::validate::is_http_protocol;
 use super::view::{ClusterView, GATEWAY_NAMESPACE, Known};
 
@@ -16,6 +16,8 @@ pub struct HostFacts<'a> {
     pub view: &'a ClusterView,
     /// Whether Service istio-system/istio-egressgateway exists (None: unknown).
     pub egress_gateway: Option<bool>,
+    /// The namespace whose sidecars' view this is.
+    pub namespace: &'a str,
     pub host: &'a str,
     /// In Istio's order: the first defines the host's ports.
     pub service_entries: &'a [&'a ServiceEntry],
@@ -54,7 +56,7 @@ impl<'a> HostFacts<'a> {
             && !self
                 .service_entries
                 .iter()
-                .any(|se| visible_in(se, gateway_ns));
+                .any(|se| exported_to(se, gateway_ns));
         hidden.then_some(GATEWAY_NAMESPACE)
     }
 }
@@ -62,17 +64,6 @@ impl<'a> HostFacts<'a> {
 /// The namespace of a Service FQDN (`istio-egressgateway.istio-system.svc.cluster.local`).
 fn service_namespace(fqdn: &str) -> Option<&str> {
     fqdn.split('.').nth(1)
-}
-
-/// Whether the egress gateway's namespace sees a ServiceEntry (its `exportTo`).
-fn visible_in(se: &ServiceEntry, namespace: &str) -> bool {
-    let own = se.metadata.namespace.as_deref() == Some(namespace);
-    se.spec.export_to.is_empty()
-        || se
-            .spec
-            .export_to
-            .iter()
-            .any(|e| e == "*" || e == namespace || (e == "." && own))
 }
 
 /// What an analyzer reads.
@@ -344,7 +335,7 @@ pub fn host_hidden_from_gateway(f: &HostFacts) -> Vec<Finding> {
     };
     let known = theirs
         .iter()
-        .any(|se| visible_in(se, gateway_ns) && se.spec.hosts.iter().any(|h| covers(h, host)));
+        .any(|se| exported_to(se, gateway_ns) && se.spec.hosts.iter().any(|h| covers(h, host)));
     if known {
         return vec![];
     }
@@ -573,7 +564,8 @@ pub fn plain_http_to_tls_port(f: &HostFacts) -> Vec<Finding> {
 /// on the port the client's own TLS leaves on (e.g. `gateway --tls-origination`'s rule for 443
 /// under a passthrough route).
 pub fn tls_twice(f: &HostFacts) -> Vec<Finding> {
-    f.traffic
+    let found = f
+        .traffic
         .iter()
         .filter(|t| t.wire == Some(Wire::Tls) && t.outcome == Outcome::Egress)
         .filter_map(|t| {
@@ -587,6 +579,21 @@ pub fn tls_twice(f: &HostFacts) -> Vec<Finding> {
                     &t.hops.last().map(String::as_str).unwrap_or(f.host),
                 ),
             ]))
+        });
+    // In the gateway's namespace the sidecar's view is of pods there, rarely any: a rule that
+    // originates TLS for the gateway (gateway --tls-origination) would wrap their own TLS
+    // again, which is worth knowing, not an error of the gateway's.
+    if f.namespace != GATEWAY_NAMESPACE {
+        return found.collect();
+    }
+    found
+        .map(|mut finding| {
+            finding.severity = Severity::Info;
+            finding.message = format!(
+                "for a pod with a sidecar in {GATEWAY_NAMESPACE}: {}",
+                finding.message
+            );
+            finding
         })
         .collect()
 }
@@ -698,22 +705,11 @@ mod tests {
     }
 
     fn traffic(port: u32, protocol: &str, via: Via, outcome: Outcome) -> Traffic {
-        Traffic {
-            port,
-            protocol: protocol.into(),
-            via,
-            gateway_host: None,
-            timeout: None,
-            outcome,
-            response: (outcome == Outcome::NoCluster).then_some(Response::NoCluster),
-            hops: vec!["sidecar".into()],
-            virtual_service: None,
-            reason: None,
-            upstream_tls: None,
-            upstream_sni: None,
-            upstream_port: None,
-            wire: Some(Wire::of(protocol)),
-        }
+        let mut t = Traffic::starting(port, protocol, "sidecar".into());
+        t.via = via;
+        t.outcome = outcome;
+        t.response = (outcome == Outcome::NoCluster).then_some(Response::NoCluster);
+        t
     }
 
     /// Runs one analyzer on a host's objects; the traffic is given, as the model would compute it.
@@ -736,6 +732,7 @@ mod tests {
                 Known::Yes(b) => Some(b),
                 Known::Unknown(_) => None,
             },
+            namespace: "s1",
             host: HOST,
             service_entries: &ses,
             virtual_services: &vss,
@@ -1151,7 +1148,34 @@ mod tests {
         let mut t = traffic(443, "TLS", Via::Gateway, Outcome::Egress);
         assert!(codes_of(tls_twice, &v, &[], &[], &[t.clone()]).is_empty());
         t.upstream_tls = Some("SIMPLE".into());
-        assert_eq!(codes_of(tls_twice, &v, &[], &[], &[t]), [Code::TlsTwice]);
+        assert_eq!(
+            codes_of(tls_twice, &v, &[], &[], &[t.clone()]),
+            [Code::TlsTwice]
+        );
+        // In the gateway's namespace it is about pods there, rarely any: worth knowing only.
+        let settings = RouteSettings::default();
+        let facts = |namespace| HostFacts {
+            view: &v,
+            egress_gateway: Some(true),
+            namespace,
+            host: HOST,
+            service_entries: &[],
+            virtual_services: &[],
+            settings: &settings,
+            traffic: std::slice::from_ref(&t),
+            gateway: &[],
+        };
+        let elsewhere = tls_twice(&facts("s1")).remove(0);
+        assert_eq!(elsewhere.severity, Severity::Error);
+        let there = tls_twice(&facts(GATEWAY_NAMESPACE)).remove(0);
+        assert_eq!(there.severity, Severity::Info);
+        assert_eq!(
+            there.message,
+            format!(
+                "for a pod with a sidecar in istio-system: {}",
+                elsewhere.message
+            )
+        );
     }
 
     #[test]
@@ -1206,6 +1230,7 @@ mod tests {
         let facts = HostFacts {
             view: &v,
             egress_gateway: Some(true),
+            namespace: GATEWAY_NAMESPACE,
             host: HOST,
             service_entries: &[],
             virtual_services: &[],

@@ -34,7 +34,7 @@ pub struct Finding {
 #[derive(Debug)]
 pub struct Entry {
     pub code: Code,
-    /// What its analyzer reports it as (EGR019 is lowered to info in the gateway's namespace).
+    /// What its analyzer reports (tls_twice lowers EGR019 to info in the gateway's namespace).
     pub severity: Severity,
     /// What the code means, word for word as in README's findings table.
     pub meaning: &'static str,

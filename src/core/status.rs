@@ -154,9 +154,9 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
         .filter(|((_, host), _)| only_hosts.is_empty() || only_hosts.contains(host))
         .map(|((namespace, host), (mut ses, mut vss))| {
             // When several ServiceEntries name the host, Istio takes its ports from the first.
-            ses.sort_by_key(|se| traffic::service_entry_precedence(se, &namespace));
+            ses.sort_by_key(|se| traffic::precedence(se, &namespace));
             // The one Istio applies first: its own order, not the names'.
-            vss.sort_by_key(|vs| traffic::virtual_service_precedence(vs, &namespace));
+            vss.sort_by_key(|vs| traffic::precedence(vs, &namespace));
             host_report(view, &mesh, &model, namespace, host, &ses, &vss)
         })
         .collect();
@@ -323,9 +323,10 @@ fn host_report(
     } else {
         vec![]
     };
-    let mut findings = analyzers::run(&analyzers::HostFacts {
+    let findings = analyzers::run(&analyzers::HostFacts {
         view,
         egress_gateway: mesh.egress_gateway,
+        namespace: &namespace,
         host: &host,
         service_entries: ses,
         virtual_services: vss,
@@ -333,20 +334,37 @@ fn host_report(
         traffic: &traffic,
         gateway: &gateway,
     });
-    // In the gateway's namespace the sidecar's view is of pods there, rarely any: a rule that
-    // originates TLS for the gateway (gateway --tls-origination) would wrap their own TLS
-    // again, which is worth knowing, not an error of the gateway's.
-    if namespace == GATEWAY_NAMESPACE {
-        for f in findings.iter_mut().filter(|f| f.code == Code::TlsTwice) {
-            f.severity = Severity::Info;
-            f.message = format!(
-                "for a pod with a sidecar in {GATEWAY_NAMESPACE}: {}",
-                f.message
-            );
-        }
+    let route = route_summary(&traffic, &settings, gateway_only);
+    let path = traffic
+        .iter()
+        .map(|t| traffic::describe(&host, t))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let managed =
+        ses.iter().all(|o| o.metadata.is_managed()) && vss.iter().all(|o| o.metadata.is_managed());
+    HostReport {
+        namespace,
+        host,
+        service_entry: se.map(|s| s.metadata.name.clone()),
+        virtual_services: vss.iter().map(|v| v.metadata.name.clone()).collect(),
+        resolution: se.and_then(|s| s.spec.resolution.clone()),
+        export_to: se.map(|s| s.spec.export_to.clone()).unwrap_or_default(),
+        ports,
+        timeout: settings.timeout.clone(),
+        route,
+        managed,
+        path,
+        findings,
+        traffic,
+        gateway,
     }
+}
+
+/// What the host's traffic sums up to ([`Route`]): through a gateway when any port goes
+/// through one, blocked when none leaves, else direct or passthrough.
+fn route_summary(traffic: &[Traffic], settings: &RouteSettings, gateway_only: bool) -> Route {
     let through_gateway = traffic.iter().find(|t| t.via == Via::Gateway);
-    let route = match (through_gateway, &settings.via_gateway) {
+    match (through_gateway, &settings.via_gateway) {
         (Some(t), hop) => Route {
             kind: Via::Gateway,
             gateway_host: t.gateway_host.clone(),
@@ -376,34 +394,26 @@ fn host_report(
             port: None,
             subset: None,
         },
-    };
-    let path = traffic
-        .iter()
-        .map(|t| traffic::describe(&host, t))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let managed =
-        ses.iter().all(|o| o.metadata.is_managed()) && vss.iter().all(|o| o.metadata.is_managed());
-    HostReport {
-        namespace,
-        host,
-        service_entry: se.map(|s| s.metadata.name.clone()),
-        virtual_services: vss.iter().map(|v| v.metadata.name.clone()).collect(),
-        resolution: se.and_then(|s| s.spec.resolution.clone()),
-        export_to: se.map(|s| s.spec.export_to.clone()).unwrap_or_default(),
-        ports,
-        timeout: settings.timeout.clone(),
-        route,
-        managed,
-        path,
-        findings,
-        traffic,
-        gateway,
     }
 }
 
 /// The table `status` prints: kubectl-style columns, then the path and findings per host.
 pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
+    let mut out = if report.hosts.is_empty() {
+        String::from("No external hosts found.\n")
+    } else {
+        let mut rows = vec![header(all_namespaces, wide)];
+        rows.extend(report.hosts.iter().map(|h| row(h, all_namespaces, wide)));
+        columns(rows)
+    };
+    for h in &report.hosts {
+        out.push_str(&host_details(h, all_namespaces));
+    }
+    out.push_str(&mesh_details(&report.mesh));
+    printable(out)
+}
+
+fn header(all_namespaces: bool, wide: bool) -> Vec<String> {
     let mut header = vec![];
     if all_namespaces {
         header.push("NAMESPACE");
@@ -421,81 +431,83 @@ pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
     if wide {
         header.extend(["SERVICEENTRY", "VIRTUALSERVICES"]);
     }
-    let mut rows = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
-    for h in &report.hosts {
-        let mut row = vec![];
-        if all_namespaces {
-            row.push(h.namespace.clone());
-        }
-        let ports = h
-            .ports
-            .iter()
-            .map(|p| format!("{}/{}", p.number, p.protocol))
-            .collect::<Vec<_>>()
-            .join(",");
-        let route = match h.route.kind {
-            Via::Gateway => format!(
-                "via {}",
-                short_service(h.route.gateway_host.as_deref().unwrap_or(""))
-            ),
-            other => other.to_string(),
-        };
-        let codes: Vec<&str> = h
-            .findings
-            .iter()
-            .filter(|f| f.severity > Severity::Info)
-            .map(|f| f.code.as_str())
-            .collect();
-        row.extend([
-            h.host.clone(),
-            or_dash(ports),
-            or_dash(h.resolution.clone().unwrap_or_default()),
-            or_dash(h.export_to.join(",")),
-            or_dash(h.timeout.clone().unwrap_or_default()),
-            route,
-            if h.managed { "yes" } else { "no" }.to_string(),
-            or_dash(codes.join(",")),
-        ]);
-        if wide {
-            row.push(or_dash(h.service_entry.clone().unwrap_or_default()));
-            row.push(or_dash(h.virtual_services.join(",")));
-        }
-        rows.push(row);
+    header.iter().map(|s| s.to_string()).collect()
+}
+
+/// A host's line of the table; FINDINGS lists the codes above info.
+fn row(h: &HostReport, all_namespaces: bool, wide: bool) -> Vec<String> {
+    let mut row = vec![];
+    if all_namespaces {
+        row.push(h.namespace.clone());
     }
-    let mut out = if report.hosts.is_empty() {
-        String::from("No external hosts found.\n")
-    } else {
-        columns(rows)
+    let ports = h
+        .ports
+        .iter()
+        .map(|p| format!("{}/{}", p.number, p.protocol))
+        .collect::<Vec<_>>()
+        .join(",");
+    let route = match h.route.kind {
+        Via::Gateway => format!(
+            "via {}",
+            short_service(h.route.gateway_host.as_deref().unwrap_or(""))
+        ),
+        other => other.to_string(),
     };
-    for h in &report.hosts {
-        out.push('\n');
-        if all_namespaces {
-            out.push_str(&format!("{}/{}\n", h.namespace, h.host));
-        } else {
-            out.push_str(&format!("{}\n", h.host));
-        }
-        for t in &h.traffic {
-            out.push_str(&format!("  {}\n", traffic::describe(&h.host, t)));
-        }
-        for t in &h.gateway {
-            out.push_str(&format!("  gateway {}\n", traffic::describe(&h.host, t)));
-        }
-        for f in &h.findings {
-            out.push_str(&format!("  {} {}: {}\n", f.code, f.severity, f.message));
-        }
+    let codes: Vec<&str> = h
+        .findings
+        .iter()
+        .filter(|f| f.severity > Severity::Info)
+        .map(|f| f.code.as_str())
+        .collect();
+    row.extend([
+        h.host.clone(),
+        or_dash(ports),
+        or_dash(h.resolution.clone().unwrap_or_default()),
+        or_dash(h.export_to.join(",")),
+        or_dash(h.timeout.clone().unwrap_or_default()),
+        route,
+        if h.managed { "yes" } else { "no" }.to_string(),
+        or_dash(codes.join(",")),
+    ]);
+    if wide {
+        row.push(or_dash(h.service_entry.clone().unwrap_or_default()));
+        row.push(or_dash(h.virtual_services.join(",")));
     }
-    out.push('\n');
-    out.push_str("mesh\n");
-    for f in &report.mesh.findings {
+    row
+}
+
+/// Below the table, per host: its path port by port (the gateway's side too), and findings.
+fn host_details(h: &HostReport, all_namespaces: bool) -> String {
+    let mut out = String::from("\n");
+    if all_namespaces {
+        out.push_str(&format!("{}/{}\n", h.namespace, h.host));
+    } else {
+        out.push_str(&format!("{}\n", h.host));
+    }
+    for t in &h.traffic {
+        out.push_str(&format!("  {}\n", traffic::describe(&h.host, t)));
+    }
+    for t in &h.gateway {
+        out.push_str(&format!("  gateway {}\n", traffic::describe(&h.host, t)));
+    }
+    for f in &h.findings {
         out.push_str(&format!("  {} {}: {}\n", f.code, f.severity, f.message));
     }
-    if let Some(false) = report.mesh.egress_gateway {
+    out
+}
+
+fn mesh_details(mesh: &MeshReport) -> String {
+    let mut out = String::from("\nmesh\n");
+    for f in &mesh.findings {
+        out.push_str(&format!("  {} {}: {}\n", f.code, f.severity, f.message));
+    }
+    if let Some(false) = mesh.egress_gateway {
         out.push_str("  egress gateway: istio-egressgateway not found in istio-system\n");
     }
-    for why in &report.mesh.unknown {
+    for why in &mesh.unknown {
         out.push_str(&format!("  unknown {why}\n"));
     }
-    printable(out)
+    out
 }
 
 /// Control characters (a terminal escape in a hand-made host, say) shown escaped, never raw.
@@ -578,6 +590,46 @@ mod tests {
         }
     }
 
+    fn leaving(port: u32, via: Via) -> Traffic {
+        let mut t = Traffic::starting(port, "HTTP", "sidecar".into());
+        t.via = via;
+        t.gateway_host = (via == Via::Gateway).then(|| DEFAULT_EGRESS_GATEWAY_HOST.into());
+        t.outcome = Outcome::Egress;
+        t
+    }
+
+    #[test]
+    fn a_hosts_route_sums_up_its_ports() {
+        let none = RouteSettings::default();
+        let hop = RouteSettings {
+            via_gateway: Some(GatewayHop {
+                subset: Some("httpbin".into()),
+                ..GatewayHop::default()
+            }),
+            ..RouteSettings::default()
+        };
+        // Any port through a gateway: the route is the gateway's, with the hop's subset.
+        let mixed = [leaving(443, Via::Direct), leaving(80, Via::Gateway)];
+        let route = route_summary(&mixed, &hop, false);
+        assert_eq!(
+            (route.kind, route.port, route.subset.as_deref()),
+            (Via::Gateway, Some(80), Some("httpbin"))
+        );
+        assert_eq!(
+            route.gateway_host.as_deref(),
+            Some(DEFAULT_EGRESS_GATEWAY_HOST)
+        );
+        // A host only a Gateway names is the gateway's, with no port of its own.
+        let only = route_summary(&[], &none, true);
+        assert_eq!((only.kind, only.port), (Via::Gateway, None));
+        let blocked = [leaving(80, Via::Blocked), leaving(443, Via::Blocked)];
+        assert_eq!(route_summary(&blocked, &none, false).kind, Via::Blocked);
+        let partly = [leaving(80, Via::Blocked), leaving(443, Via::Direct)];
+        assert_eq!(route_summary(&partly, &none, false).kind, Via::Direct);
+        let open = [leaving(80, Via::Passthrough), leaving(443, Via::Blocked)];
+        assert_eq!(route_summary(&open, &none, false).kind, Via::Passthrough);
+    }
+
     fn codes(report: &Report) -> Vec<Code> {
         report
             .hosts
@@ -586,8 +638,9 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn the_exercise_state_reads_back_with_its_path() {
+    /// The exercise's end state: httpbin.org allowed in s1, with a timeout and routed through
+    /// the egress gateway, whose admins expose it (a Gateway, its second hop, a ServiceEntry).
+    fn exercise_state() -> ClusterView {
         let host = Host::parse("httpbin.org").unwrap();
         let mut v = view();
         v.service_entries = vec![plan::service_entry(
@@ -604,29 +657,7 @@ mod tests {
         };
         v.virtual_services =
             vec![plan::virtual_service(&target("s1"), "httpbin", &host, &settings).unwrap()];
-        v.gateways = Known::Yes(vec![Gateway {
-            unreadable: None,
-            api_version: "networking.istio.io/v1".into(),
-            kind: "Gateway".into(),
-            metadata: Metadata {
-                name: "egw".into(),
-                namespace: Some(GATEWAY_NAMESPACE.into()),
-                ..Metadata::default()
-            },
-            spec: GatewaySpec {
-                selector: BTreeMap::from([("istio".into(), "egressgateway".into())]),
-                servers: vec![GatewayServer {
-                    hosts: vec!["httpbin.org".into()],
-                    port: Some(ServicePort {
-                        number: 80,
-                        name: "http".into(),
-                        protocol: "HTTP".into(),
-                        target_port: None,
-                    }),
-                    tls: None,
-                }],
-            },
-        }]);
+        v.gateways = Known::Yes(vec![http_gateway()]);
         // The admins' second hop, bound to that Gateway.
         let mut second_hop = plan::virtual_service(
             &target(GATEWAY_NAMESPACE),
@@ -654,7 +685,39 @@ mod tests {
             &host,
             &AllowOptions::default(),
         )]);
-        let report = analyse(&v, &[]);
+        v
+    }
+
+    /// The admins' Gateway in istio-system: port 80 HTTP for httpbin.org.
+    fn http_gateway() -> Gateway {
+        Gateway {
+            unreadable: None,
+            api_version: "networking.istio.io/v1".into(),
+            kind: "Gateway".into(),
+            metadata: Metadata {
+                name: "egw".into(),
+                namespace: Some(GATEWAY_NAMESPACE.into()),
+                ..Metadata::default()
+            },
+            spec: GatewaySpec {
+                selector: BTreeMap::from([("istio".into(), "egressgateway".into())]),
+                servers: vec![GatewayServer {
+                    hosts: vec!["httpbin.org".into()],
+                    port: Some(ServicePort {
+                        number: 80,
+                        name: "http".into(),
+                        protocol: "HTTP".into(),
+                        target_port: None,
+                    }),
+                    tls: None,
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn the_exercise_state_reads_back_with_its_path() {
+        let report = analyse(&exercise_state(), &[]);
         assert_eq!(report.hosts.len(), 1);
         let h = &report.hosts[0];
         let lines: Vec<String> = h

@@ -164,7 +164,7 @@ pub struct Traffic {
 impl Traffic {
     /// A request on `port` starting at `first_hop`, before the model has followed it: nowhere yet,
     /// outcome unknown.
-    fn starting(port: u32, protocol: &str, first_hop: String) -> Traffic {
+    pub(crate) fn starting(port: u32, protocol: &str, first_hop: String) -> Traffic {
         Traffic {
             port,
             protocol: protocol.to_string(),
@@ -302,9 +302,34 @@ pub fn covers(pattern: &str, host: &str) -> bool {
             .is_some_and(|suffix| suffix.starts_with('.') && host.ends_with(suffix))
 }
 
-/// Whether an object in `own` namespace with this `exportTo` is visible in `namespace`. No
-/// exportTo means every namespace (Istio's default).
-pub fn exported_to(export_to: &[String], own: &str, namespace: &str) -> bool {
+/// The specs Istio scopes to namespaces with `exportTo`.
+pub trait Exported {
+    fn export_to(&self) -> &[String];
+}
+
+impl Exported for ServiceEntrySpec {
+    fn export_to(&self) -> &[String] {
+        &self.export_to
+    }
+}
+
+impl Exported for VirtualServiceSpec {
+    fn export_to(&self) -> &[String] {
+        &self.export_to
+    }
+}
+
+impl Exported for DestinationRuleSpec {
+    fn export_to(&self) -> &[String] {
+        &self.export_to
+    }
+}
+
+/// Whether `object` is visible in `namespace` (its `exportTo`, relative to its own namespace).
+/// No exportTo means every namespace (Istio's default).
+pub fn exported_to<S: Exported>(object: &Object<S>, namespace: &str) -> bool {
+    let own = namespace_of(object);
+    let export_to = object.spec.export_to();
     export_to.is_empty()
         || export_to
             .iter()
@@ -330,27 +355,13 @@ fn creation_order<S>(a: &&Object<S>, b: &&Object<S>) -> std::cmp::Ordering {
 
 /// Istio's order of the VirtualServices a proxy in `namespace` sees: those exported only within
 /// their own namespace (`.`) first, then those exported to it by name, then public ones (`*` or
-/// no exportTo); by creation time within each (PushContext.VirtualServicesForGateway).
-pub fn virtual_service_precedence<'v>(
-    vs: &'v VirtualService,
-    namespace: &str,
-) -> (u8, &'v str, &'v str, &'v str) {
-    precedence(vs, &vs.spec.export_to, namespace)
-}
-
-/// The same order decides which of several ServiceEntries for one host defines its ports.
-pub fn service_entry_precedence<'v>(
-    se: &'v ServiceEntry,
-    namespace: &str,
-) -> (u8, &'v str, &'v str, &'v str) {
-    precedence(se, &se.spec.export_to, namespace)
-}
-
-fn precedence<'v, S>(
+/// no exportTo); by creation time within each (PushContext.VirtualServicesForGateway). The same
+/// order decides which of several ServiceEntries for one host defines its ports.
+pub fn precedence<'v, S: Exported>(
     object: &'v Object<S>,
-    export: &[String],
     namespace: &str,
 ) -> (u8, &'v str, &'v str, &'v str) {
+    let export = object.spec.export_to();
     let vs = object;
     let own = namespace_of(vs);
     let class = if export.is_empty() || export.iter().any(|e| e == "*") {
@@ -382,6 +393,14 @@ pub(crate) fn short_service(fqdn: &str) -> &str {
 }
 
 /// Whether a Gateway server's hosts (`host` or `namespace/host`) cover `host`.
+/// A Gateway server that passes TLS through to the host (SNI routing), not terminating it.
+fn is_passthrough(server: &GatewayServer) -> bool {
+    server
+        .tls
+        .as_ref()
+        .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"))
+}
+
 fn server_covers(server: &GatewayServer, host: &str) -> bool {
     server.hosts.iter().any(|h| {
         let pattern = h.split_once('/').map_or(h.as_str(), |(_, p)| p);
@@ -441,7 +460,7 @@ impl<'a> Mesh<'a> {
             self.service_entries
                 .iter()
                 .copied()
-                .filter(|se| exported_to(&se.spec.export_to, namespace_of(se), namespace))
+                .filter(|se| exported_to(se, namespace))
                 .collect(),
         ));
         self.index
@@ -513,7 +532,7 @@ impl<'a> Mesh<'a> {
             .iter()
             .copied()
             .filter(|vs| binds_to_mesh(&vs.spec))
-            .filter(|vs| exported_to(&vs.spec.export_to, namespace_of(vs), namespace))
+            .filter(|vs| exported_to(vs, namespace))
             .filter(|vs| vs.spec.hosts.iter().any(|h| h == host))
             // A wildcard host whose Service has this HTTP port is indexed to one VirtualService
             // whatever its routes (mostSpecificWildcardVsIndex); otherwise the virtual host comes
@@ -527,7 +546,7 @@ impl<'a> Mesh<'a> {
                         .any(|r| route_takes(r, MESH_GATEWAY, port, &vs.spec.gateways))
             })
             .collect();
-        candidates.sort_by_key(|vs| virtual_service_precedence(vs, namespace));
+        candidates.sort_by_key(|vs| precedence(vs, namespace));
         candidates.first().copied()
     }
 
@@ -535,7 +554,7 @@ impl<'a> Mesh<'a> {
     /// first in Istio's order (as for VirtualServices).
     fn defining_service_entry(&self, namespace: &str, host: &str) -> Option<&'a ServiceEntry> {
         let mut candidates: Vec<&ServiceEntry> = self.visible(namespace).naming(host).collect();
-        candidates.sort_by_key(|se| service_entry_precedence(se, namespace));
+        candidates.sort_by_key(|se| precedence(se, namespace));
         candidates.first().copied()
     }
 
@@ -563,7 +582,7 @@ impl<'a> Mesh<'a> {
         let rules = self.destination_rules.as_ref().map_err(Clone::clone)?;
         Ok(rules.iter().any(|dr| {
             dr.spec.host == host
-                && exported_to(&dr.spec.export_to, namespace_of(dr), namespace)
+                && exported_to(dr, namespace)
                 && dr.spec.subsets.iter().any(|s| s.name == subset)
         }))
     }
@@ -596,11 +615,7 @@ impl<'a> Mesh<'a> {
                 .as_ref()
                 .map(|p| p.protocol.to_ascii_uppercase())
                 .unwrap_or_default();
-            let passthrough = server
-                .tls
-                .as_ref()
-                .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"));
-            let wire = if passthrough {
+            let wire = if is_passthrough(server) {
                 Wire::Tls
             } else if is_http_protocol(&protocol) {
                 Wire::Http
@@ -676,9 +691,7 @@ impl<'a> Mesh<'a> {
             .find_map(|se| se.spec.ports.iter().find(|p| p.number == port))
             .map(|p| Wire::of(&p.protocol));
         match wire {
-            Wire::Http if http_listener => {
-                self.http_at_sidecar(namespace, host, port, declared, &mut t)
-            }
+            Wire::Http if http_listener => self.http_at_sidecar(namespace, host, port, &mut t),
             Wire::Tcp if listener.exists && !http_listener => {
                 // No SNI, no Host: one destination takes every connection to the port.
                 match self.tcp_port_owner(namespace, port) {
@@ -722,10 +735,10 @@ impl<'a> Mesh<'a> {
             .iter()
             .copied()
             .filter(|vs| binds_to_mesh(&vs.spec))
-            .filter(|vs| exported_to(&vs.spec.export_to, namespace_of(vs), namespace))
+            .filter(|vs| exported_to(vs, namespace))
             .filter(|vs| vs.spec.hosts.iter().any(|h| covers(h, host)))
             .collect();
-        candidates.sort_by_key(|vs| virtual_service_precedence(vs, namespace));
+        candidates.sort_by_key(|vs| precedence(vs, namespace));
         candidates.into_iter().find_map(|vs| {
             let route = vs
                 .spec
@@ -747,15 +760,7 @@ impl<'a> Mesh<'a> {
     ) {
         let target = destination.host.as_str();
         let target_port = destination.port.as_ref().map(|p| p.number).unwrap_or(port);
-        let is_gateway = target != host && self.services.contains_key(target);
-        t.via = if is_gateway {
-            Via::Gateway
-        } else {
-            Via::Direct
-        };
-        if is_gateway {
-            t.gateway_host = Some(target.to_string());
-        }
+        let is_gateway = self.sends_to_gateway(host, target, t);
         match self.cluster_pushed(
             namespace,
             target,
@@ -790,41 +795,14 @@ impl<'a> Mesh<'a> {
     /// The gateway's side of TLS passthrough: a TLS server on the port for the host, and a
     /// VirtualService's `tls` route bound to it by SNI.
     fn tls_at_gateway(&self, host: &str, gateway_host: &str, port: u32, t: &mut Traffic) {
-        let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
-            t.outcome = Outcome::Unknown;
+        let Some((gateway_ns, servers)) =
+            self.gateway_listening(gateway_host, port, Response::Reset, t)
+        else {
             return;
         };
-        let gateways = match &self.gateways {
-            Ok(g) => g,
-            Err(why) => {
-                t.outcome = Outcome::Unknown;
-                t.reason = Some(format!("the egress gateway's Gateways: {why}"));
-                return;
-            }
-        };
-        if let Err(why) = &self.gateway_routes_known {
-            t.outcome = Outcome::Unknown;
-            t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
-            return;
-        }
-        let gateway_ns = service.namespace.as_str();
-        let servers = self.gateway_servers(gateways, service, port);
-        if servers.is_empty() {
-            t.outcome = Outcome::NoListener;
-            t.response = Some(Response::Reset);
-            t.reason = Some(format!(
-                "no Gateway in {gateway_ns} opens port {port} on {}",
-                short_service(gateway_host)
-            ));
-            return;
-        }
         let mut bound: Vec<(&VirtualService, String)> = vec![];
         for (gateway, server) in &servers {
-            let passthrough = server
-                .tls
-                .as_ref()
-                .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"));
-            if !passthrough || !server_covers(server, host) {
+            if !is_passthrough(server) || !server_covers(server, host) {
                 continue;
             }
             bound.extend(self.bound_to(gateway, gateway_ns, host));
@@ -854,8 +832,62 @@ impl<'a> Mesh<'a> {
             ));
             return;
         };
-        let target = destination.host.as_str();
         let target_port = destination.port.as_ref().map(|p| p.number).unwrap_or(port);
+        self.send_from_gateway(gateway_ns, destination, target_port, Response::Reset, t);
+    }
+
+    /// What the gateway Service on `gateway_host` listens with on `port`: its namespace and
+    /// the servers of its Gateways there. None when it cannot be known or there is no server,
+    /// with `t` saying so (`no_listener`: what a client then sees).
+    fn gateway_listening(
+        &self,
+        gateway_host: &str,
+        port: u32,
+        no_listener: Response,
+        t: &mut Traffic,
+    ) -> Option<(&'a str, Vec<(&'a Gateway, &'a GatewayServer)>)> {
+        let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
+            t.outcome = Outcome::Unknown;
+            return None;
+        };
+        let gateways = match &self.gateways {
+            Ok(g) => g,
+            Err(why) => {
+                t.outcome = Outcome::Unknown;
+                t.reason = Some(format!("the egress gateway's Gateways: {why}"));
+                return None;
+            }
+        };
+        if let Err(why) = &self.gateway_routes_known {
+            t.outcome = Outcome::Unknown;
+            t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
+            return None;
+        }
+        let gateway_ns = service.namespace.as_str();
+        let servers = self.gateway_servers(gateways, service, port);
+        if servers.is_empty() {
+            t.outcome = Outcome::NoListener;
+            t.response = Some(no_listener);
+            t.reason = Some(format!(
+                "no Gateway in {gateway_ns} opens port {port} on {}",
+                short_service(gateway_host)
+            ));
+            return None;
+        }
+        Some((gateway_ns, servers))
+    }
+
+    /// The gateway's route sends to `destination` on `target_port`: out, if the gateway has
+    /// the cluster (`no_cluster`: what a client sees when it has not).
+    fn send_from_gateway(
+        &self,
+        gateway_ns: &str,
+        destination: &Destination,
+        target_port: u32,
+        no_cluster: Response,
+        t: &mut Traffic,
+    ) {
+        let target = destination.host.as_str();
         match self.cluster_pushed(
             gateway_ns,
             target,
@@ -868,7 +900,7 @@ impl<'a> Mesh<'a> {
             }
             Ok(false) => {
                 t.outcome = Outcome::NoCluster;
-                t.response = Some(Response::Reset);
+                t.response = Some(no_cluster);
                 t.hops.push(format!("{target}:{target_port}"));
                 t.reason = Some(format!(
                     "the egress gateway cannot see {target}:{target_port}: no ServiceEntry for it is visible in {gateway_ns}"
@@ -886,10 +918,7 @@ impl<'a> Mesh<'a> {
         port: u32,
     ) -> bool {
         servers.iter().any(|(gateway, server)| {
-            server
-                .tls
-                .as_ref()
-                .is_some_and(|tls| tls.mode.eq_ignore_ascii_case("PASSTHROUGH"))
+            is_passthrough(server)
                 && server.hosts.iter().any(|h| {
                     let pattern = h.split_once('/').map_or(h.as_str(), |(_, p)| p);
                     self.virtual_services.iter().any(|vs| {
@@ -899,7 +928,7 @@ impl<'a> Mesh<'a> {
                                     && namespace_of(vs) == namespace_of(*gateway))
                         });
                         names_gateway
-                            && exported_to(&vs.spec.export_to, namespace_of(vs), gateway_ns)
+                            && exported_to(vs, gateway_ns)
                             && vs.spec.tls.iter().any(|r| {
                                 r.matches.iter().any(|m| {
                                     m.port.is_none_or(|p| p == port)
@@ -954,7 +983,7 @@ impl<'a> Mesh<'a> {
                             && namespace_of(vs) == namespace_of(gateway))
                 })
             })
-            .filter(|vs| exported_to(&vs.spec.export_to, namespace_of(vs), gateway_ns))
+            .filter(|vs| exported_to(vs, gateway_ns))
             .filter(|vs| vs.spec.hosts.iter().any(|h| covers(h, host)))
             .map(|vs| {
                 let reference = if namespace_of(vs) == namespace_of(gateway) {
@@ -986,7 +1015,7 @@ impl<'a> Mesh<'a> {
                     .any(|p| p.number == port && Wire::of(&p.protocol) == Wire::Tcp)
             })
             .collect();
-        owners.sort_by_key(|se| service_entry_precedence(se, namespace));
+        owners.sort_by_key(|se| precedence(se, namespace));
         let owner = owners.first().and_then(|se| se.spec.hosts.first().cloned());
         visible.tcp_owners.borrow_mut().insert(port, owner.clone());
         owner
@@ -1077,9 +1106,7 @@ impl<'a> Mesh<'a> {
                     .copied()
                     .filter(|dr| namespace_of(dr) != proxy_ns && namespace_of(dr) != service_ns),
             )
-            .find(|dr| {
-                dr.spec.host == host && exported_to(&dr.spec.export_to, namespace_of(dr), proxy_ns)
-            })?;
+            .find(|dr| dr.spec.host == host && exported_to(dr, proxy_ns))?;
         let policy = rule.spec.traffic_policy.as_ref()?;
         let tls = policy
             .port_level_settings
@@ -1117,49 +1144,20 @@ impl<'a> Mesh<'a> {
         }
     }
 
-    fn http_at_sidecar(
-        &self,
-        namespace: &str,
-        host: &str,
-        port: u32,
-        declared: Option<Wire>,
-        t: &mut Traffic,
-    ) {
-        let _ = declared;
-        // The host's HTTP ports. A VirtualService makes a virtual host on those ports, and on
-        // port 80 whatever the host's ports (route.go's "gross hack" for hosts outside the
-        // registry).
-        let http_ports: Vec<u32> = self
-            .visible(namespace)
-            .naming(host)
-            .flat_map(|se| se.spec.ports.iter())
-            .filter(|p| is_http_protocol(&p.protocol))
-            .map(|p| p.number)
-            .collect();
-        let service_here = http_ports.contains(&port);
-        let vs = if service_here || port == 80 {
-            self.winning_virtual_service(namespace, host, port, service_here)
-        } else {
-            None
-        };
-        if vs.is_none() && !service_here {
-            // block_all (REGISTRY_ONLY: 502) or allow_any (PassthroughCluster).
-            return self.no_match(true, t);
-        }
-        let route = vs.and_then(|vs| {
-            vs.spec
-                .http
-                .iter()
-                .find(|r| route_takes(r, MESH_GATEWAY, port, &vs.spec.gateways))
-        });
-        let Some(route) = route else {
+    /// HTTP at the sidecar: the virtual host and route for the host on the port, then where
+    /// the route sends it (out, or on to the egress gateway).
+    fn http_at_sidecar(&self, namespace: &str, host: &str, port: u32, t: &mut Traffic) {
+        let (service_here, routed) = self.sidecar_http_route(namespace, host, port);
+        let Some((vs, route)) = routed else {
+            // block_all (REGISTRY_ONLY: 502) or allow_any (PassthroughCluster), unless the
+            // host's own port makes a cluster to go to.
             return if service_here {
                 self.leave_direct(namespace, host, port, t)
             } else {
                 self.no_match(true, t)
             };
         };
-        t.virtual_service = vs.map(|v| v.metadata.name.clone());
+        t.virtual_service = Some(vs.metadata.name.clone());
         t.timeout = route
             .timeout
             .clone()
@@ -1170,27 +1168,8 @@ impl<'a> Mesh<'a> {
             return;
         };
         let target = destination.host.as_str();
-        let target_ports = self.host_ports(namespace, target);
-        // No port given: a one-port Service's port, when the route was built for that Service;
-        // else the listener's port (GetDestinationCluster).
-        let built_for_service = target_ports
-            .iter()
-            .any(|(n, p)| *n == port && (is_http_protocol(p) || p == "AUTO"));
-        let target_port = destination
-            .port
-            .as_ref()
-            .map(|p| p.number)
-            .or_else(|| (built_for_service && target_ports.len() == 1).then(|| target_ports[0].0))
-            .unwrap_or(port);
-        let is_gateway = target != host && self.services.contains_key(target);
-        t.via = if is_gateway {
-            Via::Gateway
-        } else {
-            Via::Direct
-        };
-        if is_gateway {
-            t.gateway_host = Some(target.to_string());
-        }
+        let target_port = self.sidecar_destination_port(namespace, destination, port);
+        let is_gateway = self.sends_to_gateway(host, target, t);
         match self.cluster_pushed(
             namespace,
             target,
@@ -1207,18 +1186,8 @@ impl<'a> Mesh<'a> {
                 t.response = Some(Response::NoCluster);
                 t.hops
                     .push(format!("{}:{target_port}", short_service(target)));
-                t.reason = Some(match &destination.subset {
-                    Some(subset)
-                        if self
-                            .host_ports(namespace, target)
-                            .iter()
-                            .any(|(n, _)| *n == target_port) =>
-                    {
-                        format!("no DestinationRule defines subset {subset} of {target}")
-                    }
-                    _ if is_gateway => format!("{target} has no port {target_port}"),
-                    _ => format!("no ServiceEntry visible here gives {target} port {target_port}"),
-                });
+                t.reason =
+                    Some(self.why_no_cluster(namespace, destination, target_port, is_gateway));
                 return;
             }
             Ok(true) => {}
@@ -1231,36 +1200,107 @@ impl<'a> Mesh<'a> {
         self.http_at_gateway(host, target, target_port, t);
     }
 
+    /// The sidecar's virtual host for `host` on `port`: whether the host's own ServiceEntry
+    /// has an HTTP port there, and the applied VirtualService with its route for the port, if
+    /// any. A VirtualService makes a virtual host on the host's HTTP ports, and on port 80
+    /// whatever the host's ports (route.go's "gross hack" for hosts outside the registry).
+    fn sidecar_http_route(
+        &self,
+        namespace: &str,
+        host: &str,
+        port: u32,
+    ) -> (bool, Option<(&'a VirtualService, &'a HttpRoute)>) {
+        let http_ports: Vec<u32> = self
+            .visible(namespace)
+            .naming(host)
+            .flat_map(|se| se.spec.ports.iter())
+            .filter(|p| is_http_protocol(&p.protocol))
+            .map(|p| p.number)
+            .collect();
+        let service_here = http_ports.contains(&port);
+        if !service_here && port != 80 {
+            return (false, None);
+        }
+        let routed = self
+            .winning_virtual_service(namespace, host, port, service_here)
+            .and_then(|vs| {
+                let route = vs
+                    .spec
+                    .http
+                    .iter()
+                    .find(|r| route_takes(r, MESH_GATEWAY, port, &vs.spec.gateways))?;
+                Some((vs, route))
+            });
+        (service_here, routed)
+    }
+
+    /// The port a sidecar's HTTP route sends to. No port given: a one-port Service's port,
+    /// when the route was built for that Service; else the listener's port
+    /// (GetDestinationCluster).
+    fn sidecar_destination_port(
+        &self,
+        namespace: &str,
+        destination: &Destination,
+        port: u32,
+    ) -> u32 {
+        let target_ports = self.host_ports(namespace, &destination.host);
+        let built_for_service = target_ports
+            .iter()
+            .any(|(n, p)| *n == port && (is_http_protocol(p) || p == "AUTO"));
+        destination
+            .port
+            .as_ref()
+            .map(|p| p.number)
+            .or_else(|| (built_for_service && target_ports.len() == 1).then(|| target_ports[0].0))
+            .unwrap_or(port)
+    }
+
+    /// Whether a sidecar's route to `target` goes through a gateway (a Service the model knows,
+    /// other than the host itself) or leaves directly; `t` says which.
+    fn sends_to_gateway(&self, host: &str, target: &str, t: &mut Traffic) -> bool {
+        let is_gateway = target != host && self.services.contains_key(target);
+        t.via = if is_gateway {
+            Via::Gateway
+        } else {
+            Via::Direct
+        };
+        if is_gateway {
+            t.gateway_host = Some(target.to_string());
+        }
+        is_gateway
+    }
+
+    /// Why a sidecar's HTTP route to `destination` gets 503 NC: the subset, the gateway's
+    /// port, or the host's port that no ServiceEntry gives.
+    fn why_no_cluster(
+        &self,
+        namespace: &str,
+        destination: &Destination,
+        target_port: u32,
+        is_gateway: bool,
+    ) -> String {
+        let target = destination.host.as_str();
+        match &destination.subset {
+            Some(subset)
+                if self
+                    .host_ports(namespace, target)
+                    .iter()
+                    .any(|(n, _)| *n == target_port) =>
+            {
+                format!("no DestinationRule defines subset {subset} of {target}")
+            }
+            _ if is_gateway => format!("{target} has no port {target_port}"),
+            _ => format!("no ServiceEntry visible here gives {target} port {target_port}"),
+        }
+    }
+
     /// The second hop: the egress gateway's listener, virtual host and route for the host.
     fn http_at_gateway(&self, host: &str, gateway_host: &str, port: u32, t: &mut Traffic) {
-        let Some(Ok(Some(service))) = self.services.get(gateway_host) else {
-            t.outcome = Outcome::Unknown;
+        let Some((gateway_ns, servers)) =
+            self.gateway_listening(gateway_host, port, Response::UpstreamFailure, t)
+        else {
             return;
         };
-        let gateways = match &self.gateways {
-            Ok(g) => g,
-            Err(why) => {
-                t.outcome = Outcome::Unknown;
-                t.reason = Some(format!("the egress gateway's Gateways: {why}"));
-                return;
-            }
-        };
-        if let Err(why) = &self.gateway_routes_known {
-            t.outcome = Outcome::Unknown;
-            t.reason = Some(format!("the egress gateway's VirtualServices: {why}"));
-            return;
-        }
-        let gateway_ns = service.namespace.as_str();
-        let servers = self.gateway_servers(gateways, service, port);
-        if servers.is_empty() {
-            t.outcome = Outcome::NoListener;
-            t.response = Some(Response::UpstreamFailure);
-            t.reason = Some(format!(
-                "no Gateway in {gateway_ns} opens port {port} on {}",
-                short_service(gateway_host)
-            ));
-            return;
-        }
         // VirtualServices bound to one of those Gateways for the host (the oldest wins).
         let mut bound: Vec<(&VirtualService, String)> = vec![];
         for (gateway, server) in &servers {
@@ -1287,34 +1327,14 @@ impl<'a> Mesh<'a> {
             t.outcome = Outcome::Unknown;
             return;
         };
-        let target = destination.host.as_str();
-        let target_ports = self.host_ports(gateway_ns, target);
+        let target_ports = self.host_ports(gateway_ns, &destination.host);
         let target_port = destination
             .port
             .as_ref()
             .map(|p| p.number)
             .or_else(|| (target_ports.len() == 1).then(|| target_ports[0].0))
             .unwrap_or(port);
-        match self.cluster_pushed(
-            gateway_ns,
-            target,
-            target_port,
-            destination.subset.as_deref(),
-        ) {
-            Err(why) => {
-                t.outcome = Outcome::Unknown;
-                t.reason = Some(why);
-            }
-            Ok(false) => {
-                t.outcome = Outcome::NoCluster;
-                t.response = Some(Response::NoCluster);
-                t.hops.push(format!("{target}:{target_port}"));
-                t.reason = Some(format!(
-                    "the egress gateway cannot see {target}:{target_port}: no ServiceEntry for it is visible in {gateway_ns}"
-                ));
-            }
-            Ok(true) => self.egress_at(gateway_ns, target, target_port, t),
-        }
+        self.send_from_gateway(gateway_ns, destination, target_port, Response::NoCluster, t);
     }
 }
 
@@ -1428,5 +1448,75 @@ mod tests {
         assert!(!covers("*.example.org", "example.org"));
         assert!(!covers("*.example.org", "api.example.org.evil.com"));
         assert!(!covers("*xample.org", "example.org"));
+    }
+
+    fn virtual_service(
+        namespace: &str,
+        name: &str,
+        created: &str,
+        export: &[&str],
+    ) -> VirtualService {
+        Object {
+            api_version: "networking.istio.io/v1".into(),
+            kind: "VirtualService".into(),
+            metadata: Metadata {
+                name: name.into(),
+                namespace: Some(namespace.into()),
+                creation_timestamp: Some(created.into()),
+                ..Metadata::default()
+            },
+            spec: VirtualServiceSpec {
+                export_to: export.iter().map(|e| e.to_string()).collect(),
+                ..VirtualServiceSpec::default()
+            },
+            unreadable: None,
+        }
+    }
+
+    #[test]
+    fn export_to_is_relative_to_the_objects_own_namespace() {
+        let everywhere = virtual_service("s1", "a", "", &[]);
+        assert!(exported_to(&everywhere, "s1") && exported_to(&everywhere, "s2"));
+        let public = virtual_service("s1", "a", "", &["*"]);
+        assert!(exported_to(&public, "s2"));
+        let own = virtual_service("s1", "a", "", &["."]);
+        assert!(exported_to(&own, "s1") && !exported_to(&own, "s2"));
+        let named = virtual_service("s1", "a", "", &[".", "istio-system"]);
+        assert!(exported_to(&named, "istio-system") && !exported_to(&named, "s2"));
+        let mut service_entry: ServiceEntry = Object {
+            api_version: "networking.istio.io/v1".into(),
+            kind: "ServiceEntry".into(),
+            metadata: Metadata::default(),
+            spec: ServiceEntrySpec::default(),
+            unreadable: None,
+        };
+        service_entry.spec.export_to = vec![".".into()];
+        service_entry.metadata.namespace = Some("s1".into());
+        assert!(exported_to(&service_entry, "s1") && !exported_to(&service_entry, "istio-system"));
+    }
+
+    #[test]
+    fn own_namespace_first_then_named_then_public_then_oldest() {
+        let public_old = virtual_service("s1", "a", "2026-01-01T00:00:00Z", &[]);
+        let named = virtual_service("s2", "b", "2026-01-02T00:00:00Z", &["s1"]);
+        let own = virtual_service("s1", "c", "2026-01-03T00:00:00Z", &["."]);
+        let public_new = virtual_service("s2", "d", "2026-01-04T00:00:00Z", &["*"]);
+        let mut order = [&public_new, &own, &public_old, &named];
+        order.sort_by_key(|vs| precedence(vs, "s1"));
+        let names: Vec<&str> = order.iter().map(|vs| vs.metadata.name.as_str()).collect();
+        assert_eq!(names, ["c", "b", "a", "d"]);
+    }
+
+    #[test]
+    fn only_a_passthrough_server_routes_tls_by_sni() {
+        let server = |mode: Option<&str>| GatewayServer {
+            port: None,
+            hosts: vec!["httpbin.org".into()],
+            tls: mode.map(|m| ServerTls { mode: m.into() }),
+        };
+        assert!(is_passthrough(&server(Some("PASSTHROUGH"))));
+        assert!(is_passthrough(&server(Some("passthrough"))));
+        assert!(!is_passthrough(&server(Some("SIMPLE"))));
+        assert!(!is_passthrough(&server(None)));
     }
 }
