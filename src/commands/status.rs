@@ -62,8 +62,10 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
             "{}",
             status::table(
                 &report,
-                args.all_namespaces,
-                settings.output == Output::Wide
+                status::Columns {
+                    namespace: args.all_namespaces,
+                    wide: settings.output == Output::Wide,
+                }
             )
         ),
     }

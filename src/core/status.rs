@@ -397,25 +397,34 @@ fn route_summary(traffic: &[Traffic], settings: &RouteSettings, gateway_only: bo
     }
 }
 
+/// Which of the table's optional columns are shown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Columns {
+    /// NAMESPACE first (-A), and hosts named namespace/host below the table.
+    pub namespace: bool,
+    /// SERVICEENTRY and VIRTUALSERVICES last (-o wide).
+    pub wide: bool,
+}
+
 /// The table `status` prints: kubectl-style columns, then the path and findings per host.
-pub fn table(report: &Report, all_namespaces: bool, wide: bool) -> String {
+pub fn table(report: &Report, shown: Columns) -> String {
     let mut out = if report.hosts.is_empty() {
         String::from("No external hosts found.\n")
     } else {
-        let mut rows = vec![header(all_namespaces, wide)];
-        rows.extend(report.hosts.iter().map(|h| row(h, all_namespaces, wide)));
+        let mut rows = vec![header(shown)];
+        rows.extend(report.hosts.iter().map(|h| row(h, shown)));
         columns(rows)
     };
     for h in &report.hosts {
-        out.push_str(&host_details(h, all_namespaces));
+        out.push_str(&host_details(h, shown));
     }
     out.push_str(&mesh_details(&report.mesh));
     printable(out)
 }
 
-fn header(all_namespaces: bool, wide: bool) -> Vec<String> {
+fn header(shown: Columns) -> Vec<String> {
     let mut header = vec![];
-    if all_namespaces {
+    if shown.namespace {
         header.push("NAMESPACE");
     }
     header.extend([
@@ -428,16 +437,16 @@ fn header(all_namespaces: bool, wide: bool) -> Vec<String> {
         "MANAGED",
         "FINDINGS",
     ]);
-    if wide {
+    if shown.wide {
         header.extend(["SERVICEENTRY", "VIRTUALSERVICES"]);
     }
     header.iter().map(|s| s.to_string()).collect()
 }
 
 /// A host's line of the table; FINDINGS lists the codes above info.
-fn row(h: &HostReport, all_namespaces: bool, wide: bool) -> Vec<String> {
+fn row(h: &HostReport, shown: Columns) -> Vec<String> {
     let mut row = vec![];
-    if all_namespaces {
+    if shown.namespace {
         row.push(h.namespace.clone());
     }
     let ports = h
@@ -469,7 +478,7 @@ fn row(h: &HostReport, all_namespaces: bool, wide: bool) -> Vec<String> {
         if h.managed { "yes" } else { "no" }.to_string(),
         or_dash(codes.join(",")),
     ]);
-    if wide {
+    if shown.wide {
         row.push(or_dash(h.service_entry.clone().unwrap_or_default()));
         row.push(or_dash(h.virtual_services.join(",")));
     }
@@ -477,9 +486,9 @@ fn row(h: &HostReport, all_namespaces: bool, wide: bool) -> Vec<String> {
 }
 
 /// Below the table, per host: its path port by port (the gateway's side too), and findings.
-fn host_details(h: &HostReport, all_namespaces: bool) -> String {
+fn host_details(h: &HostReport, shown: Columns) -> String {
     let mut out = String::from("\n");
-    if all_namespaces {
+    if shown.namespace {
         out.push_str(&format!("{}/{}\n", h.namespace, h.host));
     } else {
         out.push_str(&format!("{}\n", h.host));
@@ -842,7 +851,7 @@ mod tests {
         );
         // No host is made up from their empty specs; the readable host reads as before.
         assert_eq!(report.hosts, readable.hosts);
-        assert!(table(&report, false, false).contains(&format!(
+        assert!(table(&report, Columns::default()).contains(&format!(
             "  unknown {}\n",
             reason("VirtualService", GATEWAY_NAMESPACE)
         )));
@@ -886,7 +895,7 @@ mod tests {
         assert!(codes(&report).contains(&Code::Unknown));
         assert_eq!(report.mesh.outbound_traffic_policy, None);
         assert_eq!(report.mesh.unknown.len(), 2);
-        let text = table(&report, false, false);
+        let text = table(&report, Columns::default());
         assert!(text.contains("unknown gateways: forbidden"), "{text}");
     }
 
@@ -969,7 +978,7 @@ mod tests {
         );
         se.spec.hosts = vec!["evil\u{1b}[2J.org".into()];
         v.service_entries = vec![se];
-        let text = table(&analyse(&v, &[]), false, false);
+        let text = table(&analyse(&v, &[]), Columns::default());
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(text.contains("evil\\u{1b}[2J.org"), "{text}");
     }
