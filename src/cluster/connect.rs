@@ -120,6 +120,25 @@ async fn open(settings: &Settings, without: WithoutKubeconfig) -> Result<Session
              one, or use --dry-run=client to render offline",
         ));
     };
+    let (context_name, context_namespace) = context(&kubeconfig, settings)?;
+    let namespace = match (&settings.namespace, context_namespace) {
+        (Some(ns), _) => ns.clone(),
+        (None, Some(ns)) => crate::core::validate::dns_label("namespace", &ns).map_err(|e| {
+            Error::failed(
+                Reason::Config,
+                format!("{} (from context {context_name})", e.0),
+            )
+        })?,
+        (None, None) => "default".to_string(),
+    };
+    Ok(Session {
+        namespace,
+        cluster: Some(cluster(kubeconfig, context_name, settings).await?),
+    })
+}
+
+/// The context to use (--context, else the current one) and its namespace, if it has one.
+fn context(kubeconfig: &Kubeconfig, settings: &Settings) -> Result<(String, Option<String>)> {
     let context_name = settings
         .context
         .clone()
@@ -147,17 +166,17 @@ async fn open(settings: &Settings, without: WithoutKubeconfig) -> Result<Session
             },
         ));
     };
-    let context_namespace = context.context.as_ref().and_then(|c| c.namespace.clone());
-    let namespace = match (&settings.namespace, context_namespace) {
-        (Some(ns), _) => ns.clone(),
-        (None, Some(ns)) => crate::core::validate::dns_label("namespace", &ns).map_err(|e| {
-            Error::failed(
-                Reason::Config,
-                format!("{} (from context {context_name})", e.0),
-            )
-        })?,
-        (None, None) => "default".to_string(),
-    };
+    let namespace = context.context.as_ref().and_then(|c| c.namespace.clone());
+    Ok((context_name, namespace))
+}
+
+/// The client for the context: its credentials (an exec plugin run once, bounded), every
+/// request bounded by --request-timeout and sent once.
+async fn cluster(
+    kubeconfig: Kubeconfig,
+    context_name: String,
+    settings: &Settings,
+) -> Result<Cluster> {
     let options = KubeConfigOptions {
         context: Some(context_name.clone()),
         ..KubeConfigOptions::default()
@@ -191,13 +210,10 @@ async fn open(settings: &Settings, without: WithoutKubeconfig) -> Result<Session
             ),
         )
     })?;
-    Ok(Session {
-        namespace,
-        cluster: Some(Cluster {
-            client,
-            server,
-            request_timeout: settings.request_timeout,
-        }),
+    Ok(Cluster {
+        client,
+        server,
+        request_timeout: settings.request_timeout,
     })
 }
 

@@ -87,6 +87,41 @@ fn run(exec: &ExecConfig, timeout: Option<Duration>) -> Result<ExecStatus> {
             "the kubeconfig's exec credential plugin has no command",
         ));
     };
+    let mut child = command(exec, program).spawn().map_err(|e| {
+        let hint = exec
+            .install_hint
+            .as_deref()
+            .map(|h| format!("; {}", crate::cluster::connect::one_line(h)))
+            .unwrap_or_default();
+        Error::failed(
+            Reason::Config,
+            format!("cannot run the kubeconfig's exec credential plugin {name}: {e}{hint}"),
+        )
+    })?;
+    let (status, out) = wait_within(&mut child, &name, timeout)?;
+    if !status.success() {
+        return Err(Error::failed(
+            Reason::Forbidden,
+            format!(
+                "the kubeconfig's exec credential plugin {name} failed ({status}): log in again or check the plugin"
+            ),
+        ));
+    }
+    let credential: ExecCredential = serde_saphyr::from_slice(&out).map_err(|e| {
+        Error::failed(
+            Reason::Forbidden,
+            format!(
+                "the exec credential plugin {name} printed no ExecCredential: {}",
+                crate::cluster::connect::one_line(&e.to_string())
+            ),
+        )
+    })?;
+    Ok(credential.status.unwrap_or_default())
+}
+
+/// The plugin's command as client-go runs it: its args and env, KUBERNETES_EXEC_INFO, stdin
+/// only when it may ask the user, stdout read for the credential.
+fn command(exec: &ExecConfig, program: &str) -> Command {
     let interactive = exec.interactive_mode != Some(ExecInteractiveMode::Never);
     let mut command = Command::new(program);
     command.args(exec.args.iter().flatten());
@@ -121,17 +156,16 @@ fn run(exec: &ExecConfig, timeout: Option<Duration>) -> Result<ExecStatus> {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut child = command.spawn().map_err(|e| {
-        let hint = exec
-            .install_hint
-            .as_deref()
-            .map(|h| format!("; {}", crate::cluster::connect::one_line(h)))
-            .unwrap_or_default();
-        Error::failed(
-            Reason::Config,
-            format!("cannot run the kubeconfig's exec credential plugin {name}: {e}{hint}"),
-        )
-    })?;
+    command
+}
+
+/// Waits for the plugin to exit and reads what it printed, both within `timeout` (killed when
+/// it runs longer).
+fn wait_within(
+    child: &mut std::process::Child,
+    name: &str,
+    timeout: Option<Duration>,
+) -> Result<(std::process::ExitStatus, Vec<u8>)> {
     let mut stdout = child.stdout.take();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -170,23 +204,5 @@ fn run(exec: &ExecConfig, timeout: Option<Duration>) -> Result<ExecStatus> {
     let left = timeout
         .map(|t| t.saturating_sub(started.elapsed()))
         .unwrap_or(Duration::from_secs(3600));
-    let out = receiver.recv_timeout(left).unwrap_or_default();
-    if !status.success() {
-        return Err(Error::failed(
-            Reason::Forbidden,
-            format!(
-                "the kubeconfig's exec credential plugin {name} failed ({status}): log in again or check the plugin"
-            ),
-        ));
-    }
-    let credential: ExecCredential = serde_saphyr::from_slice(&out).map_err(|e| {
-        Error::failed(
-            Reason::Forbidden,
-            format!(
-                "the exec credential plugin {name} printed no ExecCredential: {}",
-                crate::cluster::connect::one_line(&e.to_string())
-            ),
-        )
-    })?;
-    Ok(credential.status.unwrap_or_default())
+    Ok((status, receiver.recv_timeout(left).unwrap_or_default()))
 }
