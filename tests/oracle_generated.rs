@@ -394,21 +394,36 @@ fn generated_states_agree_with_istio() {
                 .map(|(ns, host, port, wire, _)| (ns.clone(), host.clone(), *port, wire.clone()))
                 .collect(),
         });
-        for (_, host, port, wire, traffic) in requests {
-            expected.push((i, host, port, wire, traffic, istio.clone()));
+        // The hosts status declines to predict for: several ServiceEntries of one namespace
+        // name them (its error finding EGR016).
+        let duplicated: Vec<(&str, &str)> = report["hosts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|h| {
+                h["findings"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|f| f["code"] == "EGR016")
+            })
+            .filter_map(|h| Some((h["namespace"].as_str()?, h["host"].as_str()?)))
+            .collect();
+        for (from, host, port, wire, traffic) in requests {
+            let declined = traffic["outcome"] == "unknown"
+                && duplicated.contains(&(from.as_str(), host.as_str()));
+            expected.push((i, host, port, wire, traffic, istio.clone(), declined));
         }
     }
     let verdicts = oracle::run(&cases);
     let mut disagreements = vec![];
     let mut declined = 0;
-    for ((state, host, port, wire, traffic, objects), verdict) in expected.iter().zip(&verdicts) {
+    for ((state, host, port, wire, traffic, objects, declined_here), verdict) in
+        expected.iter().zip(&verdicts)
+    {
         // The plugin declines to predict only for a host named by several ServiceEntries of
         // one namespace (an error finding of its own, EGR016): counted, never compared.
-        if traffic["outcome"] == "unknown"
-            && traffic["reason"]
-                .as_str()
-                .is_some_and(|r| r.contains("keep one"))
-        {
+        if *declined_here {
             declined += 1;
             continue;
         }
