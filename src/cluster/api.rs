@@ -3,6 +3,7 @@
 //! No discovery: the first list of a networking.istio.io kind doubles as the version probe
 //! (v1, else v1beta1), so `allow` costs two requests (list, apply) on any Istio from 1.22 on.
 
+use crate::core::istio::metadata_of;
 use std::cell::Cell;
 
 use kube::api::{
@@ -11,8 +12,8 @@ use kube::api::{
 use serde_json::Value;
 
 use super::connect::{Cluster, one_line};
-use crate::core::change::{Listed, Precondition, Resource, listed_metadata};
-use crate::core::istio::{ApiVersion, GROUP, Kind, Object};
+use crate::core::change::{Listed, Precondition, Resource};
+use crate::core::istio::{ApiVersion, GROUP, Kind, ListedObject, Object};
 use crate::core::manifest;
 use crate::error::{Error, Reason, Result};
 
@@ -143,29 +144,33 @@ impl<'a> IstioApi<'a> {
         }
     }
 
-    /// Lists one kind in a namespace (None: all namespaces), optionally by label selector.
+    /// Lists one kind in a namespace (None: all namespaces), optionally by label selector, as
+    /// the server sent the objects.
     pub async fn list(
         &self,
         kind: Kind,
         namespace: Option<&str>,
         selector: Option<&str>,
     ) -> Result<Vec<Value>> {
-        Ok(self
-            .list_with_version(kind, namespace, selector)
-            .await?
-            .items)
+        let mut items = vec![];
+        self.list_each(kind, namespace, selector, |item| items.push(item))
+            .await?;
+        Ok(items)
     }
 
-    /// [`IstioApi::list`], with the list's resourceVersion, for a write composed from it.
-    pub async fn list_with_version(
+    /// [`IstioApi::list`], each object typed beside its JSON, with the list's resourceVersion,
+    /// for a write composed from it.
+    pub async fn list_with_version<S: serde::de::DeserializeOwned + Default>(
         &self,
         kind: Kind,
         namespace: Option<&str>,
         selector: Option<&str>,
-    ) -> Result<Listed> {
+    ) -> Result<Listed<S>> {
         let mut items = vec![];
         let resource_version = self
-            .list_each(kind, namespace, selector, |item| items.push(item))
+            .list_each(kind, namespace, selector, |item| {
+                items.push(ListedObject::new(item))
+            })
             .await?;
         Ok(Listed {
             items,
@@ -371,7 +376,7 @@ impl<'a> IstioApi<'a> {
         options: &WriteOptions<'_>,
     ) -> Result<Value> {
         match before {
-            Some(before) if !listed_metadata(before).is_managed() => {
+            Some(before) if !metadata_of(before).is_managed() => {
                 self.adopt(kind, namespace, object, before, options).await
             }
             _ => {

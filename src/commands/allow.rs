@@ -73,10 +73,9 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             api_version: settings.api_version.unwrap_or(ApiVersion::V1beta1),
         };
         // The same planning as online, over a namespace that holds nothing.
-        let nothing = Listed::default();
         let listings = AllowListings {
-            service_entries: &nothing,
-            destination_rules: &nothing,
+            service_entries: &Listed::default(),
+            destination_rules: &Listed::default(),
         };
         let chains = said(allow_plan::plan(&target, &request, &listings), 1)?;
         return write::render(Plan::independent(chains), &Options::new(settings)?).await;

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use crate::cli::GatewayArgs;
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
-use crate::core::change::{Listed, Precondition};
-use crate::core::gateway::{self as plan, GatewayOptions, KINDS, Listing};
+use crate::core::change::Precondition;
+use crate::core::gateway::{self as plan, GatewayOptions, Listing};
 use crate::core::istio::{ApiVersion, Kind};
 use crate::core::plan::Target;
 use crate::core::validate::{Host, InputError, dns_label};
@@ -197,16 +197,19 @@ async fn write(
     attempt: Attempt<'_>,
 ) -> Result<u8> {
     let ns = request.namespace;
-    let mut lists: BTreeMap<Kind, Listed> = BTreeMap::new();
-    for kind in KINDS {
-        lists.insert(kind, api.list_with_version(kind, Some(ns), None).await?);
-    }
-    let mut listing = Listing::default();
-    for (kind, listed) in &lists {
-        for object in &listed.items {
-            listing.add(*kind, object.clone());
-        }
-    }
+    // In this order (the first list also picks the API version).
+    let listing = Listing {
+        service_entries: api
+            .list_with_version(Kind::ServiceEntry, Some(ns), None)
+            .await?,
+        destination_rules: api
+            .list_with_version(Kind::DestinationRule, Some(ns), None)
+            .await?,
+        gateways: api.list_with_version(Kind::Gateway, Some(ns), None).await?,
+        virtual_services: api
+            .list_with_version(Kind::VirtualService, Some(ns), None)
+            .await?,
+    };
     let target = Target {
         namespace: ns.to_string(),
         api_version: api.version(),
@@ -242,7 +245,7 @@ async fn write(
         changes.extend(planned.writes.into_iter().map(|p| Change::Apply {
             kind: p.kind.into(),
             namespace: ns.to_string(),
-            precondition: Precondition::from_read(p.before.as_ref(), &lists[&p.kind]),
+            precondition: listing.precondition(p.kind, p.before.as_ref()),
             object: p.object,
             before: p.before,
         }));

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::change::{Change, Listed, Planned, Precondition, Refusal, listed_metadata};
-use super::istio::{Kind, ServiceEntrySpec, to_value, typed};
+use super::change::{Change, Listed, Planned, Precondition, Refusal};
+use super::istio::{DestinationRuleSpec, Kind, ServiceEntrySpec, to_value};
 use super::ownership::{self, Placement, Request, existing};
 use super::plan::{self, AllowOptions, Target};
 use super::validate::Host;
@@ -19,20 +19,23 @@ pub struct AllowRequest<'a> {
 
 /// What the planning reads. Offline both are `Listed::default()`.
 pub struct AllowListings<'a> {
-    pub service_entries: &'a Listed,
+    pub service_entries: &'a Listed<ServiceEntrySpec>,
     /// The namespace's DestinationRules, read only when [`reads_destination_rules`] says so
     /// (else empty: no rule is written, and none can be stale).
-    pub destination_rules: &'a Listed,
+    pub destination_rules: &'a Listed<DestinationRuleSpec>,
 }
 
 /// Whether the DestinationRules must be read: with --tls-origination each host gets one, under
 /// its ServiceEntry's name; without it, a host the plugin allowed with it before (port 80 to 443)
 /// loses its rule, else the sidecar would go on opening TLS to port 80. Read only then, to keep
 /// `allow` at 2 requests.
-pub fn reads_destination_rules(request: &AllowRequest<'_>, service_entries: &Listed) -> bool {
+pub fn reads_destination_rules(
+    request: &AllowRequest<'_>,
+    service_entries: &Listed<ServiceEntrySpec>,
+) -> bool {
     request.options.tls_origination
         || service_entries.items.iter().any(|se| {
-            let se = typed::<ServiceEntrySpec>(se);
+            let se = &se.typed;
             se.metadata.is_managed()
                 && se
                     .spec
@@ -46,8 +49,8 @@ pub fn reads_destination_rules(request: &AllowRequest<'_>, service_entries: &Lis
 /// Every host's chain of changes, decided before any is written, so that a refusal leaves
 /// nothing half done. Hosts do not depend on each other: their chains are independent.
 pub fn plan(target: &Target, request: &AllowRequest<'_>, listings: &AllowListings<'_>) -> Planned {
-    let known = existing(&listings.service_entries.items);
-    let known_rules = existing(&listings.destination_rules.items);
+    let known = existing(listings.service_entries.json());
+    let known_rules = existing(listings.destination_rules.json());
     let mut warnings = vec![];
     let mut chains = vec![];
     let mut given: Vec<String> = vec![];
@@ -138,22 +141,28 @@ fn host_chain(
     ));
     // The plugin's origination rule for the host, under the ServiceEntry's name: it goes after
     // the ServiceEntry stops sending port 80 to 443.
+    // The host as the object says it (not the typed spec): a rule whose spec does not fit
+    // our shape is still known by its host.
     let stale = rules.named(&placement.name).filter(|dr| {
         !options.tls_origination
-            && listed_metadata(dr).is_managed()
-            && dr["spec"]["host"] == host.as_str()
+            && dr.typed.metadata.is_managed()
+            && dr.json["spec"]["host"] == host.as_str()
     });
     if let Some(dr) = stale {
-        chain.push(Change::delete_listed(Kind::DestinationRule, namespace, dr));
+        chain.push(Change::delete_of(
+            Kind::DestinationRule,
+            namespace,
+            &dr.typed.metadata,
+        ));
     }
     Ok(chain)
 }
 
 /// An apply of `object` over the object of its name in `listed`, if any, on condition that it
 /// is still as listed.
-fn apply(kind: Kind, namespace: &str, object: Value, listed: &Listed) -> Change {
+fn apply<S>(kind: Kind, namespace: &str, object: Value, listed: &Listed<S>) -> Change {
     let name = object["metadata"]["name"].as_str().unwrap_or_default();
-    let before = listed.named(name).cloned();
+    let before = listed.named(name).map(|o| o.json.clone());
     Change::Apply {
         kind: kind.into(),
         namespace: namespace.to_string(),
@@ -166,7 +175,7 @@ fn apply(kind: Kind, namespace: &str, object: Value, listed: &Listed) -> Change 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::istio::{ApiVersion, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+    use crate::core::istio::{ApiVersion, ListedObject, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
     use serde_json::json;
 
     fn target() -> Target {
@@ -180,9 +189,9 @@ mod tests {
         names.iter().map(|h| Host::parse(h).unwrap()).collect()
     }
 
-    fn listed(items: Vec<Value>) -> Listed {
+    fn listed<S: serde::de::DeserializeOwned + Default>(items: Vec<Value>) -> Listed<S> {
         Listed {
-            items,
+            items: items.into_iter().map(ListedObject::new).collect(),
             resource_version: "100".into(),
         }
     }
@@ -213,8 +222,8 @@ mod tests {
         hosts: &[Host],
         options: &AllowOptions,
         adopt: bool,
-        service_entries: &Listed,
-        destination_rules: &Listed,
+        service_entries: &Listed<ServiceEntrySpec>,
+        destination_rules: &Listed<DestinationRuleSpec>,
     ) -> Planned {
         plan(
             &target(),

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::istio::{Kind, Metadata, typed};
+use super::istio::{Kind, ListedObject, Metadata, metadata_of};
 use super::manifest;
 
 /// What a write is about: one of the plugin's Istio kinds (its version learnt by the first list),
@@ -30,15 +30,25 @@ impl Resource {
     }
 }
 
-/// A list of one kind, and the resourceVersion it was read at. `Listed::default()` is what is
-/// known offline (no kubeconfig, `--dry-run=client`): nothing, read at no version.
-#[derive(Debug, Clone, Default)]
-pub struct Listed {
-    pub items: Vec<Value>,
+/// A list of one kind, each object typed as `S` beside its JSON, and the resourceVersion it was
+/// read at. `Listed::default()` is what is known offline (no kubeconfig, `--dry-run=client`):
+/// nothing, read at no version.
+#[derive(Debug, Clone)]
+pub struct Listed<S> {
+    pub items: Vec<ListedObject<S>>,
     pub resource_version: String,
 }
 
-impl Listed {
+impl<S> Default for Listed<S> {
+    fn default() -> Listed<S> {
+        Listed {
+            items: vec![],
+            resource_version: String::new(),
+        }
+    }
+}
+
+impl<S> Listed<S> {
     /// Whether this was read from the cluster (offline nothing is: a default list, at no
     /// version; a list the API server answers always has one).
     pub fn is_read(&self) -> bool {
@@ -46,24 +56,22 @@ impl Listed {
     }
 
     /// The listed object of that name.
-    pub fn named(&self, name: &str) -> Option<&Value> {
-        find_by_name(&self.items, name)
+    pub fn named(&self, name: &str) -> Option<&ListedObject<S>> {
+        self.items.iter().find(|o| o.typed.metadata.name == name)
+    }
+
+    /// The objects as the server sent them.
+    pub fn json(&self) -> impl Iterator<Item = &Value> {
+        self.items.iter().map(|o| &o.json)
     }
 }
 
-/// The object of that name among `listed`.
+/// The object of that name among `listed` (objects of any kind, as JSON).
 pub fn find_by_name<'v>(listed: &'v [Value], name: &str) -> Option<&'v Value> {
-    // The name alone, not the whole metadata: asked once per host of a list of thousands.
+    // The name alone, not the whole metadata: asked once per object of a list of thousands.
     listed
         .iter()
         .find(|v| v["metadata"]["name"].as_str() == Some(name))
-}
-
-/// A listed object's metadata, read the one way every ownership fact and precondition is read:
-/// whatever its spec says (the spec is left as it is), so an odd spec never hides its name,
-/// labels, uid or resourceVersion.
-pub fn listed_metadata(object: &Value) -> Metadata {
-    typed::<Value>(object).metadata
 }
 
 /// What must still hold for a write composed from a read to go ahead (optimistic concurrency:
@@ -98,7 +106,7 @@ pub enum Precondition {
 impl Precondition {
     /// The precondition for writing over `before` (as listed), or over nothing in `listed`.
     /// Nothing read (offline: an empty list at no version) is no precondition.
-    pub fn from_read(before: Option<&Value>, listed: &Listed) -> Precondition {
+    pub fn from_read<S>(before: Option<&Value>, listed: &Listed<S>) -> Precondition {
         match before {
             Some(object) => Precondition::unchanged(object),
             None if !listed.is_read() => Precondition::None,
@@ -110,7 +118,7 @@ impl Precondition {
 
     /// The object (as read) must still be that one, unchanged: its uid and resourceVersion.
     pub fn unchanged(object: &Value) -> Precondition {
-        let metadata = listed_metadata(object);
+        let metadata = metadata_of(object);
         Precondition::Unchanged {
             uid: metadata.uid.unwrap_or_default(),
             resource_version: metadata.resource_version.unwrap_or_default(),
@@ -165,7 +173,7 @@ impl Change {
     /// Deletes `object` as listed: only if it is still that one (uid), unchanged
     /// (resourceVersion).
     pub fn delete_listed(kind: impl Into<Resource>, namespace: &str, object: &Value) -> Change {
-        Change::delete_of(kind, namespace, &listed_metadata(object))
+        Change::delete_of(kind, namespace, &metadata_of(object))
     }
 
     /// The delete of an object read as `metadata`: only if it is still that one, unchanged.
@@ -218,7 +226,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn listed() -> Listed {
+    fn listed() -> Listed<Value> {
         Listed {
             items: vec![],
             resource_version: "700".into(),
@@ -249,7 +257,7 @@ mod tests {
         let object = json!({"metadata": {"name": "httpbin"}});
         assert_eq!(Precondition::None.carried_by(&object), object);
         assert_eq!(
-            Precondition::from_read(None, &Listed::default()),
+            Precondition::from_read(None, &Listed::<Value>::default()),
             Precondition::None
         );
     }
@@ -279,10 +287,10 @@ mod tests {
 
     #[test]
     fn objects_are_found_by_name() {
-        let listed = Listed {
+        let listed: Listed<Value> = Listed {
             items: vec![
-                json!({"metadata": {"name": "a"}}),
-                json!({"metadata": {"name": "b"}}),
+                ListedObject::new(json!({"metadata": {"name": "a"}})),
+                ListedObject::new(json!({"metadata": {"name": "b"}})),
             ],
             resource_version: "1".into(),
         };

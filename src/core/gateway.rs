@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::change::{Listed, Precondition};
 use super::istio::*;
 use super::naming;
 use super::plan::{self, AllowOptions, Target};
@@ -176,31 +177,34 @@ pub const PARTS: [Part; 5] = [
 /// The longest base whose derived names are all DNS-1123 labels (63 characters).
 const MAX_BASE: usize = 63 - DESTINATION_RULE_PREFIX.len();
 
-/// The kinds `gateway` lists.
-pub const KINDS: [Kind; 4] = [
-    Kind::ServiceEntry,
-    Kind::DestinationRule,
-    Kind::Gateway,
-    Kind::VirtualService,
-];
-
-/// The gateway namespace's objects of the four kinds, as listed.
+/// The gateway namespace's objects of the four kinds, as listed (offline: `Listing::default()`,
+/// nothing).
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
-    pub service_entries: Vec<ListedObject<ServiceEntrySpec>>,
-    pub destination_rules: Vec<ListedObject<DestinationRuleSpec>>,
-    pub gateways: Vec<ListedObject<GatewaySpec>>,
-    pub virtual_services: Vec<ListedObject<VirtualServiceSpec>>,
+    pub service_entries: Listed<ServiceEntrySpec>,
+    pub destination_rules: Listed<DestinationRuleSpec>,
+    pub gateways: Listed<GatewaySpec>,
+    pub virtual_services: Listed<VirtualServiceSpec>,
 }
 
 impl Listing {
     /// Adds an object of `kind` as the server listed it.
     pub fn add(&mut self, kind: Kind, json: Value) {
         match kind {
-            Kind::ServiceEntry => self.service_entries.push(ListedObject::new(json)),
-            Kind::DestinationRule => self.destination_rules.push(ListedObject::new(json)),
-            Kind::Gateway => self.gateways.push(ListedObject::new(json)),
-            Kind::VirtualService => self.virtual_services.push(ListedObject::new(json)),
+            Kind::ServiceEntry => self.service_entries.items.push(ListedObject::new(json)),
+            Kind::DestinationRule => self.destination_rules.items.push(ListedObject::new(json)),
+            Kind::Gateway => self.gateways.items.push(ListedObject::new(json)),
+            Kind::VirtualService => self.virtual_services.items.push(ListedObject::new(json)),
+        }
+    }
+
+    /// The precondition of a write of `kind` over `before` (None: a create), from its list.
+    pub fn precondition(&self, kind: Kind, before: Option<&Value>) -> Precondition {
+        match kind {
+            Kind::ServiceEntry => Precondition::from_read(before, &self.service_entries),
+            Kind::DestinationRule => Precondition::from_read(before, &self.destination_rules),
+            Kind::Gateway => Precondition::from_read(before, &self.gateways),
+            Kind::VirtualService => Precondition::from_read(before, &self.virtual_services),
         }
     }
 
@@ -218,10 +222,10 @@ impl Listing {
             objects.iter().map(entry).collect()
         }
         match kind {
-            Kind::ServiceEntry => entries(&self.service_entries, Spec::ServiceEntry),
-            Kind::DestinationRule => entries(&self.destination_rules, Spec::DestinationRule),
-            Kind::Gateway => entries(&self.gateways, Spec::Gateway),
-            Kind::VirtualService => entries(&self.virtual_services, Spec::VirtualService),
+            Kind::ServiceEntry => entries(&self.service_entries.items, Spec::ServiceEntry),
+            Kind::DestinationRule => entries(&self.destination_rules.items, Spec::DestinationRule),
+            Kind::Gateway => entries(&self.gateways.items, Spec::Gateway),
+            Kind::VirtualService => entries(&self.virtual_services.items, Spec::VirtualService),
         }
     }
 

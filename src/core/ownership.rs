@@ -4,9 +4,9 @@
 //! The plugin never overwrites silently what it did not create: an object counts as its own only
 //! with the label `app.kubernetes.io/managed-by=kubectl-egress`.
 
+use super::istio::metadata_of;
 use serde_json::Value;
 
-use super::change::listed_metadata;
 use super::istio::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use super::naming;
 use super::validate::Host;
@@ -29,8 +29,8 @@ pub struct Placement {
 }
 
 /// What ownership decisions need to know about listed objects.
-pub fn existing(listed: &[Value]) -> Vec<Existing> {
-    listed.iter().map(Existing::of).collect()
+pub fn existing<'v>(listed: impl IntoIterator<Item = &'v Value>) -> Vec<Existing> {
+    listed.into_iter().map(Existing::of).collect()
 }
 
 impl Existing {
@@ -38,7 +38,7 @@ impl Existing {
     /// from its spec as it is (ServiceEntries and VirtualServices list hosts; a DestinationRule
     /// names one).
     pub fn of(object: &Value) -> Existing {
-        let metadata = listed_metadata(object);
+        let metadata = metadata_of(object);
         let spec = &object["spec"];
         let hosts = match spec["hosts"].as_array() {
             Some(hosts) => hosts

@@ -3,10 +3,8 @@
 //! ignore the route or answer it with an error. Pure: the command reads the view
 //! (cluster::view) and turns a refusal into exit 3.
 
-use serde_json::Value;
-
 use super::findings::Code;
-use super::istio::{VirtualService, VirtualServiceSpec, typed};
+use super::istio::{ListedObject, VirtualService, VirtualServiceSpec};
 use super::plan::{GatewayHop, RouteChange};
 use super::status::{self, HostReport, Severity};
 use super::traffic::{Outcome, Traffic, Via};
@@ -27,8 +25,8 @@ pub struct Proposal<'a> {
 /// way, or what stands in the way cannot be read (that is not held against the write).
 pub fn refusal(
     view: &ClusterView,
-    listed: &[Value],
-    before: Option<&Value>,
+    listed: &[ListedObject<VirtualServiceSpec>],
+    before: Option<&ListedObject<VirtualServiceSpec>>,
     vs: &VirtualService,
     proposal: &Proposal<'_>,
 ) -> Option<String> {
@@ -58,20 +56,19 @@ pub fn refusal(
 /// The view with `vs` in place of the listed VirtualService of its name.
 fn with_written(
     view: &ClusterView,
-    listed: &[Value],
-    before: Option<&Value>,
+    listed: &[ListedObject<VirtualServiceSpec>],
+    before: Option<&ListedObject<VirtualServiceSpec>>,
     vs: &VirtualService,
 ) -> ClusterView {
     let mut next = view.clone();
     let mut written = vs.clone();
     // A new object is the newest; an existing one keeps its age (it decides which wins).
     written.metadata.creation_timestamp = before
-        .and_then(|b| b["metadata"]["creationTimestamp"].as_str())
-        .map(String::from)
+        .and_then(|b| b.typed.metadata.creation_timestamp.clone())
         .or_else(|| Some("9999-12-31T23:59:59Z".into()));
     next.virtual_services = listed
         .iter()
-        .map(typed::<VirtualServiceSpec>)
+        .map(|v| v.typed.clone())
         .filter(|v| v.metadata.name != vs.metadata.name)
         .chain([written])
         .collect();
@@ -180,11 +177,13 @@ mod tests {
 
     use super::*;
     use crate::core::gateway::{self, GatewayOptions, Listing};
+    use crate::core::istio::typed;
     use crate::core::istio::{ApiVersion, DEFAULT_EGRESS_GATEWAY_HOST, HttpRetry, Kind, to_value};
     use crate::core::plan::{self, AllowOptions, RouteSettings, Target};
     use crate::core::traffic::KubeService;
     use crate::core::validate::Host;
     use crate::core::view::{GATEWAY_NAMESPACE, Known};
+    use serde_json::Value;
 
     const HOST: &str = "httpbin.org";
 
@@ -252,8 +251,10 @@ mod tests {
         origination: bool,
     ) -> Option<String> {
         let host = Host::parse(HOST).unwrap();
+        let listed: Vec<ListedObject<VirtualServiceSpec>> =
+            listed.iter().cloned().map(ListedObject::new).collect();
         let current = listed.first().map_or_else(RouteSettings::default, |vs| {
-            RouteSettings::from_virtual_service(HOST, &typed::<VirtualServiceSpec>(vs).spec)
+            RouteSettings::from_virtual_service(HOST, &vs.typed.spec)
         });
         let next = change.apply(&current);
         let vs = plan::virtual_service(&target("s1"), "httpbin", &host, &next).unwrap();
@@ -263,7 +264,7 @@ mod tests {
             change: &change,
             origination,
         };
-        refusal(view, listed, listed.first(), &vs, &proposal)
+        refusal(view, &listed, listed.first(), &vs, &proposal)
     }
 
     fn check(view: &ClusterView, change: RouteChange) -> Option<String> {

@@ -2,10 +2,8 @@
 //! from the one listed, or deleted when nothing is left to say. Pure: the command lists (or,
 //! offline, lists nothing) and carries the change out.
 
-use serde_json::Value;
-
-use super::change::{Change, Listed, Planned, Precondition, Refusal, listed_metadata};
-use super::istio::{Kind, ServiceEntry, VirtualServiceSpec, to_value, typed};
+use super::change::{Change, Listed, Planned, Precondition, Refusal};
+use super::istio::{Kind, ListedObject, ServiceEntry, VirtualServiceSpec, to_value};
 use super::ownership::{self, Request, existing};
 use super::plan::{self, RouteChange, RouteSettings, Target};
 use super::route_checks::{self, Proposal};
@@ -83,7 +81,7 @@ pub fn plan(
     target: &Target,
     request: &RouteRequest<'_>,
     facts: &ServiceEntryFacts,
-    virtual_services: &Listed,
+    virtual_services: &Listed<VirtualServiceSpec>,
     checks: Option<&ClusterView>,
 ) -> Planned {
     let (namespace, host) = (target.namespace.as_str(), request.host);
@@ -97,7 +95,7 @@ pub fn plan(
             given_to_others: &facts.other_hosts_names,
             adopt: request.adopt,
         },
-        &existing(&virtual_services.items),
+        &existing(virtual_services.json()),
     );
     let placement = match placed {
         Ok(placement) => placement,
@@ -106,12 +104,7 @@ pub fn plan(
     let warnings = placement.warnings;
     let before = virtual_services.named(&placement.name);
     let current = before
-        .map(|vs| {
-            RouteSettings::from_virtual_service(
-                host.as_str(),
-                &typed::<VirtualServiceSpec>(vs).spec,
-            )
-        })
+        .map(|vs| RouteSettings::from_virtual_service(host.as_str(), &vs.typed.spec))
         .unwrap_or_default();
     let mut next = request.change.apply(&current);
     if !request.export_to.is_empty() {
@@ -139,8 +132,8 @@ pub fn plan(
         kind: Kind::VirtualService.into(),
         namespace: namespace.to_string(),
         object: to_value(&vs),
-        precondition: Precondition::from_read(before, virtual_services),
-        before: before.cloned(),
+        precondition: Precondition::from_read(before.map(|b| &b.json), virtual_services),
+        before: before.map(|b| b.json.clone()),
     };
     planned(warnings, Ok((vec![change], vec![])))
 }
@@ -151,12 +144,16 @@ pub fn plan(
 fn clearing(
     namespace: &str,
     host: &Host,
-    before: Option<&Value>,
-    listed: &Listed,
+    before: Option<&ListedObject<VirtualServiceSpec>>,
+    listed: &Listed<VirtualServiceSpec>,
 ) -> (Vec<Change>, Vec<String>) {
     match before {
-        Some(vs) if listed_metadata(vs).is_managed() => (
-            vec![Change::delete_listed(Kind::VirtualService, namespace, vs)],
+        Some(vs) if vs.typed.metadata.is_managed() => (
+            vec![Change::delete_of(
+                Kind::VirtualService,
+                namespace,
+                &vs.typed.metadata,
+            )],
             vec![],
         ),
         _ if !listed.is_read() => (vec![], vec![]),
@@ -187,9 +184,10 @@ fn planned(warnings: Vec<String>, outcome: Result<(Vec<Change>, Vec<String>), Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::istio::ApiVersion;
+    use crate::core::istio::{ApiVersion, typed};
     use crate::core::plan::{AllowOptions, GatewayHop};
     use crate::core::view::Known;
+    use serde_json::Value;
     use serde_json::json;
 
     fn target() -> Target {
@@ -213,9 +211,9 @@ mod tests {
         }
     }
 
-    fn listed(items: Vec<Value>) -> Listed {
+    fn listed<S: serde::de::DeserializeOwned + Default>(items: Vec<Value>) -> Listed<S> {
         Listed {
-            items,
+            items: items.into_iter().map(ListedObject::new).collect(),
             resource_version: "100".into(),
         }
     }
@@ -295,7 +293,7 @@ mod tests {
         );
         assert_eq!(settings.timeout.as_deref(), Some("5s"));
         assert_eq!(settings.via_gateway, Some(GatewayHop::default()));
-        assert_eq!(before.as_ref(), Some(&listed.items[0]));
+        assert_eq!(before.as_ref(), Some(&listed.items[0].json));
         assert_eq!(
             precondition,
             &Precondition::Unchanged {
@@ -308,7 +306,7 @@ mod tests {
     #[test]
     fn a_cleared_route_is_deleted_only_when_the_plugins() {
         let (host, change) = (host(), RouteChange::ClearTimeout);
-        let clear = |listed: &Listed, adopt: bool| {
+        let clear = |listed: &Listed<VirtualServiceSpec>, adopt: bool| {
             plan(
                 &target(),
                 &request(&host, &change, adopt),
@@ -324,7 +322,7 @@ mod tests {
             [Change::delete_listed(
                 Kind::VirtualService,
                 "student1",
-                &ours.items[0]
+                &ours.items[0].json
             )]
         );
         // Adopted, someone else's is emptied of the timeout but never deleted.

@@ -1,6 +1,7 @@
 //! The engine's phases, in the order `carry_out` runs them. Each takes what it needs and returns
 //! what it found; only `record` and `undo` update the outcomes, in order, after the requests.
 
+use crate::core::istio::metadata_of;
 use std::cell::Cell;
 use std::ops::Range;
 
@@ -10,7 +11,7 @@ use serde_json::Value;
 use super::report::{Action, Outcome};
 use super::{IN_FLIGHT, Options, Order, Plan, Server, Written};
 use crate::cluster::api::DeleteRequest;
-use crate::core::change::{Change, Resource, listed_metadata};
+use crate::core::change::{Change, Resource};
 use crate::core::render;
 use crate::error::{Error, Result};
 use crate::settings::DryRun;
@@ -70,7 +71,7 @@ fn takes_back(change: &Change) -> bool {
             before: Some(before),
             object,
             ..
-        } => listed_metadata(before).is_managed() && same_content(before, object),
+        } => metadata_of(before).is_managed() && same_content(before, object),
         _ => false,
     }
 }
@@ -317,7 +318,7 @@ pub async fn undo<S: Server>(
         created,
         IN_FLIGHT,
         |(index, kind, namespace, object)| async move {
-            let meta = listed_metadata(&object);
+            let meta = metadata_of(&object);
             let deletion = DeleteRequest {
                 kind,
                 namespace,
