@@ -119,43 +119,52 @@ pub fn place(request: &Request<'_>, existing: &[Existing]) -> Result<Placement, 
     }
 
     if let Some(current) = &current {
-        let same_host = current.hosts.len() == 1 && current.hosts[0] == host;
-        let lists_host = current.hosts.iter().any(|h| h == host);
-        match (current.managed, same_host, lists_host) {
-            (true, true, _) => {}
-            (true, false, _) => {
-                return Err(format!(
-                    "{kind}/{name} in namespace {ns} is kubectl-egress's object for {}, not {host}: \
-                     choose another name with --name",
-                    current.hosts.join(", ")
-                ));
-            }
-            (false, _, true) if request.adopt => {}
-            (false, _, true) => {
-                return Err(format!(
-                    "{kind}/{name} in namespace {ns} already exists and was not created by \
-                     kubectl-egress (no label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}): take it over \
-                     with --adopt, or delete it"
-                ));
-            }
-            (false, _, false) => {
-                return Err(format!(
-                    "{kind}/{name} in namespace {ns} already exists for {}, not {host}, and was not \
-                     created by kubectl-egress: choose another name with --name",
-                    if current.hosts.is_empty() {
-                        "no host".to_string()
-                    } else {
-                        current.hosts.join(", ")
-                    }
-                ));
-            }
-        }
+        may_write_over(request, current)?;
     }
     Ok(Placement {
         name,
         current,
         warnings,
     })
+}
+
+/// Whether the object already under the chosen name may be written over for the request's host:
+/// the plugin's object for that host alone, or a hand-made one for it with --adopt.
+fn may_write_over(request: &Request<'_>, current: &Existing) -> Result<(), String> {
+    let (kind, ns, name) = (request.kind.qualified(), request.namespace, &current.name);
+    let host = request.host.as_str();
+    let same_host = current.hosts.len() == 1 && current.hosts[0] == host;
+    let lists_host = current.hosts.iter().any(|h| h == host);
+    match (current.managed, same_host, lists_host) {
+        (true, true, _) => {}
+        (true, false, _) => {
+            return Err(format!(
+                "{kind}/{name} in namespace {ns} is kubectl-egress's object for {}, not {host}: \
+                 choose another name with --name",
+                current.hosts.join(", ")
+            ));
+        }
+        (false, _, true) if request.adopt => {}
+        (false, _, true) => {
+            return Err(format!(
+                "{kind}/{name} in namespace {ns} already exists and was not created by \
+                 kubectl-egress (no label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}): take it over \
+                 with --adopt, or delete it"
+            ));
+        }
+        (false, _, false) => {
+            return Err(format!(
+                "{kind}/{name} in namespace {ns} already exists for {}, not {host}, and was not \
+                 created by kubectl-egress: choose another name with --name",
+                if current.hosts.is_empty() {
+                    "no host".to_string()
+                } else {
+                    current.hosts.join(", ")
+                }
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -319,42 +319,6 @@ pub fn virtual_service(
     if settings.is_empty() {
         return None;
     }
-    let route = match &settings.via_gateway {
-        // TLS only (a wildcard through the gateway): a route to a wildcard host is no route.
-        None if settings.timeout.is_none() && settings.retries.is_none() => None,
-        // The exercise's routing VirtualService, with the timeout kept on the gateway route.
-        Some(hop) => Some(HttpRoute {
-            matches: vec![HttpMatch {
-                gateways: vec![MESH_GATEWAY.to_string()],
-                port: Some(u32::from(hop.port)),
-                uri: None,
-            }],
-            timeout: settings.timeout.clone(),
-            retries: settings.retries.clone(),
-            route: vec![RouteDestination {
-                destination: Destination {
-                    host: hop.gateway_host.clone(),
-                    subset: hop.subset.clone(),
-                    port: Some(PortSelector {
-                        number: u32::from(hop.port),
-                    }),
-                },
-                weight: Some(100),
-            }],
-        }),
-        None => Some(HttpRoute {
-            matches: vec![],
-            timeout: settings.timeout.clone(),
-            retries: settings.retries.clone(),
-            route: vec![RouteDestination {
-                destination: Destination {
-                    host: host.to_string(),
-                    ..Destination::default()
-                },
-                weight: Some(100),
-            }],
-        }),
-    };
     Some(Object {
         unreadable: None,
         api_version: target.api_version.group_version(),
@@ -368,33 +332,73 @@ pub fn virtual_service(
             } else {
                 vec![]
             },
-            http: route.into_iter().collect(),
-            // Istio's "Egress gateway for HTTPS traffic" task: the sidecar's TLS to the host on
-            // 443, matched by SNI, goes to the gateway's 443 untouched.
+            http: http_route(host, settings).into_iter().collect(),
             tls: settings
                 .tls_via_gateway
                 .iter()
-                .map(|hop| TlsRoute {
-                    matches: vec![TlsMatch {
-                        gateways: vec![MESH_GATEWAY.to_string()],
-                        port: Some(443),
-                        sni_hosts: vec![host.to_string()],
-                    }],
-                    route: vec![RouteDestination {
-                        destination: Destination {
-                            host: hop.gateway_host.clone(),
-                            subset: hop.subset.clone(),
-                            port: Some(PortSelector {
-                                number: u32::from(hop.port),
-                            }),
-                        },
-                        weight: Some(100),
-                    }],
-                })
+                .map(|hop| tls_route(host, hop))
                 .collect(),
             ..VirtualServiceSpec::default()
         },
     })
+}
+
+/// The host's HTTP route: through the gateway (the exercise's routing VirtualService, with the
+/// timeout kept on it), or straight out with a timeout or retries; None for TLS only.
+fn http_route(host: &Host, settings: &RouteSettings) -> Option<HttpRoute> {
+    match &settings.via_gateway {
+        // TLS only (a wildcard through the gateway): a route to a wildcard host is no route.
+        None if settings.timeout.is_none() && settings.retries.is_none() => None,
+        Some(hop) => Some(HttpRoute {
+            matches: vec![HttpMatch {
+                gateways: vec![MESH_GATEWAY.to_string()],
+                port: Some(u32::from(hop.port)),
+                uri: None,
+            }],
+            timeout: settings.timeout.clone(),
+            retries: settings.retries.clone(),
+            route: vec![to_gateway(hop)],
+        }),
+        None => Some(HttpRoute {
+            matches: vec![],
+            timeout: settings.timeout.clone(),
+            retries: settings.retries.clone(),
+            route: vec![RouteDestination {
+                destination: Destination {
+                    host: host.to_string(),
+                    ..Destination::default()
+                },
+                weight: Some(100),
+            }],
+        }),
+    }
+}
+
+/// Istio's "Egress gateway for HTTPS traffic" task: the sidecar's TLS to the host on 443,
+/// matched by SNI, goes to the gateway's 443 untouched.
+fn tls_route(host: &Host, hop: &GatewayHop) -> TlsRoute {
+    TlsRoute {
+        matches: vec![TlsMatch {
+            gateways: vec![MESH_GATEWAY.to_string()],
+            port: Some(443),
+            sni_hosts: vec![host.to_string()],
+        }],
+        route: vec![to_gateway(hop)],
+    }
+}
+
+/// All of a route's traffic to the egress gateway's port (and subset) of the hop.
+fn to_gateway(hop: &GatewayHop) -> RouteDestination {
+    RouteDestination {
+        destination: Destination {
+            host: hop.gateway_host.clone(),
+            subset: hop.subset.clone(),
+            port: Some(PortSelector {
+                number: u32::from(hop.port),
+            }),
+        },
+        weight: Some(100),
+    }
 }
 
 /// A change to a host's route, as `timeout` and `via-gateway` ask for it.
