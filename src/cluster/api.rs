@@ -412,22 +412,7 @@ impl<'a> IstioApi<'a> {
             what: format!("{}/{name}", kind.qualified()),
             namespace: Some(namespace),
         };
-        let mut spec = object["spec"].clone();
-        if let (Some(new), Some(old)) = (spec.as_object_mut(), before["spec"].as_object()) {
-            for key in old.keys() {
-                if !new.contains_key(key) {
-                    new.insert(key.clone(), Value::Null);
-                }
-            }
-        }
-        // Conditional on the object read: its uid and resourceVersion.
-        let patch = Precondition::unchanged(before).carried_by(&serde_json::json!({
-            "metadata": {
-                "labels": object["metadata"]["labels"],
-                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": null},
-            },
-            "spec": spec,
-        }));
+        let patch = adoption_patch(object, before);
         let params = PatchParams {
             field_manager: Some(options.field_manager.to_string()),
             dry_run: options.dry_run,
@@ -946,6 +931,27 @@ impl Described<'_> {
     }
 }
 
+/// The merge patch that takes `before` over as `object`: the spec becomes exactly the plugin's
+/// (top-level fields it does not set are nulled), the plugin's labels, kubectl's last-applied
+/// annotation dropped; conditional on the object read (its uid and resourceVersion).
+fn adoption_patch(object: &Value, before: &Value) -> Value {
+    let mut spec = object["spec"].clone();
+    if let (Some(new), Some(old)) = (spec.as_object_mut(), before["spec"].as_object()) {
+        for key in old.keys() {
+            if !new.contains_key(key) {
+                new.insert(key.clone(), Value::Null);
+            }
+        }
+    }
+    Precondition::unchanged(before).carried_by(&serde_json::json!({
+        "metadata": {
+            "labels": object["metadata"]["labels"],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": null},
+        },
+        "spec": spec,
+    }))
+}
+
 /// The query of a URI as decoded pairs (only the selectors kube put there: plain ASCII).
 fn url_pairs(uri: &http::Uri) -> Vec<(String, String)> {
     uri.query()
@@ -1090,6 +1096,30 @@ fn to_value(object: DynamicObject) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn adopting_nulls_what_the_plugin_does_not_set_on_condition_of_the_read() {
+        let before = json!({
+            "metadata": {"name": "httpbin", "uid": "u-1", "resourceVersion": "42",
+                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+            "spec": {"hosts": ["httpbin.org"], "addresses": ["10.0.0.1"], "resolution": "STATIC"},
+        });
+        let object = json!({
+            "metadata": {"name": "httpbin", "labels": {"app.kubernetes.io/managed-by": "kubectl-egress"}},
+            "spec": {"hosts": ["httpbin.org"], "resolution": "DNS"},
+        });
+        assert_eq!(
+            adoption_patch(&object, &before),
+            json!({
+                "metadata": {
+                    "uid": "u-1", "resourceVersion": "42",
+                    "labels": {"app.kubernetes.io/managed-by": "kubectl-egress"},
+                    "annotations": {"kubectl.kubernetes.io/last-applied-configuration": null},
+                },
+                "spec": {"hosts": ["httpbin.org"], "addresses": null, "resolution": "DNS"},
+            })
+        );
+    }
 
     #[test]
     fn field_manager_conflicts_are_told_from_failed_preconditions() {
