@@ -286,7 +286,6 @@ fn unreadable_reason<S: serde::de::DeserializeOwned + Default>(
     value: &serde_json::Value,
     error: &serde_json::Error,
 ) -> String {
-    use serde_json::Value;
     let mut current = value.clone();
     let mut error = error.to_string();
     // Narrowed within the spec when the rest of the object fits.
@@ -308,32 +307,7 @@ fn unreadable_reason<S: serde::de::DeserializeOwned + Default>(
         let Some(node) = current.pointer(&pointer).cloned() else {
             break;
         };
-        let children: Vec<(String, String, Value)> = match &node {
-            Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| {
-                    let mut only = serde_json::Map::new();
-                    only.insert(k.clone(), v.clone());
-                    (
-                        k.replace('~', "~0").replace('/', "~1"),
-                        k.clone(),
-                        Value::Object(only),
-                    )
-                })
-                .collect(),
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    (
-                        "0".to_string(),
-                        format!("[{i}]"),
-                        Value::Array(vec![v.clone()]),
-                    )
-                })
-                .collect(),
-            _ => vec![],
-        };
+        let children = each_alone(&node);
         for (segment, name, only) in children {
             let mut candidate = current.clone();
             if let Some(slot) = candidate.pointer_mut(&pointer) {
@@ -362,6 +336,39 @@ fn unreadable_reason<S: serde::de::DeserializeOwned + Default>(
         format!("{name} could not be read: {error}")
     } else {
         format!("{name}: {shown} could not be read: {error}")
+    }
+}
+
+/// Each child of an object or array node alone in a node of its own kind, with its JSON-pointer
+/// segment and the name shown for it (`key`, `[i]`): the object with only that child is read
+/// again to find the one that does not fit.
+fn each_alone(node: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+    use serde_json::Value;
+    match node {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let mut only = serde_json::Map::new();
+                only.insert(k.clone(), v.clone());
+                (
+                    k.replace('~', "~0").replace('/', "~1"),
+                    k.clone(),
+                    Value::Object(only),
+                )
+            })
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (
+                    "0".to_string(),
+                    format!("[{i}]"),
+                    Value::Array(vec![v.clone()]),
+                )
+            })
+            .collect(),
+        _ => vec![],
     }
 }
 
