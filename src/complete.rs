@@ -13,7 +13,7 @@ use clap::{Arg, ArgAction, Command, CommandFactory};
 
 use crate::cli::{Cli, GlobalArgs};
 use crate::cluster::{api::IstioApi, connect};
-use crate::core::istio::Kind;
+use crate::core::istio::{Kind, ServiceEntrySpec};
 use crate::core::plan::{LOCATIONS, RESOLUTIONS};
 use crate::settings::Settings;
 
@@ -296,7 +296,7 @@ async fn cluster_hosts(prefix: &str, connection: &ConnectionFlags) -> Vec<String
     let lookup = async {
         let (namespace, cluster) = connect::open_cluster(&settings).await.ok()?;
         let api = IstioApi::new(&cluster, None);
-        api.list(Kind::ServiceEntry, Some(&namespace), None)
+        api.list_typed::<ServiceEntrySpec>(Kind::ServiceEntry, Some(&namespace), None)
             .await
             .ok()
     };
@@ -307,11 +307,9 @@ async fn cluster_hosts(prefix: &str, connection: &ConnectionFlags) -> Vec<String
         .unwrap_or_default();
     let mut hosts: Vec<String> = listed
         .iter()
-        .filter_map(|se| se["spec"]["hosts"].as_array())
-        .flatten()
-        .filter_map(|h| h.as_str())
+        .flat_map(|se| &se.spec.hosts)
         .filter(|h| h.starts_with(prefix))
-        .map(String::from)
+        .cloned()
         .collect();
     hosts.sort();
     hosts.dedup();

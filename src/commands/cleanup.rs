@@ -31,8 +31,9 @@ use crate::core::validate::Host;
 use crate::error::{Error, Result, exit};
 use crate::settings::{DryRun, Settings};
 
-use super::manifests::{live, load, named, resolve};
+use super::manifests::{live, load, resolve};
 use super::parse_hosts;
+use crate::core::change::find_by_name;
 
 /// Objects per delete-collection request: starts here, doubles while a batch takes under an
 /// eighth of --request-timeout, halves when one takes over a third.
@@ -152,7 +153,10 @@ async fn cleanup_files(settings: &Settings, paths: &[PathBuf]) -> Result<u8> {
         }
         seen.push(key);
         let shown = format!("{}/{}", m.kind.qualified(), m.name());
-        let Some(object) = named(&live, &m.kind, m.name()) else {
+        let Some(object) = live
+            .get(&m.kind)
+            .and_then(|items| find_by_name(items, m.name()))
+        else {
             eprintln!(
                 "skipped {shown} ({}): not found in namespace {namespace}",
                 m.origin

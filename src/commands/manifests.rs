@@ -158,14 +158,3 @@ pub async fn live(
     }
     Ok(live)
 }
-
-/// The listed object of that kind and name, if any.
-pub fn named<'v>(
-    live: &'v BTreeMap<ApiKind, Vec<Value>>,
-    kind: &ApiKind,
-    name: &str,
-) -> Option<&'v Value> {
-    live.get(kind)?
-        .iter()
-        .find(|v| v["metadata"]["name"].as_str() == Some(name))
-}
