@@ -353,17 +353,17 @@ fn creation_order<S>(a: &&Object<S>, b: &&Object<S>) -> std::cmp::Ordering {
         ))
 }
 
-/// Istio's order of the VirtualServices a proxy in `namespace` sees: those exported only within
-/// their own namespace (`.`) first, then those exported to it by name, then public ones (`*` or
-/// no exportTo); by creation time within each (PushContext.VirtualServicesForGateway). The same
+/// Istio's order of the VirtualServices a proxy in `namespace` sees: those of its own namespace
+/// exported there (`.`, or the namespace by name) first, then those of other namespaces exported
+/// to it by name, then public ones (`*` or no exportTo); by creation time within each
+/// (PushContext.VirtualServicesForGateway). The same
 /// order decides which of several ServiceEntries for one host defines its ports.
 pub fn precedence<'v, S: Exported>(
     object: &'v Object<S>,
     namespace: &str,
 ) -> (u8, &'v str, &'v str, &'v str) {
     let export = object.spec.export_to();
-    let vs = object;
-    let own = namespace_of(vs);
+    let own = namespace_of(object);
     let class = if export.is_empty() || export.iter().any(|e| e == "*") {
         2
     } else if own == namespace && export.iter().any(|e| e == "." || e == own) {
@@ -373,11 +373,12 @@ pub fn precedence<'v, S: Exported>(
     };
     (
         class,
-        vs.metadata
+        object
+            .metadata
             .creation_timestamp
             .as_deref()
             .unwrap_or_default(),
-        &vs.metadata.name,
+        &object.metadata.name,
         own,
     )
 }
@@ -392,7 +393,6 @@ pub(crate) fn short_service(fqdn: &str) -> &str {
     fqdn.strip_suffix(".svc.cluster.local").unwrap_or(fqdn)
 }
 
-/// Whether a Gateway server's hosts (`host` or `namespace/host`) cover `host`.
 /// A Gateway server that passes TLS through to the host (SNI routing), not terminating it.
 fn is_passthrough(server: &GatewayServer) -> bool {
     server
