@@ -64,25 +64,45 @@ fn oracle_case(c: &Cluster, name: &str, ns: &str, report: &Value) -> (oracle::Ca
     (case, requests.into_iter().map(|r| r.4).collect())
 }
 
-#[test]
-fn status_agrees_with_istio_on_the_exercise_and_the_known_traps() {
-    let c = Cluster::main();
-    let hand_made_vs = |ns: &str, name: &str, timeout: &str| {
-        format!(
-            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  hosts: [httpbin.org]\n  exportTo: [\".\"]\n  http:\n  - timeout: {timeout}\n    route:\n    - destination:\n        host: httpbin.org\n"
-        )
-    };
-    // The admins' objects of `kubectl egress gateway`, for a host no other case uses.
-    let gateway_host = format!("oracle{}.example.net", std::process::id());
+/// Hosts of cases the admin's `gateway` takes part in: each test run's own, so another run's
+/// admins' objects never meet them.
+struct Hosts {
+    gateway: String,
+    tls: String,
+    origination: String,
+    sidecar: String,
+    wildcard: String,
+    upstream: String,
+}
+
+impl Hosts {
+    fn of_this_run() -> Hosts {
+        let pid = std::process::id();
+        Hosts {
+            gateway: format!("oracle{pid}.example.net"),
+            tls: format!("tls{pid}.example.net"),
+            origination: format!("orig{pid}.example.net"),
+            sidecar: format!("sidecar{pid}.example.net"),
+            wildcard: format!("*.wiki{pid}.example.net"),
+            upstream: format!("www.wiki{pid}.example.net"),
+        }
+    }
+}
+
+/// (name, steps): each step is the plugin's arguments, "admin:<name>:<timeout>" (a hand-made
+/// VirtualService applied as admin), "admin-egress:<arguments>" (the plugin as admin) or
+/// "sleep" (a second, so the next object is younger).
+fn cases(hosts: &Hosts) -> Vec<(&'static str, Vec<String>)> {
+    let Hosts {
+        gateway: gateway_host,
+        tls: tls_host,
+        origination: origination_host,
+        sidecar: sidecar_host,
+        wildcard,
+        upstream,
+    } = hosts;
     let gateway_base = gateway_host.split('.').next().unwrap();
-    let tls_host = format!("tls{}.example.net", std::process::id());
-    let origination_host = format!("orig{}.example.net", std::process::id());
-    let sidecar_host = format!("sidecar{}.example.net", std::process::id());
-    let wildcard = format!("*.wiki{}.example.net", std::process::id());
-    let upstream = format!("www.wiki{}.example.net", std::process::id());
-    // (name, steps): each step is the plugin's arguments, "admin:<name>:<timeout>" (a hand-made
-    // VirtualService applied as admin) or "admin-egress:<arguments>" (the plugin as admin).
-    let cases: Vec<(&str, Vec<String>)> = vec![
+    vec![
         ("allow", vec!["allow httpbin.org".into()]),
         (
             "allow+timeout",
@@ -234,24 +254,40 @@ fn status_agrees_with_istio_on_the_exercise_and_the_known_traps() {
                 "admin:another:0.5s".into(),
             ],
         ),
-    ];
+    ]
+}
+
+/// One step of a case (see [`cases`]) in namespace `ns`.
+fn play(c: &Cluster, ns: &str, step: &str) {
+    let hand_made_vs = |name: &str, timeout: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  hosts: [httpbin.org]\n  exportTo: [\".\"]\n  http:\n  - timeout: {timeout}\n    route:\n    - destination:\n        host: httpbin.org\n"
+        )
+    };
+    if step == "sleep" {
+        // creationTimestamp has one-second resolution.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    } else if let Some(step) = step.strip_prefix("admin-egress:") {
+        ok(egress(c, "admin", &step.split(' ').collect::<Vec<_>>()));
+    } else if let Some(spec) = step.strip_prefix("admin:") {
+        let (vs, timeout) = spec.split_once(':').unwrap();
+        c.admin_ok(&["apply", "-f", "-"], Some(&hand_made_vs(vs, timeout)));
+    } else {
+        let mut args: Vec<&str> = step.split(' ').collect();
+        args.extend(["-n", ns]);
+        ok(egress(c, "student1", &args));
+    }
+}
+
+#[test]
+fn status_agrees_with_istio_on_the_exercise_and_the_known_traps() {
+    let c = Cluster::main();
+    let hosts = Hosts::of_this_run();
     let mut namespaces = vec![];
-    for (name, steps) in &cases {
+    for (name, steps) in cases(&hosts) {
         let ns = c.namespace("oracle", "student1");
-        for step in steps {
-            if step == "sleep" {
-                // creationTimestamp has one-second resolution.
-                std::thread::sleep(std::time::Duration::from_millis(1100));
-            } else if let Some(step) = step.strip_prefix("admin-egress:") {
-                ok(egress(&c, "admin", &step.split(' ').collect::<Vec<_>>()));
-            } else if let Some(spec) = step.strip_prefix("admin:") {
-                let (vs, timeout) = spec.split_once(':').unwrap();
-                c.admin_ok(&["apply", "-f", "-"], Some(&hand_made_vs(&ns, vs, timeout)));
-            } else {
-                let mut args: Vec<&str> = step.split(' ').collect();
-                args.extend(["-n", &ns]);
-                ok(egress(&c, "student1", &args));
-            }
+        for step in &steps {
+            play(&c, &ns, step);
         }
         namespaces.push((name.to_string(), ns));
     }
@@ -263,7 +299,12 @@ fn status_agrees_with_istio_on_the_exercise_and_the_known_traps() {
         &[("gateway-side".into(), "istio-system".into())],
         true,
     ));
-    for host in [&gateway_host, &tls_host, &origination_host, &wildcard] {
+    for host in [
+        &hosts.gateway,
+        &hosts.tls,
+        &hosts.origination,
+        &hosts.wildcard,
+    ] {
         ok(egress(&c, "admin", &["gateway", host, "--off"]));
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));

@@ -85,43 +85,8 @@ fn serve(
     forwarded: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut first = [0u8; 16];
-    match fault {
-        Fault::Hang => {
-            let mut sink = [0u8; 4096];
-            while !stop.load(Ordering::SeqCst) {
-                client
-                    .set_read_timeout(Some(Duration::from_millis(100)))
-                    .unwrap();
-                match client.read(&mut sink) {
-                    Ok(0) => return,
-                    _ => continue,
-                }
-            }
-            return;
-        }
-        Fault::Reset => {
-            // Wait for the ClientHello, leave it unread, close: RST.
-            std::thread::sleep(Duration::from_millis(50));
-            drop(client);
-            return;
-        }
-        Fault::Close => {
-            let _ = client.read(&mut first);
-            let _ = client.shutdown(Shutdown::Both);
-            return;
-        }
-        Fault::Garbage => {
-            let _ = client.read(&mut first);
-            let _ = client.write_all(b"\x00\x01garbage, not TLS\r\n\r\n<html>nope</html>");
-            let _ = client.shutdown(Shutdown::Both);
-            return;
-        }
-        Fault::StopAfter(limit) if forwarded.load(Ordering::SeqCst) >= limit => {
-            drop(client);
-            return;
-        }
-        _ => {}
+    if fail_without_forwarding(&mut client, fault, &forwarded, &stop) {
+        return;
     }
     let Ok(server) = TcpStream::connect(upstream) else {
         return;
@@ -145,48 +110,95 @@ fn serve(
             Ok(n) => n,
         };
         let chunk = &buffer[..n];
-        if !matches!(fault, Fault::StopAfter(_)) {
-            forwarded.fetch_add(n, Ordering::SeqCst);
-        }
         let sent = match fault {
-            Fault::Delay(d) => {
-                if !delayed {
+            Fault::StopAfter(limit) => forward_until(&mut to_client, chunk, limit, &forwarded),
+            _ => {
+                forwarded.fetch_add(n, Ordering::SeqCst);
+                if let Fault::Delay(d) = fault
+                    && !delayed
+                {
                     std::thread::sleep(d);
                     delayed = true;
                 }
-                to_client.write_all(chunk)
-            }
-            Fault::Trickle => {
-                let mut result = Ok(());
-                for byte in chunk {
-                    std::thread::sleep(Duration::from_millis(50));
-                    result = to_client.write_all(std::slice::from_ref(byte));
-                    if result.is_err() || stop.load(Ordering::SeqCst) {
-                        break;
-                    }
+                match fault {
+                    Fault::Trickle => trickle(&mut to_client, chunk, &stop).is_ok(),
+                    _ => to_client.write_all(chunk).is_ok(),
                 }
-                result
             }
-            Fault::StopAfter(limit) => {
-                let before = forwarded.fetch_add(n, Ordering::SeqCst);
-                if before >= limit {
-                    break;
-                }
-                let allowed = (limit - before).min(n);
-                let result = to_client.write_all(&chunk[..allowed]);
-                if allowed < n {
-                    break;
-                }
-                result
-            }
-            _ => to_client.write_all(chunk),
         };
-        if sent.is_err() || stop.load(Ordering::SeqCst) {
+        if !sent || stop.load(Ordering::SeqCst) {
             break;
         }
     }
     let _ = to_client.shutdown(Shutdown::Both);
     let _ = from_server.shutdown(Shutdown::Both);
+}
+
+/// The faults that never reach the server: true when `fault` is one and has been acted out.
+fn fail_without_forwarding(
+    client: &mut TcpStream,
+    fault: Fault,
+    forwarded: &AtomicUsize,
+    stop: &AtomicBool,
+) -> bool {
+    let mut first = [0u8; 16];
+    match fault {
+        Fault::Hang => {
+            let mut sink = [0u8; 4096];
+            while !stop.load(Ordering::SeqCst) {
+                client
+                    .set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                if let Ok(0) = client.read(&mut sink) {
+                    break;
+                }
+            }
+        }
+        Fault::Reset => {
+            // Wait for the ClientHello, leave it unread, close: RST.
+            std::thread::sleep(Duration::from_millis(50));
+            // (serve drops it on return)
+        }
+        Fault::Close => {
+            let _ = client.read(&mut first);
+            let _ = client.shutdown(Shutdown::Both);
+        }
+        Fault::Garbage => {
+            let _ = client.read(&mut first);
+            let _ = client.write_all(b"\x00\x01garbage, not TLS\r\n\r\n<html>nope</html>");
+            let _ = client.shutdown(Shutdown::Both);
+        }
+        Fault::StopAfter(limit) if forwarded.load(Ordering::SeqCst) >= limit => {}
+        _ => return false,
+    }
+    true
+}
+
+/// Forwards what is left of `limit` bytes in all; false once the limit is reached.
+fn forward_until(
+    to_client: &mut TcpStream,
+    chunk: &[u8],
+    limit: usize,
+    forwarded: &AtomicUsize,
+) -> bool {
+    let before = forwarded.fetch_add(chunk.len(), Ordering::SeqCst);
+    if before >= limit {
+        return false;
+    }
+    let allowed = (limit - before).min(chunk.len());
+    to_client.write_all(&chunk[..allowed]).is_ok() && allowed == chunk.len()
+}
+
+/// Sends `chunk` a byte every 50 ms.
+fn trickle(to_client: &mut TcpStream, chunk: &[u8], stop: &AtomicBool) -> std::io::Result<()> {
+    for byte in chunk {
+        std::thread::sleep(Duration::from_millis(50));
+        to_client.write_all(std::slice::from_ref(byte))?;
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// One canned HTTP answer.
