@@ -101,6 +101,7 @@ fn https_modes_render() {
     );
 }
 
+/// Long on purpose: a table, a row a case (see tests/README.md).
 #[test]
 fn https_modes_refuse_what_cannot_work() {
     for (args, says) in [
@@ -358,6 +359,7 @@ fn help_shows_kubectl_egress_and_examples() {
 }
 
 /// Every refusal: exit 2, one line on stderr naming the value, nothing on stdout.
+/// Long on purpose: a table, a row a case (see tests/README.md).
 #[test]
 fn refusals() {
     let cases: &[(&[&str], &str)] = &[

@@ -697,6 +697,8 @@ fn retries_and_the_seed_files_through_real_envoys() {
 }
 
 /// What status names when the pieces do not fit, against what Envoy answers.
+/// Long on purpose: one session, each step starting from the state the last one left (see
+/// tests/README.md).
 #[test]
 fn failure_modes_through_real_envoys() {
     let Some(m) = mesh("failure_modes_through_real_envoys") else {

@@ -11,6 +11,8 @@ fn apply_as_student(c: &Cluster, ns: &str, args: &[&str]) -> Run {
     )
 }
 
+/// Long on purpose: one session, each step starting from the state the last one left (see
+/// tests/README.md).
 #[test]
 fn apply_f_the_exercise_as_student1_then_cleanup_f_removes_exactly_them() {
     let c = Cluster::main();

@@ -38,6 +38,8 @@ fn openssl(args: &[&str], dir: &std::path::Path) {
     );
 }
 
+/// Long on purpose: one session, each step starting from the state the last one left (see
+/// tests/README.md).
 #[test]
 fn certificate_problems_are_named_first_and_exit_4() {
     let c = Cluster::main();

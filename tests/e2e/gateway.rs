@@ -56,6 +56,8 @@ fn the_course_environment_is_written_by_gateway_and_equals_the_reference() {
     }
 }
 
+/// Long on purpose: one session, each step starting from the state the last one left (see
+/// tests/README.md).
 #[test]
 fn gateway_lets_a_host_out_through_the_egress_gateway_and_students_may_not_run_it() {
     let c = Cluster::main();

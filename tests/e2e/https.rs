@@ -26,6 +26,8 @@ fn traffic_of(c: &Cluster, user: &str, ns: &str, host: &str, port: u64) -> Value
 /// `--tls-origination`, the student's `via-gateway --tls` and `--tls-origination`, composed with
 /// timeout and retries, each part undone by its `--off` or by a run without the flag, then
 /// cleanup. What status says of each state is checked against Istio by the oracle test.
+/// Long on purpose: one session, each step starting from the state the last one left (see
+/// tests/README.md).
 #[test]
 fn https_modes_work_end_to_end_on_both_sides() {
     let c = Cluster::main();

@@ -185,6 +185,8 @@ spec:
     panic!("the admission policy {name} was never enforced");
 }
 
+/// Long on purpose: one session, each step starting from the state the last one left (see
+/// tests/README.md).
 #[test]
 fn many_hosts_cost_a_request_each_and_stay_all_or_nothing() {
     const N: usize = 50;

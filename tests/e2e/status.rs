@@ -3,6 +3,8 @@
 
 use crate::support::*;
 
+/// Long on purpose: one session, each step starting from the state the last one left (see
+/// tests/README.md).
 #[test]
 fn status_reports_what_student2_may_not_read_as_unknown() {
     let c = Cluster::main();
@@ -118,6 +120,8 @@ fn status_reports_what_student2_may_not_read_as_unknown() {
     );
 }
 
+/// Long on purpose: one session, each step starting from the state the last one left (see
+/// tests/README.md).
 #[test]
 fn status_finds_duplicate_virtual_services_and_all_namespaces() {
     let c = Cluster::main();
