@@ -175,14 +175,11 @@ fn apply<S>(kind: Kind, namespace: &str, object: Value, listed: &Listed<S>) -> C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::istio::{ApiVersion, ListedObject, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+    use crate::core::istio::{ListedObject, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
     use serde_json::json;
 
     fn target() -> Target {
-        Target {
-            namespace: "student1".into(),
-            api_version: ApiVersion::V1,
-        }
+        Target::v1("student1")
     }
 
     fn hosts(names: &[&str]) -> Vec<Host> {

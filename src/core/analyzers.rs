@@ -690,10 +690,7 @@ mod tests {
     }
 
     fn target() -> Target {
-        Target {
-            namespace: "s1".into(),
-            api_version: ApiVersion::V1,
-        }
+        Target::v1("s1")
     }
 
     fn se(options: AllowOptions) -> ServiceEntry {

@@ -17,6 +17,17 @@ pub struct Target {
     pub api_version: ApiVersion,
 }
 
+#[cfg(test)]
+impl Target {
+    /// The unit tests' target: `namespace` at Istio's v1 API.
+    pub(crate) fn v1(namespace: &str) -> Target {
+        Target {
+            namespace: namespace.into(),
+            api_version: ApiVersion::V1,
+        }
+    }
+}
+
 fn metadata(target: &Target, name: &str) -> Metadata {
     Metadata {
         name: name.to_string(),
@@ -440,10 +451,7 @@ mod tests {
     use super::*;
 
     fn target() -> Target {
-        Target {
-            namespace: "student1".into(),
-            api_version: ApiVersion::V1,
-        }
+        Target::v1("student1")
     }
 
     fn host() -> Host {

@@ -184,17 +184,14 @@ fn planned(warnings: Vec<String>, outcome: Result<(Vec<Change>, Vec<String>), Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::istio::{ApiVersion, typed};
+    use crate::core::istio::typed;
     use crate::core::plan::{AllowOptions, GatewayHop};
     use crate::core::view::Known;
     use serde_json::Value;
     use serde_json::json;
 
     fn target() -> Target {
-        Target {
-            namespace: "student1".into(),
-            api_version: ApiVersion::V1,
-        }
+        Target::v1("student1")
     }
 
     fn host() -> Host {
