@@ -53,6 +53,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Exi
             return ExitCode::from(exit::INPUT);
         }
     };
+    if let Some(refusal) = usage::repeated_across_subcommand(&args) {
+        eprint!("{refusal}");
+        return ExitCode::from(exit::INPUT);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -4,8 +4,9 @@
 
 use std::ffi::{OsStr, OsString};
 
-use clap::CommandFactory;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{Arg, CommandFactory};
 
 use crate::cli::Cli;
 
@@ -16,6 +17,63 @@ pub fn render(error: &clap::Error, args: &[OsString]) -> String {
         message(error, args),
         command_path(args)
     )
+}
+
+/// A flag given both before and after the subcommand (`-n a allow x -n b`), said as clap says a
+/// flag given twice on one side: clap refuses `allow x -n a -n b` but lets a global flag on both
+/// sides pass with the last value, and the two spellings should not differ. None when every
+/// flag is given once.
+pub fn repeated_across_subcommand(args: &[OsString]) -> Option<String> {
+    let mut command = Cli::command();
+    // Built, so that an argument can be shown as clap shows it (`--namespace <NAMESPACE>`).
+    command.build();
+    let globals: Vec<&Arg> = command
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .collect();
+    // Before the subcommand stand only global flags (anything else clap has refused already).
+    let mut before: Vec<&Arg> = vec![];
+    let mut at = 1;
+    let subcommand_at = loop {
+        let token = args.get(at)?.to_str()?;
+        let flag = token.split_once('=').map_or(token, |(flag, _)| flag);
+        let long = flag.strip_prefix("--");
+        let short = flag.strip_prefix('-').and_then(|s| s.chars().next());
+        let Some(arg) = globals.iter().find(|a| match long {
+            Some(long) => a.get_long() == Some(long),
+            None => short.is_some() && a.get_short() == short,
+        }) else {
+            if token.starts_with('-') {
+                return None;
+            }
+            break at;
+        };
+        before.push(arg);
+        // Its value is the next word unless attached (`--namespace=a`, `-na`) or optional.
+        let attached = token.contains('=') || (long.is_none() && token.len() > 2);
+        at += if attached || arg.is_require_equals_set() {
+            1
+        } else {
+            2
+        };
+    };
+    if before.is_empty() {
+        return None;
+    }
+    let after: Vec<OsString> = args[..1]
+        .iter()
+        .chain(&args[subcommand_at..])
+        .cloned()
+        .collect();
+    let matches = Cli::command().try_get_matches_from(&after).ok()?;
+    let (_, given_after) = matches.subcommand()?;
+    let twice = before.iter().find(|a| {
+        given_after.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine)
+    })?;
+    Some(format!(
+        "error: the argument '{twice}' cannot be used multiple times\nSee '{} --help' for usage.\n",
+        command_path(args)
+    ))
 }
 
 /// `kubectl egress` and the subcommand clap recognised before it gave up, if any.
@@ -262,5 +320,50 @@ mod tests {
             said(&["timeout", "httpbin.org"]),
             "the following required arguments were not provided: <DURATION>"
         );
+    }
+
+    fn across(args: &[&str]) -> Option<String> {
+        let args: Vec<OsString> = std::iter::once("kubectl-egress")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        assert!(Cli::try_parse_from(&args).is_ok(), "{args:?}");
+        repeated_across_subcommand(&args)
+    }
+
+    #[test]
+    fn a_flag_before_and_after_the_subcommand_is_refused_as_a_flag_given_twice() {
+        for args in [
+            &["-n", "a", "allow", "x", "-n", "b"][..],
+            &["--namespace=a", "allow", "x", "--namespace", "b"],
+            &["-na", "allow", "x", "-n=b"],
+            &["-o", "yaml", "--context", "c", "status", "-o", "json"],
+            &["--dry-run", "allow", "x", "--dry-run=server"],
+        ] {
+            let said = across(args).unwrap_or_else(|| panic!("{args:?} passed"));
+            assert!(
+                said.starts_with("error: the argument '--")
+                    && said.contains("' cannot be used multiple times\nSee 'kubectl egress ")
+                    && said.lines().count() == 2,
+                "{args:?}: {said}"
+            );
+        }
+        assert_eq!(
+            across(&["-n", "a", "allow", "x", "-n", "b"]).unwrap(),
+            "error: the argument '--namespace <NAMESPACE>' cannot be used multiple times\n\
+             See 'kubectl egress allow --help' for usage.\n"
+        );
+        // Each flag once, on either side; a namespace named like a subcommand; the same word
+        // as a value after the subcommand.
+        for args in [
+            &["-n", "a", "allow", "x"][..],
+            &["allow", "x", "-n", "b"],
+            &["-n", "allow", "allow", "x", "-o", "yaml"],
+            &["--dry-run", "-o", "name", "allow", "x", "-n", "b"],
+            &["--context", "c", "status", "-A"],
+            &["status"],
+        ] {
+            assert_eq!(across(args), None, "{args:?}");
+        }
     }
 }

@@ -557,6 +557,11 @@ const BAD_INPUTS: &[&str] = &[
     "gateway httpbin.org --upstream a.org --upstream b.org",
     "status -A -A",
     "status --exit-code --exit-code",
+    // ... once before the subcommand and once after it.
+    "-n a allow httpbin.org -n b",
+    "--namespace=a timeout httpbin.org 2s --namespace b",
+    "-o yaml status -o json",
+    "--dry-run=client allow httpbin.org --dry-run=server",
     // Missing values.
     "allow httpbin.org --port",
     "allow httpbin.org -n",
@@ -742,6 +747,7 @@ fn usage_errors_read_like_kubectl() {
         &["timeout", "httpbin.org", "2s", "--clear"],
         &["timeout", "httpbin.org"],
         &["allow", "httpbin.org", "-o", "yaml", "-o", "json"],
+        &["-n", "a", "allow", "httpbin.org", "-n", "b"],
         &["nosuchcommand"],
         &["alow", "httpbin.org"],
         &["allow", "httpbin.org", "--nsmespace", "student1"],
@@ -783,6 +789,9 @@ fn usage_errors_read_like_kubectl() {
     See 'kubectl egress timeout --help' for usage.
     $ kubectl egress allow httpbin.org -o yaml -o json
     error: the argument '--output <FORMAT>' cannot be used multiple times
+    See 'kubectl egress allow --help' for usage.
+    $ kubectl egress -n a allow httpbin.org -n b
+    error: the argument '--namespace <NAMESPACE>' cannot be used multiple times
     See 'kubectl egress allow --help' for usage.
     $ kubectl egress nosuchcommand
     error: unknown command "nosuchcommand" for "kubectl egress"
