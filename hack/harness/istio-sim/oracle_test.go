@@ -25,6 +25,7 @@ import (
 	"testing"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -177,6 +178,9 @@ func runCase(t *testing.T, name string, c testCase) []result {
 		KubernetesObjectString: c.Kube,
 		MeshConfig:             meshCfg,
 	})
+	// The endpoints istiod sends each proxy by EDS: where an EDS cluster (a STATIC
+	// ServiceEntry's) connects, which the clusters alone do not say.
+	eds := map[*simulation.Simulation][]*endpoint.ClusterLoadAssignment{}
 	sidecars := map[string]*simulation.Simulation{}
 	sidecar := func(ns string) *simulation.Simulation {
 		if sim, ok := sidecars[ns]; ok {
@@ -190,6 +194,7 @@ func runCase(t *testing.T, name string, c testCase) []result {
 			Metadata:        &model.NodeMetadata{Namespace: ns, Labels: labels},
 		})
 		sim := simulation.NewSimulation(t, s, proxy)
+		eds[sim] = s.Endpoints(proxy)
 		sidecars[ns] = sim
 		return sim
 	}
@@ -206,6 +211,7 @@ func runCase(t *testing.T, name string, c testCase) []result {
 			Metadata:        &model.NodeMetadata{Namespace: g.namespace, Labels: g.labels},
 		})
 		sim := simulation.NewSimulation(t, s, proxy)
+		eds[sim] = s.Endpoints(proxy)
 		gatewaySims[g.host] = sim
 		return sim
 	}
@@ -228,13 +234,13 @@ func runCase(t *testing.T, name string, c testCase) []result {
 				results = append(results, res)
 				continue
 			}
-			h := walk(t, "gateway", gatewaySim(g), call(req, target, simulation.CallModeGateway))
+			h := walk(t, "gateway", gatewaySim(g), eds, call(req, target, simulation.CallModeGateway))
 			res.Hops = append(res.Hops, h)
 			gatewayOutcome(&res, h, req)
 			results = append(results, res)
 			continue
 		}
-		first := walk(t, "sidecar", sidecar(req.Namespace), call(req, req.Port, simulation.CallModeOutbound))
+		first := walk(t, "sidecar", sidecar(req.Namespace), eds, call(req, req.Port, simulation.CallModeOutbound))
 		res.Hops = append(res.Hops, first)
 		res.TimeoutMs = first.TimeoutMs
 		res.VirtualService = first.VirtualService
@@ -247,7 +253,7 @@ func runCase(t *testing.T, name string, c testCase) []result {
 			if !ok {
 				return hop{Proxy: "gateway", Error: fmt.Sprintf("service %s has no port %d", gatewayHost, port)}, true
 			}
-			h := walk(t, "gateway", gatewaySim(g), call(req, target, simulation.CallModeGateway))
+			h := walk(t, "gateway", gatewaySim(g), eds, call(req, target, simulation.CallModeGateway))
 			return h, true
 		})
 		results = append(results, res)
@@ -280,7 +286,9 @@ func call(req request, port int, mode simulation.CallMode) simulation.Call {
 }
 
 // walk runs the request through one proxy's generated config and reads what it matched.
-func walk(t *testing.T, proxy string, sim *simulation.Simulation, c simulation.Call) hop {
+func walk(t *testing.T, proxy string, sim *simulation.Simulation,
+	eds map[*simulation.Simulation][]*endpoint.ClusterLoadAssignment, c simulation.Call,
+) hop {
 	r := sim.Run(c)
 	h := hop{
 		Proxy:       proxy,
@@ -298,10 +306,18 @@ func walk(t *testing.T, proxy string, sim *simulation.Simulation, c simulation.C
 		if cl := xdstest.ExtractCluster(h.Cluster, sim.Clusters); cl != nil {
 			h.ClusterPushed = true
 			h.UpstreamTLS, h.UpstreamSNI = upstreamTLS(t, cl)
-			for _, locality := range cl.GetLoadAssignment().GetEndpoints() {
-				for _, e := range locality.GetLbEndpoints() {
-					if p := e.GetEndpoint().GetAddress().GetSocketAddress().GetPortValue(); p != 0 && h.EndpointPort == 0 {
-						h.EndpointPort = p
+			assignments := []*endpoint.ClusterLoadAssignment{cl.GetLoadAssignment()}
+			for _, cla := range eds[sim] {
+				if cla.GetClusterName() == h.Cluster {
+					assignments = append(assignments, cla)
+				}
+			}
+			for _, cla := range assignments {
+				for _, locality := range cla.GetEndpoints() {
+					for _, e := range locality.GetLbEndpoints() {
+						if p := e.GetEndpoint().GetAddress().GetSocketAddress().GetPortValue(); p != 0 && h.EndpointPort == 0 {
+							h.EndpointPort = p
+						}
 					}
 				}
 			}
