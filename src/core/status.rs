@@ -180,14 +180,30 @@ type ServiceMap = BTreeMap<String, Result<Option<KubeService>, String>>;
 
 struct Context {
     services: ServiceMap,
+    /// What [`traffic::pulled_in_by_routes`] makes of the view.
+    pulled_in: Vec<ServiceEntry>,
 }
 
 fn mesh_context(view: &ClusterView) -> Context {
+    // istio-system's objects may be listed twice (with -A): harmless to what is looked up here.
+    let mut service_entries: Vec<&ServiceEntry> = view.service_entries.iter().collect();
+    if let Known::Yes(theirs) = &view.gateway_service_entries {
+        service_entries.extend(theirs);
+    }
+    let mut virtual_services: Vec<&VirtualService> = view.virtual_services.iter().collect();
+    if let Known::Yes(theirs) = &view.gateway_virtual_services {
+        virtual_services.extend(theirs);
+    }
     Context {
         services: view
             .services
             .iter()
             .map(|(k, v)| (k.clone(), known_result(v).cloned()))
+            .collect(),
+        // The egress gateway's proxies get none (DefaultSidecarScopeForGateway).
+        pulled_in: traffic::pulled_in_by_routes(&service_entries, &virtual_services)
+            .into_iter()
+            .filter(|se| se.metadata.namespace.as_deref() != Some(GATEWAY_NAMESPACE))
             .collect(),
     }
 }
@@ -218,6 +234,7 @@ fn traffic_mesh<'a>(view: &'a ClusterView, context: &'a Context) -> Mesh<'a> {
     }
     Mesh {
         service_entries,
+        pulled_in: context.pulled_in.iter().collect(),
         virtual_services,
         destination_rules: known_result(&view.destination_rules).map(|l| l.iter().collect()),
         namespace_destination_rules: view.namespace_destination_rules.iter().collect(),
@@ -566,7 +583,7 @@ pub fn columns(rows: Vec<Vec<String>>) -> String {
 mod tests {
     use super::*;
     use crate::core::plan::{self, AllowOptions, GatewayHop, Target};
-    use crate::core::traffic::Outcome;
+    use crate::core::traffic::{Outcome, Response};
     use crate::core::validate::Host;
 
     fn target(ns: &str) -> Target {
@@ -897,6 +914,125 @@ mod tests {
         assert_eq!(report.mesh.unknown.len(), 2);
         let text = table(&report, Columns::default());
         assert!(text.contains("unknown gateways: forbidden"), "{text}");
+    }
+
+    fn traffic_of<'r>(report: &'r Report, host: &str, port: u32) -> &'r Traffic {
+        let h = report.hosts.iter().find(|h| h.host == host).unwrap();
+        h.traffic.iter().find(|t| t.port == port).unwrap()
+    }
+
+    /// Istio gives a sidecar the cluster of a host its own namespace's VirtualService routes to,
+    /// from a ServiceEntry of that namespace that is not exported there (exportTo
+    /// istio-system, or ~): clusters only, no listener (SidecarScope.collectImportedServices).
+    #[test]
+    fn a_route_pulls_in_the_cluster_of_its_namespaces_hidden_service_entry() {
+        let host = Host::parse("httpbin.org").unwrap();
+        for export in [vec!["istio-system".to_string()], vec!["~".to_string()]] {
+            let mut v = view();
+            let mut se = plan::service_entry(&target("s1"), &host, &AllowOptions::default());
+            se.spec.export_to = export.clone();
+            v.service_entries = vec![se];
+            let hidden = analyse(&v, &[]);
+            assert_eq!(hidden.hosts.len(), 1, "{export:?}");
+            let timeout = plan::RouteSettings {
+                timeout: Some("2s".into()),
+                ..plan::RouteSettings::default()
+            };
+            v.virtual_services =
+                vec![plan::virtual_service(&target("s1"), "httpbin", &host, &timeout).unwrap()];
+            let routed = analyse(&v, &[]);
+            let http = traffic_of(&routed, "httpbin.org", 80);
+            assert_eq!(
+                (http.via, http.outcome, http.timeout.as_deref()),
+                (Via::Direct, Outcome::Egress, Some("2s")),
+                "{export:?}"
+            );
+            // Exported elsewhere, the VirtualService is not the namespace's to see: no pull.
+            v.virtual_services[0].spec.export_to = vec!["istio-system".into()];
+            let unseen = analyse(&v, &[]);
+            assert!(
+                unseen
+                    .hosts
+                    .iter()
+                    .flat_map(|h| &h.traffic)
+                    .all(|t| t.outcome != Outcome::Egress),
+                "{export:?}"
+            );
+        }
+    }
+
+    /// The endpoints of a STATIC ServiceEntry take a port's targetPort, as DNS ones do.
+    #[test]
+    fn a_static_service_entry_leaves_on_the_target_port() {
+        let host = Host::parse("httpbin.org").unwrap();
+        let mut v = view();
+        let mut se = plan::service_entry(&target("s1"), &host, &AllowOptions::default());
+        se.spec.resolution = Some("STATIC".into());
+        se.spec.ports.retain(|p| p.number == 80);
+        se.spec.ports[0].target_port = Some(8443);
+        v.service_entries = vec![se];
+        let report = analyse(&v, &[]);
+        let http = traffic_of(&report, "httpbin.org", 80);
+        assert_eq!(
+            (http.outcome, http.upstream_port),
+            (Outcome::Egress, Some(8443))
+        );
+    }
+
+    /// A ServiceEntry port with no protocol is sniffed: HTTP on it is routed by Host, and its
+    /// TCP chain is on the listener only if no HTTP or sniffed port came first in Istio's order.
+    #[test]
+    fn a_port_with_no_protocol_is_sniffed() {
+        let port = |number: u32, protocol: &str| ServicePort {
+            number,
+            name: format!("p-{number}"),
+            protocol: protocol.into(),
+            ..ServicePort::default()
+        };
+        let entry = |host: &str, created: &str, ports: Vec<ServicePort>| {
+            let mut se = plan::service_entry(
+                &target("s1"),
+                &Host::parse(host).unwrap(),
+                &AllowOptions::default(),
+            );
+            se.metadata.creation_timestamp = Some(created.into());
+            se.spec.resolution = Some("NONE".into());
+            se.spec.ports = ports;
+            se
+        };
+        let sniffed = entry(
+            "db.example.com",
+            "2026-01-01T00:00:01Z",
+            vec![port(8080, "")],
+        );
+        let mut v = view();
+        v.service_entries = vec![sniffed.clone()];
+        let alone = analyse(&v, &[]);
+        let tcp = traffic_of(&alone, "db.example.com", 8080);
+        assert_eq!((tcp.via, tcp.outcome), (Via::Direct, Outcome::Egress));
+        // An older HTTP port on 8080 made the listener first: the sniffed port adds no chain.
+        let http = entry(
+            "api.example.com",
+            "2026-01-01T00:00:00Z",
+            vec![port(8080, "HTTP")],
+        );
+        v.service_entries = vec![sniffed.clone(), http.clone()];
+        let after_http = analyse(&v, &[]);
+        let tcp = traffic_of(&after_http, "db.example.com", 8080);
+        assert_eq!(
+            (tcp.via, tcp.outcome, tcp.response),
+            (Via::Blocked, Outcome::Blackhole, Some(Response::Reset))
+        );
+        // A TCP port always adds its chain.
+        let opaque = entry(
+            "tcp.example.com",
+            "2026-01-01T00:00:02Z",
+            vec![port(8080, "TCP")],
+        );
+        v.service_entries = vec![http, opaque];
+        let tcp_after_http = analyse(&v, &[]);
+        let tcp = traffic_of(&tcp_after_http, "tcp.example.com", 8080);
+        assert_eq!((tcp.via, tcp.outcome), (Via::Direct, Outcome::Egress));
     }
 
     #[test]

@@ -188,6 +188,9 @@ impl Traffic {
 pub struct Mesh<'a> {
     /// Every ServiceEntry read (the namespace's, and istio-system's).
     pub service_entries: Vec<&'a ServiceEntry>,
+    /// ServiceEntries whose clusters a namespace's sidecars get although not exported there
+    /// ([`pulled_in_by_routes`]).
+    pub pulled_in: Vec<&'a ServiceEntry>,
     /// Every VirtualService read (the namespace's, and istio-system's when readable).
     pub virtual_services: Vec<&'a VirtualService>,
     /// istio-system's DestinationRules (the mesh's root namespace: they apply everywhere).
@@ -234,8 +237,12 @@ struct Visible<'a> {
 struct Listener {
     /// Some Service or ServiceEntry the proxy sees has the port.
     exists: bool,
-    /// One of them says HTTP there: an HTTP listener (routes by Host).
+    /// One of them says HTTP there, or no protocol (Istio sniffs it): HTTP requests are routed
+    /// by Host.
     http: bool,
+    /// One of them says a protocol other than HTTP, or none: the listener has TCP filter
+    /// chains, which take what is not HTTP (Istio merges both kinds on one port and sniffs).
+    tcp: bool,
 }
 
 impl<'a> Visible<'a> {
@@ -334,6 +341,95 @@ pub fn exported_to<S: Exported>(object: &Object<S>, namespace: &str) -> bool {
         || export_to
             .iter()
             .any(|e| e == "*" || e == namespace || (e == "." && own == namespace))
+}
+
+/// The ServiceEntries whose clusters a namespace's sidecars get although they are not
+/// exported there: for each host a VirtualService visible there routes to, Istio adds the
+/// host's service from the proxy's own namespace whatever its exportTo
+/// (SidecarScope.collectImportedServices), with only the ports the routes name when every
+/// route names one, unless a service the proxy sees already has that hostname. Clusters only:
+/// listeners come from the services the proxy sees. Each comes back as a copy naming that one
+/// host. (Gateways get no such services: the caller leaves out the gateway's namespace.)
+pub fn pulled_in_by_routes(
+    service_entries: &[&ServiceEntry],
+    virtual_services: &[&VirtualService],
+) -> Vec<ServiceEntry> {
+    let mut namespaces: Vec<&str> = service_entries.iter().map(|se| namespace_of(se)).collect();
+    namespaces.sort();
+    namespaces.dedup();
+    let mut pulled_in = vec![];
+    for namespace in namespaces {
+        let routes = virtual_services
+            .iter()
+            .filter(|vs| binds_to_mesh(&vs.spec) && exported_to(vs, namespace));
+        for (host, ports) in route_destinations(routes) {
+            let seen = |se: &&&ServiceEntry| se.spec.hosts.iter().any(|h| *h == host);
+            if service_entries
+                .iter()
+                .filter(|se| exported_to(se, namespace))
+                .any(|se| seen(&se))
+            {
+                continue;
+            }
+            let mut own: Vec<&&ServiceEntry> = service_entries
+                .iter()
+                .filter(|se| namespace_of(se) == namespace)
+                .filter(seen)
+                .collect();
+            own.sort_by(|a, b| creation_order(a, b));
+            let Some(service_entry) = own.first() else {
+                continue;
+            };
+            let mut copy = (**service_entry).clone();
+            copy.spec.hosts = vec![host.to_string()];
+            if !ports.contains(&0) {
+                copy.spec.ports.retain(|p| ports.contains(&p.number));
+            }
+            if !copy.spec.ports.is_empty() {
+                pulled_in.push(copy);
+            }
+        }
+    }
+    pulled_in
+}
+
+/// Host -> the ports the routes send it to (0: a destination that names no port), over the
+/// http, tls and tcp routes (virtualServiceDestinationsFilteredBySourceNamespace).
+fn route_destinations<'v>(
+    virtual_services: impl Iterator<Item = &'v &'v VirtualService>,
+) -> BTreeMap<&'v str, Vec<u32>> {
+    let mut out: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    let mut add =
+        |host: &'v str, port: Option<u32>| out.entry(host).or_default().push(port.unwrap_or(0));
+    for vs in virtual_services {
+        let typed = vs
+            .spec
+            .http
+            .iter()
+            .flat_map(|r| &r.route)
+            .chain(vs.spec.tls.iter().flat_map(|r| &r.route));
+        for d in typed {
+            add(
+                &d.destination.host,
+                d.destination.port.as_ref().map(|p| p.number),
+            );
+        }
+        for route in vs
+            .spec
+            .tcp
+            .iter()
+            .filter_map(|r| r["route"].as_array())
+            .flatten()
+        {
+            if let Some(host) = route["destination"]["host"].as_str() {
+                let port = route["destination"]["port"]["number"]
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok());
+                add(host, port);
+            }
+        }
+    }
+    out
 }
 
 fn namespace_of<S>(object: &Object<S>) -> &str {
@@ -509,12 +605,50 @@ impl<'a> Mesh<'a> {
                     .map(|(_, p)| p.clone()),
             );
         }
+        // No protocol: Istio sniffs the port (protocol "auto"), with both kinds of chain.
         let listener = Listener {
             exists: !protocols.is_empty(),
-            http: protocols.iter().any(|p| is_http_protocol(p)),
+            http: protocols
+                .iter()
+                .any(|p| p.is_empty() || is_http_protocol(p)),
+            tcp: !self.tcp_chains(namespace, port).is_empty(),
         };
         visible.listeners.borrow_mut().insert(port, listener);
         listener
+    }
+
+    /// The ServiceEntries (with no addresses) whose opaque-TCP filter chain is on the wildcard
+    /// listener for `port`, in Istio's order: it builds the listener service by service
+    /// (buildSidecarOutboundListener). A TCP port always adds its chain; a port with no
+    /// protocol (sniffed) adds its chains only while no HTTP or sniffed port came before it,
+    /// since an HTTP port's listener is already a sniffing one (with a fall-through chain).
+    fn tcp_chains(&self, namespace: &str, port: u32) -> Vec<&'a ServiceEntry> {
+        let visible = self.visible(namespace);
+        let mut in_order: Vec<&ServiceEntry> = visible
+            .all
+            .iter()
+            .copied()
+            .filter(|se| se.spec.addresses.is_empty())
+            .collect();
+        in_order.sort_by_key(|se| precedence(se, namespace));
+        let mut sniffing = false;
+        let mut chains = vec![];
+        for se in in_order {
+            for p in se.spec.ports.iter().filter(|p| p.number == port) {
+                let protocol = p.protocol.to_ascii_uppercase();
+                if protocol.is_empty() {
+                    if !sniffing {
+                        chains.push(se);
+                    }
+                    sniffing = true;
+                } else if is_http_protocol(&protocol) {
+                    sniffing = true;
+                } else if Wire::of(&protocol) == Wire::Tcp {
+                    chains.push(se);
+                }
+            }
+        }
+        chains
     }
 
     /// The VirtualService a sidecar in `namespace` applies to `host` on `port`: the first, in
@@ -558,6 +692,18 @@ impl<'a> Mesh<'a> {
         candidates.first().copied()
     }
 
+    /// The ServiceEntry whose ports make the clusters a proxy in `namespace` has for `host`:
+    /// the defining one it sees, else one a route pulled in ([`pulled_in_by_routes`]), which
+    /// adds clusters but no listener.
+    fn cluster_service_entry(&self, namespace: &str, host: &str) -> Option<&'a ServiceEntry> {
+        self.defining_service_entry(namespace, host).or_else(|| {
+            self.pulled_in
+                .iter()
+                .copied()
+                .find(|se| namespace_of(se) == namespace && se.spec.hosts.iter().any(|h| h == host))
+        })
+    }
+
     fn cluster_pushed(
         &self,
         namespace: &str,
@@ -570,7 +716,7 @@ impl<'a> Mesh<'a> {
             Some(Ok(Some(service))) => service.ports.iter().any(|(n, _)| *n == port),
             Some(Ok(None)) => false,
             None => self
-                .defining_service_entry(namespace, host)
+                .cluster_service_entry(namespace, host)
                 .is_some_and(|se| se.spec.ports.iter().any(|p| p.number == port)),
         };
         if !port_known {
@@ -692,7 +838,7 @@ impl<'a> Mesh<'a> {
             .map(|p| Wire::of(&p.protocol));
         match wire {
             Wire::Http if http_listener => self.http_at_sidecar(namespace, host, port, &mut t),
-            Wire::Tcp if listener.exists && !http_listener => {
+            Wire::Tcp if listener.tcp => {
                 // No SNI, no Host: one destination takes every connection to the port.
                 match self.tcp_port_owner(namespace, port) {
                     Some(owner) if owner != host => {
@@ -997,26 +1143,16 @@ impl<'a> Mesh<'a> {
     }
 
     /// The host whose ServiceEntry owns an opaque TCP port with no addresses: Istio builds one
-    /// listener for the port, and the first such service in its order takes it.
+    /// listener for the port, and the first TCP chain on it ([`Mesh::tcp_chains`]) takes it.
     fn tcp_port_owner(&self, namespace: &str, port: u32) -> Option<String> {
         let visible = self.visible(namespace);
         if let Some(owner) = visible.tcp_owners.borrow().get(&port) {
             return owner.clone();
         }
-        let mut owners: Vec<&ServiceEntry> = visible
-            .all
-            .iter()
-            .copied()
-            .filter(|se| se.spec.addresses.is_empty())
-            .filter(|se| {
-                se.spec
-                    .ports
-                    .iter()
-                    .any(|p| p.number == port && Wire::of(&p.protocol) == Wire::Tcp)
-            })
-            .collect();
-        owners.sort_by_key(|se| precedence(se, namespace));
-        let owner = owners.first().and_then(|se| se.spec.hosts.first().cloned());
+        let owner = self
+            .tcp_chains(namespace, port)
+            .first()
+            .and_then(|se| se.spec.hosts.first().cloned());
         visible.tcp_owners.borrow_mut().insert(port, owner.clone());
         owner
     }
@@ -1051,11 +1187,12 @@ impl<'a> Mesh<'a> {
     fn egress_at(&self, proxy_ns: &str, host: &str, port: u32, t: &mut Traffic) {
         t.outcome = Outcome::Egress;
         let target_port = self
-            .defining_service_entry(proxy_ns, host)
+            .cluster_service_entry(proxy_ns, host)
             .filter(|se| {
+                // STATIC too: its endpoints take the port's targetPort when they name none.
                 matches!(
                     se.spec.resolution.as_deref(),
-                    Some("DNS") | Some("DNS_ROUND_ROBIN") | None
+                    Some("DNS") | Some("DNS_ROUND_ROBIN") | Some("STATIC") | None
                 )
             })
             .and_then(|se| se.spec.ports.iter().find(|p| p.number == port))
@@ -1065,7 +1202,7 @@ impl<'a> Mesh<'a> {
         // resolution NONE: an original-destination cluster, the connection keeps the address
         // and port it was made to; no other port can be named.
         let original_destination = self
-            .defining_service_entry(proxy_ns, host)
+            .cluster_service_entry(proxy_ns, host)
             .is_some_and(|se| se.spec.resolution.as_deref() == Some("NONE"));
         t.upstream_port = (leaves_on != t.port && !original_destination).then_some(leaves_on);
         t.hops.push(format!("{host}:{leaves_on}"));
@@ -1089,7 +1226,7 @@ impl<'a> Mesh<'a> {
         // The proxy's own namespace first, then the namespace of the ServiceEntry that defines
         // the host, then the root namespace (istio-system); a rule elsewhere never applies.
         let service_ns = self
-            .defining_service_entry(proxy_ns, host)
+            .cluster_service_entry(proxy_ns, host)
             .map(|se| namespace_of(se).to_string())
             .unwrap_or_default();
         let rule = all
