@@ -871,15 +871,11 @@ fn generated_states_against_real_envoys() {
                 5 => vec!["via-gateway".into(), host.into(), "--off".into()],
                 6 => vec!["timeout".into(), host.into(), "--clear".into()],
                 7 => {
-                    hand_made(&m, &mut rng, host);
-                    vec![]
+                    done.push(hand_made(&m, &mut rng, host));
+                    continue;
                 }
                 _ => vec!["allow".into(), host.into()],
             };
-            if step.is_empty() {
-                done.push(format!("hand-made objects for {host}"));
-                continue;
-            }
             let args: Vec<&str> = step.iter().map(String::as_str).collect();
             let out = m.egress("student1", &args);
             done.push(format!(
@@ -905,9 +901,11 @@ fn generated_states_against_real_envoys() {
 
 /// Objects a student writes by hand beside the plugin's: a ServiceEntry with its own port names,
 /// resolution and exportTo, or a VirtualService with a timeout.
-fn hand_made(m: &Mesh, rng: &mut Rng, host: &str) {
+/// Says what it wrote.
+fn hand_made(m: &Mesh, rng: &mut Rng, host: &str) -> String {
     let name = format!("hand-{}", host.trim_start_matches("*.").replace('.', "-"));
     let wildcard = host.starts_with('*');
+    let mut said;
     let object = if rng.below(2) == 0 {
         let ports = match rng.below(3) {
             0 => json!([{"number": 80, "name": "web", "protocol": "HTTP"}]),
@@ -921,23 +919,50 @@ fn hand_made(m: &Mesh, rng: &mut Rng, host: &str) {
         } else {
             *rng.pick(&["DNS", "NONE"])
         };
+        // Also exported only where the namespace's sidecars do not see it: a route of the
+        // namespace to the host still gets its cluster (then written beside it, half the time).
         let export: Value = rng
-            .pick(&[json!(["."]), json!(["*"]), json!(["student1"])])
+            .pick(&[
+                json!(["."]),
+                json!(["*"]),
+                json!(["student1"]),
+                json!(["istio-system"]),
+                json!(["~"]),
+            ])
             .clone();
+        let hidden = export == json!(["istio-system"]) || export == json!(["~"]);
+        said = format!("hand-made ServiceEntry for {host}, exportTo {export}");
+        if hidden && rng.below(2) == 0 {
+            said.push_str(" and a VirtualService routing to it");
+            succeeded(
+                "kubectl apply of a hand-made object",
+                &m.kubectl(
+                    &["apply", "-f", "-"],
+                    &hand_made_route(&name, host, "3s").to_string(),
+                ),
+            );
+        }
         json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
                "metadata": {"name": name, "namespace": "student1", "labels": {"mesh-test": "hand-made"}},
                "spec": {"hosts": [host], "ports": ports, "resolution": resolution, "location": "MESH_EXTERNAL", "exportTo": export}})
     } else {
-        let timeout = *rng.pick(&["0.4s", "3s"]);
-        json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-               "metadata": {"name": name, "namespace": "student1", "labels": {"mesh-test": "hand-made"}},
-               "spec": {"hosts": [host], "exportTo": ["."],
-                        "http": [{"timeout": timeout, "route": [{"destination": {"host": host}}]}]}})
+        let timeout: &&str = rng.pick(&["0.4s", "3s"]);
+        said = format!("hand-made VirtualService for {host}, timeout {timeout}");
+        hand_made_route(&name, host, timeout)
     };
     succeeded(
         "kubectl apply of a hand-made object",
         &m.kubectl(&["apply", "-f", "-"], &object.to_string()),
     );
+    said
+}
+
+/// A hand-made VirtualService: a timeout on the route to the host itself.
+fn hand_made_route(name: &str, host: &str, timeout: &str) -> Value {
+    json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+           "metadata": {"name": name, "namespace": "student1", "labels": {"mesh-test": "hand-made"}},
+           "spec": {"hosts": [host], "exportTo": ["."],
+                    "http": [{"timeout": timeout, "route": [{"destination": {"host": host}}]}]}})
 }
 
 fn remove_hand_made(m: &Mesh) {

@@ -194,12 +194,16 @@ fn namespace_service_entries(rng: &mut Rng, clock: &mut Clock) -> (Vec<Value>, V
                 json!(["*"]),
                 json!(null),
                 json!([".", "istio-system"]),
+                // Its own namespace by name; only the gateway's (invisible here); nowhere.
+                json!([NS]),
+                json!(["istio-system"]),
+                json!(["~"]),
             ])
             .clone();
         let resolution = if host.starts_with('*') {
             "NONE"
         } else {
-            *rng.pick(&["DNS", "DNS", "NONE"])
+            *rng.pick(&["DNS", "DNS", "NONE", "STATIC"])
         };
         let name = format!("se{i}");
         // allow --tls-origination's shape: 80 reaches the host's 443; a rule originates TLS.
@@ -214,6 +218,10 @@ fn namespace_service_entries(rng: &mut Rng, clock: &mut Clock) -> (Vec<Value>, V
             }
         }
         let mut spec = json!({"hosts": [host], "ports": ports, "resolution": resolution});
+        if resolution == "STATIC" {
+            // A hand-made shape: the host's addresses written out (TEST-NET-3).
+            spec["endpoints"] = json!([{"address": "203.0.113.10"}]);
+        }
         if !export.is_null() {
             spec["exportTo"] = export;
         }
@@ -232,7 +240,8 @@ fn service_entry_ports(rng: &mut Rng) -> Vec<Value> {
     for (number, protocols) in [
         (80, &["HTTP"][..]),
         (443, &["HTTPS", "TLS"][..]),
-        (8080, &["HTTP"][..]),
+        // "" leaves the protocol out: Istio sniffs it.
+        (8080, &["HTTP", "HTTP2", "GRPC", ""][..]),
         (5432, &["TCP"][..]),
     ] {
         if rng.chance(if number == 80 || number == 443 {
@@ -241,11 +250,16 @@ fn service_entry_ports(rng: &mut Rng) -> Vec<Value> {
             20
         }) {
             let protocol = *rng.pick(protocols);
-            ports.push(json!({
+            let mut port = json!({
                 "number": number,
                 "name": format!("{}-{number}", protocol.to_ascii_lowercase()),
                 "protocol": protocol,
-            }));
+            });
+            if protocol.is_empty() {
+                port["name"] = json!(format!("port-{number}"));
+                port.as_object_mut().unwrap().remove("protocol");
+            }
+            ports.push(port);
         }
     }
     if ports.is_empty() {
@@ -313,8 +327,20 @@ fn virtual_service(rng: &mut Rng, i: usize, clock: &mut Clock) -> Value {
     if route_is_gateway(&spec) {
         spec["gateways"] = json!(["mesh"]);
     }
-    if rng.chance(80) {
-        spec["exportTo"] = json!(["."]);
+    let export = rng
+        .pick(&[
+            json!(["."]),
+            json!(["."]),
+            json!(["."]),
+            json!(["."]),
+            json!(null),
+            json!(["*"]),
+            json!([NS]),
+            json!(["istio-system"]),
+        ])
+        .clone();
+    if !export.is_null() {
+        spec["exportTo"] = export;
     }
     let time = clock.take(rng);
     json!({
