@@ -185,15 +185,8 @@ struct Context {
 }
 
 fn mesh_context(view: &ClusterView) -> Context {
-    // istio-system's objects may be listed twice (with -A): harmless to what is looked up here.
-    let mut service_entries: Vec<&ServiceEntry> = view.service_entries.iter().collect();
-    if let Known::Yes(theirs) = &view.gateway_service_entries {
-        service_entries.extend(theirs);
-    }
-    let mut virtual_services: Vec<&VirtualService> = view.virtual_services.iter().collect();
-    if let Known::Yes(theirs) = &view.gateway_virtual_services {
-        virtual_services.extend(theirs);
-    }
+    let service_entries = with_gateways(&view.service_entries, &view.gateway_service_entries);
+    let virtual_services = with_gateways(&view.virtual_services, &view.gateway_virtual_services);
     Context {
         services: view
             .services
@@ -208,30 +201,31 @@ fn mesh_context(view: &ClusterView) -> Context {
     }
 }
 
+/// The namespace's objects of one kind and istio-system's (when read), each once: with -A
+/// istio-system's are among the namespace's already.
+fn with_gateways<'a, S>(
+    listed: &'a [Object<S>],
+    gateways: &'a Known<Vec<Object<S>>>,
+) -> Vec<&'a Object<S>> {
+    let mut all: Vec<&Object<S>> = listed.iter().collect();
+    if let Known::Yes(theirs) = gateways {
+        for object in theirs {
+            let listed = all.iter().any(|o| {
+                o.metadata.name == object.metadata.name
+                    && o.metadata.namespace == object.metadata.namespace
+            });
+            if !listed {
+                all.push(object);
+            }
+        }
+    }
+    all
+}
+
 /// Everything the sidecar and the gateway can be configured by, from what was read.
 fn traffic_mesh<'a>(view: &'a ClusterView, context: &'a Context) -> Mesh<'a> {
-    let mut service_entries: Vec<&ServiceEntry> = view.service_entries.iter().collect();
-    if let Known::Yes(theirs) = &view.gateway_service_entries {
-        for se in theirs {
-            let listed = service_entries.iter().any(|s| {
-                s.metadata.name == se.metadata.name && s.metadata.namespace == se.metadata.namespace
-            });
-            if !listed {
-                service_entries.push(se);
-            }
-        }
-    }
-    let mut virtual_services: Vec<&VirtualService> = view.virtual_services.iter().collect();
-    if let Known::Yes(theirs) = &view.gateway_virtual_services {
-        for vs in theirs {
-            let listed = virtual_services.iter().any(|v| {
-                v.metadata.name == vs.metadata.name && v.metadata.namespace == vs.metadata.namespace
-            });
-            if !listed {
-                virtual_services.push(vs);
-            }
-        }
-    }
+    let service_entries = with_gateways(&view.service_entries, &view.gateway_service_entries);
+    let virtual_services = with_gateways(&view.virtual_services, &view.gateway_virtual_services);
     Mesh {
         service_entries,
         pulled_in: context.pulled_in.iter().collect(),

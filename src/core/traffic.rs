@@ -240,8 +240,8 @@ struct Listener {
     /// One of them says HTTP there, or no protocol (Istio sniffs it): HTTP requests are routed
     /// by Host.
     http: bool,
-    /// One of them says a protocol other than HTTP, or none: the listener has TCP filter
-    /// chains, which take what is not HTTP (Istio merges both kinds on one port and sniffs).
+    /// Some ServiceEntry's opaque-TCP chain is on it ([`Mesh::tcp_chains`]): it takes what is
+    /// not HTTP (Istio merges both kinds of chain on one port and sniffs).
     tcp: bool,
 }
 
