@@ -27,6 +27,22 @@ pub struct IstioApi<'a> {
 /// Objects per list request, as kubectl pages (`--chunk-size`).
 pub const PAGE: u32 = 500;
 
+/// A kind `status` reads but never writes: where the API server serves it.
+pub struct ReadOnlyKind {
+    pub group: &'static str,
+    /// The versions to try, newest first.
+    pub versions: &'static [&'static str],
+    pub kind: &'static str,
+    pub plural: &'static str,
+}
+
+pub const SIDECARS: ReadOnlyKind = ReadOnlyKind {
+    group: GROUP,
+    versions: &["v1", "v1beta1", "v1alpha3"],
+    kind: "Sidecar",
+    plural: "sidecars",
+};
+
 /// One batch of a delete-collection.
 pub struct Batch<'a> {
     pub limit: u32,
@@ -192,6 +208,52 @@ impl<'a> IstioApi<'a> {
         })
         .await?;
         Ok(items)
+    }
+
+    /// Lists, in pages, a kind `status` only reads (Sidecars, EnvoyFilters, policies), typed,
+    /// at the first of `versions` served. A kind not served at all is none of it (its CRD is
+    /// not installed, so no such object can exist).
+    pub async fn list_read_only<S: serde::de::DeserializeOwned + Default>(
+        &self,
+        kind: &ReadOnlyKind,
+        namespace: Option<&str>,
+    ) -> Result<Vec<Object<S>>> {
+        let doing = || Doing {
+            verb: "list",
+            what: format!("{}.{}", kind.plural, kind.group),
+            namespace,
+        };
+        for version in kind.versions {
+            let resource = ApiResource {
+                group: kind.group.into(),
+                version: (*version).into(),
+                api_version: format!("{}/{version}", kind.group),
+                kind: kind.kind.into(),
+                plural: kind.plural.into(),
+            };
+            let api = self.api_with(&resource, namespace);
+            let mut params = ListParams::default().limit(PAGE);
+            let mut items = vec![];
+            let mut page = match self.send(api.list(&params)).await {
+                Ok(page) => page,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(self.describe(e, doing())),
+            };
+            loop {
+                let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+                for item in std::mem::take(&mut page.items) {
+                    items.push(crate::core::istio::typed(&to_value(item)));
+                }
+                let Some(token) = next else { break };
+                params = params.continue_token(&token);
+                page = self
+                    .send(api.list(&params))
+                    .await
+                    .map_err(|e| self.describe(e, doing()))?;
+            }
+            return Ok(items);
+        }
+        Ok(vec![])
     }
 
     /// Lists in pages of [`PAGE`] (limit and continue, as kubectl does), handing each object to

@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use serde_json::Value;
 
-use super::api::IstioApi;
+use super::api::{IstioApi, SIDECARS};
 use crate::core::istio::{
-    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, Kind, ServiceEntry, VirtualService,
+    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, Kind, ServiceEntry, SidecarSpec, VirtualService,
 };
 use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
 use crate::core::traffic::{KubeService, service_port_protocol};
+use crate::core::view::{DEFAULT_ROOT_NAMESPACE, MeshDefaults, MeshScope};
 use crate::error::Result;
 
 /// What decides where a namespace's traffic goes, beside its own ServiceEntries and
@@ -69,11 +70,14 @@ pub async fn read_view(
         Known::Yes(s) => Known::Yes(s.is_some()),
         Known::Unknown(why) => Known::Unknown(why.clone()),
     };
-    let outbound_policy = match known(api.get_core::<ConfigMap>(GATEWAY_NAMESPACE, "istio").await) {
-        Known::Yes(Some(config_map)) => Known::Yes(outbound_mode(&config_map)),
+    let mesh_config = match known(api.get_core::<ConfigMap>(GATEWAY_NAMESPACE, "istio").await) {
+        Known::Yes(Some(config_map)) => Known::Yes(mesh_config_of(&config_map)),
         Known::Yes(None) => Known::Unknown("ConfigMap istio-system/istio not found".into()),
         Known::Unknown(why) => Known::Unknown(why),
     };
+    let outbound_policy = mesh_config.clone().map(|mesh| outbound_mode(&mesh));
+    let defaults = mesh_config.map(|mesh| mesh_defaults(&mesh));
+    let scope = read_scope(api, namespace, defaults).await;
 
     ClusterView {
         service_entries,
@@ -86,6 +90,42 @@ pub async fn read_view(
         namespace_destination_rules,
         services,
         outbound_policy,
+        scope,
+    }
+}
+
+/// The Sidecars that may apply to the namespace's workloads: its own (every namespace's with
+/// -A) and the root namespace's, with the mesh config's defaults.
+async fn read_scope(
+    api: &IstioApi<'_>,
+    namespace: Option<&str>,
+    defaults: Known<MeshDefaults>,
+) -> MeshScope {
+    let root = match &defaults {
+        Known::Yes(d) => d.root_namespace.clone(),
+        Known::Unknown(_) => DEFAULT_ROOT_NAMESPACE.to_string(),
+    };
+    let sidecars = known(
+        api.list_read_only::<SidecarSpec>(&SIDECARS, namespace)
+            .await,
+    );
+    let root_sidecars = match (&sidecars, namespace) {
+        // Already listed: all namespaces, or the root namespace itself.
+        (Known::Yes(all), ns) if ns.is_none() || ns == Some(root.as_str()) => Known::Yes(
+            all.iter()
+                .filter(|s| s.metadata.namespace.as_deref() == Some(root.as_str()))
+                .cloned()
+                .collect(),
+        ),
+        _ => known(
+            api.list_read_only::<SidecarSpec>(&SIDECARS, Some(&root))
+                .await,
+        ),
+    };
+    MeshScope {
+        sidecars,
+        root_sidecars,
+        defaults,
     }
 }
 
@@ -169,6 +209,18 @@ fn kube_service(service: &Service) -> KubeService {
                     .collect()
             })
             .unwrap_or_default(),
+        export_to: service
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("networking.istio.io/exportTo"))
+            .map(|e| {
+                e.split(',')
+                    .map(|ns| ns.trim().to_string())
+                    .filter(|ns| !ns.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -180,15 +232,48 @@ fn known<T>(result: Result<T>) -> Known<T> {
     }
 }
 
-/// `outboundTrafficPolicy.mode` from the mesh config in the `istio` ConfigMap's `mesh` key. Read
-/// as YAML values, not into a typed shape: a mode that YAML reads as a number or boolean is no
-/// mode (serde would take `3` for the text "3").
-fn outbound_mode(config_map: &ConfigMap) -> Option<String> {
-    let mesh = config_map.data.as_ref()?.get("mesh")?;
-    let parsed: Value = serde_saphyr::from_str(mesh).ok()?;
-    parsed["outboundTrafficPolicy"]["mode"]
+/// The mesh config in the `istio` ConfigMap's `mesh` key, as YAML values (Null when there is
+/// none or it does not parse). Read as values, not into a typed shape: a mode that YAML reads
+/// as a number or boolean is no mode (serde would take `3` for the text "3").
+fn mesh_config_of(config_map: &ConfigMap) -> Value {
+    config_map
+        .data
+        .as_ref()
+        .and_then(|data| data.get("mesh"))
+        .and_then(|mesh| serde_saphyr::from_str(mesh).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// `outboundTrafficPolicy.mode` from the mesh config.
+fn outbound_mode(mesh: &Value) -> Option<String> {
+    mesh["outboundTrafficPolicy"]["mode"]
         .as_str()
         .map(String::from)
+}
+
+/// The root namespace and the default exportTo of each kind, from the mesh config.
+fn mesh_defaults(mesh: &Value) -> MeshDefaults {
+    let list = |key: &str| -> Vec<String> {
+        mesh[key]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    MeshDefaults {
+        root_namespace: mesh["rootNamespace"]
+            .as_str()
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or(DEFAULT_ROOT_NAMESPACE)
+            .to_string(),
+        service_export_to: list("defaultServiceExportTo"),
+        virtual_service_export_to: list("defaultVirtualServiceExportTo"),
+        destination_rule_export_to: list("defaultDestinationRuleExportTo"),
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +317,7 @@ mod tests {
         let config_map = |data: Value| -> ConfigMap {
             serde_json::from_value(json!({"metadata": {"name": "istio"}, "data": data})).unwrap()
         };
+        let outbound_mode = |c: &ConfigMap| outbound_mode(&mesh_config_of(c));
         assert_eq!(
             outbound_mode(&config_map(
                 json!({"mesh": "outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n"})

@@ -686,6 +686,7 @@ mod tests {
             namespace_destination_rules: vec![],
             services: BTreeMap::new(),
             outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),
+            scope: Default::default(),
         }
     }
 

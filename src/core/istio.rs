@@ -251,6 +251,55 @@ pub struct ServerTls {
     pub mode: String,
 }
 
+/// A Sidecar: what the proxies of the workloads it selects see and where they may send (read
+/// by `status` only, never written: the plugin never edits a Sidecar).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SidecarSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_selector: Option<WorkloadSelector>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<SidecarEgress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outbound_traffic_policy: Option<SidecarOutboundPolicy>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkloadSelector {
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// One egress listener: the hosts it imports (`namespace/dnsName`), on one port or on all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SidecarEgress {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<SidecarPort>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_mode: Option<String>,
+    pub hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SidecarPort {
+    pub number: u32,
+    pub protocol: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SidecarOutboundPolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress_proxy: Option<serde_json::Value>,
+}
+
 /// An Istio object as the API server stores it, with our spec type inside: the shape both
 /// rendered and sent, so `--dry-run=client -o yaml` shows exactly what `apply` sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -442,6 +491,7 @@ pub type ServiceEntry = Object<ServiceEntrySpec>;
 pub type VirtualService = Object<VirtualServiceSpec>;
 pub type Gateway = Object<GatewaySpec>;
 pub type DestinationRule = Object<DestinationRuleSpec>;
+pub type Sidecar = Object<SidecarSpec>;
 
 /// networking.istio.io versions the plugin can speak, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -436,6 +436,7 @@ mod tests {
             namespace_destination_rules: vec![],
             services: Default::default(),
             outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),
+            scope: Default::default(),
         };
         let (host, change) = (host(), gateway_route());
         let planned = plan(

@@ -604,9 +604,11 @@ mod tests {
                     namespace: GATEWAY_NAMESPACE.into(),
                     selector: BTreeMap::from([("istio".into(), "egressgateway".into())]),
                     ports: vec![(80, "HTTP2".into()), (443, "HTTPS".into())],
+                    export_to: vec![],
                 })),
             )]),
             outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),
+            scope: Default::default(),
         }
     }
 

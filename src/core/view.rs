@@ -55,6 +55,55 @@ pub struct ClusterView {
     /// The mesh's outboundTrafficPolicy mode from the `istio` ConfigMap (None: not set, so
     /// Istio's default ALLOW_ANY).
     pub outbound_policy: Known<Option<String>>,
+    /// What else scopes what a workload's proxy sees: Sidecars and the mesh config's defaults.
+    pub scope: MeshScope,
+}
+
+/// Istio's own root namespace when the mesh config names none.
+pub const DEFAULT_ROOT_NAMESPACE: &str = "istio-system";
+
+/// What scopes the config a workload's sidecar gets, beside the objects' own `exportTo`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshScope {
+    /// The namespace's Sidecars (every namespace's, with -A).
+    pub sidecars: Known<Vec<Sidecar>>,
+    /// The Sidecars of the mesh's root namespace: one without a selector is the default for
+    /// every namespace that has none of its own.
+    pub root_sidecars: Known<Vec<Sidecar>>,
+    /// The mesh config's defaults (ConfigMap istio-system/istio).
+    pub defaults: Known<MeshDefaults>,
+}
+
+impl Default for MeshScope {
+    /// A mesh with no Sidecar and Istio's defaults.
+    fn default() -> MeshScope {
+        MeshScope {
+            sidecars: Known::Yes(vec![]),
+            root_sidecars: Known::Yes(vec![]),
+            defaults: Known::Yes(MeshDefaults::default()),
+        }
+    }
+}
+
+/// The mesh config's fields that decide visibility: the root namespace and the exportTo an
+/// object gets when it sets none (empty: Istio's default, every namespace).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshDefaults {
+    pub root_namespace: String,
+    pub service_export_to: Vec<String>,
+    pub virtual_service_export_to: Vec<String>,
+    pub destination_rule_export_to: Vec<String>,
+}
+
+impl Default for MeshDefaults {
+    fn default() -> MeshDefaults {
+        MeshDefaults {
+            root_namespace: DEFAULT_ROOT_NAMESPACE.to_string(),
+            service_export_to: vec![],
+            virtual_service_export_to: vec![],
+            destination_rule_export_to: vec![],
+        }
+    }
 }
 
 impl ClusterView {
