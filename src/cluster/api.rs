@@ -36,6 +36,13 @@ pub struct ReadOnlyKind {
     pub plural: &'static str,
 }
 
+pub const ENVOY_FILTERS: ReadOnlyKind = ReadOnlyKind {
+    group: GROUP,
+    versions: &["v1alpha3"],
+    kind: "EnvoyFilter",
+    plural: "envoyfilters",
+};
+
 pub const SIDECARS: ReadOnlyKind = ReadOnlyKind {
     group: GROUP,
     versions: &["v1", "v1beta1", "v1alpha3"],

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use serde_json::Value;
 
-use super::api::{IstioApi, SIDECARS};
+use super::api::{ENVOY_FILTERS, IstioApi, SIDECARS};
 use crate::core::istio::{
-    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, Kind, ServiceEntry, SidecarSpec, VirtualService,
+    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, EnvoyFilter, EnvoyFilterSpec, Kind, ServiceEntry,
+    SidecarSpec, VirtualService,
 };
 use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
 use crate::core::traffic::{KubeService, service_port_protocol};
@@ -122,10 +123,38 @@ async fn read_scope(
                 .await,
         ),
     };
+    let envoy_filters = read_envoy_filters(api, namespace, &root).await;
     MeshScope {
         sidecars,
         root_sidecars,
         defaults,
+        envoy_filters,
+    }
+}
+
+/// The EnvoyFilters that may patch the namespace's proxies: its own and the root namespace's.
+async fn read_envoy_filters(
+    api: &IstioApi<'_>,
+    namespace: Option<&str>,
+    root: &str,
+) -> Known<Vec<EnvoyFilter>> {
+    let own = known(
+        api.list_read_only::<EnvoyFilterSpec>(&ENVOY_FILTERS, namespace)
+            .await,
+    );
+    if namespace.is_none() || namespace == Some(root) {
+        return own;
+    }
+    let root = known(
+        api.list_read_only::<EnvoyFilterSpec>(&ENVOY_FILTERS, Some(root))
+            .await,
+    );
+    match (own, root) {
+        (Known::Yes(mut own), Known::Yes(root)) => {
+            own.extend(root);
+            Known::Yes(own)
+        }
+        (Known::Unknown(why), _) | (_, Known::Unknown(why)) => Known::Unknown(why),
     }
 }
 

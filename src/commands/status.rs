@@ -38,7 +38,7 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
         .list_typed(Kind::VirtualService, namespace, None)
         .await?;
     let view = read_view(&api, namespace, service_entries, virtual_services, &[]).await;
-    let report = status::analyse(&view, &hosts);
+    let report = status::analyse_in(&view, namespace, &hosts);
     // The report owns what it says: what was read goes before it is printed (memory).
     drop(view);
     match settings.output {

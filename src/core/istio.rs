@@ -300,6 +300,15 @@ pub struct SidecarOutboundPolicy {
     pub egress_proxy: Option<serde_json::Value>,
 }
 
+/// An EnvoyFilter: patches to the proxies' generated config that `status` does not model; read
+/// only to name it where it may change an answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EnvoyFilterSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_selector: Option<WorkloadSelector>,
+}
+
 /// An Istio object as the API server stores it, with our spec type inside: the shape both
 /// rendered and sent, so `--dry-run=client -o yaml` shows exactly what `apply` sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -492,6 +501,7 @@ pub type VirtualService = Object<VirtualServiceSpec>;
 pub type Gateway = Object<GatewaySpec>;
 pub type DestinationRule = Object<DestinationRuleSpec>;
 pub type Sidecar = Object<SidecarSpec>;
+pub type EnvoyFilter = Object<EnvoyFilterSpec>;
 
 /// networking.istio.io versions the plugin can speak, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod render;
 pub mod route_checks;
 pub mod route_plan;
+pub mod sidecar;
 pub mod status;
 pub mod traffic;
 pub mod validate;

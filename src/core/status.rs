@@ -7,7 +7,8 @@ use serde::Serialize;
 use super::analyzers;
 use super::istio::*;
 use super::plan::RouteSettings;
-use super::traffic::{self, KubeService, Mesh, Traffic, Via, short_service};
+use super::sidecar::{self, NamespaceScope};
+use super::traffic::{self, KubeService, Mesh, SidecarEffect, Traffic, Via, short_service};
 
 // What `status` reads and reports, from where each is defined: callers need only this module.
 pub use super::findings::{Code, Finding, Severity};
@@ -50,6 +51,10 @@ pub struct HostReport {
     /// request's arrival at the gateway (its Gateway server, second hop, cluster and TLS).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gateway: Vec<Traffic>,
+    /// `namespace/name` of the Sidecar whose scope `traffic` is for (the namespace's, else the
+    /// root namespace's); absent under Istio's default scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -100,6 +105,12 @@ fn is_external_mesh_route(host: &str, vs: &VirtualServiceSpec) -> bool {
 type ObjectsForHost<'a> = (Vec<&'a ServiceEntry>, Vec<&'a VirtualService>);
 
 pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
+    analyse_in(view, None, only_hosts)
+}
+
+/// [`analyse`], with a row for each of `only_hosts` that nothing in `namespace` names: what a
+/// request to it from there gets (blocked, or passthrough), on the web's 80 and 443.
+pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[String]) -> Report {
     let mesh = mesh_report(view);
     // (namespace, host) -> indexes of the objects that name it
     let mut hosts: BTreeMap<(String, String), ObjectsForHost> = BTreeMap::new();
@@ -146,9 +157,25 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
                 .or_default();
         }
     }
+    let mut named = std::collections::BTreeSet::new();
+    if let Some(ns) = namespace {
+        for host in only_hosts {
+            let key = (ns.to_string(), host.clone());
+            if !hosts.contains_key(&key) {
+                hosts.insert(key.clone(), Default::default());
+                named.insert(key);
+            }
+        }
+    }
+    let namespaces: std::collections::BTreeSet<&str> =
+        hosts.keys().map(|(ns, _)| ns.as_str()).collect();
+    let scopes: BTreeMap<String, NamespaceScope> = namespaces
+        .into_iter()
+        .map(|ns| (ns.to_string(), sidecar::scope_of(&view.scope, ns)))
+        .collect();
     let context = mesh_context(view);
     // One model for every host: its lookups are built once.
-    let model = traffic_mesh(view, &context);
+    let model = traffic_mesh(view, &context, &scopes);
     let reports = hosts
         .into_iter()
         .filter(|((_, host), _)| only_hosts.is_empty() || only_hosts.contains(host))
@@ -157,7 +184,19 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
             ses.sort_by_key(|se| traffic::precedence(se, &namespace));
             // The one Istio applies first: its own order, not the names'.
             vss.sort_by_key(|vs| traffic::precedence(vs, &namespace));
-            host_report(view, &mesh, &model, namespace, host, &ses, &vss)
+            let only_named = named.contains(&(namespace.clone(), host.clone()));
+            let sidecar = scopes.get(&namespace).and_then(|s| s.decided_by.clone());
+            let mut report = host_report(
+                view,
+                &mesh,
+                &model,
+                namespace,
+                host,
+                (&ses, &vss),
+                only_named,
+            );
+            report.sidecar = sidecar;
+            report
         })
         .collect();
     Report {
@@ -223,7 +262,11 @@ fn with_gateways<'a, S>(
 }
 
 /// Everything the sidecar and the gateway can be configured by, from what was read.
-fn traffic_mesh<'a>(view: &'a ClusterView, context: &'a Context) -> Mesh<'a> {
+fn traffic_mesh<'a>(
+    view: &'a ClusterView,
+    context: &'a Context,
+    scopes: &BTreeMap<String, NamespaceScope>,
+) -> Mesh<'a> {
     let service_entries = with_gateways(&view.service_entries, &view.gateway_service_entries);
     let virtual_services = with_gateways(&view.virtual_services, &view.gateway_virtual_services);
     Mesh {
@@ -237,6 +280,16 @@ fn traffic_mesh<'a>(view: &'a ClusterView, context: &'a Context) -> Mesh<'a> {
         services: &context.services,
         registry_only: known_result(&view.outbound_policy)
             .map(|mode| mode.as_deref() == Some("REGISTRY_ONLY")),
+        sidecar_scopes: scopes
+            .iter()
+            .map(|(ns, scope)| {
+                let effect = SidecarEffect {
+                    registry_only: scope.registry_only,
+                    unmodelled: scope.unmodelled.clone(),
+                };
+                (ns.clone(), effect)
+            })
+            .collect(),
         index: Default::default(),
     }
 }
@@ -262,6 +315,16 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
     }
     if let Known::Unknown(why) = &view.gateway_service_entries {
         unknown.push(format!("the egress gateway's ServiceEntries: {why}"));
+    }
+    if let Known::Unknown(why) = &view.scope.root_sidecars {
+        unknown.push(format!(
+            "the root namespace's Sidecars: {why}: a namespace without a Sidecar of its own is answered as if it had none there"
+        ));
+    }
+    if let Known::Unknown(why) = &view.scope.envoy_filters {
+        unknown.push(format!(
+            "EnvoyFilters: {why}: answers assume none patches the proxies"
+        ));
     }
     for why in unreadable(view) {
         if !unknown.contains(&why) {
@@ -306,8 +369,8 @@ fn host_report(
     model: &Mesh,
     namespace: String,
     host: String,
-    ses: &[&ServiceEntry],
-    vss: &[&VirtualService],
+    (ses, vss): (&[&ServiceEntry], &[&VirtualService]),
+    only_named: bool,
 ) -> HostReport {
     let se = ses.first();
     let vs = vss.first();
@@ -318,7 +381,7 @@ fn host_report(
 
     // A host only a Gateway names (a wildcard, whose ServiceEntry names its upstream): only the
     // gateway's side is about it.
-    let gateway_only = ses.is_empty() && vss.is_empty();
+    let gateway_only = ses.is_empty() && vss.is_empty() && !only_named;
     let traffic = if gateway_only {
         vec![]
     } else {
@@ -351,8 +414,9 @@ fn host_report(
         .map(|t| traffic::describe(&host, t))
         .collect::<Vec<_>>()
         .join("; ");
-    let managed =
-        ses.iter().all(|o| o.metadata.is_managed()) && vss.iter().all(|o| o.metadata.is_managed());
+    let managed = !only_named
+        && ses.iter().all(|o| o.metadata.is_managed())
+        && vss.iter().all(|o| o.metadata.is_managed());
     HostReport {
         namespace,
         host,
@@ -368,6 +432,7 @@ fn host_report(
         findings,
         traffic,
         gateway,
+        sidecar: None,
     }
 }
 
@@ -955,6 +1020,66 @@ mod tests {
                 "{export:?}"
             );
         }
+    }
+
+    /// A host named on the command line that nothing allows gets its row: blocked under
+    /// REGISTRY_ONLY (502 on the HTTP listener of 80, the gateway Service's port; a reset on 443),
+    /// passthrough when the namespace's Sidecar says ALLOW_ANY, unknown when its Sidecar narrows
+    /// what the namespace sees (not modelled yet), naming the Sidecar.
+    #[test]
+    fn a_named_host_nothing_allows_and_the_namespaces_sidecar() {
+        let v = view();
+        let only = ["httpbin.org".to_string()];
+        assert!(analyse(&v, &only).hosts.is_empty(), "no namespace: no row");
+        let blocked = analyse_in(&v, Some("s1"), &only);
+        let row = &blocked.hosts[0];
+        assert_eq!((row.namespace.as_str(), row.managed), ("s1", false));
+        let http = traffic_of(&blocked, "httpbin.org", 80);
+        assert_eq!(
+            (http.outcome, http.response),
+            (Outcome::Blackhole, Some(Response::BadGateway))
+        );
+        let tls = traffic_of(&blocked, "httpbin.org", 443);
+        assert_eq!(
+            (tls.outcome, tls.response),
+            (Outcome::Blackhole, Some(Response::Reset))
+        );
+        let sidecar = |spec: serde_json::Value| -> Sidecar {
+            typed(&serde_json::json!({
+                "apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                "metadata": {"name": "default", "namespace": "s1"}, "spec": spec,
+            }))
+        };
+        let mut v = view();
+        v.scope.sidecars = Known::Yes(vec![sidecar(
+            serde_json::json!({"outboundTrafficPolicy": {"mode": "ALLOW_ANY"}}),
+        )]);
+        let open = analyse_in(&v, Some("s1"), &only);
+        assert_eq!(open.hosts[0].sidecar.as_deref(), Some("s1/default"));
+        for port in [80, 443] {
+            let t = traffic_of(&open, "httpbin.org", port);
+            assert_eq!((t.via, t.outcome), (Via::Passthrough, Outcome::Egress));
+        }
+        // The same Sidecar in another namespace changes nothing here.
+        assert_eq!(
+            traffic_of(&analyse_in(&v, Some("s2"), &only), "httpbin.org", 80).outcome,
+            Outcome::Blackhole
+        );
+        v.scope.sidecars = Known::Yes(vec![sidecar(
+            serde_json::json!({"egress": [{"hosts": ["istio-system/*"]}]}),
+        )]);
+        v.service_entries = vec![plan::service_entry(
+            &target("s1"),
+            &Host::parse("httpbin.org").unwrap(),
+            &AllowOptions::default(),
+        )];
+        let narrowed = analyse(&v, &[]);
+        let t = traffic_of(&narrowed, "httpbin.org", 80);
+        assert_eq!(t.outcome, Outcome::Unknown);
+        assert!(
+            t.reason.as_deref().unwrap().contains("Sidecar s1/default"),
+            "{t:?}"
+        );
     }
 
     /// The endpoints of a STATIC ServiceEntry take a port's targetPort, as DNS ones do.

@@ -207,8 +207,19 @@ pub struct Mesh<'a> {
     pub services: &'a BTreeMap<String, Result<Option<KubeService>, String>>,
     /// REGISTRY_ONLY (true), ALLOW_ANY (false), or unknown.
     pub registry_only: Result<bool, String>,
+    /// Per namespace, what its Sidecar changes for its sidecars (core/sidecar.rs): absent, Istio's
+    /// default scope.
+    pub sidecar_scopes: BTreeMap<String, SidecarEffect>,
     /// Lookups by host and port, built on first use (`Index::default()`).
     pub index: Index<'a>,
+}
+
+/// What a namespace's Sidecar does to the model: its own outboundTrafficPolicy mode (REGISTRY_ONLY:
+/// true), or why the model cannot answer for the namespace's sidecars.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SidecarEffect {
+    pub registry_only: Option<bool>,
+    pub unmodelled: Option<String>,
 }
 
 /// What the model looks up for every host, built once: `status` of a namespace with 20,000
@@ -813,6 +824,16 @@ impl<'a> Mesh<'a> {
     }
 
     fn one_port(&self, namespace: &str, host: &str, port: u32, protocol: &str) -> Traffic {
+        if let Some(why) = self
+            .sidecar_scopes
+            .get(namespace)
+            .and_then(|s| s.unmodelled.clone())
+        {
+            return Traffic {
+                reason: Some(why),
+                ..Traffic::starting(port, protocol, "sidecar".to_string())
+            };
+        }
         let duplicates = self.duplicate_service_entries(namespace, host);
         if !duplicates.is_empty() {
             // Istio builds routes from one of them and clusters from another: what a request
@@ -851,14 +872,14 @@ impl<'a> Mesh<'a> {
                         self.leave_direct(namespace, &owner, port, &mut t);
                     }
                     Some(_) => self.leave_direct(namespace, host, port, &mut t),
-                    None => self.no_match(false, &mut t),
+                    None => self.no_match(namespace, false, &mut t),
                 }
             }
             // TLS filter chains exist only for hosts with a TLS port in the registry: a `tls`
             // route for a host no ServiceEntry gives that port makes none.
             Wire::Tls if listener.exists && !http_listener => {
                 if declared.is_none_or(|d| d == Wire::Http) {
-                    self.no_match(false, &mut t);
+                    self.no_match(namespace, false, &mut t);
                 } else if let Some((vs, destination)) = self.tls_route(namespace, host, port) {
                     t.virtual_service = Some(vs.metadata.name.clone());
                     self.tls_to(namespace, host, port, destination, &mut t);
@@ -866,7 +887,7 @@ impl<'a> Mesh<'a> {
                     self.leave_direct(namespace, host, port, &mut t);
                 }
             }
-            _ => self.no_match(false, &mut t),
+            _ => self.no_match(namespace, false, &mut t),
         }
         t
     }
@@ -1163,8 +1184,16 @@ impl<'a> Mesh<'a> {
     /// Nothing in the sidecar's config names the host on this port: the mesh policy decides.
     /// On an HTTP listener REGISTRY_ONLY answers 502 (block_all); elsewhere the connection goes
     /// to the BlackHoleCluster and is closed.
-    fn no_match(&self, on_http_listener: bool, t: &mut Traffic) {
-        match &self.registry_only {
+    fn no_match(&self, namespace: &str, on_http_listener: bool, t: &mut Traffic) {
+        let registry_only = match self
+            .sidecar_scopes
+            .get(namespace)
+            .and_then(|s| s.registry_only)
+        {
+            Some(own) => Ok(own),
+            None => self.registry_only.clone(),
+        };
+        match &registry_only {
             Ok(true) => {
                 t.via = Via::Blocked;
                 t.outcome = Outcome::Blackhole;
@@ -1294,7 +1323,7 @@ impl<'a> Mesh<'a> {
             return if service_here {
                 self.leave_direct(namespace, host, port, t)
             } else {
-                self.no_match(true, t)
+                self.no_match(namespace, true, t)
             };
         };
         t.virtual_service = Some(vs.metadata.name.clone());

@@ -72,6 +72,9 @@ pub struct MeshScope {
     pub root_sidecars: Known<Vec<Sidecar>>,
     /// The mesh config's defaults (ConfigMap istio-system/istio).
     pub defaults: Known<MeshDefaults>,
+    /// The namespace's and the root namespace's EnvoyFilters (not modelled: named where they
+    /// may change an answer).
+    pub envoy_filters: Known<Vec<EnvoyFilter>>,
 }
 
 impl Default for MeshScope {
@@ -81,6 +84,7 @@ impl Default for MeshScope {
             sidecars: Known::Yes(vec![]),
             root_sidecars: Known::Yes(vec![]),
             defaults: Known::Yes(MeshDefaults::default()),
+            envoy_filters: Known::Yes(vec![]),
         }
     }
 }

@@ -12,12 +12,14 @@ fn request_budgets_from_the_audit_log() {
         (vec!["allow", "httpbin.org"], 2),
         // Writes of a route also read what decides whether Istio honours it (istio-system's
         // Gateways, ServiceEntries, VirtualServices, DestinationRules, the namespace's
-        // DestinationRules, the mesh config, the gateway's Service).
-        (vec!["timeout", "httpbin.org", "0.5s"], 10),
-        (vec!["via-gateway", "httpbin.org"], 10),
+        // DestinationRules, the mesh config, the gateway's Service, the namespace's and the root
+        // namespace's Sidecars and EnvoyFilters).
+        (vec!["timeout", "httpbin.org", "0.5s"], 14),
+        (vec!["via-gateway", "httpbin.org"], 14),
         // status also reads what decides the gateway hop (istio-system's VirtualServices and
-        // DestinationRules) and TLS origination (the namespace's DestinationRules).
-        (vec!["status"], 9),
+        // DestinationRules), TLS origination (the namespace's DestinationRules) and the
+        // sidecars' scope (the namespace's and the root namespace's Sidecars and EnvoyFilters).
+        (vec!["status"], 13),
         // One delete-collection each for VirtualServices, ServiceEntries, DestinationRules.
         (vec!["cleanup"], 3),
     ] {

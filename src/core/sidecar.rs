@@ -1,0 +1,375 @@
+//! Which Sidecar decides what a namespace's workloads see, and what of it the traffic model
+//! follows. Pure.
+//!
+//! Istio picks, for a workload, the Sidecar in its namespace whose `workloadSelector` matches
+//! its labels, else the namespace's Sidecar without a selector, else the root namespace's
+//! without a selector, else its default scope (every service and VirtualService exported to
+//! the namespace) (PushContext.getSidecarScope). What the model follows today: a Sidecar that
+//! imports everything (`*/*`, or no egress) with or without its own `outboundTrafficPolicy`
+//! mode. Anything else (hosts narrowed to some namespaces or names, egress ports, an
+//! egressProxy, Sidecars for some workloads only, the mesh's default exportTo) makes the
+//! namespace's answers `unknown`, naming the object: an honest unknown, never a guess.
+
+use super::istio::{Sidecar, SidecarEgress};
+use super::view::{Known, MeshScope};
+
+/// What the model knows of the scope of a namespace's sidecars.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NamespaceScope {
+    /// `namespace/name` of the Sidecar that decides (None: Istio's default scope).
+    pub decided_by: Option<String>,
+    /// Its `outboundTrafficPolicy.mode`, overriding the mesh's: REGISTRY_ONLY (true) or
+    /// ALLOW_ANY (false).
+    pub registry_only: Option<bool>,
+    /// Why the model cannot answer for this namespace's sidecars.
+    pub unmodelled: Option<String>,
+}
+
+fn name_of(sidecar: &Sidecar) -> String {
+    format!(
+        "{}/{}",
+        sidecar.metadata.namespace.as_deref().unwrap_or_default(),
+        sidecar.metadata.name
+    )
+}
+
+/// Whether an egress section imports every host of every namespace, on every port, as Istio's
+/// default scope does.
+fn imports_everything(egress: &[SidecarEgress]) -> bool {
+    match egress {
+        [] => true,
+        [only] => {
+            only.port.is_none()
+                && only.bind.is_none()
+                && only.capture_mode.is_none()
+                && only.hosts.iter().any(|h| h == "*/*")
+                && !only.hosts.iter().any(|h| h.starts_with('~'))
+        }
+        _ => false,
+    }
+}
+
+/// The scope of the sidecars of `namespace`'s workloads (those no selecting Sidecar picks
+/// out, and every one of them when none does).
+pub fn scope_of(scope: &MeshScope, namespace: &str) -> NamespaceScope {
+    let mut out = NamespaceScope::default();
+    if let Known::Yes(defaults) = &scope.defaults {
+        for (field, value) in [
+            ("defaultServiceExportTo", &defaults.service_export_to),
+            (
+                "defaultVirtualServiceExportTo",
+                &defaults.virtual_service_export_to,
+            ),
+            (
+                "defaultDestinationRuleExportTo",
+                &defaults.destination_rule_export_to,
+            ),
+        ] {
+            if !value.is_empty() && value.iter().any(|v| v != "*") {
+                out.unmodelled = Some(format!(
+                    "the mesh config sets {field}: {value:?}, which status does not model yet"
+                ));
+                return out;
+            }
+        }
+    }
+    // EnvoyFilters patch the generated config: what they change is not modelled.
+    if let Known::Yes(filters) = &scope.envoy_filters {
+        let root = match &scope.defaults {
+            Known::Yes(d) => d.root_namespace.as_str(),
+            Known::Unknown(_) => super::view::DEFAULT_ROOT_NAMESPACE,
+        };
+        let applying: Vec<String> = filters
+            .iter()
+            .filter(|f| {
+                let ns = f.metadata.namespace.as_deref();
+                ns == Some(namespace) || (ns == Some(root) && f.spec.workload_selector.is_none())
+            })
+            .map(|f| {
+                format!(
+                    "{}/{}",
+                    f.metadata.namespace.as_deref().unwrap_or_default(),
+                    f.metadata.name
+                )
+            })
+            .collect();
+        if !applying.is_empty() {
+            out.unmodelled = Some(format!(
+                "EnvoyFilter {} may patch the sidecars' config here: status does not model EnvoyFilters",
+                applying.join(", ")
+            ));
+            return out;
+        }
+    }
+    let own: Vec<&Sidecar> = match &scope.sidecars {
+        Known::Yes(all) => all
+            .iter()
+            .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
+            .collect(),
+        Known::Unknown(why) => {
+            out.unmodelled = Some(format!("the namespace's Sidecars could not be read: {why}"));
+            return out;
+        }
+    };
+    if let Some(unreadable) = own.iter().find_map(|s| s.unreadable.clone()) {
+        out.unmodelled = Some(unreadable);
+        return out;
+    }
+    // A Sidecar for some workloads only: they may get other answers than the rest.
+    if let Some(selecting) = own.iter().find(|s| {
+        s.spec.workload_selector.is_some()
+            && (!imports_everything(&s.spec.egress) || s.spec.outbound_traffic_policy.is_some())
+    }) {
+        let labels: Vec<String> = selecting
+            .spec
+            .workload_selector
+            .iter()
+            .flat_map(|w| &w.labels)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.unmodelled = Some(format!(
+            "Sidecar {} scopes the workloads labelled {}: answers per workload are not modelled yet",
+            name_of(selecting),
+            labels.join(",")
+        ));
+        return out;
+    }
+    let unselective: Vec<&&Sidecar> = own
+        .iter()
+        .filter(|s| s.spec.workload_selector.is_none())
+        .collect();
+    let deciding: Option<&Sidecar> = match unselective.as_slice() {
+        [] => match &scope.root_sidecars {
+            // Unreadable root Sidecars are said under mesh.unknown.
+            Known::Yes(root) => {
+                let mut root: Vec<&Sidecar> = root
+                    .iter()
+                    .filter(|s| s.spec.workload_selector.is_none())
+                    .collect();
+                if root.len() > 1 {
+                    let names: Vec<String> = root.iter().map(|s| name_of(s)).collect();
+                    out.unmodelled = Some(format!(
+                        "several Sidecars without a workloadSelector in the root namespace ({}): Istio applies one of them",
+                        names.join(", ")
+                    ));
+                    return out;
+                }
+                root.pop()
+            }
+            Known::Unknown(_) => None,
+        },
+        [one] => Some(one),
+        several => {
+            let names: Vec<String> = several.iter().map(|s| name_of(s)).collect();
+            out.unmodelled = Some(format!(
+                "several Sidecars without a workloadSelector in {namespace} ({}): Istio applies one of them; keep one",
+                names.join(", ")
+            ));
+            return out;
+        }
+    };
+    let Some(sidecar) = deciding else {
+        return out;
+    };
+    out.decided_by = Some(name_of(sidecar));
+    if let Some(why) = &sidecar.unreadable {
+        out.unmodelled = Some(why.clone());
+        return out;
+    }
+    if !imports_everything(&sidecar.spec.egress) {
+        let hosts: Vec<&str> = sidecar
+            .spec
+            .egress
+            .iter()
+            .flat_map(|e| e.hosts.iter().map(String::as_str))
+            .collect();
+        out.unmodelled = Some(format!(
+            "Sidecar {} narrows what the namespace's sidecars see (egress hosts {}): status does not model that yet",
+            name_of(sidecar),
+            hosts.join(", ")
+        ));
+        return out;
+    }
+    if let Some(policy) = &sidecar.spec.outbound_traffic_policy {
+        if policy.egress_proxy.is_some() {
+            out.unmodelled = Some(format!(
+                "Sidecar {} sends unknown hosts to an egressProxy: status does not model that yet",
+                name_of(sidecar)
+            ));
+            return out;
+        }
+        out.registry_only = match policy.mode.as_deref() {
+            Some("REGISTRY_ONLY") => Some(true),
+            Some("ALLOW_ANY") | None => Some(false),
+            Some(other) => {
+                out.unmodelled = Some(format!(
+                    "Sidecar {} has outboundTrafficPolicy mode {other:?}, which Istio does not know",
+                    name_of(sidecar)
+                ));
+                return out;
+            }
+        };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::istio::typed;
+    use crate::core::view::MeshDefaults;
+    use serde_json::{Value, json};
+
+    fn sidecar(namespace: &str, name: &str, spec: Value) -> Sidecar {
+        typed(&json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "Sidecar",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": spec,
+        }))
+    }
+
+    fn scope(own: Vec<Sidecar>, root: Vec<Sidecar>) -> MeshScope {
+        MeshScope {
+            sidecars: Known::Yes(own),
+            root_sidecars: Known::Yes(root),
+            defaults: Known::Yes(MeshDefaults::default()),
+            envoy_filters: Known::Yes(vec![]),
+        }
+    }
+
+    #[test]
+    fn no_sidecar_is_istios_default_scope() {
+        assert_eq!(
+            scope_of(&scope(vec![], vec![]), "student1"),
+            NamespaceScope::default()
+        );
+    }
+
+    #[test]
+    fn the_namespaces_sidecar_overrides_the_mesh_policy() {
+        let allow_any = sidecar(
+            "student1",
+            "default",
+            json!({"outboundTrafficPolicy": {"mode": "ALLOW_ANY"}}),
+        );
+        let got = scope_of(&scope(vec![allow_any], vec![]), "student1");
+        assert_eq!(got.decided_by.as_deref(), Some("student1/default"));
+        assert_eq!(got.registry_only, Some(false));
+        assert_eq!(got.unmodelled, None);
+        // Another namespace's Sidecar is not this one's.
+        let theirs = sidecar(
+            "student2",
+            "default",
+            json!({"outboundTrafficPolicy": {"mode": "ALLOW_ANY"}}),
+        );
+        assert_eq!(
+            scope_of(&scope(vec![theirs], vec![]), "student1"),
+            NamespaceScope::default()
+        );
+    }
+
+    #[test]
+    fn the_root_namespaces_sidecar_is_the_default_and_the_namespaces_own_wins() {
+        let root = sidecar(
+            "istio-system",
+            "default",
+            json!({"outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}}),
+        );
+        let got = scope_of(&scope(vec![], vec![root.clone()]), "student1");
+        assert_eq!(got.decided_by.as_deref(), Some("istio-system/default"));
+        assert_eq!(got.registry_only, Some(true));
+        let own = sidecar("student1", "mine", json!({"egress": [{"hosts": ["*/*"]}]}));
+        let got = scope_of(&scope(vec![own], vec![root]), "student1");
+        assert_eq!(got.decided_by.as_deref(), Some("student1/mine"));
+        assert_eq!(got.registry_only, None);
+        assert_eq!(got.unmodelled, None);
+    }
+
+    #[test]
+    fn what_the_model_does_not_follow_is_named() {
+        let narrowed = sidecar(
+            "student1",
+            "default",
+            json!({"egress": [{"hosts": ["istio-system/*"]}]}),
+        );
+        let why = scope_of(&scope(vec![narrowed], vec![]), "student1")
+            .unmodelled
+            .unwrap();
+        assert!(
+            why.contains("student1/default") && why.contains("istio-system/*"),
+            "{why}"
+        );
+        let selecting = sidecar(
+            "student1",
+            "api",
+            json!({
+                "workloadSelector": {"labels": {"app": "sentences", "mode": "api"}},
+                "egress": [{"hosts": ["istio-system/*"]}]
+            }),
+        );
+        let everything = sidecar(
+            "student1",
+            "default",
+            json!({"egress": [{"hosts": ["*/*"]}]}),
+        );
+        let why = scope_of(&scope(vec![selecting, everything], vec![]), "student1")
+            .unmodelled
+            .unwrap();
+        assert!(
+            why.contains("student1/api") && why.contains("app=sentences,mode=api"),
+            "{why}"
+        );
+        let two = vec![
+            sidecar("student1", "a", json!({})),
+            sidecar("student1", "b", json!({})),
+        ];
+        let why = scope_of(&scope(two, vec![]), "student1")
+            .unmodelled
+            .unwrap();
+        assert!(why.contains("student1/a, student1/b"), "{why}");
+        let ported = sidecar(
+            "student1",
+            "default",
+            json!({"egress": [{"port": {"number": 80, "protocol": "HTTP", "name": "http"}, "hosts": ["*/*"]}]}),
+        );
+        assert!(
+            scope_of(&scope(vec![ported], vec![]), "student1")
+                .unmodelled
+                .is_some()
+        );
+        let proxy = sidecar(
+            "student1",
+            "default",
+            json!({"outboundTrafficPolicy": {"mode": "ALLOW_ANY", "egressProxy": {"host": "proxy.example.com"}}}),
+        );
+        assert!(
+            scope_of(&scope(vec![proxy], vec![]), "student1")
+                .unmodelled
+                .is_some()
+        );
+        let mut hidden = scope(vec![], vec![]);
+        hidden.defaults = Known::Yes(MeshDefaults {
+            service_export_to: vec![".".into()],
+            ..MeshDefaults::default()
+        });
+        let why = scope_of(&hidden, "student1").unmodelled.unwrap();
+        assert!(why.contains("defaultServiceExportTo"), "{why}");
+        let mut patched = scope(vec![], vec![]);
+        patched.envoy_filters = Known::Yes(vec![typed(&json!({
+            "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+            "metadata": {"name": "lua", "namespace": "student1"}, "spec": {},
+        }))]);
+        let why = scope_of(&patched, "student1").unmodelled.unwrap();
+        assert!(why.contains("EnvoyFilter student1/lua"), "{why}");
+        assert_eq!(scope_of(&patched, "student2").unmodelled, None);
+        let mut unreadable = scope(vec![], vec![]);
+        unreadable.sidecars = Known::Unknown("forbidden".into());
+        assert!(
+            scope_of(&unreadable, "student1")
+                .unmodelled
+                .unwrap()
+                .contains("forbidden")
+        );
+    }
+}
