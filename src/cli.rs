@@ -263,6 +263,12 @@ Examples:
 
     /// Show what is allowed, how it is routed, and what is wrong
     #[command(after_help = "\
+Reads the namespace's ServiceEntries, VirtualServices, DestinationRules, Sidecars and
+EnvoyFilters, istio-system's gateway objects, the root namespace's Sidecars and EnvoyFilters and
+the mesh config. What it cannot read is listed as unknown; a Sidecar that narrows what the
+namespace sees, a Sidecar for some workloads, or an EnvoyFilter makes the answers unknown,
+naming the object, rather than guessed.
+
 Examples:
   kubectl egress status
   kubectl egress status httpbin.org -o wide

@@ -53,7 +53,30 @@ fn mesh(test: &str) -> Option<Mesh> {
     // Every test starts from nothing the plugin made, whatever the one before left.
     for ns in ["student1", "student2"] {
         m.egress(ns, &["cleanup"]);
+        // What a test made by hand, should it have stopped before removing it.
+        m.kubectl(
+            &[
+                "delete",
+                "sidecars,envoyfilters",
+                "--all",
+                "-n",
+                ns,
+                "--wait=false",
+            ],
+            "",
+        );
     }
+    m.kubectl(
+        &[
+            "delete",
+            "serviceentry",
+            "central-api",
+            "-n",
+            "istio-system",
+            "--ignore-not-found",
+        ],
+        "",
+    );
     m.admin_ok(&["gateway", "httpbin.org"]);
     m.wait();
     Some(m)
@@ -187,7 +210,14 @@ impl Mesh {
     }
 
     fn status(&self, ns: &str) -> Value {
-        let out = self.egress(ns, &["status", "-o", "json"]);
+        self.status_of(ns, &[])
+    }
+
+    /// `status HOST... -o json` in NS (no host: every host status finds).
+    fn status_of(&self, ns: &str, hosts: &[&str]) -> Value {
+        let mut args = vec!["status", "-o", "json"];
+        args.extend_from_slice(hosts);
+        let out = self.egress(ns, &args);
         // status exits non-zero when it has findings that are errors; its JSON is there either way.
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -199,7 +229,12 @@ impl Mesh {
 
     /// Every `traffic` entry of `status` in NS against a real request; the disagreements.
     fn disagreements(&self, ns: &str, state: &str) -> Vec<String> {
-        let status = self.status(ns);
+        self.disagreements_of(ns, state, &[])
+    }
+
+    /// [`Mesh::disagreements`] for `status HOST...`: hosts named on the command line.
+    fn disagreements_of(&self, ns: &str, state: &str, hosts: &[&str]) -> Vec<String> {
+        let status = self.status_of(ns, hosts);
         let mut found = vec![];
         let mut compared = 0;
         for host in status["hosts"].as_array().into_iter().flatten() {
@@ -512,6 +547,109 @@ fn the_exercise_through_real_envoys() {
         gateway_log.contains("outbound|80||httpbin.org"),
         "the gateway's access log shows the hop: {gateway_log}"
     );
+    assert_none(found);
+}
+
+/// What status sees beyond the namespace's own objects, as the issue's table has it: a host
+/// named that nothing allows, an admin's ServiceEntry in istio-system exported everywhere, the
+/// namespace's Sidecar with ALLOW_ANY; and what it must not claim: a Sidecar that narrows the
+/// namespace's hosts, an EnvoyFilter (status says unknown, naming them; the real answer is
+/// printed). Each compared with a real request.
+#[test]
+fn what_the_namespace_sees_beyond_its_own_objects() {
+    let Some(m) = mesh("what_the_namespace_sees_beyond_its_own_objects") else {
+        return;
+    };
+    let apply = |yaml: &str| {
+        let out = m.kubectl(&["apply", "-f", "-"], yaml);
+        succeeded("kubectl apply", &out);
+        m.wait();
+    };
+    let delete = |what: &[&str]| {
+        let mut args = vec!["delete", "--ignore-not-found", "--wait=false"];
+        args.extend_from_slice(what);
+        m.kubectl_ok(&args);
+        m.wait();
+    };
+    let mut found = vec![];
+    // Nothing allows httpbin.org: status names it when asked, and says 502.
+    let named = m.status_of("student1", &["httpbin.org"]);
+    assert_eq!(
+        named["hosts"][0]["traffic"][0]["outcome"], "blackhole",
+        "{named}"
+    );
+    found.extend(m.disagreements_of("student1", "named, nothing allowed", &["httpbin.org"]));
+
+    // An admin's ServiceEntry in istio-system with no exportTo: every namespace's.
+    apply(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: central-api, namespace: istio-system}\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS\n",
+    );
+    let central = m.status_of("student1", &["api.example.com"]);
+    assert_eq!(
+        central["hosts"][0]["traffic"][0]["outcome"], "egress",
+        "{central}"
+    );
+    found.extend(m.disagreements_of(
+        "student1",
+        "istio-system's ServiceEntry",
+        &["api.example.com"],
+    ));
+    delete(&["serviceentry", "-n", "istio-system", "central-api"]);
+
+    // The namespace's Sidecar lets unknown hosts pass, whatever the mesh says.
+    let sidecar = |spec: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {{name: default, namespace: student1}}\nspec: {spec}\n"
+        )
+    };
+    apply(&sidecar("{outboundTrafficPolicy: {mode: ALLOW_ANY}}"));
+    let open = m.status_of("student1", &["httpbin.org"]);
+    assert_eq!(open["hosts"][0]["sidecar"], "student1/default", "{open}");
+    assert_eq!(
+        open["hosts"][0]["traffic"][0]["via"], "passthrough",
+        "{open}"
+    );
+    found.extend(m.disagreements_of("student1", "Sidecar ALLOW_ANY", &["httpbin.org"]));
+
+    // A Sidecar that imports istio-system's hosts only: allow writes what the sidecar never
+    // sees. status does not model that yet, and says so rather than claim 200.
+    apply(&sidecar("{egress: [{hosts: [istio-system/*]}]}"));
+    m.ok("student1", &["allow", "httpbin.org"]);
+    m.wait();
+    let narrowed = m.status("student1");
+    let t = &narrowed["hosts"][0]["traffic"][0];
+    assert_eq!(t["outcome"], "unknown", "{narrowed}");
+    assert!(
+        t["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Sidecar student1/default"),
+        "{t}"
+    );
+    let real = m.request("student1", "http://httpbin.org/get");
+    eprintln!(
+        "  narrowed Sidecar: status unknown; the real request got {}",
+        real.code
+    );
+    assert_eq!(real.code, 502, "the Sidecar hides httpbin.org: {real:?}");
+    delete(&["sidecar", "-n", "student1", "default"]);
+
+    // An EnvoyFilter in the namespace: named, and unknown.
+    apply(
+        "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: nothing-yet, namespace: student1}\nspec:\n  workloadSelector: {labels: {app: no-such-app}}\n",
+    );
+    let patched = m.status("student1");
+    let t = &patched["hosts"][0]["traffic"][0];
+    assert_eq!(t["outcome"], "unknown", "{patched}");
+    assert!(
+        t["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("EnvoyFilter student1/nothing-yet"),
+        "{t}"
+    );
+    delete(&["envoyfilter", "-n", "student1", "nothing-yet"]);
+    m.ok("student1", &["cleanup"]);
     assert_none(found);
 }
 
