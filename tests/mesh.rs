@@ -584,16 +584,22 @@ fn what_the_namespace_sees_beyond_its_own_objects() {
     apply(
         "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: central-api, namespace: istio-system}\nspec:\n  hosts: [api.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS\n",
     );
-    let central = m.status_of("student1", &["api.example.com"]);
+    let central = m.status("student1");
+    let row = &central["hosts"][0];
     assert_eq!(
-        central["hosts"][0]["traffic"][0]["outcome"], "egress",
+        (
+            &row["host"],
+            &row["allowedBy"],
+            &row["traffic"][0]["outcome"]
+        ),
+        (
+            &json!("api.example.com"),
+            &json!("istio-system/central-api (exported to all)"),
+            &json!("egress")
+        ),
         "{central}"
     );
-    found.extend(m.disagreements_of(
-        "student1",
-        "istio-system's ServiceEntry",
-        &["api.example.com"],
-    ));
+    found.extend(m.disagreements("student1", "istio-system's ServiceEntry"));
     delete(&["serviceentry", "-n", "istio-system", "central-api"]);
 
     // The namespace's Sidecar lets unknown hosts pass, whatever the mesh says.

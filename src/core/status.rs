@@ -55,6 +55,10 @@ pub struct HostReport {
     /// root namespace's); absent under Istio's default scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sidecar: Option<String>,
+    /// A host the namespace has no object for: the other namespace's ServiceEntry exported to it
+    /// that allows it, `istio-system/central-api (exported to all)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -157,6 +161,27 @@ pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[Str
                 .or_default();
         }
     }
+    // Hosts an admin's ServiceEntry in istio-system exports to the namespace: allowed there too.
+    let mut foreign: BTreeMap<(String, String), &ServiceEntry> = BTreeMap::new();
+    if let (Some(ns), Known::Yes(theirs)) = (namespace, &view.gateway_service_entries)
+        && ns != GATEWAY_NAMESPACE
+    {
+        let mut exported: Vec<&ServiceEntry> = theirs
+            .iter()
+            .filter(|se| se.metadata.namespace.as_deref() != Some(ns))
+            .filter(|se| se.unreadable.is_none() && traffic::exported_to(se, ns))
+            .collect();
+        exported.sort_by_key(|se| traffic::precedence(se, ns));
+        for se in exported {
+            for host in &se.spec.hosts {
+                let key = (ns.to_string(), host.clone());
+                if !hosts.contains_key(&key) || foreign.contains_key(&key) {
+                    foreign.entry(key.clone()).or_insert(se);
+                    hosts.entry(key).or_default();
+                }
+            }
+        }
+    }
     let mut named = std::collections::BTreeSet::new();
     if let Some(ns) = namespace {
         for host in only_hosts {
@@ -184,8 +209,12 @@ pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[Str
             ses.sort_by_key(|se| traffic::precedence(se, &namespace));
             // The one Istio applies first: its own order, not the names'.
             vss.sort_by_key(|vs| traffic::precedence(vs, &namespace));
-            let only_named = named.contains(&(namespace.clone(), host.clone()));
+            let key = (namespace.clone(), host.clone());
+            let only_named = named.contains(&key);
             let sidecar = scopes.get(&namespace).and_then(|s| s.decided_by.clone());
+            if let Some(theirs) = foreign.get(&key) {
+                return allowed_elsewhere(&model, namespace, host, theirs, sidecar);
+            }
             let mut report = host_report(
                 view,
                 &mesh,
@@ -433,6 +462,58 @@ fn host_report(
         traffic,
         gateway,
         sidecar: None,
+        allowed_by: None,
+    }
+}
+
+/// A host the namespace has no object for, allowed there by another namespace's ServiceEntry
+/// exported to it (an admin's in istio-system): where its requests go, and who allows it. Its
+/// findings are that object's namespace's to see.
+fn allowed_elsewhere(
+    model: &Mesh,
+    namespace: String,
+    host: String,
+    theirs: &ServiceEntry,
+    sidecar: Option<String>,
+) -> HostReport {
+    let traffic = model.traffic(
+        &namespace,
+        &host,
+        &traffic::ports_that_matter(Some(theirs), &[]),
+    );
+    let export =
+        if theirs.spec.export_to.is_empty() || theirs.spec.export_to.iter().any(|e| e == "*") {
+            "exported to all".to_string()
+        } else {
+            format!("exported to {}", theirs.spec.export_to.join(","))
+        };
+    let route = route_summary(&traffic, &RouteSettings::default(), false);
+    let path = traffic
+        .iter()
+        .map(|t| traffic::describe(&host, t))
+        .collect::<Vec<_>>()
+        .join("; ");
+    HostReport {
+        namespace,
+        host,
+        service_entry: None,
+        virtual_services: vec![],
+        ports: theirs.spec.ports.clone(),
+        resolution: theirs.spec.resolution.clone(),
+        export_to: theirs.spec.export_to.clone(),
+        timeout: None,
+        route,
+        managed: false,
+        path,
+        findings: vec![],
+        traffic,
+        gateway: vec![],
+        sidecar,
+        allowed_by: Some(format!(
+            "{}/{} ({export})",
+            theirs.metadata.namespace.as_deref().unwrap_or_default(),
+            theirs.metadata.name
+        )),
     }
 }
 
@@ -555,7 +636,16 @@ fn row(h: &HostReport, shown: Columns) -> Vec<String> {
         or_dash(codes.join(",")),
     ]);
     if shown.wide {
-        row.push(or_dash(h.service_entry.clone().unwrap_or_default()));
+        let allowed_by = h
+            .allowed_by
+            .as_deref()
+            .and_then(|by| by.split(' ').next())
+            .unwrap_or_default();
+        row.push(or_dash(
+            h.service_entry
+                .clone()
+                .unwrap_or_else(|| allowed_by.to_string()),
+        ));
         row.push(or_dash(h.virtual_services.join(",")));
     }
     row
@@ -568,6 +658,12 @@ fn host_details(h: &HostReport, shown: Columns) -> String {
         out.push_str(&format!("{}/{}\n", h.namespace, h.host));
     } else {
         out.push_str(&format!("{}\n", h.host));
+    }
+    if let Some(by) = &h.allowed_by {
+        out.push_str(&format!("  allowed by {by}\n"));
+    }
+    if let Some(sidecar) = &h.sidecar {
+        out.push_str(&format!("  scoped by Sidecar {sidecar}\n"));
     }
     for t in &h.traffic {
         out.push_str(&format!("  {}\n", traffic::describe(&h.host, t)));
@@ -1080,6 +1176,42 @@ mod tests {
             t.reason.as_deref().unwrap().contains("Sidecar s1/default"),
             "{t:?}"
         );
+    }
+
+    /// An admin's ServiceEntry in istio-system exported to every namespace allows its host in
+    /// each: the namespace's status lists it, saying who allows it; one exported only to its own
+    /// namespace (the course's) is not listed.
+    #[test]
+    fn a_host_istio_system_exports_is_the_namespaces_too() {
+        let mut v = view();
+        let host = Host::parse("api.example.com").unwrap();
+        let mut central =
+            plan::service_entry(&target(GATEWAY_NAMESPACE), &host, &AllowOptions::default());
+        central.metadata.name = "central-api".into();
+        central.spec.export_to = vec![];
+        let mut private = plan::service_entry(
+            &target(GATEWAY_NAMESPACE),
+            &Host::parse("httpbin.org").unwrap(),
+            &AllowOptions::default(),
+        );
+        private.spec.export_to = vec![".".into()];
+        v.gateway_service_entries = Known::Yes(vec![central, private]);
+        let report = analyse_in(&v, Some("s1"), &[]);
+        assert_eq!(report.hosts.len(), 1, "{:?}", report.hosts);
+        let row = &report.hosts[0];
+        assert_eq!(
+            (row.host.as_str(), row.allowed_by.as_deref(), row.managed),
+            (
+                "api.example.com",
+                Some("istio-system/central-api (exported to all)"),
+                false
+            )
+        );
+        let http = traffic_of(&report, "api.example.com", 80);
+        assert_eq!((http.via, http.outcome), (Via::Direct, Outcome::Egress));
+        assert!(table(&report, Columns::default()).contains("allowed by istio-system/central-api"));
+        // Without a namespace to answer for (-A), istio-system's own rows say it.
+        assert!(analyse(&v, &[]).hosts.is_empty());
     }
 
     /// The endpoints of a STATIC ServiceEntry take a port's targetPort, as DNS ones do.
