@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::api::{ENVOY_FILTERS, IstioApi, SIDECARS};
 use crate::core::istio::{
-    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, EnvoyFilter, EnvoyFilterSpec, Kind, ServiceEntry,
-    SidecarSpec, VirtualService,
+    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, EnvoyFilterSpec, Kind, ServiceEntry, SidecarSpec,
+    VirtualService,
 };
 use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
 use crate::core::traffic::{KubeService, service_port_protocol};
@@ -123,38 +123,28 @@ async fn read_scope(
                 .await,
         ),
     };
-    let envoy_filters = read_envoy_filters(api, namespace, &root).await;
+    let envoy_filters = known(
+        api.list_read_only::<EnvoyFilterSpec>(&ENVOY_FILTERS, namespace)
+            .await,
+    );
+    let root_envoy_filters = match (&envoy_filters, namespace) {
+        (Known::Yes(all), ns) if ns.is_none() || ns == Some(root.as_str()) => Known::Yes(
+            all.iter()
+                .filter(|f| f.metadata.namespace.as_deref() == Some(root.as_str()))
+                .cloned()
+                .collect(),
+        ),
+        _ => known(
+            api.list_read_only::<EnvoyFilterSpec>(&ENVOY_FILTERS, Some(&root))
+                .await,
+        ),
+    };
     MeshScope {
         sidecars,
         root_sidecars,
         defaults,
         envoy_filters,
-    }
-}
-
-/// The EnvoyFilters that may patch the namespace's proxies: its own and the root namespace's.
-async fn read_envoy_filters(
-    api: &IstioApi<'_>,
-    namespace: Option<&str>,
-    root: &str,
-) -> Known<Vec<EnvoyFilter>> {
-    let own = known(
-        api.list_read_only::<EnvoyFilterSpec>(&ENVOY_FILTERS, namespace)
-            .await,
-    );
-    if namespace.is_none() || namespace == Some(root) {
-        return own;
-    }
-    let root = known(
-        api.list_read_only::<EnvoyFilterSpec>(&ENVOY_FILTERS, Some(root))
-            .await,
-    );
-    match (own, root) {
-        (Known::Yes(mut own), Known::Yes(root)) => {
-            own.extend(root);
-            Known::Yes(own)
-        }
-        (Known::Unknown(why), _) | (_, Known::Unknown(why)) => Known::Unknown(why),
+        root_envoy_filters,
     }
 }
 

@@ -74,17 +74,23 @@ pub fn scope_of(scope: &MeshScope, namespace: &str) -> NamespaceScope {
         }
     }
     // EnvoyFilters patch the generated config: what they change is not modelled.
-    if let Known::Yes(filters) = &scope.envoy_filters {
-        let root = match &scope.defaults {
-            Known::Yes(d) => d.root_namespace.as_str(),
-            Known::Unknown(_) => super::view::DEFAULT_ROOT_NAMESPACE,
+    if let Known::Unknown(why) = &scope.envoy_filters {
+        out.unmodelled = Some(format!(
+            "the namespace's EnvoyFilters could not be read: {why}"
+        ));
+        return out;
+    }
+    {
+        let listed = |k: &'_ Known<Vec<super::istio::EnvoyFilter>>| match k {
+            Known::Yes(l) => l.clone(),
+            Known::Unknown(_) => vec![],
         };
-        let applying: Vec<String> = filters
+        let own = listed(&scope.envoy_filters);
+        let root = listed(&scope.root_envoy_filters);
+        let applying: Vec<String> = own
             .iter()
-            .filter(|f| {
-                let ns = f.metadata.namespace.as_deref();
-                ns == Some(namespace) || (ns == Some(root) && f.spec.workload_selector.is_none())
-            })
+            .filter(|f| f.metadata.namespace.as_deref() == Some(namespace))
+            .chain(root.iter().filter(|f| f.spec.workload_selector.is_none()))
             .map(|f| {
                 format!(
                     "{}/{}",
@@ -235,6 +241,7 @@ mod tests {
             root_sidecars: Known::Yes(root),
             defaults: Known::Yes(MeshDefaults::default()),
             envoy_filters: Known::Yes(vec![]),
+            root_envoy_filters: Known::Yes(vec![]),
         }
     }
 

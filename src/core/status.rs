@@ -350,9 +350,9 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
             "the root namespace's Sidecars: {why}: a namespace without a Sidecar of its own is answered as if it had none there"
         ));
     }
-    if let Known::Unknown(why) = &view.scope.envoy_filters {
+    if let Known::Unknown(why) = &view.scope.root_envoy_filters {
         unknown.push(format!(
-            "EnvoyFilters: {why}: answers assume none patches the proxies"
+            "the root namespace's EnvoyFilters: {why}: answers assume none of them patches the proxies"
         ));
     }
     for why in unreadable(view) {

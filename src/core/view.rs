@@ -72,9 +72,11 @@ pub struct MeshScope {
     pub root_sidecars: Known<Vec<Sidecar>>,
     /// The mesh config's defaults (ConfigMap istio-system/istio).
     pub defaults: Known<MeshDefaults>,
-    /// The namespace's and the root namespace's EnvoyFilters (not modelled: named where they
-    /// may change an answer).
+    /// The namespace's EnvoyFilters (every namespace's, with -A) (not modelled: named where
+    /// they may change an answer).
     pub envoy_filters: Known<Vec<EnvoyFilter>>,
+    /// The root namespace's EnvoyFilters: one without a selector patches every proxy.
+    pub root_envoy_filters: Known<Vec<EnvoyFilter>>,
 }
 
 impl Default for MeshScope {
@@ -85,6 +87,7 @@ impl Default for MeshScope {
             root_sidecars: Known::Yes(vec![]),
             defaults: Known::Yes(MeshDefaults::default()),
             envoy_filters: Known::Yes(vec![]),
+            root_envoy_filters: Known::Yes(vec![]),
         }
     }
 }
