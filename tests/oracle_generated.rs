@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use kubectl_egress::core::istio::DEFAULT_EGRESS_GATEWAY_HOST;
 use kubectl_egress::core::status::{ClusterView, GATEWAY_NAMESPACE, Known, analyse};
 use kubectl_egress::core::traffic::KubeService;
+use kubectl_egress::core::view::MeshScope;
 use serde_json::{Value, json};
 
 #[path = "support/rng.rs"]
@@ -31,6 +32,8 @@ struct State {
     service_entries: Vec<Value>,
     virtual_services: Vec<Value>,
     destination_rules: Vec<Value>,
+    /// A Sidecar of the namespace or of the root namespace, of the shapes status follows.
+    sidecars: Vec<Value>,
     registry_only: bool,
 }
 
@@ -58,8 +61,45 @@ fn generate(rng: &mut Rng) -> State {
         service_entries,
         virtual_services,
         destination_rules,
+        sidecars: sidecars(rng),
         registry_only: rng.chance(80),
     }
+}
+
+/// Now and then a Sidecar without a selector, in the namespace or in the root namespace (the
+/// default for every namespace without one), importing everything (`*/*`, or no egress), with
+/// or without an outboundTrafficPolicy of its own: the shapes status follows.
+fn sidecars(rng: &mut Rng) -> Vec<Value> {
+    if !rng.chance(35) {
+        return vec![];
+    }
+    let namespace = if rng.chance(50) {
+        NS
+    } else {
+        GATEWAY_NAMESPACE
+    };
+    let mut spec = json!({});
+    if rng.chance(50) {
+        spec["egress"] = json!([{"hosts": ["*/*"]}]);
+    }
+    if rng.chance(70) {
+        let mode = if rng.chance(50) {
+            "ALLOW_ANY"
+        } else {
+            "REGISTRY_ONLY"
+        };
+        spec["outboundTrafficPolicy"] = json!({"mode": mode});
+    }
+    // An empty Sidecar is refused by Istio's validation ("empty configuration provided").
+    if spec == json!({}) {
+        spec["egress"] = json!([{"hosts": ["*/*"]}]);
+    }
+    vec![json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Sidecar",
+        "metadata": meta("default", namespace, 5, false),
+        "spec": spec,
+    })]
 }
 
 /// Creation times, each handed out once in random order (which object is older matters to
@@ -418,7 +458,25 @@ fn view(state: &State) -> ClusterView {
             }
             .into(),
         )),
-        scope: Default::default(),
+        scope: MeshScope {
+            sidecars: Known::Yes(typed(
+                &state
+                    .sidecars
+                    .iter()
+                    .filter(|s| s["metadata"]["namespace"] == NS)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )),
+            root_sidecars: Known::Yes(typed(
+                &state
+                    .sidecars
+                    .iter()
+                    .filter(|s| s["metadata"]["namespace"] == GATEWAY_NAMESPACE)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )),
+            ..MeshScope::default()
+        },
     }
 }
 
@@ -497,6 +555,7 @@ fn case_of(i: usize, state: &State) -> (oracle::Case, Vec<Expected>) {
     istio.extend(state.service_entries.iter().cloned());
     istio.extend(state.virtual_services.iter().cloned());
     istio.extend(state.destination_rules.iter().cloned());
+    istio.extend(state.sidecars.iter().cloned());
     let mesh = format!(
         "outboundTrafficPolicy:\n  mode: {}\n",
         if state.registry_only {
