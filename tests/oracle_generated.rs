@@ -423,6 +423,14 @@ fn of_kind(values: &[Value], kind: &str) -> Vec<Value> {
         .collect()
 }
 
+fn in_namespace(objects: &[Value], namespace: &str) -> Vec<Value> {
+    objects
+        .iter()
+        .filter(|o| o["metadata"]["namespace"] == namespace)
+        .cloned()
+        .collect()
+}
+
 fn view(state: &State) -> ClusterView {
     let admin = &state.istio_admin;
     ClusterView {
@@ -459,22 +467,8 @@ fn view(state: &State) -> ClusterView {
             .into(),
         )),
         scope: MeshScope {
-            sidecars: Known::Yes(typed(
-                &state
-                    .sidecars
-                    .iter()
-                    .filter(|s| s["metadata"]["namespace"] == NS)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )),
-            root_sidecars: Known::Yes(typed(
-                &state
-                    .sidecars
-                    .iter()
-                    .filter(|s| s["metadata"]["namespace"] == GATEWAY_NAMESPACE)
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )),
+            sidecars: Known::Yes(typed(&in_namespace(&state.sidecars, NS))),
+            root_sidecars: Known::Yes(typed(&in_namespace(&state.sidecars, GATEWAY_NAMESPACE))),
             ..MeshScope::default()
         },
     }

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use serde_json::Value;
 
-use super::api::{ENVOY_FILTERS, IstioApi, SIDECARS};
+use super::api::{ENVOY_FILTERS, IstioApi, ReadOnlyKind, SIDECARS};
 use crate::core::istio::{
-    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, EnvoyFilterSpec, Kind, ServiceEntry, SidecarSpec,
-    VirtualService,
+    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, EnvoyFilterSpec, Kind, Object, ServiceEntry,
+    SidecarSpec, VirtualService,
 };
 use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
 use crate::core::traffic::{KubeService, service_port_protocol};
@@ -95,7 +95,7 @@ pub async fn read_view(
     }
 }
 
-/// The Sidecars that may apply to the namespace's workloads: its own (every namespace's with
+/// What scopes the namespace's sidecars: its Sidecars and EnvoyFilters (every namespace's with
 /// -A) and the root namespace's, with the mesh config's defaults.
 async fn read_scope(
     api: &IstioApi<'_>,
@@ -106,39 +106,10 @@ async fn read_scope(
         Known::Yes(d) => d.root_namespace.clone(),
         Known::Unknown(_) => DEFAULT_ROOT_NAMESPACE.to_string(),
     };
-    let sidecars = known(
-        api.list_read_only::<SidecarSpec>(&SIDECARS, namespace)
-            .await,
-    );
-    let root_sidecars = match (&sidecars, namespace) {
-        // Already listed: all namespaces, or the root namespace itself.
-        (Known::Yes(all), ns) if ns.is_none() || ns == Some(root.as_str()) => Known::Yes(
-            all.iter()
-                .filter(|s| s.metadata.namespace.as_deref() == Some(root.as_str()))
-                .cloned()
-                .collect(),
-        ),
-        _ => known(
-            api.list_read_only::<SidecarSpec>(&SIDECARS, Some(&root))
-                .await,
-        ),
-    };
-    let envoy_filters = known(
-        api.list_read_only::<EnvoyFilterSpec>(&ENVOY_FILTERS, namespace)
-            .await,
-    );
-    let root_envoy_filters = match (&envoy_filters, namespace) {
-        (Known::Yes(all), ns) if ns.is_none() || ns == Some(root.as_str()) => Known::Yes(
-            all.iter()
-                .filter(|f| f.metadata.namespace.as_deref() == Some(root.as_str()))
-                .cloned()
-                .collect(),
-        ),
-        _ => known(
-            api.list_read_only::<EnvoyFilterSpec>(&ENVOY_FILTERS, Some(&root))
-                .await,
-        ),
-    };
+    let (sidecars, root_sidecars) =
+        own_and_root::<SidecarSpec>(api, &SIDECARS, namespace, &root).await;
+    let (envoy_filters, root_envoy_filters) =
+        own_and_root::<EnvoyFilterSpec>(api, &ENVOY_FILTERS, namespace, &root).await;
     MeshScope {
         sidecars,
         root_sidecars,
@@ -146,6 +117,27 @@ async fn read_scope(
         envoy_filters,
         root_envoy_filters,
     }
+}
+
+/// One kind's objects in the namespace (every namespace's with -A) and in the root namespace:
+/// the second from the first list when that covered the root namespace, else one more list.
+async fn own_and_root<S: serde::de::DeserializeOwned + Default + Clone>(
+    api: &IstioApi<'_>,
+    kind: &ReadOnlyKind,
+    namespace: Option<&str>,
+    root: &str,
+) -> (Known<Vec<Object<S>>>, Known<Vec<Object<S>>>) {
+    let own = known(api.list_read_only::<S>(kind, namespace).await);
+    let root_objects = match (&own, namespace) {
+        (Known::Yes(all), ns) if ns.is_none() || ns == Some(root) => Known::Yes(
+            all.iter()
+                .filter(|o| o.metadata.namespace.as_deref() == Some(root))
+                .cloned()
+                .collect(),
+        ),
+        _ => known(api.list_read_only::<S>(kind, Some(root)).await),
+    };
+    (own, root_objects)
 }
 
 /// The namespace's own DestinationRules (TLS origination); with -A, every namespace's but
