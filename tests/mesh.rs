@@ -571,6 +571,15 @@ fn what_the_namespace_sees_beyond_its_own_objects() {
         m.kubectl_ok(&args);
         m.wait();
     };
+    // status declines the first host's first port, naming the object it does not model.
+    let unknown_naming = |status: &Value, object: &str| {
+        let t = &status["hosts"][0]["traffic"][0];
+        assert_eq!(t["outcome"], "unknown", "{status}");
+        assert!(
+            t["reason"].as_str().unwrap_or_default().contains(object),
+            "{t}"
+        );
+    };
     let mut found = vec![];
     // Nothing allows httpbin.org: status names it when asked, and says 502.
     let named = m.status_of("student1", &["httpbin.org"]);
@@ -622,16 +631,7 @@ fn what_the_namespace_sees_beyond_its_own_objects() {
     apply(&sidecar("{egress: [{hosts: [istio-system/*]}]}"));
     m.ok("student1", &["allow", "httpbin.org"]);
     m.wait();
-    let narrowed = m.status("student1");
-    let t = &narrowed["hosts"][0]["traffic"][0];
-    assert_eq!(t["outcome"], "unknown", "{narrowed}");
-    assert!(
-        t["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Sidecar student1/default"),
-        "{t}"
-    );
+    unknown_naming(&m.status("student1"), "Sidecar student1/default");
     let real = m.request("student1", "http://httpbin.org/get");
     eprintln!(
         "  narrowed Sidecar: status unknown; the real request got {}",
@@ -644,16 +644,7 @@ fn what_the_namespace_sees_beyond_its_own_objects() {
     apply(
         "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: nothing-yet, namespace: student1}\nspec:\n  workloadSelector: {labels: {app: no-such-app}}\n",
     );
-    let patched = m.status("student1");
-    let t = &patched["hosts"][0]["traffic"][0];
-    assert_eq!(t["outcome"], "unknown", "{patched}");
-    assert!(
-        t["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("EnvoyFilter student1/nothing-yet"),
-        "{t}"
-    );
+    unknown_naming(&m.status("student1"), "EnvoyFilter student1/nothing-yet");
     delete(&["envoyfilter", "-n", "student1", "nothing-yet"]);
     m.ok("student1", &["cleanup"]);
     assert_none(found);

@@ -453,7 +453,6 @@ fn view(state: &State) -> ClusterView {
                         ("istio".into(), "egressgateway".into()),
                     ]),
                     ports: vec![(80, "HTTP2".into()), (443, "HTTPS".into())],
-                    export_to: vec![],
                 })),
             ),
             (MISSING_GATEWAY.to_string(), Known::Yes(None)),

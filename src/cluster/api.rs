@@ -239,25 +239,17 @@ impl<'a> IstioApi<'a> {
                 plural: kind.plural.into(),
             };
             let api = self.api_with(&resource, namespace);
-            let mut params = ListParams::default().limit(PAGE);
-            let mut items = vec![];
-            let mut page = match self.send(api.list(&params)).await {
+            let params = ListParams::default().limit(PAGE);
+            let page = match self.send(api.list(&params)).await {
                 Ok(page) => page,
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(self.describe(e, doing())),
             };
-            loop {
-                let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-                for item in std::mem::take(&mut page.items) {
-                    items.push(crate::core::istio::typed(&to_value(item)));
-                }
-                let Some(token) = next else { break };
-                params = params.continue_token(&token);
-                page = self
-                    .send(api.list(&params))
-                    .await
-                    .map_err(|e| self.describe(e, doing()))?;
-            }
+            let mut items = vec![];
+            self.each_of_pages(&api, params, page, doing, |item| {
+                items.push(crate::core::istio::typed(&item))
+            })
+            .await?;
             return Ok(items);
         }
         Ok(vec![])
@@ -273,7 +265,7 @@ impl<'a> IstioApi<'a> {
         kind: Kind,
         namespace: Option<&str>,
         selector: Option<&str>,
-        mut each: impl FnMut(Value),
+        each: impl FnMut(Value),
     ) -> Result<String> {
         let mut params = ListParams::default().limit(PAGE);
         if let Some(s) = selector {
@@ -298,11 +290,32 @@ impl<'a> IstioApi<'a> {
                 Err(e) => return Err(self.describe(e, doing())),
             }
         }
-        let Some((version, mut page)) = version else {
+        let Some((version, page)) = version else {
             return Err(self.not_served(kind));
         };
         self.version.set(Some(version));
         let resource_version = page.metadata.resource_version.clone().unwrap_or_default();
+        let api = self.api(kind, version, namespace);
+        let count = self.each_of_pages(&api, params, page, doing, each).await?;
+        match namespace {
+            Some(ns) if count == 0 => self.check_namespace(ns).await?,
+            // Objects in it: the namespace exists, no later empty list need ask.
+            Some(ns) => self.namespace_exists(ns),
+            None => {}
+        }
+        Ok(resource_version)
+    }
+
+    /// Hands each object of `page`, and of the pages that continue it, to `each` (as
+    /// [`IstioApi::list_each`] describes); how many there were.
+    async fn each_of_pages<'d>(
+        &self,
+        api: &Api<DynamicObject>,
+        mut params: ListParams,
+        mut page: kube::core::ObjectList<DynamicObject>,
+        doing: impl Fn() -> Doing<'d>,
+        mut each: impl FnMut(Value),
+    ) -> Result<usize> {
         let mut count = 0usize;
         loop {
             let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
@@ -313,17 +326,11 @@ impl<'a> IstioApi<'a> {
             let Some(token) = next else { break };
             params = params.continue_token(&token);
             page = self
-                .send(self.api(kind, version, namespace).list(&params))
+                .send(api.list(&params))
                 .await
                 .map_err(|e| self.describe(e, doing()))?;
         }
-        match namespace {
-            Some(ns) if count == 0 => self.check_namespace(ns).await?,
-            // Objects in it: the namespace exists, no later empty list need ask.
-            Some(ns) => self.namespace_exists(ns),
-            None => {}
-        }
-        Ok(resource_version)
+        Ok(count)
     }
 
     /// Empty lists check that their namespace exists (status, cleanup): a namespace that does

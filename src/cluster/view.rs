@@ -220,18 +220,6 @@ fn kube_service(service: &Service) -> KubeService {
                     .collect()
             })
             .unwrap_or_default(),
-        export_to: service
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("networking.istio.io/exportTo"))
-            .map(|e| {
-                e.split(',')
-                    .map(|ns| ns.trim().to_string())
-                    .filter(|ns| !ns.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default(),
     }
 }
 

@@ -10,7 +10,8 @@
 //! egressProxy, Sidecars for some workloads only, the mesh's default exportTo) makes the
 //! namespace's answers `unknown`, naming the object: an honest unknown, never a guess.
 
-use super::istio::{Sidecar, SidecarEgress};
+use super::istio::{EnvoyFilter, Object, Sidecar, SidecarEgress};
+use super::traffic::SidecarEffect;
 use super::view::{Known, MeshScope};
 
 /// What the model knows of the scope of a namespace's sidecars.
@@ -18,18 +19,27 @@ use super::view::{Known, MeshScope};
 pub struct NamespaceScope {
     /// `namespace/name` of the Sidecar that decides (None: Istio's default scope).
     pub decided_by: Option<String>,
-    /// Its `outboundTrafficPolicy.mode`, overriding the mesh's: REGISTRY_ONLY (true) or
-    /// ALLOW_ANY (false).
-    pub registry_only: Option<bool>,
-    /// Why the model cannot answer for this namespace's sidecars.
-    pub unmodelled: Option<String>,
+    /// What it changes for the traffic model.
+    pub effect: SidecarEffect,
 }
 
-fn name_of(sidecar: &Sidecar) -> String {
+impl NamespaceScope {
+    fn unmodelled(decided_by: Option<String>, why: String) -> NamespaceScope {
+        NamespaceScope {
+            decided_by,
+            effect: SidecarEffect {
+                registry_only: None,
+                unmodelled: Some(why),
+            },
+        }
+    }
+}
+
+fn name_of<S>(object: &Object<S>) -> String {
     format!(
         "{}/{}",
-        sidecar.metadata.namespace.as_deref().unwrap_or_default(),
-        sidecar.metadata.name
+        object.metadata.namespace.as_deref().unwrap_or_default(),
+        object.metadata.name
     )
 }
 
@@ -52,74 +62,91 @@ fn imports_everything(egress: &[SidecarEgress]) -> bool {
 /// The scope of the sidecars of `namespace`'s workloads (those no selecting Sidecar picks
 /// out, and every one of them when none does).
 pub fn scope_of(scope: &MeshScope, namespace: &str) -> NamespaceScope {
-    let mut out = NamespaceScope::default();
-    if let Known::Yes(defaults) = &scope.defaults {
-        for (field, value) in [
-            ("defaultServiceExportTo", &defaults.service_export_to),
-            (
-                "defaultVirtualServiceExportTo",
-                &defaults.virtual_service_export_to,
-            ),
-            (
-                "defaultDestinationRuleExportTo",
-                &defaults.destination_rule_export_to,
-            ),
-        ] {
-            if !value.is_empty() && value.iter().any(|v| v != "*") {
-                out.unmodelled = Some(format!(
-                    "the mesh config sets {field}: {value:?}, which status does not model yet"
-                ));
-                return out;
-            }
-        }
-    }
-    // EnvoyFilters patch the generated config: what they change is not modelled.
-    if let Known::Unknown(why) = &scope.envoy_filters {
-        out.unmodelled = Some(format!(
-            "the namespace's EnvoyFilters could not be read: {why}"
-        ));
-        return out;
-    }
+    if let Some(why) =
+        export_defaults_set(scope).or_else(|| envoy_filters_applying(scope, namespace))
     {
-        let listed = |k: &'_ Known<Vec<super::istio::EnvoyFilter>>| match k {
-            Known::Yes(l) => l.clone(),
-            Known::Unknown(_) => vec![],
-        };
-        let own = listed(&scope.envoy_filters);
-        let root = listed(&scope.root_envoy_filters);
-        let applying: Vec<String> = own
-            .iter()
-            .filter(|f| f.metadata.namespace.as_deref() == Some(namespace))
-            .chain(root.iter().filter(|f| f.spec.workload_selector.is_none()))
-            .map(|f| {
-                format!(
-                    "{}/{}",
-                    f.metadata.namespace.as_deref().unwrap_or_default(),
-                    f.metadata.name
-                )
-            })
-            .collect();
-        if !applying.is_empty() {
-            out.unmodelled = Some(format!(
-                "EnvoyFilter {} may patch the sidecars' config here: status does not model EnvoyFilters",
-                applying.join(", ")
-            ));
-            return out;
-        }
+        return NamespaceScope::unmodelled(None, why);
     }
+    match deciding_sidecar(scope, namespace) {
+        Err(why) => NamespaceScope::unmodelled(None, why),
+        Ok(None) => NamespaceScope::default(),
+        Ok(Some(sidecar)) => NamespaceScope {
+            decided_by: Some(name_of(sidecar)),
+            effect: effect_of(sidecar),
+        },
+    }
+}
+
+/// The mesh config's default exportTo, when it narrows what Istio's default scope sees.
+fn export_defaults_set(scope: &MeshScope) -> Option<String> {
+    let Known::Yes(defaults) = &scope.defaults else {
+        return None;
+    };
+    [
+        ("defaultServiceExportTo", &defaults.service_export_to),
+        (
+            "defaultVirtualServiceExportTo",
+            &defaults.virtual_service_export_to,
+        ),
+        (
+            "defaultDestinationRuleExportTo",
+            &defaults.destination_rule_export_to,
+        ),
+    ]
+    .into_iter()
+    .find(|(_, value)| value.iter().any(|v| v != "*"))
+    .map(|(field, value)| {
+        format!("the mesh config sets {field}: {value:?}, which status does not model yet")
+    })
+}
+
+/// The EnvoyFilters that patch the namespace's sidecars (its own, and the root namespace's
+/// without a selector): what they change is not modelled.
+fn envoy_filters_applying(scope: &MeshScope, namespace: &str) -> Option<String> {
+    let own = match &scope.envoy_filters {
+        Known::Yes(all) => all,
+        Known::Unknown(why) => {
+            return Some(format!(
+                "the namespace's EnvoyFilters could not be read: {why}"
+            ));
+        }
+    };
+    // Unreadable root EnvoyFilters are said under mesh.unknown.
+    let root: &[EnvoyFilter] = match &scope.root_envoy_filters {
+        Known::Yes(root) => root,
+        Known::Unknown(_) => &[],
+    };
+    let applying: Vec<String> = own
+        .iter()
+        .filter(|f| f.metadata.namespace.as_deref() == Some(namespace))
+        .chain(root.iter().filter(|f| f.spec.workload_selector.is_none()))
+        .map(name_of)
+        .collect();
+    (!applying.is_empty()).then(|| {
+        format!(
+            "EnvoyFilter {} may patch the sidecars' config here: status does not model EnvoyFilters",
+            applying.join(", ")
+        )
+    })
+}
+
+/// The Sidecar Istio applies to the namespace's workloads: its own without a selector, else the
+/// root namespace's; Err when the model cannot say (unreadable, or Sidecars for some workloads).
+fn deciding_sidecar<'s>(
+    scope: &'s MeshScope,
+    namespace: &str,
+) -> Result<Option<&'s Sidecar>, String> {
     let own: Vec<&Sidecar> = match &scope.sidecars {
         Known::Yes(all) => all
             .iter()
             .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
             .collect(),
         Known::Unknown(why) => {
-            out.unmodelled = Some(format!("the namespace's Sidecars could not be read: {why}"));
-            return out;
+            return Err(format!("the namespace's Sidecars could not be read: {why}"));
         }
     };
     if let Some(unreadable) = own.iter().find_map(|s| s.unreadable.clone()) {
-        out.unmodelled = Some(unreadable);
-        return out;
+        return Err(unreadable);
     }
     // A Sidecar for some workloads only: they may get other answers than the rest.
     if let Some(selecting) = own.iter().find(|s| {
@@ -133,54 +160,50 @@ pub fn scope_of(scope: &MeshScope, namespace: &str) -> NamespaceScope {
             .flat_map(|w| &w.labels)
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        out.unmodelled = Some(format!(
+        return Err(format!(
             "Sidecar {} scopes the workloads labelled {}: answers per workload are not modelled yet",
-            name_of(selecting),
+            name_of(*selecting),
             labels.join(",")
         ));
-        return out;
     }
-    let unselective: Vec<&&Sidecar> = own
-        .iter()
+    if let Some(sidecar) = without_selector(own, namespace)? {
+        return Ok(Some(sidecar));
+    }
+    match &scope.root_sidecars {
+        Known::Yes(root) => without_selector(root.iter().collect(), "the root namespace"),
+        // Unreadable root Sidecars are said under mesh.unknown.
+        Known::Unknown(_) => Ok(None),
+    }
+}
+
+/// The one Sidecar without a workloadSelector among `sidecars` (of one namespace, `place`).
+fn without_selector<'s>(
+    sidecars: Vec<&'s Sidecar>,
+    place: &str,
+) -> Result<Option<&'s Sidecar>, String> {
+    let mut unselective: Vec<&Sidecar> = sidecars
+        .into_iter()
         .filter(|s| s.spec.workload_selector.is_none())
         .collect();
-    let deciding: Option<&Sidecar> = match unselective.as_slice() {
-        [] => match &scope.root_sidecars {
-            // Unreadable root Sidecars are said under mesh.unknown.
-            Known::Yes(root) => {
-                let mut root: Vec<&Sidecar> = root
-                    .iter()
-                    .filter(|s| s.spec.workload_selector.is_none())
-                    .collect();
-                if root.len() > 1 {
-                    let names: Vec<String> = root.iter().map(|s| name_of(s)).collect();
-                    out.unmodelled = Some(format!(
-                        "several Sidecars without a workloadSelector in the root namespace ({}): Istio applies one of them",
-                        names.join(", ")
-                    ));
-                    return out;
-                }
-                root.pop()
-            }
-            Known::Unknown(_) => None,
-        },
-        [one] => Some(one),
-        several => {
-            let names: Vec<String> = several.iter().map(|s| name_of(s)).collect();
-            out.unmodelled = Some(format!(
-                "several Sidecars without a workloadSelector in {namespace} ({}): Istio applies one of them; keep one",
-                names.join(", ")
-            ));
-            return out;
-        }
+    if unselective.len() > 1 {
+        let names: Vec<String> = unselective.iter().map(|s| name_of(*s)).collect();
+        return Err(format!(
+            "several Sidecars without a workloadSelector in {place} ({}): Istio applies one of them; keep one",
+            names.join(", ")
+        ));
+    }
+    Ok(unselective.pop())
+}
+
+/// What the deciding Sidecar changes: its outboundTrafficPolicy mode, or why the model cannot
+/// follow it.
+fn effect_of(sidecar: &Sidecar) -> SidecarEffect {
+    let unmodelled = |why: String| SidecarEffect {
+        registry_only: None,
+        unmodelled: Some(why),
     };
-    let Some(sidecar) = deciding else {
-        return out;
-    };
-    out.decided_by = Some(name_of(sidecar));
     if let Some(why) = &sidecar.unreadable {
-        out.unmodelled = Some(why.clone());
-        return out;
+        return unmodelled(why.clone());
     }
     if !imports_everything(&sidecar.spec.egress) {
         let hosts: Vec<&str> = sidecar
@@ -189,34 +212,35 @@ pub fn scope_of(scope: &MeshScope, namespace: &str) -> NamespaceScope {
             .iter()
             .flat_map(|e| e.hosts.iter().map(String::as_str))
             .collect();
-        out.unmodelled = Some(format!(
+        return unmodelled(format!(
             "Sidecar {} narrows what the namespace's sidecars see (egress hosts {}): status does not model that yet",
             name_of(sidecar),
             hosts.join(", ")
         ));
-        return out;
     }
-    if let Some(policy) = &sidecar.spec.outbound_traffic_policy {
-        if policy.egress_proxy.is_some() {
-            out.unmodelled = Some(format!(
-                "Sidecar {} sends unknown hosts to an egressProxy: status does not model that yet",
-                name_of(sidecar)
-            ));
-            return out;
-        }
-        out.registry_only = match policy.mode.as_deref() {
-            Some("REGISTRY_ONLY") => Some(true),
-            Some("ALLOW_ANY") | None => Some(false),
-            Some(other) => {
-                out.unmodelled = Some(format!(
-                    "Sidecar {} has outboundTrafficPolicy mode {other:?}, which Istio does not know",
-                    name_of(sidecar)
-                ));
-                return out;
-            }
-        };
+    let Some(policy) = &sidecar.spec.outbound_traffic_policy else {
+        return SidecarEffect::default();
+    };
+    if policy.egress_proxy.is_some() {
+        return unmodelled(format!(
+            "Sidecar {} sends unknown hosts to an egressProxy: status does not model that yet",
+            name_of(sidecar)
+        ));
     }
-    out
+    match policy.mode.as_deref() {
+        Some("REGISTRY_ONLY") => SidecarEffect {
+            registry_only: Some(true),
+            unmodelled: None,
+        },
+        Some("ALLOW_ANY") | None => SidecarEffect {
+            registry_only: Some(false),
+            unmodelled: None,
+        },
+        Some(other) => unmodelled(format!(
+            "Sidecar {} has outboundTrafficPolicy mode {other:?}, which Istio does not know",
+            name_of(sidecar)
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -262,8 +286,8 @@ mod tests {
         );
         let got = scope_of(&scope(vec![allow_any], vec![]), "student1");
         assert_eq!(got.decided_by.as_deref(), Some("student1/default"));
-        assert_eq!(got.registry_only, Some(false));
-        assert_eq!(got.unmodelled, None);
+        assert_eq!(got.effect.registry_only, Some(false));
+        assert_eq!(got.effect.unmodelled, None);
         // Another namespace's Sidecar is not this one's.
         let theirs = sidecar(
             "student2",
@@ -285,12 +309,12 @@ mod tests {
         );
         let got = scope_of(&scope(vec![], vec![root.clone()]), "student1");
         assert_eq!(got.decided_by.as_deref(), Some("istio-system/default"));
-        assert_eq!(got.registry_only, Some(true));
+        assert_eq!(got.effect.registry_only, Some(true));
         let own = sidecar("student1", "mine", json!({"egress": [{"hosts": ["*/*"]}]}));
         let got = scope_of(&scope(vec![own], vec![root]), "student1");
         assert_eq!(got.decided_by.as_deref(), Some("student1/mine"));
-        assert_eq!(got.registry_only, None);
-        assert_eq!(got.unmodelled, None);
+        assert_eq!(got.effect.registry_only, None);
+        assert_eq!(got.effect.unmodelled, None);
     }
 
     #[test]
@@ -301,6 +325,7 @@ mod tests {
             json!({"egress": [{"hosts": ["istio-system/*"]}]}),
         );
         let why = scope_of(&scope(vec![narrowed], vec![]), "student1")
+            .effect
             .unmodelled
             .unwrap();
         assert!(
@@ -321,6 +346,7 @@ mod tests {
             json!({"egress": [{"hosts": ["*/*"]}]}),
         );
         let why = scope_of(&scope(vec![selecting, everything], vec![]), "student1")
+            .effect
             .unmodelled
             .unwrap();
         assert!(
@@ -332,6 +358,7 @@ mod tests {
             sidecar("student1", "b", json!({})),
         ];
         let why = scope_of(&scope(two, vec![]), "student1")
+            .effect
             .unmodelled
             .unwrap();
         assert!(why.contains("student1/a, student1/b"), "{why}");
@@ -342,6 +369,7 @@ mod tests {
         );
         assert!(
             scope_of(&scope(vec![ported], vec![]), "student1")
+                .effect
                 .unmodelled
                 .is_some()
         );
@@ -352,6 +380,7 @@ mod tests {
         );
         assert!(
             scope_of(&scope(vec![proxy], vec![]), "student1")
+                .effect
                 .unmodelled
                 .is_some()
         );
@@ -360,20 +389,21 @@ mod tests {
             service_export_to: vec![".".into()],
             ..MeshDefaults::default()
         });
-        let why = scope_of(&hidden, "student1").unmodelled.unwrap();
+        let why = scope_of(&hidden, "student1").effect.unmodelled.unwrap();
         assert!(why.contains("defaultServiceExportTo"), "{why}");
         let mut patched = scope(vec![], vec![]);
         patched.envoy_filters = Known::Yes(vec![typed(&json!({
             "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
             "metadata": {"name": "lua", "namespace": "student1"}, "spec": {},
         }))]);
-        let why = scope_of(&patched, "student1").unmodelled.unwrap();
+        let why = scope_of(&patched, "student1").effect.unmodelled.unwrap();
         assert!(why.contains("EnvoyFilter student1/lua"), "{why}");
-        assert_eq!(scope_of(&patched, "student2").unmodelled, None);
+        assert_eq!(scope_of(&patched, "student2").effect.unmodelled, None);
         let mut unreadable = scope(vec![], vec![]);
         unreadable.sidecars = Known::Unknown("forbidden".into());
         assert!(
             scope_of(&unreadable, "student1")
+                .effect
                 .unmodelled
                 .unwrap()
                 .contains("forbidden")

@@ -8,7 +8,7 @@ use super::analyzers;
 use super::istio::*;
 use super::plan::RouteSettings;
 use super::sidecar::{self, NamespaceScope};
-use super::traffic::{self, KubeService, Mesh, SidecarEffect, Traffic, Via, short_service};
+use super::traffic::{self, KubeService, Mesh, Traffic, Via, short_service};
 
 // What `status` reads and reports, from where each is defined: callers need only this module.
 pub use super::findings::{Code, Finding, Severity};
@@ -116,72 +116,11 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
 /// request to it from there gets (blocked, or passthrough), on the web's 80 and 443.
 pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[String]) -> Report {
     let mesh = mesh_report(view);
-    // (namespace, host) -> indexes of the objects that name it
-    let mut hosts: BTreeMap<(String, String), ObjectsForHost> = BTreeMap::new();
-    for se in &view.service_entries {
-        for host in &se.spec.hosts {
-            let ns = se.metadata.namespace.clone().unwrap_or_default();
-            hosts.entry((ns, host.clone())).or_default().0.push(se);
-        }
-    }
-    for vs in &view.virtual_services {
-        for host in vs
-            .spec
-            .hosts
-            .iter()
-            .filter(|h| is_external_mesh_route(h, &vs.spec))
-        {
-            let ns = vs.metadata.namespace.clone().unwrap_or_default();
-            hosts.entry((ns, host.clone())).or_default().1.push(vs);
-        }
-    }
-    // Looking at the egress gateway's namespace (or at all): its Gateways' hosts are hosts too,
-    // with the gateway's side of each (a wildcard's ServiceEntry names its upstream instead).
-    let gateway_side = view
-        .service_entries
-        .iter()
-        .map(|se| &se.metadata.namespace)
-        .chain(
-            view.virtual_services
-                .iter()
-                .map(|vs| &vs.metadata.namespace),
-        )
-        .any(|ns| ns.as_deref() == Some(GATEWAY_NAMESPACE));
-    if gateway_side && let Known::Yes(gateways) = &view.gateways {
-        for host in gateways
-            .iter()
-            .filter(|g| g.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
-            .flat_map(|g| &g.spec.servers)
-            .flat_map(|s| &s.hosts)
-            .map(|h| h.rsplit('/').next().unwrap_or(h))
-            .filter(|h| *h != "*")
-        {
-            hosts
-                .entry((GATEWAY_NAMESPACE.to_string(), host.to_string()))
-                .or_default();
-        }
-    }
-    // Hosts an admin's ServiceEntry in istio-system exports to the namespace: allowed there too.
-    let mut foreign: BTreeMap<(String, String), &ServiceEntry> = BTreeMap::new();
-    if let (Some(ns), Known::Yes(theirs)) = (namespace, &view.gateway_service_entries)
-        && ns != GATEWAY_NAMESPACE
-    {
-        let mut exported: Vec<&ServiceEntry> = theirs
-            .iter()
-            .filter(|se| se.metadata.namespace.as_deref() != Some(ns))
-            .filter(|se| se.unreadable.is_none() && traffic::exported_to(se, ns))
-            .collect();
-        exported.sort_by_key(|se| traffic::precedence(se, ns));
-        for se in exported {
-            for host in &se.spec.hosts {
-                let key = (ns.to_string(), host.clone());
-                if !hosts.contains_key(&key) || foreign.contains_key(&key) {
-                    foreign.entry(key.clone()).or_insert(se);
-                    hosts.entry(key).or_default();
-                }
-            }
-        }
-    }
+    let mut hosts = hosts_of_objects(view);
+    let foreign = match namespace {
+        Some(ns) => exported_here(view, ns, &mut hosts),
+        None => BTreeMap::new(),
+    };
     let mut named = std::collections::BTreeSet::new();
     if let Some(ns) = namespace {
         for host in only_hosts {
@@ -234,6 +173,89 @@ pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[Str
         mesh,
         hosts: reports,
     }
+}
+
+/// (namespace, host) -> the objects that name it: the ServiceEntries and mesh VirtualServices
+/// read, and, looking at the egress gateway's namespace, its Gateways' hosts.
+fn hosts_of_objects(view: &ClusterView) -> BTreeMap<(String, String), ObjectsForHost<'_>> {
+    let mut hosts: BTreeMap<(String, String), ObjectsForHost> = BTreeMap::new();
+    for se in &view.service_entries {
+        for host in &se.spec.hosts {
+            let ns = se.metadata.namespace.clone().unwrap_or_default();
+            hosts.entry((ns, host.clone())).or_default().0.push(se);
+        }
+    }
+    for vs in &view.virtual_services {
+        for host in vs
+            .spec
+            .hosts
+            .iter()
+            .filter(|h| is_external_mesh_route(h, &vs.spec))
+        {
+            let ns = vs.metadata.namespace.clone().unwrap_or_default();
+            hosts.entry((ns, host.clone())).or_default().1.push(vs);
+        }
+    }
+    // Looking at the egress gateway's namespace (or at all): its Gateways' hosts are hosts too,
+    // with the gateway's side of each (a wildcard's ServiceEntry names its upstream instead).
+    let gateway_side = view
+        .service_entries
+        .iter()
+        .map(|se| &se.metadata.namespace)
+        .chain(
+            view.virtual_services
+                .iter()
+                .map(|vs| &vs.metadata.namespace),
+        )
+        .any(|ns| ns.as_deref() == Some(GATEWAY_NAMESPACE));
+    if gateway_side && let Known::Yes(gateways) = &view.gateways {
+        for host in gateways
+            .iter()
+            .filter(|g| g.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
+            .flat_map(|g| &g.spec.servers)
+            .flat_map(|s| &s.hosts)
+            .map(|h| h.rsplit('/').next().unwrap_or(h))
+            .filter(|h| *h != "*")
+        {
+            hosts
+                .entry((GATEWAY_NAMESPACE.to_string(), host.to_string()))
+                .or_default();
+        }
+    }
+    hosts
+}
+
+/// The hosts an admin's ServiceEntry in istio-system exports to `namespace` that no object of
+/// the namespace names: each added to `hosts` (with no objects of its own), with the entry
+/// that allows it (the first in Istio's order).
+fn exported_here<'v>(
+    view: &'v ClusterView,
+    namespace: &str,
+    hosts: &mut BTreeMap<(String, String), ObjectsForHost<'v>>,
+) -> BTreeMap<(String, String), &'v ServiceEntry> {
+    let mut foreign = BTreeMap::new();
+    let Known::Yes(theirs) = &view.gateway_service_entries else {
+        return foreign;
+    };
+    if namespace == GATEWAY_NAMESPACE {
+        return foreign;
+    }
+    let mut exported: Vec<&ServiceEntry> = theirs
+        .iter()
+        .filter(|se| se.metadata.namespace.as_deref() != Some(namespace))
+        .filter(|se| se.unreadable.is_none() && traffic::exported_to(se, namespace))
+        .collect();
+    exported.sort_by_key(|se| traffic::precedence(se, namespace));
+    for se in exported {
+        for host in &se.spec.hosts {
+            let key = (namespace.to_string(), host.clone());
+            if !hosts.contains_key(&key) {
+                hosts.insert(key.clone(), Default::default());
+                foreign.insert(key, se);
+            }
+        }
+    }
+    foreign
 }
 
 fn known_result<T>(known: &Known<T>) -> Result<&T, String> {
@@ -311,13 +333,7 @@ fn traffic_mesh<'a>(
             .map(|mode| mode.as_deref() == Some("REGISTRY_ONLY")),
         sidecar_scopes: scopes
             .iter()
-            .map(|(ns, scope)| {
-                let effect = SidecarEffect {
-                    registry_only: scope.registry_only,
-                    unmodelled: scope.unmodelled.clone(),
-                };
-                (ns.clone(), effect)
-            })
+            .map(|(ns, scope)| (ns.clone(), scope.effect.clone()))
             .collect(),
         index: Default::default(),
     }
@@ -438,11 +454,7 @@ fn host_report(
         gateway: &gateway,
     });
     let route = route_summary(&traffic, &settings, gateway_only);
-    let path = traffic
-        .iter()
-        .map(|t| traffic::describe(&host, t))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let path = path_of(&host, &traffic);
     let managed = !only_named
         && ses.iter().all(|o| o.metadata.is_managed())
         && vss.iter().all(|o| o.metadata.is_managed());
@@ -488,15 +500,16 @@ fn allowed_elsewhere(
             format!("exported to {}", theirs.spec.export_to.join(","))
         };
     let route = route_summary(&traffic, &RouteSettings::default(), false);
-    let path = traffic
-        .iter()
-        .map(|t| traffic::describe(&host, t))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let path = path_of(&host, &traffic);
+    let qualified = format!(
+        "{}/{}",
+        theirs.metadata.namespace.as_deref().unwrap_or_default(),
+        theirs.metadata.name
+    );
     HostReport {
         namespace,
         host,
-        service_entry: None,
+        service_entry: Some(qualified.clone()),
         virtual_services: vec![],
         ports: theirs.spec.ports.clone(),
         resolution: theirs.spec.resolution.clone(),
@@ -509,12 +522,17 @@ fn allowed_elsewhere(
         traffic,
         gateway: vec![],
         sidecar,
-        allowed_by: Some(format!(
-            "{}/{} ({export})",
-            theirs.metadata.namespace.as_deref().unwrap_or_default(),
-            theirs.metadata.name
-        )),
+        allowed_by: Some(format!("{qualified} ({export})")),
     }
+}
+
+/// The text view's port lines joined by `; ` (a host's `path`).
+fn path_of(host: &str, traffic: &[Traffic]) -> String {
+    traffic
+        .iter()
+        .map(|t| traffic::describe(host, t))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// What the host's traffic sums up to ([`Route`]): through a gateway when any port goes
@@ -636,16 +654,7 @@ fn row(h: &HostReport, shown: Columns) -> Vec<String> {
         or_dash(codes.join(",")),
     ]);
     if shown.wide {
-        let allowed_by = h
-            .allowed_by
-            .as_deref()
-            .and_then(|by| by.split(' ').next())
-            .unwrap_or_default();
-        row.push(or_dash(
-            h.service_entry
-                .clone()
-                .unwrap_or_else(|| allowed_by.to_string()),
-        ));
+        row.push(or_dash(h.service_entry.clone().unwrap_or_default()));
         row.push(or_dash(h.virtual_services.join(",")));
     }
     row
@@ -765,7 +774,6 @@ mod tests {
                     namespace: GATEWAY_NAMESPACE.into(),
                     selector: BTreeMap::from([("istio".into(), "egressgateway".into())]),
                     ports: vec![(80, "HTTP2".into()), (443, "HTTPS".into())],
-                    export_to: vec![],
                 })),
             )]),
             outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),

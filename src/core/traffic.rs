@@ -27,9 +27,6 @@ pub struct KubeService {
     pub selector: BTreeMap<String, String>,
     /// (port, protocol as Istio reads it from the port name or appProtocol)
     pub ports: Vec<(u32, String)>,
-    /// Its annotation `networking.istio.io/exportTo`, split at commas (empty: the mesh's
-    /// `defaultServiceExportTo`, else every namespace).
-    pub export_to: Vec<String>,
 }
 
 impl KubeService {
