@@ -552,9 +552,10 @@ fn the_exercise_through_real_envoys() {
 
 /// What status sees beyond the namespace's own objects, as the issue's table has it: a host
 /// named that nothing allows, an admin's ServiceEntry in istio-system exported everywhere, the
-/// namespace's Sidecar with ALLOW_ANY; and what it must not claim: a Sidecar that narrows the
-/// namespace's hosts, an EnvoyFilter (status says unknown, naming them; the real answer is
-/// printed). Each compared with a real request.
+/// namespace's Sidecar with ALLOW_ANY, Sidecars that narrow the namespace's hosts (hiding what
+/// allow wrote; importing the namespace's own, the gateway pulled in by the route); and what it
+/// must not claim: an EnvoyFilter (status says unknown, naming it). Each compared with a real
+/// request.
 #[test]
 fn what_the_namespace_sees_beyond_its_own_objects() {
     let Some(m) = mesh("what_the_namespace_sees_beyond_its_own_objects") else {
@@ -627,17 +628,32 @@ fn what_the_namespace_sees_beyond_its_own_objects() {
     found.extend(m.disagreements_of("student1", "Sidecar ALLOW_ANY", &["httpbin.org"]));
 
     // A Sidecar that imports istio-system's hosts only: allow writes what the sidecar never
-    // sees. status does not model that yet, and says so rather than claim 200.
+    // sees. The gateway Service keeps an HTTP listener on port 80 with no virtual host for
+    // httpbin.org: 502, as status says.
     apply(&sidecar("{egress: [{hosts: [istio-system/*]}]}"));
     m.ok("student1", &["allow", "httpbin.org"]);
     m.wait();
-    unknown_naming(&m.status("student1"), "Sidecar student1/default");
-    let real = m.request("student1", "http://httpbin.org/get");
-    eprintln!(
-        "  narrowed Sidecar: status unknown; the real request got {}",
-        real.code
+    let hidden = m.status("student1");
+    assert_eq!(
+        (
+            &hidden["hosts"][0]["sidecar"],
+            &hidden["hosts"][0]["traffic"][0]["outcome"]
+        ),
+        (&json!("student1/default"), &json!("blackhole")),
+        "{hidden}"
     );
-    assert_eq!(real.code, 502, "the Sidecar hides httpbin.org: {real:?}");
+    found.extend(m.disagreements("student1", "Sidecar importing istio-system/* only"));
+    // The namespace's own hosts only: the route to the egress gateway pulls the gateway's
+    // Service in (a cluster, though the Sidecar does not import it).
+    apply(&sidecar("{egress: [{hosts: [./*]}]}"));
+    m.ok("student1", &["via-gateway", "httpbin.org"]);
+    m.wait();
+    let through = m.status("student1");
+    assert_eq!(
+        through["hosts"][0]["traffic"][0]["via"], "gateway",
+        "{through}"
+    );
+    found.extend(m.disagreements("student1", "Sidecar importing ./* only, via the gateway"));
     delete(&["sidecar", "-n", "student1", "default"]);
 
     // An EnvoyFilter in the namespace: named, and unknown.

@@ -66,11 +66,32 @@ fn generate(rng: &mut Rng) -> State {
     }
 }
 
+/// What a generated Sidecar's one egress listener may import: every pattern Istio reads (the
+/// namespace's, istio-system's, every namespace's; exact, wildcard, excluded), over the hosts
+/// the states use and the egress gateway's Service.
+const EGRESS_HOSTS: [&str; 14] = [
+    "*/*",
+    "./*",
+    "istio-system/*",
+    "./httpbin.org",
+    "*/httpbin.org",
+    "istio-system/httpbin.org",
+    "./api.example.com",
+    "*/*.org",
+    "./*.wikipedia.org",
+    "./en.wikipedia.org",
+    "istio-system/istio-egressgateway.istio-system.svc.cluster.local",
+    "~./httpbin.org",
+    "~istio-system/*",
+    "~*/api.example.com",
+];
+
 /// Now and then a Sidecar without a selector, in the namespace or in the root namespace (the
-/// default for every namespace without one), importing everything (`*/*`, or no egress), with
-/// or without an outboundTrafficPolicy of its own: the shapes status follows.
+/// default for every namespace without one), importing everything (no egress) or one to three
+/// of [`EGRESS_HOSTS`], with or without an outboundTrafficPolicy of its own: the shapes status
+/// follows.
 fn sidecars(rng: &mut Rng) -> Vec<Value> {
-    if !rng.chance(35) {
+    if !rng.chance(45) {
         return vec![];
     }
     let namespace = if rng.chance(50) {
@@ -79,8 +100,15 @@ fn sidecars(rng: &mut Rng) -> Vec<Value> {
         GATEWAY_NAMESPACE
     };
     let mut spec = json!({});
-    if rng.chance(50) {
-        spec["egress"] = json!([{"hosts": ["*/*"]}]);
+    if rng.chance(75) {
+        let mut hosts: Vec<&str> = vec![];
+        for _ in 0..1 + rng.below(3) {
+            let host = EGRESS_HOSTS[rng.below(EGRESS_HOSTS.len())];
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        spec["egress"] = json!([{ "hosts": hosts }]);
     }
     if rng.chance(70) {
         let mode = if rng.chance(50) {

@@ -4,14 +4,15 @@
 //! Istio picks, for a workload, the Sidecar in its namespace whose `workloadSelector` matches
 //! its labels, else the namespace's Sidecar without a selector, else the root namespace's
 //! without a selector, else its default scope (every service and VirtualService exported to
-//! the namespace) (PushContext.getSidecarScope). What the model follows today: a Sidecar that
-//! imports everything (`*/*`, or no egress) with or without its own `outboundTrafficPolicy`
-//! mode. Anything else (hosts narrowed to some namespaces or names, egress ports, an
-//! egressProxy, Sidecars for some workloads only, the mesh's default exportTo) makes the
-//! namespace's answers `unknown`, naming the object: an honest unknown, never a guess.
+//! the namespace) (PushContext.getSidecarScope). What the model follows: one egress listener
+//! without a port, bind or captureMode, whatever its hosts (`*/*`, `./*`, `ns/*`, `ns/host`,
+//! `*/*.example.org`, `~ns/host`), and the Sidecar's own `outboundTrafficPolicy` mode. Anything
+//! else (egress ports, several egress listeners, an egressProxy, Sidecars for some workloads
+//! only, the mesh's default exportTo) makes the namespace's answers `unknown`, naming the
+//! object: an honest unknown, never a guess.
 
+use super::imports::{Imports, SidecarEffect};
 use super::istio::{EnvoyFilter, Object, Sidecar, SidecarEgress};
-use super::traffic::SidecarEffect;
 use super::view::{Known, MeshScope};
 
 /// What the model knows of the scope of a namespace's sidecars.
@@ -28,8 +29,8 @@ impl NamespaceScope {
         NamespaceScope {
             decided_by,
             effect: SidecarEffect {
-                registry_only: None,
                 unmodelled: Some(why),
+                ..SidecarEffect::default()
             },
         }
     }
@@ -72,7 +73,7 @@ pub fn scope_of(scope: &MeshScope, namespace: &str) -> NamespaceScope {
         Ok(None) => NamespaceScope::default(),
         Ok(Some(sidecar)) => NamespaceScope {
             decided_by: Some(name_of(sidecar)),
-            effect: effect_of(sidecar),
+            effect: effect_of(sidecar, namespace),
         },
     }
 }
@@ -195,29 +196,43 @@ fn without_selector<'s>(
     Ok(unselective.pop())
 }
 
-/// What the deciding Sidecar changes: its outboundTrafficPolicy mode, or why the model cannot
-/// follow it.
-fn effect_of(sidecar: &Sidecar) -> SidecarEffect {
+/// What the deciding Sidecar changes for a proxy in `namespace`: the hosts it imports, its
+/// outboundTrafficPolicy mode, or why the model cannot follow it.
+fn effect_of(sidecar: &Sidecar, namespace: &str) -> SidecarEffect {
     let unmodelled = |why: String| SidecarEffect {
-        registry_only: None,
         unmodelled: Some(why),
+        ..SidecarEffect::default()
     };
     if let Some(why) = &sidecar.unreadable {
         return unmodelled(why.clone());
     }
-    if !imports_everything(&sidecar.spec.egress) {
-        let hosts: Vec<&str> = sidecar
-            .spec
-            .egress
-            .iter()
-            .flat_map(|e| e.hosts.iter().map(String::as_str))
-            .collect();
-        return unmodelled(format!(
-            "Sidecar {} narrows what the namespace's sidecars see (egress hosts {}): status does not model that yet",
-            name_of(sidecar),
-            hosts.join(", ")
-        ));
-    }
+    let imports = match sidecar.spec.egress.as_slice() {
+        egress if imports_everything(egress) => None,
+        [only] if only.port.is_none() && only.bind.is_none() && only.capture_mode.is_none() => {
+            Some(Imports::parse(&only.hosts, namespace))
+        }
+        egress => {
+            let hosts: Vec<&str> = egress
+                .iter()
+                .flat_map(|e| e.hosts.iter().map(String::as_str))
+                .collect();
+            return unmodelled(format!(
+                "Sidecar {} has egress listeners with a port, bind or captureMode, or several of them (hosts {}): status does not model that yet",
+                name_of(sidecar),
+                hosts.join(", ")
+            ));
+        }
+    };
+    let mode = mode_of(sidecar);
+    SidecarEffect { imports, ..mode }
+}
+
+/// The Sidecar's own outboundTrafficPolicy, or why the model cannot follow it.
+fn mode_of(sidecar: &Sidecar) -> SidecarEffect {
+    let unmodelled = |why: String| SidecarEffect {
+        unmodelled: Some(why),
+        ..SidecarEffect::default()
+    };
     let Some(policy) = &sidecar.spec.outbound_traffic_policy else {
         return SidecarEffect::default();
     };
@@ -230,11 +245,11 @@ fn effect_of(sidecar: &Sidecar) -> SidecarEffect {
     match policy.mode.as_deref() {
         Some("REGISTRY_ONLY") => SidecarEffect {
             registry_only: Some(true),
-            unmodelled: None,
+            ..SidecarEffect::default()
         },
         Some("ALLOW_ANY") | None => SidecarEffect {
             registry_only: Some(false),
-            unmodelled: None,
+            ..SidecarEffect::default()
         },
         Some(other) => unmodelled(format!(
             "Sidecar {} has outboundTrafficPolicy mode {other:?}, which Istio does not know",
@@ -318,20 +333,61 @@ mod tests {
     }
 
     #[test]
-    fn what_the_model_does_not_follow_is_named() {
+    fn a_narrowing_sidecar_imports_what_istio_imports() {
         let narrowed = sidecar(
             "student1",
             "default",
-            json!({"egress": [{"hosts": ["istio-system/*"]}]}),
+            json!({"egress": [{"hosts": ["istio-system/*", "./httpbin.org", "*/*.example.org", "~*/bad.example.org"]}]}),
         );
-        let why = scope_of(&scope(vec![narrowed], vec![]), "student1")
+        let got = scope_of(&scope(vec![narrowed], vec![]), "student1");
+        assert_eq!(got.effect.unmodelled, None);
+        let imports = got.effect.imports.expect("narrowed");
+        assert!(imports.service(
+            "istio-system",
+            "istio-egressgateway.istio-system.svc.cluster.local"
+        ));
+        assert!(imports.service("student1", "httpbin.org"));
+        // `.` is the proxy's namespace, not every namespace.
+        assert!(!imports.service("student2", "httpbin.org"));
+        assert!(!imports.service("student1", "api.example.com"));
+        assert!(imports.service("student2", "a.example.org"));
+        assert!(imports.service("student2", "*.a.example.org"));
+        // A wildcard service is imported only by a pattern covering all of it.
+        assert!(!imports.service("student1", "*.org"));
+        assert!(!imports.service("student2", "bad.example.org"));
+        // VirtualServices match both ways: `*.org` overlaps `*.example.org`.
+        assert!(imports.virtual_service("student2", &["*.org".into()]));
+        assert!(imports.virtual_service("student1", &["httpbin.org".into()]));
+        assert!(!imports.virtual_service("student2", &["httpbin.org".into()]));
+        assert!(!imports.virtual_service("student2", &["bad.example.org".into()]));
+        // A root Sidecar's `.` is each namespace it applies to.
+        let root = sidecar(
+            "istio-system",
+            "default",
+            json!({"egress": [{"hosts": ["./*"]}]}),
+        );
+        let imports = scope_of(&scope(vec![], vec![root]), "student2")
             .effect
-            .unmodelled
+            .imports
             .unwrap();
-        assert!(
-            why.contains("student1/default") && why.contains("istio-system/*"),
-            "{why}"
+        assert!(imports.service("student2", "httpbin.org"));
+        assert!(!imports.service("istio-system", "httpbin.org"));
+        // `*/*` without exclusions is Istio's default scope.
+        let everything = sidecar(
+            "student1",
+            "default",
+            json!({"egress": [{"hosts": ["*/*", "./x.org"]}]}),
         );
+        assert_eq!(
+            scope_of(&scope(vec![everything], vec![]), "student1")
+                .effect
+                .imports,
+            None
+        );
+    }
+
+    #[test]
+    fn what_the_model_does_not_follow_is_named() {
         let selecting = sidecar(
             "student1",
             "api",

@@ -135,9 +135,9 @@ pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[Str
         hosts.keys().map(|(ns, _)| ns.as_str()).collect();
     let scopes: BTreeMap<String, NamespaceScope> = namespaces
         .into_iter()
-        .map(|ns| (ns.to_string(), sidecar::scope_of(&view.scope, ns)))
+        .map(|ns| (ns.to_string(), scope_in(view, ns)))
         .collect();
-    let context = mesh_context(view);
+    let context = mesh_context(view, &scopes);
     // One model for every host: its lookups are built once.
     let model = traffic_mesh(view, &context, &scopes);
     let reports = hosts
@@ -258,6 +258,19 @@ fn exported_here<'v>(
     foreign
 }
 
+/// The Sidecar scope of `namespace`'s sidecars. The egress gateway's namespace shares its
+/// lookups with the gateway (which no Sidecar scopes): a narrowing Sidecar there is not modelled.
+fn scope_in(view: &ClusterView, namespace: &str) -> NamespaceScope {
+    let mut scope = sidecar::scope_of(&view.scope, namespace);
+    if namespace == GATEWAY_NAMESPACE && scope.effect.imports.take().is_some() {
+        scope.effect.unmodelled = Some(format!(
+            "Sidecar {} narrows what the sidecars of the egress gateway's namespace see: status does not model that there",
+            scope.decided_by.as_deref().unwrap_or_default()
+        ));
+    }
+    scope
+}
+
 fn known_result<T>(known: &Known<T>) -> Result<&T, String> {
     match known {
         Known::Yes(v) => Ok(v),
@@ -270,24 +283,61 @@ type ServiceMap = BTreeMap<String, Result<Option<KubeService>, String>>;
 
 struct Context {
     services: ServiceMap,
-    /// What [`traffic::pulled_in_by_routes`] makes of the view.
-    pulled_in: Vec<ServiceEntry>,
+    /// Per proxy namespace: what [`traffic::pulled_in_by_routes`] and
+    /// [`traffic::pulled_in_under`] make of the view.
+    pulled_in: BTreeMap<String, Vec<ServiceEntry>>,
+    /// Per namespace whose Sidecar narrows its imports: what its sidecars see.
+    scoped: BTreeMap<String, OwnedScope>,
 }
 
-fn mesh_context(view: &ClusterView) -> Context {
+struct OwnedScope {
+    service_entries: Vec<ServiceEntry>,
+    services_pulled_in: BTreeMap<String, Vec<u32>>,
+}
+
+fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -> Context {
     let service_entries = with_gateways(&view.service_entries, &view.gateway_service_entries);
     let virtual_services = with_gateways(&view.virtual_services, &view.gateway_virtual_services);
+    let services: ServiceMap = view
+        .services
+        .iter()
+        .map(|(k, v)| (k.clone(), known_result(v).cloned()))
+        .collect();
+    let mut pulled_in: BTreeMap<String, Vec<ServiceEntry>> = BTreeMap::new();
+    // The egress gateway's proxies get none (DefaultSidecarScopeForGateway).
+    for se in traffic::pulled_in_by_routes(&service_entries, &virtual_services) {
+        let namespace = se.metadata.namespace.clone().unwrap_or_default();
+        if namespace != GATEWAY_NAMESPACE {
+            pulled_in.entry(namespace).or_default().push(se);
+        }
+    }
+    let mut scoped = BTreeMap::new();
+    for (namespace, scope) in scopes {
+        let Some(imports) = &scope.effect.imports else {
+            continue;
+        };
+        let imported = traffic::imported_service_entries(&service_entries, imports, namespace);
+        let under = traffic::pulled_in_under(
+            imports,
+            namespace,
+            &imported,
+            &service_entries,
+            &virtual_services,
+            &services,
+        );
+        pulled_in.insert(namespace.clone(), under.service_entries);
+        scoped.insert(
+            namespace.clone(),
+            OwnedScope {
+                service_entries: imported,
+                services_pulled_in: under.services,
+            },
+        );
+    }
     Context {
-        services: view
-            .services
-            .iter()
-            .map(|(k, v)| (k.clone(), known_result(v).cloned()))
-            .collect(),
-        // The egress gateway's proxies get none (DefaultSidecarScopeForGateway).
-        pulled_in: traffic::pulled_in_by_routes(&service_entries, &virtual_services)
-            .into_iter()
-            .filter(|se| se.metadata.namespace.as_deref() != Some(GATEWAY_NAMESPACE))
-            .collect(),
+        services,
+        pulled_in,
+        scoped,
     }
 }
 
@@ -322,7 +372,22 @@ fn traffic_mesh<'a>(
     let virtual_services = with_gateways(&view.virtual_services, &view.gateway_virtual_services);
     Mesh {
         service_entries,
-        pulled_in: context.pulled_in.iter().collect(),
+        pulled_in: context
+            .pulled_in
+            .iter()
+            .map(|(ns, list)| (ns.clone(), list.iter().collect()))
+            .collect(),
+        scoped: context
+            .scoped
+            .iter()
+            .map(|(ns, owned)| {
+                let scoped = traffic::Scoped {
+                    service_entries: owned.service_entries.iter().collect(),
+                    services_pulled_in: owned.services_pulled_in.clone(),
+                };
+                (ns.clone(), scoped)
+            })
+            .collect(),
         virtual_services,
         destination_rules: known_result(&view.destination_rules).map(|l| l.iter().collect()),
         namespace_destination_rules: view.namespace_destination_rules.iter().collect(),
@@ -1177,13 +1242,23 @@ mod tests {
             &Host::parse("httpbin.org").unwrap(),
             &AllowOptions::default(),
         )];
+        // The Sidecar imports istio-system's services only: the gateway Service keeps an HTTP
+        // listener on port 80, which has no virtual host for httpbin.org (the issue's 502).
         let narrowed = analyse(&v, &[]);
         let t = traffic_of(&narrowed, "httpbin.org", 80);
-        assert_eq!(t.outcome, Outcome::Unknown);
-        assert!(
-            t.reason.as_deref().unwrap().contains("Sidecar s1/default"),
+        assert_eq!(
+            (t.outcome, t.response),
+            (Outcome::Blackhole, Some(Response::BadGateway)),
             "{t:?}"
         );
+        assert_eq!(narrowed.hosts[0].sidecar.as_deref(), Some("s1/default"));
+        // Importing the namespace's own hosts too, the entry is seen again.
+        v.scope.sidecars = Known::Yes(vec![sidecar(
+            serde_json::json!({"egress": [{"hosts": ["istio-system/*", "./httpbin.org"]}]}),
+        )]);
+        let seen = analyse(&v, &[]);
+        let t = traffic_of(&seen, "httpbin.org", 80);
+        assert_eq!((t.via, t.outcome), (Via::Direct, Outcome::Egress), "{t:?}");
     }
 
     /// An admin's ServiceEntry in istio-system exported to every namespace allows its host in

@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
+pub use super::imports::{Imports, SidecarEffect};
 use super::istio::*;
 use super::validate::{go_duration_nanos, is_http_protocol};
 use super::words::words;
@@ -188,9 +189,12 @@ impl Traffic {
 pub struct Mesh<'a> {
     /// Every ServiceEntry read (the namespace's, and istio-system's).
     pub service_entries: Vec<&'a ServiceEntry>,
-    /// ServiceEntries whose clusters a namespace's sidecars get although not exported there
-    /// ([`pulled_in_by_routes`]).
-    pub pulled_in: Vec<&'a ServiceEntry>,
+    /// Per proxy namespace: ServiceEntries whose clusters its sidecars get although they do not
+    /// see them ([`pulled_in_by_routes`], [`pulled_in_under`]).
+    pub pulled_in: BTreeMap<String, Vec<&'a ServiceEntry>>,
+    /// Per namespace whose Sidecar narrows what it imports: what its sidecars see instead of
+    /// everything exported there.
+    pub scoped: BTreeMap<String, Scoped<'a>>,
     /// Every VirtualService read (the namespace's, and istio-system's when readable).
     pub virtual_services: Vec<&'a VirtualService>,
     /// istio-system's DestinationRules (the mesh's root namespace: they apply everywhere).
@@ -211,12 +215,14 @@ pub struct Mesh<'a> {
     pub index: Index<'a>,
 }
 
-/// What a namespace's Sidecar does to the model: its own outboundTrafficPolicy mode (REGISTRY_ONLY:
-/// true), or why the model cannot answer for the namespace's sidecars.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SidecarEffect {
-    pub registry_only: Option<bool>,
-    pub unmodelled: Option<String>,
+/// What a namespace's sidecars see under a Sidecar that narrows their imports.
+#[derive(Debug, Default)]
+pub struct Scoped<'a> {
+    /// The ServiceEntries, each with only its imported hosts ([`imported_service_entries`]).
+    pub service_entries: Vec<&'a ServiceEntry>,
+    /// Kubernetes Services (FQDN) not imported whose clusters imported routes pull in, with the
+    /// ports pulled in ([`pulled_in_under`]).
+    pub services_pulled_in: BTreeMap<String, Vec<u32>>,
 }
 
 /// What the model looks up for every host, built once: `status` of a namespace with 20,000
@@ -404,6 +410,130 @@ pub fn pulled_in_by_routes(
     pulled_in
 }
 
+/// The ServiceEntries a proxy in `namespace` sees under a Sidecar's `imports`: each one exported
+/// there with only its imported hosts (one with none left out), in the order given, and each
+/// hostname from one namespace: the proxy's own, else the first in creation order
+/// (selectServices; every host of a ServiceEntry is a service of its own to Istio). Copies.
+pub fn imported_service_entries(
+    service_entries: &[&ServiceEntry],
+    imports: &Imports,
+    namespace: &str,
+) -> Vec<ServiceEntry> {
+    let exported: Vec<&ServiceEntry> = service_entries
+        .iter()
+        .copied()
+        .filter(|se| exported_to(se, namespace))
+        .collect();
+    let mut by_age = exported.clone();
+    by_age.sort_by(creation_order);
+    let mut owner: HashMap<&str, &str> = HashMap::new();
+    for se in &by_age {
+        let own = namespace_of(se);
+        for host in se.spec.hosts.iter().filter(|h| imports.service(own, h)) {
+            let taken = owner.entry(host.as_str()).or_insert(own);
+            if own == namespace {
+                *taken = own;
+            }
+        }
+    }
+    exported
+        .into_iter()
+        .filter_map(|se| {
+            let own = namespace_of(se);
+            let hosts: Vec<String> = se
+                .spec
+                .hosts
+                .iter()
+                .filter(|h| imports.service(own, h) && owner.get(h.as_str()) == Some(&own))
+                .cloned()
+                .collect();
+            (!hosts.is_empty()).then(|| {
+                let mut copy = se.clone();
+                copy.spec.hosts = hosts;
+                copy
+            })
+        })
+        .collect()
+}
+
+/// What a Sidecar's imported VirtualServices pull into a proxy in `namespace` besides what it
+/// imports: for each host they route to that no imported service has, the host's service
+/// from the proxy's namespace whatever its exportTo, else a visible Kubernetes Service, else
+/// the oldest visible ServiceEntry of another namespace (collectImportedServices,
+/// pickBestVisibleNamespace), with the ports the routes name (all when one names none).
+/// Clusters only: listeners come from what is imported.
+pub struct PulledIn {
+    pub service_entries: Vec<ServiceEntry>,
+    pub services: BTreeMap<String, Vec<u32>>,
+}
+
+pub fn pulled_in_under(
+    imports: &Imports,
+    namespace: &str,
+    imported: &[ServiceEntry],
+    service_entries: &[&ServiceEntry],
+    virtual_services: &[&VirtualService],
+    services: &BTreeMap<String, Result<Option<KubeService>, String>>,
+) -> PulledIn {
+    let mut out = PulledIn {
+        service_entries: vec![],
+        services: BTreeMap::new(),
+    };
+    let routes = virtual_services.iter().filter(|vs| {
+        binds_to_mesh(&vs.spec)
+            && exported_to(vs, namespace)
+            && imports.virtual_service(namespace_of(vs), &vs.spec.hosts)
+    });
+    for (host, ports) in route_destinations(routes) {
+        let wanted = |number: u32| ports.contains(&0) || ports.contains(&number);
+        let kube = match services.get(host) {
+            Some(Ok(Some(service))) => Some(service),
+            _ => None,
+        };
+        if imported
+            .iter()
+            .any(|se| se.spec.hosts.iter().any(|h| h == host))
+            || kube.is_some_and(|k| imports.service(&k.namespace, host))
+        {
+            continue;
+        }
+        let mut own: Vec<&ServiceEntry> = service_entries
+            .iter()
+            .copied()
+            .filter(|se| se.spec.hosts.iter().any(|h| h == host))
+            .collect();
+        own.sort_by(creation_order);
+        let chosen = own
+            .iter()
+            .find(|se| namespace_of(se) == namespace)
+            .or_else(|| {
+                if kube.is_some() {
+                    return None;
+                }
+                own.iter().find(|se| exported_to(se, namespace))
+            });
+        if let Some(se) = chosen {
+            let mut copy = (*se).clone();
+            copy.spec.hosts = vec![host.to_string()];
+            copy.spec.ports.retain(|p| wanted(p.number));
+            if !copy.spec.ports.is_empty() {
+                out.service_entries.push(copy);
+            }
+        } else if let Some(service) = kube {
+            let numbers: Vec<u32> = service
+                .ports
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| wanted(*n))
+                .collect();
+            if !numbers.is_empty() {
+                out.services.insert(host.to_string(), numbers);
+            }
+        }
+    }
+    out
+}
+
 /// Host -> the ports the routes send it to (0: a destination that names no port), over the
 /// http, tls and tcp routes (virtualServiceDestinationsFilteredBySourceNamespace).
 fn route_destinations<'v>(
@@ -563,18 +693,56 @@ impl<'a> Mesh<'a> {
         if let Some(visible) = self.index.visible.borrow().get(namespace) {
             return visible.clone();
         }
-        let visible = Rc::new(Visible::new(
-            self.service_entries
+        let seen = match self.scoped.get(namespace) {
+            Some(scoped) => scoped.service_entries.clone(),
+            None => self
+                .service_entries
                 .iter()
                 .copied()
                 .filter(|se| exported_to(se, namespace))
                 .collect(),
-        ));
+        };
+        let visible = Rc::new(Visible::new(seen));
         self.index
             .visible
             .borrow_mut()
             .insert(namespace.to_string(), visible.clone());
         visible
+    }
+
+    /// What the Sidecar of `namespace` imports, when it narrows it.
+    fn imports(&self, namespace: &str) -> Option<&Imports> {
+        self.sidecar_scopes
+            .get(namespace)
+            .and_then(|s| s.imports.as_ref())
+    }
+
+    /// Whether a sidecar in `namespace` applies `vs`: exported there, and imported by its
+    /// Sidecar.
+    fn sees_virtual_service(&self, namespace: &str, vs: &VirtualService) -> bool {
+        exported_to(vs, namespace)
+            && self
+                .imports(namespace)
+                .is_none_or(|i| i.virtual_service(namespace_of(vs), &vs.spec.hosts))
+    }
+
+    /// Whether a sidecar in `namespace` has the Kubernetes Service `fqdn` among its services
+    /// (listeners and clusters).
+    fn imports_service(&self, namespace: &str, fqdn: &str, service: &KubeService) -> bool {
+        self.imports(namespace)
+            .is_none_or(|i| i.service(&service.namespace, fqdn))
+    }
+
+    /// Whether a sidecar in `namespace` has a cluster for the Kubernetes Service `fqdn` on
+    /// `port`: imported, or pulled in by an imported route.
+    fn kube_cluster(&self, namespace: &str, fqdn: &str, service: &KubeService, port: u32) -> bool {
+        service.ports.iter().any(|(n, _)| *n == port)
+            && (self.imports_service(namespace, fqdn, service)
+                || self
+                    .scoped
+                    .get(namespace)
+                    .and_then(|s| s.services_pulled_in.get(fqdn))
+                    .is_some_and(|ports| ports.contains(&port)))
     }
 
     /// The ports of `host` that a proxy in `namespace` knows, with their protocol.
@@ -607,7 +775,11 @@ impl<'a> Mesh<'a> {
             .filter(|p| p.number == port)
             .map(|p| p.protocol.to_ascii_uppercase())
             .collect();
-        for service in self.services.values().flatten().flatten() {
+        for (fqdn, service) in self.services.iter() {
+            let Ok(Some(service)) = service else { continue };
+            if !self.imports_service(namespace, fqdn, service) {
+                continue;
+            }
             protocols.extend(
                 service
                     .ports
@@ -677,7 +849,7 @@ impl<'a> Mesh<'a> {
             .iter()
             .copied()
             .filter(|vs| binds_to_mesh(&vs.spec))
-            .filter(|vs| exported_to(vs, namespace))
+            .filter(|vs| self.sees_virtual_service(namespace, vs))
             .filter(|vs| vs.spec.hosts.iter().any(|h| h == host))
             // A wildcard host whose Service has this HTTP port is indexed to one VirtualService
             // whatever its routes (mostSpecificWildcardVsIndex); otherwise the virtual host comes
@@ -709,9 +881,10 @@ impl<'a> Mesh<'a> {
     fn cluster_service_entry(&self, namespace: &str, host: &str) -> Option<&'a ServiceEntry> {
         self.defining_service_entry(namespace, host).or_else(|| {
             self.pulled_in
+                .get(namespace)?
                 .iter()
                 .copied()
-                .find(|se| namespace_of(se) == namespace && se.spec.hosts.iter().any(|h| h == host))
+                .find(|se| se.spec.hosts.iter().any(|h| h == host))
         })
     }
 
@@ -724,7 +897,7 @@ impl<'a> Mesh<'a> {
     ) -> Result<bool, String> {
         let port_known = match self.services.get(host) {
             Some(Err(why)) => return Err(why.clone()),
-            Some(Ok(Some(service))) => service.ports.iter().any(|(n, _)| *n == port),
+            Some(Ok(Some(service))) => self.kube_cluster(namespace, host, service, port),
             Some(Ok(None)) => false,
             None => self
                 .cluster_service_entry(namespace, host)
@@ -902,7 +1075,7 @@ impl<'a> Mesh<'a> {
             .iter()
             .copied()
             .filter(|vs| binds_to_mesh(&vs.spec))
-            .filter(|vs| exported_to(vs, namespace))
+            .filter(|vs| self.sees_virtual_service(namespace, vs))
             .filter(|vs| vs.spec.hosts.iter().any(|h| covers(h, host)))
             .collect();
         candidates.sort_by_key(|vs| precedence(vs, namespace));
