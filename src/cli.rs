@@ -266,9 +266,10 @@ Examples:
 Reads the namespace's ServiceEntries, VirtualServices, DestinationRules, Sidecars and
 EnvoyFilters, istio-system's gateway objects, the root namespace's Sidecars and EnvoyFilters and
 the mesh config. The Sidecar that applies is followed as istiod reads it (the hosts its egress
-imports, its outboundTrafficPolicy). What it cannot read is listed as unknown; a Sidecar with
-egress ports, a Sidecar for some workloads, or an EnvoyFilter makes the answers unknown, naming
-the object, rather than guessed.
+imports, its outboundTrafficPolicy); workloads a Sidecar's selector picks out get their own
+answers (`workloads app=sentences,mode=api`). What it cannot read is listed as unknown; a Sidecar
+with egress ports or an EnvoyFilter makes the answers unknown, naming the object, rather than
+guessed.
 
 Examples:
   kubectl egress status

@@ -234,12 +234,38 @@ impl Mesh {
 
     /// [`Mesh::disagreements`] for `status HOST...`: hosts named on the command line.
     fn disagreements_of(&self, ns: &str, state: &str, hosts: &[&str]) -> Vec<String> {
+        self.compare(ns, state, hosts, None)
+    }
+
+    /// [`Mesh::disagreements`] for the `workloads` entries of the Sidecar `sidecar` (whose
+    /// selector picks the mesh's api pod): what that pod's requests get.
+    fn workload_disagreements(&self, ns: &str, state: &str, sidecar: &str) -> Vec<String> {
+        self.compare(ns, state, &[], Some(sidecar))
+    }
+
+    fn compare(
+        &self,
+        ns: &str,
+        state: &str,
+        hosts: &[&str],
+        workload: Option<&str>,
+    ) -> Vec<String> {
         let status = self.status_of(ns, hosts);
         let mut found = vec![];
         let mut compared = 0;
         for host in status["hosts"].as_array().into_iter().flatten() {
             let name = host["host"].as_str().unwrap_or_default();
-            for t in host["traffic"].as_array().into_iter().flatten() {
+            let traffic = match workload {
+                None => &host["traffic"],
+                Some(sidecar) => host["workloads"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|w| w["sidecar"] == sidecar)
+                    .map(|w| &w["traffic"])
+                    .unwrap_or(&Value::Null),
+            };
+            for t in traffic.as_array().into_iter().flatten() {
                 let Some(probe) = Probe::of(name, t) else {
                     continue;
                 };
@@ -654,6 +680,36 @@ fn what_the_namespace_sees_beyond_its_own_objects() {
         "{through}"
     );
     found.extend(m.disagreements("student1", "Sidecar importing ./* only, via the gateway"));
+    // The issue's row: a Sidecar for the api pods (app=sentences,mode=api) importing
+    // istio-system/* only, beside the namespace's importing everything. The namespace's other
+    // workloads go through the gateway; the api pod gets 502.
+    apply(&sidecar("{egress: [{hosts: [\"*/*\"]}]}"));
+    apply(
+        "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: api, namespace: student1}\nspec:\n  workloadSelector: {labels: {app: sentences, mode: api}}\n  egress: [{hosts: [istio-system/*]}]\n",
+    );
+    let per_workload = m.status("student1");
+    let row = &per_workload["hosts"][0];
+    assert_eq!(
+        (
+            &row["traffic"][0]["via"],
+            &row["workloads"][0]["selector"],
+            &row["workloads"][0]["sidecar"],
+            &row["workloads"][0]["traffic"][0]["outcome"]
+        ),
+        (
+            &json!("gateway"),
+            &json!("app=sentences,mode=api"),
+            &json!("student1/api"),
+            &json!("blackhole")
+        ),
+        "{per_workload}"
+    );
+    found.extend(m.workload_disagreements(
+        "student1",
+        "Sidecar for the api pods importing istio-system/* only",
+        "student1/api",
+    ));
+    delete(&["sidecar", "-n", "student1", "api"]);
     delete(&["sidecar", "-n", "student1", "default"]);
 
     // An EnvoyFilter in the namespace: named, and unknown.

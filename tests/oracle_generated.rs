@@ -91,15 +91,42 @@ const EGRESS_HOSTS: [&str; 14] = [
 /// of [`EGRESS_HOSTS`], with or without an outboundTrafficPolicy of its own: the shapes status
 /// follows.
 fn sidecars(rng: &mut Rng) -> Vec<Value> {
-    if !rng.chance(45) {
-        return vec![];
+    let mut sidecars = vec![];
+    if rng.chance(45) {
+        let namespace = if rng.chance(50) {
+            NS
+        } else {
+            GATEWAY_NAMESPACE
+        };
+        sidecars.push(sidecar(rng, "default", namespace, None, 5));
     }
-    let namespace = if rng.chance(50) {
-        NS
-    } else {
-        GATEWAY_NAMESPACE
-    };
+    // Sidecars for some workloads: the api's, and now and then one for every sentences workload
+    // (older or younger: the older of two that pick a workload decides).
+    if rng.chance(30) {
+        let api = json!({"app": "sentences", "mode": "api"});
+        sidecars.push(sidecar(rng, "api", NS, Some(api), 6));
+        if rng.chance(40) {
+            let created = if rng.chance(50) { 4 } else { 7 };
+            let all = json!({"app": "sentences"});
+            sidecars.push(sidecar(rng, "sentences", NS, Some(all), created));
+        }
+    }
+    sidecars
+}
+
+/// One Sidecar: no egress (everything) or one to three of [`EGRESS_HOSTS`], with or without an
+/// outboundTrafficPolicy of its own.
+fn sidecar(
+    rng: &mut Rng,
+    name: &str,
+    namespace: &str,
+    selector: Option<Value>,
+    created: u32,
+) -> Value {
     let mut spec = json!({});
+    if let Some(labels) = selector {
+        spec["workloadSelector"] = json!({ "labels": labels });
+    }
     if rng.chance(75) {
         let mut hosts: Vec<&str> = vec![];
         for _ in 0..1 + rng.below(3) {
@@ -119,15 +146,15 @@ fn sidecars(rng: &mut Rng) -> Vec<Value> {
         spec["outboundTrafficPolicy"] = json!({"mode": mode});
     }
     // An empty Sidecar is refused by Istio's validation ("empty configuration provided").
-    if spec == json!({}) {
+    if spec.get("egress").is_none() && spec.get("outboundTrafficPolicy").is_none() {
         spec["egress"] = json!([{"hosts": ["*/*"]}]);
     }
-    vec![json!({
+    json!({
         "apiVersion": "networking.istio.io/v1",
         "kind": "Sidecar",
-        "metadata": meta("default", namespace, 5, false),
+        "metadata": meta(name, namespace, created, false),
         "spec": spec,
-    })]
+    })
 }
 
 /// Creation times, each handed out once in random order (which object is older matters to
@@ -504,6 +531,8 @@ fn view(state: &State) -> ClusterView {
 /// One request status makes a claim about, with what it claims and the state it came from.
 struct Expected {
     state: usize,
+    /// The client: a namespace, `ns@labels`, or a gateway.
+    from: String,
     host: String,
     port: u32,
     wire: String,
@@ -542,11 +571,12 @@ fn generated_states_agree_with_istio() {
         let istio = oracle::from_oracle(verdict);
         if ours != istio {
             disagreements.push(format!(
-                "state {}, {}:{} ({}):\n  plugin: {ours:?}\n  istio:  {istio:?}\n  oracle hops: {}\n{}",
+                "state {}, {}:{} ({}) from {}:\n  plugin: {ours:?}\n  istio:  {istio:?}\n  oracle hops: {}\n{}",
                 claim.state,
                 claim.host,
                 claim.port,
                 claim.wire,
+                claim.from,
                 verdict["hops"],
                 describe_objects(&claim.objects),
             ));
@@ -601,7 +631,11 @@ fn case_of(i: usize, state: &State) -> (oracle::Case, Vec<Expected>) {
         .map(|(from, host, port, wire, traffic)| Expected {
             state: i,
             declined: traffic["outcome"] == "unknown"
-                && duplicated.contains(&(from.as_str(), host.as_str())),
+                && duplicated.contains(&(
+                    from.split(oracle::WITH_LABELS).next().unwrap_or_default(),
+                    host.as_str(),
+                )),
+            from,
             host,
             port,
             wire,

@@ -11,6 +11,8 @@
 //! only, the mesh's default exportTo) makes the namespace's answers `unknown`, naming the
 //! object: an honest unknown, never a guess.
 
+use std::collections::BTreeMap;
+
 use super::imports::{Imports, SidecarEffect};
 use super::istio::{EnvoyFilter, Object, Sidecar, SidecarEgress};
 use super::view::{Known, MeshScope};
@@ -60,8 +62,8 @@ fn imports_everything(egress: &[SidecarEgress]) -> bool {
     }
 }
 
-/// The scope of the sidecars of `namespace`'s workloads (those no selecting Sidecar picks
-/// out, and every one of them when none does).
+/// The scope of the sidecars of `namespace`'s workloads that no Sidecar with a selector picks
+/// out ([`workload_scopes`] answers for those).
 pub fn scope_of(scope: &MeshScope, namespace: &str) -> NamespaceScope {
     if let Some(why) =
         export_defaults_set(scope).or_else(|| envoy_filters_applying(scope, namespace))
@@ -131,8 +133,9 @@ fn envoy_filters_applying(scope: &MeshScope, namespace: &str) -> Option<String> 
     })
 }
 
-/// The Sidecar Istio applies to the namespace's workloads: its own without a selector, else the
-/// root namespace's; Err when the model cannot say (unreadable, or Sidecars for some workloads).
+/// The Sidecar Istio applies to the namespace's workloads that no Sidecar with a selector picks
+/// out ([`workload_scopes`]): its own with an empty selector, else its own without a selector,
+/// else the root namespace's; Err when the model cannot say.
 fn deciding_sidecar<'s>(
     scope: &'s MeshScope,
     namespace: &str,
@@ -149,23 +152,21 @@ fn deciding_sidecar<'s>(
     if let Some(unreadable) = own.iter().find_map(|s| s.unreadable.clone()) {
         return Err(unreadable);
     }
-    // A Sidecar for some workloads only: they may get other answers than the rest.
-    if let Some(selecting) = own.iter().find(|s| {
-        s.spec.workload_selector.is_some()
-            && (!imports_everything(&s.spec.egress) || s.spec.outbound_traffic_policy.is_some())
-    }) {
-        let labels: Vec<String> = selecting
-            .spec
-            .workload_selector
-            .iter()
-            .flat_map(|w| &w.labels)
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        return Err(format!(
-            "Sidecar {} scopes the workloads labelled {}: answers per workload are not modelled yet",
-            name_of(*selecting),
-            labels.join(",")
-        ));
+    // A selector without labels picks every workload, before any Sidecar without one (the
+    // oldest, as Istio tries selecting Sidecars oldest first).
+    let mut everyone: Vec<&Sidecar> = own
+        .iter()
+        .copied()
+        .filter(|s| {
+            s.spec
+                .workload_selector
+                .as_ref()
+                .is_some_and(|w| w.labels.is_empty())
+        })
+        .collect();
+    everyone.sort_by(|a, b| age(a).cmp(&age(b)));
+    if let Some(first) = everyone.first() {
+        return Ok(Some(first));
     }
     if let Some(sidecar) = without_selector(own, namespace)? {
         return Ok(Some(sidecar));
@@ -175,6 +176,97 @@ fn deciding_sidecar<'s>(
         // Unreadable root Sidecars are said under mesh.unknown.
         Known::Unknown(_) => Ok(None),
     }
+}
+
+/// Creation time, then name: the order Istio tries Sidecars with a selector in.
+fn age(sidecar: &Sidecar) -> (&str, &str) {
+    (
+        sidecar
+            .metadata
+            .creation_timestamp
+            .as_deref()
+            .unwrap_or_default(),
+        &sidecar.metadata.name,
+    )
+}
+
+/// A Sidecar with a workloadSelector in a namespace, and the scope of the workloads it picks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadScope {
+    /// `namespace/name` of the Sidecar.
+    pub sidecar: String,
+    pub labels: BTreeMap<String, String>,
+    pub scope: NamespaceScope,
+    /// Older Sidecars with selectors that may pick some of the same workloads: Istio gives
+    /// those workloads the oldest one's scope. (One that picks all of them leaves this Sidecar
+    /// out: it never applies.)
+    pub shadowed_by: Vec<String>,
+}
+
+/// The scopes of the namespace's workloads that a Sidecar with a selector (labels) picks out,
+/// oldest first (PushContext.getSidecarScope tries them in that order before the namespace's
+/// Sidecar without a selector). None when the namespace's Sidecars could not be read: the
+/// namespace's own scope says so.
+pub fn workload_scopes(scope: &MeshScope, namespace: &str) -> Vec<WorkloadScope> {
+    let Known::Yes(all) = &scope.sidecars else {
+        return vec![];
+    };
+    let mut selecting: Vec<&Sidecar> = all
+        .iter()
+        .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|s| s.spec.workload_selector.is_some())
+        .collect();
+    selecting.sort_by(|a, b| age(a).cmp(&age(b)));
+    let labels_of = |s: &Sidecar| {
+        s.spec
+            .workload_selector
+            .as_ref()
+            .map(|w| w.labels.clone())
+            .unwrap_or_default()
+    };
+    let mesh_wide = export_defaults_set(scope).or_else(|| envoy_filters_applying(scope, namespace));
+    let mut out = vec![];
+    for (i, sidecar) in selecting.iter().enumerate() {
+        let labels = labels_of(sidecar);
+        if labels.is_empty() {
+            // It is the namespace's scope (deciding_sidecar).
+            continue;
+        }
+        // An older one whose labels all of these workloads carry takes every one of them.
+        let covered = selecting[..i].iter().any(|older| {
+            labels_of(older)
+                .iter()
+                .all(|(k, v)| labels.get(k) == Some(v))
+        });
+        if covered {
+            continue;
+        }
+        let name = name_of(*sidecar);
+        let scope = match &mesh_wide {
+            Some(why) => NamespaceScope::unmodelled(Some(name.clone()), why.clone()),
+            None => NamespaceScope {
+                decided_by: Some(name.clone()),
+                effect: effect_of(sidecar, namespace),
+            },
+        };
+        let shadowed_by = selecting[..i]
+            .iter()
+            .filter(|older| {
+                let theirs = labels_of(older);
+                theirs
+                    .iter()
+                    .all(|(k, v)| labels.get(k).is_none_or(|mine| mine == v))
+            })
+            .map(|older| name_of(*older))
+            .collect();
+        out.push(WorkloadScope {
+            sidecar: name,
+            labels,
+            scope,
+            shadowed_by,
+        });
+    }
+    out
 }
 
 /// The one Sidecar without a workloadSelector among `sidecars` (of one namespace, `place`).
@@ -401,14 +493,20 @@ mod tests {
             "default",
             json!({"egress": [{"hosts": ["*/*"]}]}),
         );
-        let why = scope_of(&scope(vec![selecting, everything], vec![]), "student1")
-            .effect
-            .unmodelled
-            .unwrap();
-        assert!(
-            why.contains("student1/api") && why.contains("app=sentences,mode=api"),
-            "{why}"
-        );
+        let both = scope(vec![selecting, everything], vec![]);
+        // The namespace's other workloads get the Sidecar without a selector; those labelled
+        // app=sentences,mode=api the selecting one's imports.
+        let rest = scope_of(&both, "student1");
+        assert_eq!(rest.decided_by.as_deref(), Some("student1/default"));
+        assert_eq!((rest.effect.imports, rest.effect.unmodelled), (None, None));
+        let picked = workload_scopes(&both, "student1");
+        assert_eq!(picked.len(), 1);
+        assert_eq!(picked[0].sidecar, "student1/api");
+        assert_eq!(picked[0].labels["mode"], "api");
+        let imports = picked[0].scope.effect.imports.as_ref().unwrap();
+        assert!(imports.service("istio-system", "x.istio-system.svc.cluster.local"));
+        assert!(!imports.service("student1", "httpbin.org"));
+        assert!(workload_scopes(&both, "student2").is_empty());
         let two = vec![
             sidecar("student1", "a", json!({})),
             sidecar("student1", "b", json!({})),

@@ -59,6 +59,27 @@ pub struct HostReport {
     /// that allows it, `istio-system/central-api (exported to all)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_by: Option<String>,
+    /// The workloads a Sidecar with a workloadSelector picks out, and what their requests get
+    /// (`traffic` is for the namespace's other workloads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<WorkloadTraffic>,
+}
+
+/// What the sidecars of the workloads one Sidecar's selector picks out get, port by port.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadTraffic {
+    /// Their labels, `app=sentences,mode=api`.
+    pub selector: String,
+    /// `namespace/name` of the Sidecar.
+    pub sidecar: String,
+    /// Older Sidecars whose selectors may pick some of the same workloads: those workloads get
+    /// the oldest one's answers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadowed_by: Vec<String>,
+    /// Whether it is the same as the host's `traffic`.
+    pub same_as_namespace: bool,
+    pub traffic: Vec<Traffic>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -140,7 +161,7 @@ pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[Str
     let context = mesh_context(view, &scopes);
     // One model for every host: its lookups are built once.
     let model = traffic_mesh(view, &context, &scopes);
-    let reports = hosts
+    let mut reports: Vec<HostReport> = hosts
         .into_iter()
         .filter(|((_, host), _)| only_hosts.is_empty() || only_hosts.contains(host))
         .map(|((namespace, host), (mut ses, mut vss))| {
@@ -167,6 +188,7 @@ pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[Str
             report
         })
         .collect();
+    add_workload_traffic(view, &scopes, &mut reports);
     Report {
         api_version: "egress.kubectl.io/v1",
         kind: "EgressStatus",
@@ -261,7 +283,10 @@ fn exported_here<'v>(
 /// The Sidecar scope of `namespace`'s sidecars. The egress gateway's namespace shares its
 /// lookups with the gateway (which no Sidecar scopes): a narrowing Sidecar there is not modelled.
 fn scope_in(view: &ClusterView, namespace: &str) -> NamespaceScope {
-    let mut scope = sidecar::scope_of(&view.scope, namespace);
+    gateway_namespace_checked(sidecar::scope_of(&view.scope, namespace), namespace)
+}
+
+fn gateway_namespace_checked(mut scope: NamespaceScope, namespace: &str) -> NamespaceScope {
     if namespace == GATEWAY_NAMESPACE && scope.effect.imports.take().is_some() {
         scope.effect.unmodelled = Some(format!(
             "Sidecar {} narrows what the sidecars of the egress gateway's namespace see: status does not model that there",
@@ -540,6 +565,7 @@ fn host_report(
         gateway,
         sidecar: None,
         allowed_by: None,
+        workloads: vec![],
     }
 }
 
@@ -588,6 +614,50 @@ fn allowed_elsewhere(
         gateway: vec![],
         sidecar,
         allowed_by: Some(format!("{qualified} ({export})")),
+        workloads: vec![],
+    }
+}
+
+/// Each host's answers for the workloads a Sidecar with a selector picks out: the same
+/// analysis, with that Sidecar's scope for the namespace.
+fn add_workload_traffic(
+    view: &ClusterView,
+    scopes: &BTreeMap<String, NamespaceScope>,
+    reports: &mut [HostReport],
+) {
+    for namespace in scopes.keys() {
+        for workload in sidecar::workload_scopes(&view.scope, namespace) {
+            let mut theirs = scopes.clone();
+            theirs.insert(
+                namespace.clone(),
+                gateway_namespace_checked(workload.scope, namespace),
+            );
+            let context = mesh_context(view, &theirs);
+            let model = traffic_mesh(view, &context, &theirs);
+            let selector: Vec<String> = workload
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            for report in reports
+                .iter_mut()
+                .filter(|r| &r.namespace == namespace && !r.traffic.is_empty())
+            {
+                let ports: Vec<(u32, String)> = report
+                    .traffic
+                    .iter()
+                    .map(|t| (t.port, t.protocol.clone()))
+                    .collect();
+                let traffic = model.traffic(namespace, &report.host, &ports);
+                report.workloads.push(WorkloadTraffic {
+                    selector: selector.join(","),
+                    sidecar: workload.sidecar.clone(),
+                    shadowed_by: workload.shadowed_by.clone(),
+                    same_as_namespace: traffic == report.traffic,
+                    traffic,
+                });
+            }
+        }
     }
 }
 
@@ -744,6 +814,23 @@ fn host_details(h: &HostReport, shown: Columns) -> String {
     }
     for t in &h.gateway {
         out.push_str(&format!("  gateway {}\n", traffic::describe(&h.host, t)));
+    }
+    for w in &h.workloads {
+        let whose = format!("  workloads {} (Sidecar {})", w.selector, w.sidecar);
+        if w.same_as_namespace {
+            out.push_str(&format!("{whose}: the same\n"));
+        } else {
+            out.push_str(&format!("{whose}:\n"));
+            for t in &w.traffic {
+                out.push_str(&format!("    {}\n", traffic::describe(&h.host, t)));
+            }
+        }
+        if !w.shadowed_by.is_empty() {
+            out.push_str(&format!(
+                "    those Sidecar {} also selects get its answers\n",
+                w.shadowed_by.join(", ")
+            ));
+        }
     }
     for f in &h.findings {
         out.push_str(&format!("  {} {}: {}\n", f.code, f.severity, f.message));
@@ -1259,6 +1346,59 @@ mod tests {
         let seen = analyse(&v, &[]);
         let t = traffic_of(&seen, "httpbin.org", 80);
         assert_eq!((t.via, t.outcome), (Via::Direct, Outcome::Egress), "{t:?}");
+    }
+
+    /// A Sidecar for the api pods: their answers beside the namespace's, in the JSON and below
+    /// the table; one an older Sidecar's selector covers never applies and is left out.
+    #[test]
+    fn a_sidecar_for_some_workloads_answers_for_them() {
+        let sidecar = |name: &str, created: &str, spec: serde_json::Value| -> Sidecar {
+            typed(&serde_json::json!({
+                "apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                "metadata": {"name": name, "namespace": "s1", "creationTimestamp": created},
+                "spec": spec,
+            }))
+        };
+        let mut v = view();
+        v.service_entries = vec![plan::service_entry(
+            &target("s1"),
+            &Host::parse("httpbin.org").unwrap(),
+            &AllowOptions::default(),
+        )];
+        let api = serde_json::json!({
+            "workloadSelector": {"labels": {"app": "sentences", "mode": "api"}},
+            "egress": [{"hosts": ["istio-system/*"]}],
+        });
+        let covered = serde_json::json!({
+            "workloadSelector": {"labels": {"app": "sentences", "mode": "api", "version": "v1"}},
+            "outboundTrafficPolicy": {"mode": "ALLOW_ANY"},
+        });
+        v.scope.sidecars = Known::Yes(vec![
+            sidecar("api", "2026-01-01T00:00:01Z", api),
+            sidecar("v1", "2026-01-01T00:00:02Z", covered),
+        ]);
+        let report = analyse(&v, &[]);
+        let host = &report.hosts[0];
+        assert_eq!(host.traffic[0].outcome, Outcome::Egress);
+        assert_eq!(host.workloads.len(), 1, "{:?}", host.workloads);
+        let api = &host.workloads[0];
+        assert_eq!(
+            (
+                api.selector.as_str(),
+                api.sidecar.as_str(),
+                api.same_as_namespace
+            ),
+            ("app=sentences,mode=api", "s1/api", false)
+        );
+        assert_eq!(
+            (api.traffic[0].outcome, api.traffic[0].response),
+            (Outcome::Blackhole, Some(Response::BadGateway))
+        );
+        let text = table(&report, Columns::default());
+        assert!(
+            text.contains("  workloads app=sentences,mode=api (Sidecar s1/api):\n    "),
+            "{text}"
+        );
     }
 
     /// An admin's ServiceEntry in istio-system exported to every namespace allows its host in

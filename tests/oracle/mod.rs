@@ -55,9 +55,18 @@ pub fn run(cases: &[Case]) -> Vec<Value> {
                         "namespace": "", "gateway": gateway, "host": host, "port": port,
                         "protocol": protocol,
                     }),
-                    None => json!({
-                        "namespace": ns, "host": host, "port": port, "protocol": protocol,
-                    }),
+                    None => {
+                        let (ns, labels) = ns.split_once(WITH_LABELS).unwrap_or((ns, ""));
+                        let labels: serde_json::Map<String, Value> = labels
+                            .split(',')
+                            .filter_map(|kv| kv.split_once('='))
+                            .map(|(k, v)| (k.to_string(), json!(v)))
+                            .collect();
+                        json!({
+                            "namespace": ns, "host": host, "port": port, "protocol": protocol,
+                            "labels": labels,
+                        })
+                    }
                 }
             }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
@@ -186,8 +195,13 @@ pub fn from_plugin(traffic: &Value) -> Said {
 /// than at a sidecar: `status`'s `gateway` entries, in the gateway's namespace.
 pub const AT_GATEWAY: &str = "gateway=";
 
-/// The requests a `status -o json` report asks about: one per host and traffic entry, then one
-/// per `gateway` entry (from the gateway itself).
+/// A request's "namespace" from a workload with labels (`s1@app=sentences,mode=api`): a
+/// `workloads` entry of status, which a Sidecar's selector picks out.
+pub const WITH_LABELS: &str = "@";
+
+/// The requests a `status -o json` report asks about: one per host and traffic entry, one per
+/// `workloads` entry's (from a client with its labels), then one per `gateway` entry (from the
+/// gateway itself).
 pub fn requests_of(report: &Value) -> Vec<(String, String, u32, String, Value)> {
     let mut requests = vec![];
     for host in report["hosts"].as_array().into_iter().flatten() {
@@ -206,7 +220,23 @@ pub fn requests_of(report: &Value) -> Vec<(String, String, u32, String, Value)> 
                 t,
             )
         });
-        for (from, t) in sidecar.chain(gateway) {
+        let workloads = host["workloads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|w| {
+                let from = format!(
+                    "{}{WITH_LABELS}{}",
+                    host["namespace"].as_str().unwrap_or_default(),
+                    w["selector"].as_str().unwrap_or_default()
+                );
+                w["traffic"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(move |t| (from.clone(), t))
+            });
+        for (from, t) in sidecar.chain(workloads).chain(gateway) {
             let wire = match t["protocol"]
                 .as_str()
                 .unwrap_or_default()

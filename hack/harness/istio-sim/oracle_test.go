@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,6 +60,9 @@ type request struct {
 	// Set: the request starts at this egress gateway Service (its FQDN) on Port, as a
 	// sidecar's would arrive there, instead of at a sidecar in Namespace.
 	Gateway string `json:"gateway,omitempty"`
+	// The client workload's labels (a Sidecar's workloadSelector picks by them); none: the
+	// namespace's plain client, app=oracle-client.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // What one proxy did with the request.
@@ -182,20 +186,29 @@ func runCase(t *testing.T, name string, c testCase) []result {
 	// ServiceEntry's) connects, which the clusters alone do not say.
 	eds := map[*simulation.Simulation][]*endpoint.ClusterLoadAssignment{}
 	sidecars := map[string]*simulation.Simulation{}
-	sidecar := func(ns string) *simulation.Simulation {
-		if sim, ok := sidecars[ns]; ok {
+	sidecar := func(ns string, workload map[string]string) *simulation.Simulation {
+		labels := map[string]string{"app": "oracle-client"}
+		if len(workload) > 0 {
+			labels = workload
+		}
+		keys := make([]string, 0, len(labels))
+		for k, v := range labels {
+			keys = append(keys, k+"="+v)
+		}
+		sort.Strings(keys)
+		key := ns + "@" + strings.Join(keys, ",")
+		if sim, ok := sidecars[key]; ok {
 			return sim
 		}
-		labels := map[string]string{"app": "oracle-client"}
 		proxy := s.SetupProxy(&model.Proxy{
 			ConfigNamespace: ns,
 			Labels:          labels,
-			IPAddresses:     []string{"10.244.9.9"},
+			IPAddresses:     []string{fmt.Sprintf("10.244.9.%d", 9+len(sidecars))},
 			Metadata:        &model.NodeMetadata{Namespace: ns, Labels: labels},
 		})
 		sim := simulation.NewSimulation(t, s, proxy)
 		eds[sim] = s.Endpoints(proxy)
-		sidecars[ns] = sim
+		sidecars[key] = sim
 		return sim
 	}
 	gatewaySims := map[string]*simulation.Simulation{}
@@ -240,7 +253,7 @@ func runCase(t *testing.T, name string, c testCase) []result {
 			results = append(results, res)
 			continue
 		}
-		first := walk(t, "sidecar", sidecar(req.Namespace), eds, call(req, req.Port, simulation.CallModeOutbound))
+		first := walk(t, "sidecar", sidecar(req.Namespace, req.Labels), eds, call(req, req.Port, simulation.CallModeOutbound))
 		res.Hops = append(res.Hops, first)
 		res.TimeoutMs = first.TimeoutMs
 		res.VirtualService = first.VirtualService
