@@ -435,7 +435,11 @@ impl Probe {
     }
 
     fn agrees(&self, a: &Answer) -> Result<(), String> {
+        // A `reset` (no listener, a blocked TLS or TCP connection): no HTTP answer at all.
         let expected_code = |response: &Option<String>, default: u64| -> u64 {
+            if response.as_deref() == Some("reset") {
+                return 0;
+            }
             response
                 .as_deref()
                 .and_then(|r| r.split_whitespace().next())
@@ -719,6 +723,31 @@ fn what_the_namespace_sees_beyond_its_own_objects() {
     unknown_naming(&m.status("student1"), "EnvoyFilter student1/nothing-yet");
     delete(&["envoyfilter", "-n", "student1", "nothing-yet"]);
     m.ok("student1", &["cleanup"]);
+
+    // The mesh config's defaultServiceExportTo: ["."]: every Service and ServiceEntry without
+    // exportTo is its own namespace's, the egress gateway's Service too. With nothing allowed,
+    // student1's sidecar has no HTTP listener on port 80 at all: a reset, not a 502.
+    let mesh_config = |extra: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: istio, namespace: istio-system}}\ndata:\n  mesh: |-\n    outboundTrafficPolicy:\n      mode: REGISTRY_ONLY\n    accessLogFile: /dev/stdout\n{extra}"
+        )
+    };
+    apply(&mesh_config("    defaultServiceExportTo: [\".\"]\n"));
+    m.wait();
+    let private = m.status_of("student1", &["httpbin.org"]);
+    found.extend(m.disagreements_of(
+        "student1",
+        "defaultServiceExportTo: [.], nothing allowed",
+        &["httpbin.org"],
+    ));
+    apply(&mesh_config(""));
+    m.wait();
+    let t = &private["hosts"][0]["traffic"][0];
+    assert_eq!(
+        (&t["outcome"], &t["response"]),
+        (&json!("blackhole"), &json!("reset")),
+        "{private}"
+    );
     assert_none(found);
 }
 

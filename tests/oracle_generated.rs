@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use kubectl_egress::core::istio::DEFAULT_EGRESS_GATEWAY_HOST;
 use kubectl_egress::core::status::{ClusterView, GATEWAY_NAMESPACE, Known, analyse};
 use kubectl_egress::core::traffic::KubeService;
-use kubectl_egress::core::view::MeshScope;
+use kubectl_egress::core::view::{MeshDefaults, MeshScope};
 use serde_json::{Value, json};
 
 #[path = "support/rng.rs"]
@@ -35,6 +35,11 @@ struct State {
     /// A Sidecar of the namespace or of the root namespace, of the shapes status follows.
     sidecars: Vec<Value>,
     registry_only: bool,
+    /// The mesh config's defaultServiceExportTo, defaultVirtualServiceExportTo and
+    /// defaultDestinationRuleExportTo (empty: not set).
+    export_defaults: [Vec<&'static str>; 3],
+    /// The egress gateway Service's `networking.istio.io/exportTo` annotation.
+    gateway_export_to: Option<&'static str>,
 }
 
 fn meta(name: &str, namespace: &str, created: u32, managed: bool) -> Value {
@@ -63,7 +68,26 @@ fn generate(rng: &mut Rng) -> State {
         destination_rules,
         sidecars: sidecars(rng),
         registry_only: rng.chance(80),
+        export_defaults: [(); 3].map(|_| export_default(rng)),
+        gateway_export_to: rng
+            .chance(15)
+            .then(|| *rng.pick(&[".", "*", "istio-system", "s1", "istio-system,s1"])),
     }
+}
+
+/// Now and then a mesh default exportTo: the namespace's own, the gateway's, both, or every one.
+fn export_default(rng: &mut Rng) -> Vec<&'static str> {
+    if !rng.chance(15) {
+        return vec![];
+    }
+    rng.pick(&[
+        vec!["."],
+        vec!["*"],
+        vec![GATEWAY_NAMESPACE],
+        vec![".", GATEWAY_NAMESPACE],
+        vec![NS],
+    ])
+    .clone()
 }
 
 /// What a generated Sidecar's one egress listener may import: every pattern Istio reads (the
@@ -449,10 +473,14 @@ fn route_is_gateway(spec: &Value) -> bool {
     spec["http"][0]["match"].is_array()
 }
 
-fn egress_gateway_service() -> Value {
+fn egress_gateway_service(export_to: Option<&str>) -> Value {
+    let mut metadata = json!({"name": "istio-egressgateway", "namespace": GATEWAY_NAMESPACE});
+    if let Some(export_to) = export_to {
+        metadata["annotations"] = json!({"networking.istio.io/exportTo": export_to});
+    }
     json!({
         "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "istio-egressgateway", "namespace": GATEWAY_NAMESPACE},
+        "metadata": metadata,
         "spec": {
             "selector": {"app": "istio-egressgateway", "istio": "egressgateway"},
             "ports": [
@@ -508,6 +536,10 @@ fn view(state: &State) -> ClusterView {
                         ("istio".into(), "egressgateway".into()),
                     ]),
                     ports: vec![(80, "HTTP2".into()), (443, "HTTPS".into())],
+                    export_to: state
+                        .gateway_export_to
+                        .map(|e| e.split(',').map(String::from).collect())
+                        .unwrap_or_default(),
                 })),
             ),
             (MISSING_GATEWAY.to_string(), Known::Yes(None)),
@@ -523,9 +555,19 @@ fn view(state: &State) -> ClusterView {
         scope: MeshScope {
             sidecars: Known::Yes(typed(&in_namespace(&state.sidecars, NS))),
             root_sidecars: Known::Yes(typed(&in_namespace(&state.sidecars, GATEWAY_NAMESPACE))),
+            defaults: Known::Yes(MeshDefaults {
+                service_export_to: owned(&state.export_defaults[0]),
+                virtual_service_export_to: owned(&state.export_defaults[1]),
+                destination_rule_export_to: owned(&state.export_defaults[2]),
+                ..MeshDefaults::default()
+            }),
             ..MeshScope::default()
         },
     }
+}
+
+fn owned(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
 }
 
 /// One request status makes a claim about, with what it claims and the state it came from.
@@ -533,6 +575,8 @@ struct Expected {
     state: usize,
     /// The client: a namespace, `ns@labels`, or a gateway.
     from: String,
+    /// The mesh config of the state.
+    mesh: String,
     host: String,
     port: u32,
     wire: String,
@@ -580,6 +624,10 @@ fn generated_states_agree_with_istio() {
                 verdict["hops"],
                 describe_objects(&claim.objects),
             ));
+            disagreements.last_mut().unwrap().push_str(&format!(
+                "\n  mesh config: {}",
+                claim.mesh.replace('\n', "; ")
+            ));
         }
     }
     println!(
@@ -607,7 +655,7 @@ fn case_of(i: usize, state: &State) -> (oracle::Case, Vec<Expected>) {
     istio.extend(state.virtual_services.iter().cloned());
     istio.extend(state.destination_rules.iter().cloned());
     istio.extend(state.sidecars.iter().cloned());
-    let mesh = format!(
+    let mut mesh = format!(
         "outboundTrafficPolicy:\n  mode: {}\n",
         if state.registry_only {
             "REGISTRY_ONLY"
@@ -615,11 +663,26 @@ fn case_of(i: usize, state: &State) -> (oracle::Case, Vec<Expected>) {
             "ALLOW_ANY"
         }
     );
+    for (field, value) in [
+        "defaultServiceExportTo",
+        "defaultVirtualServiceExportTo",
+        "defaultDestinationRuleExportTo",
+    ]
+    .iter()
+    .zip(&state.export_defaults)
+    {
+        if !value.is_empty() {
+            mesh.push_str(&format!("{field}: {}\n", json!(value)));
+        }
+    }
     let case = oracle::Case {
         name: format!("state-{i}"),
         istio: istio.clone(),
-        kube: oracle::kube_objects(&[NS, GATEWAY_NAMESPACE], &[egress_gateway_service()]),
-        mesh,
+        kube: oracle::kube_objects(
+            &[NS, GATEWAY_NAMESPACE],
+            &[egress_gateway_service(state.gateway_export_to)],
+        ),
+        mesh: mesh.clone(),
         requests: requests
             .iter()
             .map(|(ns, host, port, wire, _)| (ns.clone(), host.clone(), *port, wire.clone()))
@@ -636,6 +699,7 @@ fn case_of(i: usize, state: &State) -> (oracle::Case, Vec<Expected>) {
                     host.as_str(),
                 )),
             from,
+            mesh: mesh.clone(),
             host,
             port,
             wire,

@@ -220,6 +220,18 @@ fn kube_service(service: &Service) -> KubeService {
                     .collect()
             })
             .unwrap_or_default(),
+        export_to: service
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("networking.istio.io/exportTo"))
+            .map(|list| {
+                list.split(',')
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -233,6 +233,7 @@ mod tests {
                     namespace: GATEWAY_NAMESPACE.into(),
                     selector: GatewayOptions::default().selector,
                     ports: vec![(80, "HTTP2".into()), (443, "HTTPS".into())],
+                    export_to: vec![],
                 })),
             )]),
             outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),

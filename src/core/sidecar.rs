@@ -65,9 +65,7 @@ fn imports_everything(egress: &[SidecarEgress]) -> bool {
 /// The scope of the sidecars of `namespace`'s workloads that no Sidecar with a selector picks
 /// out ([`workload_scopes`] answers for those).
 pub fn scope_of(scope: &MeshScope, namespace: &str) -> NamespaceScope {
-    if let Some(why) =
-        export_defaults_set(scope).or_else(|| envoy_filters_applying(scope, namespace))
-    {
+    if let Some(why) = envoy_filters_applying(scope, namespace) {
         return NamespaceScope::unmodelled(None, why);
     }
     match deciding_sidecar(scope, namespace) {
@@ -78,29 +76,6 @@ pub fn scope_of(scope: &MeshScope, namespace: &str) -> NamespaceScope {
             effect: effect_of(sidecar, namespace),
         },
     }
-}
-
-/// The mesh config's default exportTo, when it narrows what Istio's default scope sees.
-fn export_defaults_set(scope: &MeshScope) -> Option<String> {
-    let Known::Yes(defaults) = &scope.defaults else {
-        return None;
-    };
-    [
-        ("defaultServiceExportTo", &defaults.service_export_to),
-        (
-            "defaultVirtualServiceExportTo",
-            &defaults.virtual_service_export_to,
-        ),
-        (
-            "defaultDestinationRuleExportTo",
-            &defaults.destination_rule_export_to,
-        ),
-    ]
-    .into_iter()
-    .find(|(_, value)| value.iter().any(|v| v != "*"))
-    .map(|(field, value)| {
-        format!("the mesh config sets {field}: {value:?}, which status does not model yet")
-    })
 }
 
 /// The EnvoyFilters that patch the namespace's sidecars (its own, and the root namespace's
@@ -224,7 +199,7 @@ pub fn workload_scopes(scope: &MeshScope, namespace: &str) -> Vec<WorkloadScope>
             .map(|w| w.labels.clone())
             .unwrap_or_default()
     };
-    let mesh_wide = export_defaults_set(scope).or_else(|| envoy_filters_applying(scope, namespace));
+    let mesh_wide = envoy_filters_applying(scope, namespace);
     let mut out = vec![];
     for (i, sidecar) in selecting.iter().enumerate() {
         let labels = labels_of(sidecar);
@@ -538,13 +513,6 @@ mod tests {
                 .unmodelled
                 .is_some()
         );
-        let mut hidden = scope(vec![], vec![]);
-        hidden.defaults = Known::Yes(MeshDefaults {
-            service_export_to: vec![".".into()],
-            ..MeshDefaults::default()
-        });
-        let why = scope_of(&hidden, "student1").effect.unmodelled.unwrap();
-        assert!(why.contains("defaultServiceExportTo"), "{why}");
         let mut patched = scope(vec![], vec![]);
         patched.envoy_filters = Known::Yes(vec![typed(&json!({
             "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",

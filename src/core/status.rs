@@ -136,6 +136,9 @@ pub fn analyse(view: &ClusterView, only_hosts: &[String]) -> Report {
 /// [`analyse`], with a row for each of `only_hosts` that nothing in `namespace` names: what a
 /// request to it from there gets (blocked, or passthrough), on the web's 80 and 443.
 pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[String]) -> Report {
+    // Everything below sees the exportTo Istio applies: the mesh's default where none is set.
+    let effective = view.with_export_defaults();
+    let view = effective.as_ref().unwrap_or(view);
     let mesh = mesh_report(view);
     let mut hosts = hosts_of_objects(view);
     let foreign = match namespace {
@@ -926,6 +929,7 @@ mod tests {
                     namespace: GATEWAY_NAMESPACE.into(),
                     selector: BTreeMap::from([("istio".into(), "egressgateway".into())]),
                     ports: vec![(80, "HTTP2".into()), (443, "HTTPS".into())],
+                    export_to: vec![],
                 })),
             )]),
             outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),

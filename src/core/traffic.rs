@@ -28,9 +28,21 @@ pub struct KubeService {
     pub selector: BTreeMap<String, String>,
     /// (port, protocol as Istio reads it from the port name or appProtocol)
     pub ports: Vec<(u32, String)>,
+    /// Its `networking.istio.io/exportTo` annotation (empty: every namespace, unless the mesh
+    /// config's defaultServiceExportTo says otherwise, `ClusterView::with_export_defaults`).
+    pub export_to: Vec<String>,
 }
 
 impl KubeService {
+    /// Whether proxies in `namespace` see it (IsServiceVisible).
+    pub fn exported_to(&self, namespace: &str) -> bool {
+        self.export_to.is_empty()
+            || self
+                .export_to
+                .iter()
+                .any(|e| e == "*" || e == namespace || (e == "." && self.namespace == namespace))
+    }
+
     pub fn fqdn(&self) -> String {
         format!("{}.{}.svc.cluster.local", self.name, self.namespace)
     }
@@ -487,7 +499,11 @@ pub fn pulled_in_under(
     for (host, ports) in route_destinations(routes) {
         let wanted = |number: u32| ports.contains(&0) || ports.contains(&number);
         let kube = match services.get(host) {
-            Some(Ok(Some(service))) => Some(service),
+            Some(Ok(Some(service)))
+                if service.namespace == namespace || service.exported_to(namespace) =>
+            {
+                Some(service)
+            }
             _ => None,
         };
         if imported
@@ -729,8 +745,10 @@ impl<'a> Mesh<'a> {
     /// Whether a sidecar in `namespace` has the Kubernetes Service `fqdn` among its services
     /// (listeners and clusters).
     fn imports_service(&self, namespace: &str, fqdn: &str, service: &KubeService) -> bool {
-        self.imports(namespace)
-            .is_none_or(|i| i.service(&service.namespace, fqdn))
+        service.exported_to(namespace)
+            && self
+                .imports(namespace)
+                .is_none_or(|i| i.service(&service.namespace, fqdn))
     }
 
     /// Whether a sidecar in `namespace` has a cluster for the Kubernetes Service `fqdn` on

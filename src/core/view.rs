@@ -59,6 +59,71 @@ pub struct ClusterView {
     pub scope: MeshScope,
 }
 
+impl ClusterView {
+    /// The view as Istio applies the mesh config's default exportTo: every object and Service
+    /// that sets none gets the default of its kind (initDefaultExportMaps; for DestinationRules
+    /// only `.` counts). None when the defaults are Istio's own (every namespace) or unknown.
+    pub fn with_export_defaults(&self) -> Option<ClusterView> {
+        let Known::Yes(defaults) = &self.scope.defaults else {
+            return None;
+        };
+        let narrows = |d: &[String]| d.iter().any(|e| e != "*");
+        if !narrows(&defaults.service_export_to)
+            && !narrows(&defaults.virtual_service_export_to)
+            && !narrows(&defaults.destination_rule_export_to)
+        {
+            return None;
+        }
+        fn fill(export_to: &mut Vec<String>, default: &[String]) {
+            if export_to.is_empty() {
+                *export_to = default.to_vec();
+            }
+        }
+        let mut view = self.clone();
+        let services = &defaults.service_export_to;
+        let routes = &defaults.virtual_service_export_to;
+        // Of the DestinationRule default Istio honours `.` alone (setDestinationRules): any
+        // other leaves a rule without exportTo public.
+        let private = vec![".".to_string()];
+        let rules: &[String] = if defaults.destination_rule_export_to.iter().any(|e| e == ".") {
+            &private
+        } else {
+            &[]
+        };
+        let gateway_entries = known_mut(&mut view.gateway_service_entries);
+        for se in view.service_entries.iter_mut().chain(gateway_entries) {
+            fill(&mut se.spec.export_to, services);
+        }
+        let gateway_routes = known_mut(&mut view.gateway_virtual_services);
+        for vs in view.virtual_services.iter_mut().chain(gateway_routes) {
+            fill(&mut vs.spec.export_to, routes);
+        }
+        let root_rules = known_mut(&mut view.destination_rules);
+        for dr in view
+            .namespace_destination_rules
+            .iter_mut()
+            .chain(root_rules)
+        {
+            fill(&mut dr.spec.export_to, rules);
+        }
+        for service in view.services.values_mut() {
+            if let Known::Yes(Some(service)) = service {
+                fill(&mut service.export_to, services);
+            }
+        }
+        Some(view)
+    }
+}
+
+fn known_mut<T>(list: &mut Known<Vec<T>>) -> impl Iterator<Item = &mut T> {
+    match list {
+        Known::Yes(items) => Some(items.iter_mut()),
+        Known::Unknown(_) => None,
+    }
+    .into_iter()
+    .flatten()
+}
+
 /// Istio's own root namespace when the mesh config names none.
 pub const DEFAULT_ROOT_NAMESPACE: &str = "istio-system";
 
@@ -120,5 +185,88 @@ impl ClusterView {
         self.outbound_policy
             .clone()
             .map(|mode| mode.unwrap_or_else(|| "ALLOW_ANY".to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn view_with(defaults: MeshDefaults) -> ClusterView {
+        let dr = |export: serde_json::Value| {
+            typed(&json!({
+                "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                "metadata": {"name": "r", "namespace": "s1"},
+                "spec": {"host": "httpbin.org", "exportTo": export},
+            }))
+        };
+        ClusterView {
+            service_entries: vec![typed(&json!({
+                "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                "metadata": {"name": "se", "namespace": "s1"},
+                "spec": {"hosts": ["httpbin.org"]},
+            }))],
+            virtual_services: vec![],
+            gateways: Known::Yes(vec![]),
+            gateway_service_entries: Known::Unknown("forbidden".into()),
+            egress_gateway_service: Known::Yes(true),
+            gateway_virtual_services: Known::Yes(vec![]),
+            destination_rules: Known::Yes(vec![]),
+            namespace_destination_rules: vec![dr(json!([])), dr(json!(["*"]))],
+            services: BTreeMap::from([(
+                "gw.istio-system.svc.cluster.local".to_string(),
+                Known::Yes(Some(KubeService::default())),
+            )]),
+            outbound_policy: Known::Yes(None),
+            scope: MeshScope {
+                defaults: Known::Yes(defaults),
+                ..MeshScope::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_mesh_default_export_applies_where_an_object_sets_none() {
+        assert!(
+            view_with(MeshDefaults::default())
+                .with_export_defaults()
+                .is_none()
+        );
+        let star = MeshDefaults {
+            service_export_to: vec!["*".into()],
+            ..MeshDefaults::default()
+        };
+        assert!(view_with(star).with_export_defaults().is_none());
+        let private = view_with(MeshDefaults {
+            service_export_to: vec![".".into()],
+            destination_rule_export_to: vec!["istio-system".into()],
+            ..MeshDefaults::default()
+        })
+        .with_export_defaults()
+        .unwrap();
+        assert_eq!(private.service_entries[0].spec.export_to, ["."]);
+        let Known::Yes(Some(gateway)) = &private.services["gw.istio-system.svc.cluster.local"]
+        else {
+            panic!("the Service is there");
+        };
+        assert_eq!(gateway.export_to, ["."]);
+        // A DestinationRule default other than `.` leaves rules public (Istio honours `.` only);
+        // one that sets its own keeps it.
+        assert!(
+            private.namespace_destination_rules[0]
+                .spec
+                .export_to
+                .is_empty()
+        );
+        assert_eq!(private.namespace_destination_rules[1].spec.export_to, ["*"]);
+        let rules = view_with(MeshDefaults {
+            destination_rule_export_to: vec![".".into()],
+            ..MeshDefaults::default()
+        })
+        .with_export_defaults()
+        .unwrap();
+        assert_eq!(rules.namespace_destination_rules[0].spec.export_to, ["."]);
+        assert!(rules.service_entries[0].spec.export_to.is_empty());
     }
 }

@@ -269,7 +269,9 @@ pub fn kube_objects(namespaces: &[&str], services: &[Value]) -> Vec<Value> {
     for (i, service) in services.iter().enumerate() {
         let mut clean = service.clone();
         if let Some(meta) = clean["metadata"].as_object_mut() {
-            meta.retain(|k, _| k == "name" || k == "namespace" || k == "labels");
+            meta.retain(|k, _| {
+                k == "name" || k == "namespace" || k == "labels" || k == "annotations"
+            });
         }
         if let Some(spec) = clean["spec"].as_object_mut() {
             spec.retain(|k, _| k == "selector" || k == "ports");
