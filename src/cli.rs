@@ -264,8 +264,10 @@ Examples:
     /// Show what is allowed, how it is routed, and what is wrong
     #[command(after_help = "\
 Reads the namespace's ServiceEntries, VirtualServices, DestinationRules, Sidecars and
-EnvoyFilters, istio-system's gateway objects, the root namespace's Sidecars and EnvoyFilters and
-the mesh config. The Sidecar that applies is followed as istiod reads it (the hosts its egress
+EnvoyFilters, other namespaces' ServiceEntries, VirtualServices and DestinationRules exported to it
+(a cluster-wide list; where RBAC refuses it, istio-system's alone and the rest named unknown),
+istio-system's gateway objects, the root namespace's Sidecars and EnvoyFilters and the mesh
+config (its default exportTo applied). The Sidecar that applies is followed as istiod reads it (the hosts its egress
 imports, its outboundTrafficPolicy); workloads a Sidecar's selector picks out get their own
 answers (`workloads app=sentences,mode=api`). What it cannot read is listed as unknown; a Sidecar
 with egress ports or an EnvoyFilter makes the answers unknown, naming the object, rather than

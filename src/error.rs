@@ -69,6 +69,17 @@ impl Error {
         }
     }
 
+    /// True when RBAC refused the request.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(
+            self,
+            Error::Runtime {
+                reason: Reason::Forbidden,
+                ..
+            }
+        )
+    }
+
     /// True when the object changed since it was read: the write may be composed again.
     pub fn is_modified(&self) -> bool {
         matches!(

@@ -215,9 +215,14 @@ impl Mesh {
 
     /// `status HOST... -o json` in NS (no host: every host status finds).
     fn status_of(&self, ns: &str, hosts: &[&str]) -> Value {
-        let mut args = vec!["status", "-o", "json"];
+        self.status_as(&format!("{ns}.kubeconfig"), ns, hosts)
+    }
+
+    /// [`Mesh::status_of`] as the user of `kubeconfig` (the admin sees every namespace).
+    fn status_as(&self, kubeconfig: &str, ns: &str, hosts: &[&str]) -> Value {
+        let mut args = vec!["-n", ns, "status", "-o", "json"];
         args.extend_from_slice(hosts);
-        let out = self.egress(ns, &args);
+        let out = self.plugin(kubeconfig, &args);
         // status exits non-zero when it has findings that are errors; its JSON is there either way.
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -234,23 +239,31 @@ impl Mesh {
 
     /// [`Mesh::disagreements`] for `status HOST...`: hosts named on the command line.
     fn disagreements_of(&self, ns: &str, state: &str, hosts: &[&str]) -> Vec<String> {
-        self.compare(ns, state, hosts, None)
+        let status = self.status_of(ns, hosts);
+        self.compare(ns, state, &status, None)
+    }
+
+    /// [`Mesh::disagreements`] of what the admin's status says of NS (other namespaces'
+    /// exports, which a student may not list, among it).
+    fn admin_disagreements(&self, ns: &str, state: &str) -> Vec<String> {
+        let status = self.status_as("admin.kubeconfig", ns, &[]);
+        self.compare(ns, state, &status, None)
     }
 
     /// [`Mesh::disagreements`] for the `workloads` entries of the Sidecar `sidecar` (whose
     /// selector picks the mesh's api pod): what that pod's requests get.
     fn workload_disagreements(&self, ns: &str, state: &str, sidecar: &str) -> Vec<String> {
-        self.compare(ns, state, &[], Some(sidecar))
+        let status = self.status_of(ns, &[]);
+        self.compare(ns, state, &status, Some(sidecar))
     }
 
     fn compare(
         &self,
         ns: &str,
         state: &str,
-        hosts: &[&str],
+        status: &Value,
         workload: Option<&str>,
     ) -> Vec<String> {
-        let status = self.status_of(ns, hosts);
         let mut found = vec![];
         let mut compared = 0;
         for host in status["hosts"].as_array().into_iter().flatten() {
@@ -715,6 +728,33 @@ fn what_the_namespace_sees_beyond_its_own_objects() {
     ));
     delete(&["sidecar", "-n", "student1", "api"]);
     delete(&["sidecar", "-n", "student1", "default"]);
+
+    // student2 allows www.httpbin.org for every namespace (the seed warns about exactly this):
+    // student1's pod gets 200. The admin's status of student1 lists the host, allowed by
+    // student2's entry; student1, who may not list cluster-wide, is told what it cannot see.
+    m.ok("student2", &["allow", "www.httpbin.org", "--export-to", "*"]);
+    m.wait();
+    let admin = m.status_as("admin.kubeconfig", "student1", &[]);
+    let row = admin["hosts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| h["host"] == "www.httpbin.org");
+    assert_eq!(
+        row.map(|r| &r["allowedBy"]),
+        Some(&json!("student2/www (exported to all)")),
+        "{admin}"
+    );
+    found.extend(m.admin_disagreements("student1", "student2's export to every namespace"));
+    let student = m.status("student1");
+    assert!(
+        student["mesh"]["unknown"][0]
+            .as_str()
+            .is_some_and(|u| u.contains("hosts they export to student1 are not shown")),
+        "{student}"
+    );
+    m.ok("student2", &["cleanup"]);
+    m.wait();
 
     // An EnvoyFilter in the namespace: named, and unknown.
     apply(

@@ -14,9 +14,9 @@ mod oracle;
 use std::collections::BTreeMap;
 
 use kubectl_egress::core::istio::DEFAULT_EGRESS_GATEWAY_HOST;
-use kubectl_egress::core::status::{ClusterView, GATEWAY_NAMESPACE, Known, analyse};
+use kubectl_egress::core::status::{ClusterView, GATEWAY_NAMESPACE, Known, analyse, analyse_in};
 use kubectl_egress::core::traffic::KubeService;
-use kubectl_egress::core::view::{MeshDefaults, MeshScope};
+use kubectl_egress::core::view::{Elsewhere, MeshDefaults, MeshScope};
 use serde_json::{Value, json};
 
 #[path = "support/rng.rs"]
@@ -24,6 +24,8 @@ mod rng;
 use rng::{Rng, seed_from_env};
 
 const NS: &str = "s1";
+/// Another student's namespace, whose exports s1 may see.
+const OTHER_NS: &str = "s2";
 const HOSTS: [&str; 3] = ["httpbin.org", "api.example.com", "*.wikipedia.org"];
 const MISSING_GATEWAY: &str = "nosuch.istio-system.svc.cluster.local";
 
@@ -32,6 +34,9 @@ struct State {
     service_entries: Vec<Value>,
     virtual_services: Vec<Value>,
     destination_rules: Vec<Value>,
+    /// Another namespace's (s2's) ServiceEntries, VirtualServices and DestinationRules, of the
+    /// same shapes and exportTo (`s1` by name among them).
+    elsewhere: Vec<Value>,
     /// A Sidecar of the namespace or of the root namespace, of the shapes status follows.
     sidecars: Vec<Value>,
     registry_only: bool,
@@ -61,7 +66,9 @@ fn generate(rng: &mut Rng) -> State {
     let virtual_services = (0..rng.below(4))
         .map(|i| virtual_service(rng, i, &mut clock))
         .collect();
+    let elsewhere = other_namespace(rng, &mut clock);
     State {
+        elsewhere,
         istio_admin,
         service_entries,
         virtual_services,
@@ -73,6 +80,20 @@ fn generate(rng: &mut Rng) -> State {
             .chance(15)
             .then(|| *rng.pick(&[".", "*", "istio-system", "s1", "istio-system,s1"])),
     }
+}
+
+/// Now and then another namespace with objects of the same shapes as s1's.
+fn other_namespace(rng: &mut Rng, clock: &mut Clock) -> Vec<Value> {
+    if !rng.chance(35) {
+        return vec![];
+    }
+    let (mut objects, rules) = namespace_service_entries(rng, clock);
+    objects.extend(rules);
+    objects.extend((0..rng.below(3)).map(|i| virtual_service(rng, i, clock)));
+    for object in &mut objects {
+        object["metadata"]["namespace"] = json!(OTHER_NS);
+    }
+    objects
 }
 
 /// Now and then a mesh default exportTo: the namespace's own, the gateway's, both, or every one.
@@ -506,6 +527,18 @@ fn of_kind(values: &[Value], kind: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Another namespace's objects of `kind` whose exportTo may make them visible in s1 (none, `*`,
+/// or s1 by name), as status keeps them from its cluster-wide list.
+fn reaching(objects: &[Value], kind: &str) -> Vec<Value> {
+    of_kind(objects, kind)
+        .into_iter()
+        .filter(|o| match o["spec"]["exportTo"].as_array() {
+            None => true,
+            Some(list) => list.is_empty() || list.iter().any(|e| e == "*" || e == NS),
+        })
+        .collect()
+}
+
 fn in_namespace(objects: &[Value], namespace: &str) -> Vec<Value> {
     objects
         .iter()
@@ -517,6 +550,12 @@ fn in_namespace(objects: &[Value], namespace: &str) -> Vec<Value> {
 fn view(state: &State) -> ClusterView {
     let admin = &state.istio_admin;
     ClusterView {
+        // As status reads them cluster-wide: those whose exportTo may reach s1.
+        elsewhere: Elsewhere {
+            service_entries: Known::Yes(typed(&reaching(&state.elsewhere, "ServiceEntry"))),
+            virtual_services: Known::Yes(typed(&reaching(&state.elsewhere, "VirtualService"))),
+            destination_rules: Known::Yes(typed(&reaching(&state.elsewhere, "DestinationRule"))),
+        },
         service_entries: typed(&state.service_entries),
         virtual_services: typed(&state.virtual_services),
         gateways: Known::Yes(typed(&of_kind(admin, "Gateway"))),
@@ -648,13 +687,21 @@ fn generated_states_agree_with_istio() {
 /// The oracle's case for state `i` (every object, every request status makes a claim about)
 /// and those claims.
 fn case_of(i: usize, state: &State) -> (oracle::Case, Vec<Expected>) {
-    let report = serde_json::to_value(analyse(&view(state), &[])).unwrap();
-    let requests = oracle::requests_of(&report);
+    let view = view(state);
+    let report = serde_json::to_value(analyse(&view, &[])).unwrap();
+    let mut requests = oracle::requests_of(&report);
+    // The rows for hosts other namespaces export to s1 (istio-system's, s2's): status of s1.
+    let mut theirs = serde_json::to_value(analyse_in(&view, Some(NS), &[])).unwrap();
+    if let Some(hosts) = theirs["hosts"].as_array_mut() {
+        hosts.retain(|h| h.get("allowedBy").is_some());
+    }
+    requests.extend(oracle::requests_of(&theirs));
     let mut istio = state.istio_admin.clone();
     istio.extend(state.service_entries.iter().cloned());
     istio.extend(state.virtual_services.iter().cloned());
     istio.extend(state.destination_rules.iter().cloned());
     istio.extend(state.sidecars.iter().cloned());
+    istio.extend(state.elsewhere.iter().cloned());
     let mut mesh = format!(
         "outboundTrafficPolicy:\n  mode: {}\n",
         if state.registry_only {

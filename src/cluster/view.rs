@@ -9,12 +9,12 @@ use serde_json::Value;
 
 use super::api::{ENVOY_FILTERS, IstioApi, ReadOnlyKind, SIDECARS};
 use crate::core::istio::{
-    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, EnvoyFilterSpec, Kind, Object, ServiceEntry,
-    SidecarSpec, VirtualService,
+    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, DestinationRuleSpec, EnvoyFilterSpec, Kind,
+    Object, ServiceEntry, ServiceEntrySpec, SidecarSpec, VirtualService, VirtualServiceSpec,
 };
 use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
-use crate::core::traffic::{KubeService, service_port_protocol};
-use crate::core::view::{DEFAULT_ROOT_NAMESPACE, MeshDefaults, MeshScope};
+use crate::core::traffic::{Exported, KubeService, service_port_protocol};
+use crate::core::view::{DEFAULT_ROOT_NAMESPACE, Elsewhere, MeshDefaults, MeshScope};
 use crate::error::Result;
 
 /// What decides where a namespace's traffic goes, beside its own ServiceEntries and
@@ -27,44 +27,44 @@ pub async fn read_view(
     service_entries: Vec<ServiceEntry>,
     virtual_services: Vec<VirtualService>,
     also_services: &[&str],
+    reach: Reach,
 ) -> ClusterView {
-    // What the egress gateway knows of external hosts: already listed with -A, else one list.
-    let gateway_service_entries = if namespace.is_none() || namespace == Some(GATEWAY_NAMESPACE) {
-        Known::Yes(
-            service_entries
-                .iter()
-                .filter(|se| se.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
-                .cloned()
-                .collect(),
-        )
-    } else {
-        known(
-            api.list_typed(Kind::ServiceEntry, Some(GATEWAY_NAMESPACE), None)
-                .await,
-        )
-    };
+    // Other namespaces' exports, and what the egress gateway knows of external hosts: one
+    // cluster-wide list where RBAC allows it, else istio-system's alone (and the rest unknown).
+    let mut reach = reach;
+    let (gateway_service_entries, elsewhere_service_entries) = around::<ServiceEntrySpec>(
+        api,
+        Kind::ServiceEntry,
+        namespace,
+        &service_entries,
+        &mut reach,
+    )
+    .await;
     let gateways = known(
         api.list_typed(Kind::Gateway, Some(GATEWAY_NAMESPACE), None)
             .await,
     );
-    let gateway_virtual_services = if namespace.is_none() || namespace == Some(GATEWAY_NAMESPACE) {
-        Known::Yes(
-            virtual_services
-                .iter()
-                .filter(|vs| vs.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
-                .cloned()
-                .collect(),
-        )
-    } else {
-        known(
-            api.list_typed(Kind::VirtualService, Some(GATEWAY_NAMESPACE), None)
-                .await,
-        )
+    let (gateway_virtual_services, elsewhere_virtual_services) = around::<VirtualServiceSpec>(
+        api,
+        Kind::VirtualService,
+        namespace,
+        &virtual_services,
+        &mut reach,
+    )
+    .await;
+    let (destination_rules, elsewhere_destination_rules) = match namespace {
+        Some(ns) if ns != GATEWAY_NAMESPACE => {
+            around::<DestinationRuleSpec>(api, Kind::DestinationRule, namespace, &[], &mut reach)
+                .await
+        }
+        _ => (
+            known(
+                api.list_typed(Kind::DestinationRule, Some(GATEWAY_NAMESPACE), None)
+                    .await,
+            ),
+            Known::Yes(vec![]),
+        ),
     };
-    let destination_rules = known(
-        api.list_typed(Kind::DestinationRule, Some(GATEWAY_NAMESPACE), None)
-            .await,
-    );
     let namespace_destination_rules = namespace_rules(api, namespace).await;
     let services = read_services(api, &virtual_services, also_services).await;
     let egress_gateway_service = match &services[DEFAULT_EGRESS_GATEWAY_HOST] {
@@ -92,7 +92,89 @@ pub async fn read_view(
         services,
         outbound_policy,
         scope,
+        elsewhere: Elsewhere {
+            service_entries: elsewhere_service_entries,
+            virtual_services: elsewhere_virtual_services,
+            destination_rules: elsewhere_destination_rules,
+        },
     }
+}
+
+/// Whether a read looks at other namespaces' objects (cluster-wide lists): `status` does; a
+/// write's check does not (its own namespace's objects decide what it writes).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reach {
+    Elsewhere,
+    OwnOnly,
+    /// A cluster-wide list was refused, why: the next kinds are not asked for (RBAC grants
+    /// them together), only said unknown.
+    Refused(String),
+}
+
+/// One kind's objects around the namespace: istio-system's, and other namespaces' that may be
+/// exported to it. With -A (or in istio-system) from what was listed already; else, as `reach`
+/// says, one cluster-wide list in pages keeping only those, or istio-system's list alone (and
+/// the rest unknown, named).
+async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
+    api: &IstioApi<'_>,
+    kind: Kind,
+    namespace: Option<&str>,
+    listed: &[Object<S>],
+    reach: &mut Reach,
+) -> (Known<Vec<Object<S>>>, Known<Vec<Object<S>>>) {
+    let in_gateway_namespace =
+        |o: &Object<S>| o.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE);
+    let Some(namespace) = namespace.filter(|ns| *ns != GATEWAY_NAMESPACE) else {
+        let gateway = listed.iter().filter(|o| in_gateway_namespace(o)).cloned();
+        return (Known::Yes(gateway.collect()), Known::Yes(vec![]));
+    };
+    if *reach == Reach::Elsewhere {
+        let mut gateway = vec![];
+        let mut elsewhere = vec![];
+        let everywhere = api
+            .list_each(kind, None, None, |item| {
+                let object: Object<S> = crate::core::istio::typed(&item);
+                let own = object.metadata.namespace.as_deref();
+                if own == Some(GATEWAY_NAMESPACE) {
+                    gateway.push(object);
+                } else if own != Some(namespace) && may_be_exported(&object, namespace) {
+                    elsewhere.push(object);
+                }
+            })
+            .await;
+        match everywhere {
+            Ok(_) => return (Known::Yes(gateway), Known::Yes(elsewhere)),
+            Err(e) if e.is_forbidden() => {
+                *reach = Reach::Refused(format!(
+                    "listing {} in all namespaces is forbidden",
+                    kind.plural()
+                ));
+            }
+            Err(e) => *reach = Reach::Refused(e.to_string()),
+        }
+    }
+    let why = match reach {
+        Reach::Refused(why) => why.clone(),
+        _ => "not read by this command".to_string(),
+    };
+    let consequence = match kind {
+        Kind::ServiceEntry => format!("hosts they export to {namespace} are not shown"),
+        Kind::VirtualService => format!("routes they export to {namespace} are not applied"),
+        _ => "their rules for hosts defined there are not applied".to_string(),
+    };
+    let unknown = format!(
+        "{} of other namespaces could not be read ({why}): {consequence}",
+        kind.plural()
+    );
+    let gateway = known(api.list_typed(kind, Some(GATEWAY_NAMESPACE), None).await);
+    (gateway, Known::Unknown(unknown))
+}
+
+/// Whether an object of another namespace may be visible in `namespace`: its exportTo names it
+/// or every namespace, or it sets none (the mesh's default decides, read later).
+fn may_be_exported<S: Exported>(object: &Object<S>, namespace: &str) -> bool {
+    let export_to = object.spec.export_to();
+    export_to.is_empty() || export_to.iter().any(|e| e == "*" || e == namespace)
 }
 
 /// What scopes the namespace's sidecars: its Sidecars and EnvoyFilters (every namespace's with

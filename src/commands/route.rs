@@ -11,7 +11,7 @@
 use crate::cli::{CheckArgs, RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
-use crate::cluster::view::read_view;
+use crate::cluster::view::{Reach, read_view};
 use crate::core::change::{Listed, Planned};
 use crate::core::istio::{ApiVersion, HttpRetry, Kind, ServiceEntry};
 use crate::core::plan::{GatewayHop, RouteChange, Target};
@@ -272,7 +272,17 @@ async fn read_checks(
                     .collect(),
                 _ => vec![],
             };
-            Some(read_view(api, Some(namespace), service_entries, vec![], &gateway_host).await)
+            Some(
+                read_view(
+                    api,
+                    Some(namespace),
+                    service_entries,
+                    vec![],
+                    &gateway_host,
+                    Reach::OwnOnly,
+                )
+                .await,
+            )
         }
         _ => None,
     }

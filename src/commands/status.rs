@@ -1,14 +1,16 @@
 //! `kubectl egress status [HOST...]`: what is allowed, how it is routed, what is wrong.
 //!
-//! Requests: one list each of the namespace's ServiceEntries and VirtualServices, one list each of
-//! istio-system's Gateways, ServiceEntries, VirtualServices and DestinationRules, one get for the
-//! mesh ConfigMap and for each Service a route sends to. Reads the user may not make are reported
+//! Requests: one list each of the namespace's ServiceEntries and VirtualServices, one
+//! cluster-wide list each of ServiceEntries, VirtualServices and DestinationRules (other
+//! namespaces' exports and istio-system's; refused, istio-system's alone), one list of
+//! istio-system's Gateways, one get for the mesh ConfigMap and for each Service a route sends
+//! to, the Sidecars and EnvoyFilters (cluster/view.rs). Reads the user may not make are reported
 //! as unknown, never as an error that hides the rest.
 
 use std::io::Write;
 
 use crate::cli::StatusArgs;
-use crate::cluster::view::read_view;
+use crate::cluster::view::{Reach, read_view};
 use crate::cluster::{api::IstioApi, connect};
 use crate::core::istio::{Kind, ServiceEntry, VirtualService};
 use crate::core::render::ObjectFormat;
@@ -37,7 +39,15 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
     let virtual_services: Vec<VirtualService> = api
         .list_typed(Kind::VirtualService, namespace, None)
         .await?;
-    let view = read_view(&api, namespace, service_entries, virtual_services, &[]).await;
+    let view = read_view(
+        &api,
+        namespace,
+        service_entries,
+        virtual_services,
+        &[],
+        Reach::Elsewhere,
+    )
+    .await;
     let report = status::analyse_in(&view, namespace, &hosts);
     // The report owns what it says: what was read goes before it is printed (memory).
     drop(view);

@@ -676,6 +676,7 @@ mod tests {
 
     fn view() -> ClusterView {
         ClusterView {
+            elsewhere: Default::default(),
             service_entries: vec![],
             virtual_services: vec![],
             gateways: Known::Yes(vec![]),

@@ -74,6 +74,11 @@ impl HostClass {
 }
 
 impl Imports {
+    /// Istio's default scope: every host of every namespace (`*/*`).
+    pub fn everything() -> Imports {
+        Imports::parse(&["*/*".to_string()], "")
+    }
+
     /// The egress hosts of a Sidecar applied to a proxy in `proxy_namespace`.
     pub fn parse(hosts: &[String], proxy_namespace: &str) -> Imports {
         let mut by_namespace: BTreeMap<String, HostClass> = BTreeMap::new();

@@ -212,6 +212,7 @@ mod tests {
             objects.map(|w| w.object.clone()).collect()
         };
         ClusterView {
+            elsewhere: Default::default(),
             service_entries: vec![plan::service_entry(
                 &target("s1"),
                 &host,

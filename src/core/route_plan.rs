@@ -426,6 +426,7 @@ mod tests {
     fn a_route_istio_would_not_honour_is_refused_given_the_checks() {
         // Nothing in istio-system: no egress gateway to route through.
         let view = ClusterView {
+            elsewhere: Default::default(),
             service_entries: vec![],
             virtual_services: vec![],
             gateways: Known::Yes(vec![]),

@@ -8,7 +8,7 @@ use super::analyzers;
 use super::istio::*;
 use super::plan::RouteSettings;
 use super::sidecar::{self, NamespaceScope};
-use super::traffic::{self, KubeService, Mesh, Traffic, Via, short_service};
+use super::traffic::{self, Imports, KubeService, Mesh, Traffic, Via, short_service};
 
 // What `status` reads and reports, from where each is defined: callers need only this module.
 pub use super::findings::{Code, Finding, Severity};
@@ -250,8 +250,8 @@ fn hosts_of_objects(view: &ClusterView) -> BTreeMap<(String, String), ObjectsFor
     hosts
 }
 
-/// The hosts an admin's ServiceEntry in istio-system exports to `namespace` that no object of
-/// the namespace names: each added to `hosts` (with no objects of its own), with the entry
+/// The hosts a ServiceEntry of istio-system or of another namespace exports to `namespace` that
+/// no object of the namespace names: each added to `hosts` (with no objects of its own), with the entry
 /// that allows it (the first in Istio's order).
 fn exported_here<'v>(
     view: &'v ClusterView,
@@ -259,14 +259,20 @@ fn exported_here<'v>(
     hosts: &mut BTreeMap<(String, String), ObjectsForHost<'v>>,
 ) -> BTreeMap<(String, String), &'v ServiceEntry> {
     let mut foreign = BTreeMap::new();
-    let Known::Yes(theirs) = &view.gateway_service_entries else {
-        return foreign;
-    };
     if namespace == GATEWAY_NAMESPACE {
         return foreign;
     }
+    let theirs = [
+        &view.gateway_service_entries,
+        &view.elsewhere.service_entries,
+    ]
+    .into_iter()
+    .filter_map(|known| match known {
+        Known::Yes(list) => Some(list),
+        Known::Unknown(_) => None,
+    })
+    .flatten();
     let mut exported: Vec<&ServiceEntry> = theirs
-        .iter()
         .filter(|se| se.metadata.namespace.as_deref() != Some(namespace))
         .filter(|se| se.unreadable.is_none() && traffic::exported_to(se, namespace))
         .collect();
@@ -324,8 +330,16 @@ struct OwnedScope {
 }
 
 fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -> Context {
-    let service_entries = with_gateways(&view.service_entries, &view.gateway_service_entries);
-    let virtual_services = with_gateways(&view.virtual_services, &view.gateway_virtual_services);
+    let service_entries = with_gateways(
+        &view.service_entries,
+        &view.gateway_service_entries,
+        &view.elsewhere.service_entries,
+    );
+    let virtual_services = with_gateways(
+        &view.virtual_services,
+        &view.gateway_virtual_services,
+        &view.elsewhere.virtual_services,
+    );
     let services: ServiceMap = view
         .services
         .iter()
@@ -342,6 +356,22 @@ fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -
     let mut scoped = BTreeMap::new();
     for (namespace, scope) in scopes {
         let Some(imports) = &scope.effect.imports else {
+            // Istio's default scope keeps each hostname from one namespace too: only where two
+            // namespaces visible here name one host does that change what the sidecars see.
+            if traffic::hostnames_shared(&service_entries, namespace) {
+                let imported = traffic::imported_service_entries(
+                    &service_entries,
+                    &Imports::everything(),
+                    namespace,
+                );
+                scoped.insert(
+                    namespace.clone(),
+                    OwnedScope {
+                        service_entries: imported,
+                        services_pulled_in: BTreeMap::new(),
+                    },
+                );
+            }
             continue;
         };
         let imported = traffic::imported_service_entries(&service_entries, imports, namespace);
@@ -369,13 +399,17 @@ fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -
     }
 }
 
-/// The namespace's objects of one kind and istio-system's (when read), each once: with -A
-/// istio-system's are among the namespace's already.
+/// The namespace's objects of one kind, istio-system's and other namespaces' (when read), each
+/// once: with -A istio-system's are among the namespace's already.
 fn with_gateways<'a, S>(
     listed: &'a [Object<S>],
     gateways: &'a Known<Vec<Object<S>>>,
+    elsewhere: &'a Known<Vec<Object<S>>>,
 ) -> Vec<&'a Object<S>> {
     let mut all: Vec<&Object<S>> = listed.iter().collect();
+    if let Known::Yes(theirs) = elsewhere {
+        all.extend(theirs);
+    }
     if let Known::Yes(theirs) = gateways {
         for object in theirs {
             let listed = all.iter().any(|o| {
@@ -396,8 +430,16 @@ fn traffic_mesh<'a>(
     context: &'a Context,
     scopes: &BTreeMap<String, NamespaceScope>,
 ) -> Mesh<'a> {
-    let service_entries = with_gateways(&view.service_entries, &view.gateway_service_entries);
-    let virtual_services = with_gateways(&view.virtual_services, &view.gateway_virtual_services);
+    let service_entries = with_gateways(
+        &view.service_entries,
+        &view.gateway_service_entries,
+        &view.elsewhere.service_entries,
+    );
+    let virtual_services = with_gateways(
+        &view.virtual_services,
+        &view.gateway_virtual_services,
+        &view.elsewhere.virtual_services,
+    );
     Mesh {
         service_entries,
         pulled_in: context
@@ -418,7 +460,16 @@ fn traffic_mesh<'a>(
             .collect(),
         virtual_services,
         destination_rules: known_result(&view.destination_rules).map(|l| l.iter().collect()),
-        namespace_destination_rules: view.namespace_destination_rules.iter().collect(),
+        // Other namespaces' apply to the hosts their ServiceEntries define (Mesh::client_tls).
+        namespace_destination_rules: view
+            .namespace_destination_rules
+            .iter()
+            .chain(
+                known_result(&view.elsewhere.destination_rules)
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect(),
         gateways: known_result(&view.gateways).map(|l| l.iter().collect()),
         gateway_routes_known: known_result(&view.gateway_virtual_services).map(|_| ()),
         services: &context.services,
@@ -453,6 +504,15 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
     }
     if let Known::Unknown(why) = &view.gateway_service_entries {
         unknown.push(format!("the egress gateway's ServiceEntries: {why}"));
+    }
+    if let Known::Unknown(why) = &view.elsewhere.service_entries {
+        unknown.push(why.clone());
+    }
+    if let Known::Unknown(why) = &view.elsewhere.virtual_services {
+        unknown.push(why.clone());
+    }
+    if let Known::Unknown(why) = &view.elsewhere.destination_rules {
+        unknown.push(why.clone());
     }
     if let Known::Unknown(why) = &view.scope.root_sidecars {
         unknown.push(format!(
@@ -496,6 +556,9 @@ pub fn unreadable(view: &ClusterView) -> Vec<String> {
         listed(&view.gateway_virtual_services),
         listed(&view.gateways),
         listed(&view.destination_rules),
+        listed(&view.elsewhere.service_entries),
+        listed(&view.elsewhere.virtual_services),
+        listed(&view.elsewhere.destination_rules),
         of(&view.namespace_destination_rules),
     ]
     .concat()
@@ -914,6 +977,7 @@ mod tests {
 
     fn view() -> ClusterView {
         ClusterView {
+            elsewhere: Default::default(),
             service_entries: vec![],
             virtual_services: vec![],
             gateways: Known::Yes(vec![]),

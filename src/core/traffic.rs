@@ -468,6 +468,21 @@ pub fn imported_service_entries(
         .collect()
 }
 
+/// Whether two namespaces whose ServiceEntries are visible in `namespace` name one host.
+pub fn hostnames_shared(service_entries: &[&ServiceEntry], namespace: &str) -> bool {
+    let mut first: HashMap<&str, &str> = HashMap::new();
+    service_entries
+        .iter()
+        .filter(|se| exported_to(se, namespace))
+        .any(|se| {
+            let own = namespace_of(se);
+            se.spec
+                .hosts
+                .iter()
+                .any(|h| *first.entry(h.as_str()).or_insert(own) != own)
+        })
+}
+
 /// What a Sidecar's imported VirtualServices pull into a proxy in `namespace` besides what it
 /// imports: for each host they route to that no imported service has, the host's service
 /// from the proxy's namespace whatever its exportTo, else a visible Kubernetes Service, else
@@ -587,6 +602,14 @@ fn route_destinations<'v>(
         }
     }
     out
+}
+
+/// An object's name as seen from `namespace`: `name` there, `other/name` from elsewhere.
+fn name_from<S>(object: &Object<S>, namespace: &str) -> String {
+    match namespace_of(object) {
+        own if own == namespace => object.metadata.name.clone(),
+        other => format!("{other}/{}", object.metadata.name),
+    }
 }
 
 fn namespace_of<S>(object: &Object<S>) -> &str {
@@ -1069,7 +1092,7 @@ impl<'a> Mesh<'a> {
                 if declared.is_none_or(|d| d == Wire::Http) {
                     self.no_match(namespace, false, &mut t);
                 } else if let Some((vs, destination)) = self.tls_route(namespace, host, port) {
-                    t.virtual_service = Some(vs.metadata.name.clone());
+                    t.virtual_service = Some(name_from(vs, namespace));
                     self.tls_to(namespace, host, port, destination, &mut t);
                 } else {
                     self.leave_direct(namespace, host, port, &mut t);
@@ -1514,7 +1537,7 @@ impl<'a> Mesh<'a> {
                 self.no_match(namespace, true, t)
             };
         };
-        t.virtual_service = Some(vs.metadata.name.clone());
+        t.virtual_service = Some(name_from(vs, namespace));
         t.timeout = route
             .timeout
             .clone()
@@ -1571,7 +1594,8 @@ impl<'a> Mesh<'a> {
             .visible(namespace)
             .naming(host)
             .flat_map(|se| se.spec.ports.iter())
-            .filter(|p| is_http_protocol(&p.protocol))
+            // A port with no protocol is sniffed: its HTTP chain has the host's virtual host.
+            .filter(|p| p.protocol.is_empty() || is_http_protocol(&p.protocol))
             .map(|p| p.number)
             .collect();
         let service_here = http_ports.contains(&port);

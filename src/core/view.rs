@@ -57,6 +57,30 @@ pub struct ClusterView {
     pub outbound_policy: Known<Option<String>>,
     /// What else scopes what a workload's proxy sees: Sidecars and the mesh config's defaults.
     pub scope: MeshScope,
+    /// Other namespaces' objects that may be exported to the namespace (none with -A: every
+    /// namespace's are above).
+    pub elsewhere: Elsewhere,
+}
+
+/// The ServiceEntries and VirtualServices of namespaces other than the one status is about and
+/// istio-system that may be exported to it (read cluster-wide, where RBAC allows).
+#[derive(Debug, Clone)]
+pub struct Elsewhere {
+    pub service_entries: Known<Vec<ServiceEntry>>,
+    pub virtual_services: Known<Vec<VirtualService>>,
+    /// Their DestinationRules: one applies to a host their ServiceEntry defines.
+    pub destination_rules: Known<Vec<DestinationRule>>,
+}
+
+impl Default for Elsewhere {
+    /// Nothing elsewhere.
+    fn default() -> Elsewhere {
+        Elsewhere {
+            service_entries: Known::Yes(vec![]),
+            virtual_services: Known::Yes(vec![]),
+            destination_rules: Known::Yes(vec![]),
+        }
+    }
 }
 
 impl ClusterView {
@@ -91,11 +115,23 @@ impl ClusterView {
             &[]
         };
         let gateway_entries = known_mut(&mut view.gateway_service_entries);
-        for se in view.service_entries.iter_mut().chain(gateway_entries) {
+        let their_entries = known_mut(&mut view.elsewhere.service_entries);
+        for se in view
+            .service_entries
+            .iter_mut()
+            .chain(gateway_entries)
+            .chain(their_entries)
+        {
             fill(&mut se.spec.export_to, services);
         }
         let gateway_routes = known_mut(&mut view.gateway_virtual_services);
-        for vs in view.virtual_services.iter_mut().chain(gateway_routes) {
+        let their_routes = known_mut(&mut view.elsewhere.virtual_services);
+        for vs in view
+            .virtual_services
+            .iter_mut()
+            .chain(gateway_routes)
+            .chain(their_routes)
+        {
             fill(&mut vs.spec.export_to, routes);
         }
         let root_rules = known_mut(&mut view.destination_rules);
@@ -202,6 +238,7 @@ mod tests {
             }))
         };
         ClusterView {
+            elsewhere: Default::default(),
             service_entries: vec![typed(&json!({
                 "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
                 "metadata": {"name": "se", "namespace": "s1"},

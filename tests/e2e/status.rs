@@ -293,5 +293,68 @@ spec:
         "{json}"
     );
     assert_eq!(host["timeout"], "3s", "{json}");
-    assert_eq!(json["mesh"]["unknown"], serde_json::json!([]), "{json}");
+    // All a student may not read: other namespaces' objects (a cluster-wide list).
+    let unknown: Vec<&str> = json["mesh"]["unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u.as_str())
+        .collect();
+    assert_eq!(unknown.len(), 3, "{json}");
+    assert!(
+        unknown
+            .iter()
+            .all(|u| u.contains("of other namespaces could not be read")),
+        "{json}"
+    );
+}
+
+/// Another namespace's ServiceEntry exported to every namespace (the seed's warning about
+/// `--export-to '*'`): the admin's status of student1's namespace lists the host, allowed by
+/// that entry; student1, who may not list cluster-wide, is told what it cannot see.
+#[test]
+fn other_namespaces_exports_are_listed_or_named_unknown() {
+    let c = Cluster::main();
+    let mine = c.namespace("mine", "student1");
+    let theirs = c.namespace("theirs", "student2");
+    ok(egress(
+        &c,
+        "student2",
+        &["allow", "www.httpbin.org", "--export-to", "*", "-n", &theirs],
+    ));
+    let admin: Value = serde_json::from_str(
+        &ok(egress(&c, "admin", &["status", "-n", &mine, "-o", "json"])).stdout,
+    )
+    .unwrap();
+    let row = admin["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == "www.httpbin.org")
+        .unwrap_or_else(|| panic!("no row for www.httpbin.org: {admin}"));
+    assert_eq!(
+        row["allowedBy"],
+        format!("{theirs}/www (exported to all)"),
+        "{admin}"
+    );
+    assert_eq!(row["traffic"][0]["outcome"], "egress", "{admin}");
+    assert_eq!(admin["mesh"]["unknown"], serde_json::json!([]), "{admin}");
+    let student: Value = serde_json::from_str(
+        &ok(egress(&c, "student1", &["status", "-n", &mine, "-o", "json"])).stdout,
+    )
+    .unwrap();
+    assert!(
+        !student["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["host"] == "www.httpbin.org"),
+        "{student}"
+    );
+    let said = student["mesh"]["unknown"][0].as_str().unwrap_or_default();
+    assert!(
+        said.contains("serviceentries of other namespaces could not be read")
+            && said.contains(&format!("hosts they export to {mine} are not shown")),
+        "{student}"
+    );
 }

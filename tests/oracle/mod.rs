@@ -146,9 +146,15 @@ pub fn from_oracle(verdict: &Value) -> Said {
         outcome: verdict["outcome"].as_str().unwrap_or_default().to_string(),
         response: text(&verdict["response"]),
         timeout_ms: verdict["timeoutMs"].as_u64(),
-        // namespace/name: the plugin names the VirtualService of the host's own namespace.
-        virtual_service: text(&verdict["virtualService"])
-            .map(|v| v.rsplit('/').next().unwrap_or_default().to_string()),
+        // namespace/name: the plugin names a VirtualService of the client's own namespace (and
+        // at a gateway, any) by its name alone, another namespace's as namespace/name.
+        virtual_service: text(&verdict["virtualService"]).map(|v| {
+            let client = verdict["request"]["namespace"].as_str().unwrap_or_default();
+            match v.split_once('/') {
+                Some((ns, name)) if client.is_empty() || ns == client => name.to_string(),
+                _ => v,
+            }
+        }),
         gateway_host: text(&verdict["gatewayHost"]),
         destination: text(&verdict["destination"]),
         upstream_tls: text(&verdict["upstreamTls"]),
