@@ -732,7 +732,10 @@ fn what_the_namespace_sees_beyond_its_own_objects() {
     // student2 allows www.httpbin.org for every namespace (the seed warns about exactly this):
     // student1's pod gets 200. The admin's status of student1 lists the host, allowed by
     // student2's entry; student1, who may not list cluster-wide, is told what it cannot see.
-    m.ok("student2", &["allow", "www.httpbin.org", "--export-to", "*"]);
+    m.ok(
+        "student2",
+        &["allow", "www.httpbin.org", "--export-to", "*"],
+    );
     m.wait();
     let admin = m.status_as("admin.kubeconfig", "student1", &[]);
     let row = admin["hosts"]

@@ -177,6 +177,19 @@ fn may_be_exported<S: Exported>(object: &Object<S>, namespace: &str) -> bool {
     export_to.is_empty() || export_to.iter().any(|e| e == "*" || e == namespace)
 }
 
+/// The namespace's Sidecars and Istio's default root namespace's (two lists, unreadable ones
+/// unknown): what `allow` checks its hosts against. (A mesh whose rootNamespace is another is
+/// not asked for its config here: status reads it.)
+pub async fn read_sidecars(api: &IstioApi<'_>, namespace: &str) -> MeshScope {
+    let (sidecars, root_sidecars) =
+        own_and_root::<SidecarSpec>(api, &SIDECARS, Some(namespace), DEFAULT_ROOT_NAMESPACE).await;
+    MeshScope {
+        sidecars,
+        root_sidecars,
+        ..MeshScope::default()
+    }
+}
+
 /// What scopes the namespace's sidecars: its Sidecars and EnvoyFilters (every namespace's with
 /// -A) and the root namespace's, with the mesh config's defaults.
 async fn read_scope(

@@ -12,10 +12,12 @@
 use crate::cli::AllowArgs;
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
+use crate::cluster::view::read_sidecars;
 use crate::core::allow_plan::{self, AllowListings, AllowRequest};
 use crate::core::change::{Listed, Planned};
 use crate::core::istio::{ApiVersion, Kind};
 use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
+use crate::core::sidecar;
 use crate::core::validate::{InputError, PortSpec, dns_label, export_to_list};
 use crate::error::Result;
 use crate::settings::Settings;
@@ -83,7 +85,7 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
 
     let api = IstioApi::new(cluster, settings.api_version);
     let written = Written::default();
-    retrying(&written, |attempt| {
+    let code = retrying(&written, |attempt| {
         write_service_entries(
             settings,
             &api,
@@ -93,7 +95,17 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             attempt,
         )
     })
-    .await
+    .await?;
+    // What was written reaches the sidecars only if their Sidecar imports it (EGR023).
+    let scope = read_sidecars(&api, &namespace).await;
+    for host in &hosts {
+        let host = host.to_string();
+        for missing in sidecar::missing_imports(&scope, &namespace, &host, true, false) {
+            let finding = missing.finding(&host);
+            warn(&format!("{} {}", finding.code, finding.message));
+        }
+    }
+    Ok(code)
 }
 
 /// One attempt: list, plan every host's objects, write them all, each on condition that what

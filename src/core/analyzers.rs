@@ -7,6 +7,7 @@
 use super::findings::{Code, Finding, Severity};
 use super::istio::*;
 use super::plan::RouteSettings;
+use super::sidecar;
 use super::traffic::{Outcome, Response, Traffic, Via, Wire, covers, exported_to, short_service};
 use super::validate::is_http_protocol;
 use super::view::{ClusterView, GATEWAY_NAMESPACE, Known};
@@ -76,7 +77,7 @@ pub enum Analyzer {
 }
 
 /// Every analyzer, one per code of the catalogue, in the order their findings are reported.
-pub const ANALYZERS: [(Code, Analyzer); 22] = [
+pub const ANALYZERS: [(Code, Analyzer); 23] = [
     mesh(Code::MeshPolicy, mesh_policy),
     host(Code::DuplicateVirtualService, duplicate_virtual_services),
     host(Code::DuplicateServiceEntry, duplicate_service_entries),
@@ -100,6 +101,7 @@ pub const ANALYZERS: [(Code, Analyzer); 22] = [
     host(Code::NoTlsServerAtGateway, no_tls_server_at_gateway),
     host(Code::TlsToPlainPort, tls_to_plain_port),
     host(Code::GatewaySideFails, gateway_side_fails),
+    host(Code::SidecarDoesNotImport, sidecar_does_not_import),
 ];
 
 const fn host(code: Code, analyzer: fn(&HostFacts) -> Vec<Finding>) -> (Code, Analyzer) {
@@ -627,6 +629,24 @@ pub fn tls_to_plain_port(f: &HostFacts) -> Vec<Finding> {
                 ("host", &f.host),
             ])
         })
+        .collect()
+}
+
+/// EGR023: a Sidecar scoping the namespace's workloads, or some of them, that does not import
+/// the namespace's own ServiceEntry or VirtualService for the host.
+pub fn sidecar_does_not_import(f: &HostFacts) -> Vec<Finding> {
+    let own = |namespace: Option<&str>| namespace == Some(f.namespace);
+    let entry = f
+        .service_entries
+        .iter()
+        .any(|se| own(se.metadata.namespace.as_deref()));
+    let route = f
+        .virtual_services
+        .iter()
+        .any(|vs| own(vs.metadata.namespace.as_deref()));
+    sidecar::missing_imports(&f.view.scope, f.namespace, f.host, entry, route)
+        .iter()
+        .map(|m| m.finding(f.host))
         .collect()
 }
 
@@ -1208,6 +1228,77 @@ mod tests {
             .unwrap()
             .replace_range(.., &format!("{HOST}:443"));
         assert!(codes_of(tls_to_plain_port, &v, &[], &[], &[t]).is_empty());
+    }
+
+    #[test]
+    fn egr023_a_sidecar_that_does_not_import_the_host() {
+        let sidecar = |name: &str, spec: serde_json::Value| -> Sidecar {
+            typed(&serde_json::json!({
+                "apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                "metadata": {"name": name, "namespace": "s1"}, "spec": spec,
+            }))
+        };
+        let entry = [se(AllowOptions::default())];
+        let route = [vs("httpbin", &timeout("1s"))];
+        let mut v = view();
+        assert!(codes_of(sidecar_does_not_import, &v, &entry, &route, &[]).is_empty());
+        v.scope.sidecars = Known::Yes(vec![sidecar(
+            "default",
+            serde_json::json!({"egress": [{"hosts": ["istio-system/*"]}]}),
+        )]);
+        let ses: Vec<&ServiceEntry> = entry.iter().collect();
+        let vss: Vec<&VirtualService> = route.iter().collect();
+        let settings = timeout("1s");
+        let facts = HostFacts {
+            view: &v,
+            egress_gateway: Some(true),
+            namespace: "s1",
+            host: HOST,
+            service_entries: &ses,
+            virtual_services: &vss,
+            settings: &settings,
+            traffic: &[],
+            gateway: &[],
+        };
+        let found = sidecar_does_not_import(&facts);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].message,
+            format!(
+                "the namespace's sidecars never get its ServiceEntry or its VirtualService for {HOST}: the Sidecar s1/default imports only istio-system/*; add ./{HOST} to its egress hosts (the plugin does not edit Sidecars)"
+            )
+        );
+        // Importing the host, or a Sidecar for some workloads only that does not: named by their
+        // labels.
+        let mut v = v.clone();
+        v.scope.sidecars = Known::Yes(vec![
+            sidecar(
+                "default",
+                serde_json::json!({"egress": [{"hosts": ["istio-system/*", format!("./{HOST}")]}]}),
+            ),
+            sidecar(
+                "api",
+                serde_json::json!({
+                    "workloadSelector": {"labels": {"app": "sentences", "mode": "api"}},
+                    "egress": [{"hosts": ["istio-system/*"]}],
+                }),
+            ),
+        ]);
+        let facts = HostFacts {
+            view: &v,
+            service_entries: &ses,
+            virtual_services: &vss,
+            settings: &settings,
+            ..facts
+        };
+        let found = sidecar_does_not_import(&facts);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .message
+                .starts_with("the sidecars of workloads app=sentences,mode=api never get"),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ macro_rules! catalogue {
             message: $message:literal;
     )*) => {
         words! {
-            /// A finding's code: `EGR001` to `EGR022`. Its severity, meaning and message are in
+            /// A finding's code: `EGR001` to `EGR023`. Its severity, meaning and message are in
             /// [`CATALOGUE`] ([`Code::entry`]).
             pub enum Code {
                 $( $name = $code, )*
@@ -136,6 +136,9 @@ catalogue! {
     TlsToPlainPort = "EGR022", Warning,
         meaning: "a proxy opens TLS to port 80 of the host (a DestinationRule originates TLS there without the ServiceEntry's `targetPort: 443`): a web server there speaks plain HTTP and the handshake fails",
         message: "TLS is opened to {destination} (port {port} of the client): a web server there speaks plain HTTP, and the handshake fails; a DestinationRule originates TLS for the port without the ServiceEntry sending it to 443 (kubectl egress allow {host} --tls-origination writes both)";
+    SidecarDoesNotImport = "EGR023", Warning,
+        meaning: "a Sidecar that scopes the namespace's workloads (or some of them) does not import the host's ServiceEntry or VirtualService: those sidecars never get it; fix: add `./HOST` to the Sidecar's egress hosts (the plugin never edits a Sidecar)",
+        message: "{whose} never get{what} for {host}: the Sidecar {sidecar} imports only {imports}; add ./{host} to its egress hosts (the plugin does not edit Sidecars)";
 }
 
 impl Code {

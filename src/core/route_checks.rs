@@ -30,18 +30,44 @@ pub fn refusal(
     vs: &VirtualService,
     proposal: &Proposal<'_>,
 ) -> Option<String> {
+    judged(view, listed, before, vs, proposal).0
+}
+
+/// [`refusal`], and what the write should warn of although it goes ahead: a Sidecar that does
+/// not import what it writes (EGR023, with the fix).
+pub fn judged(
+    view: &ClusterView,
+    listed: &[ListedObject<VirtualServiceSpec>],
+    before: Option<&ListedObject<VirtualServiceSpec>>,
+    vs: &VirtualService,
+    proposal: &Proposal<'_>,
+) -> (Option<String>, Vec<String>) {
     let host = proposal.host;
     let next = with_written(view, listed, before, vs);
     // An object whose spec could not be read may say anything of the host: its empty spec is
     // neither held against the write nor taken as clearing it (status reports it unknown).
     if !status::unreadable(&next).is_empty() {
-        return None;
+        return (None, vec![]);
     }
     let report = status::analyse(&next, &[host.to_string()]);
-    let report = report
+    let Some(report) = report
         .hosts
         .iter()
-        .find(|h| h.namespace == proposal.namespace && h.host == host)?;
+        .find(|h| h.namespace == proposal.namespace && h.host == host)
+    else {
+        return (None, vec![]);
+    };
+    let warnings = report
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::SidecarDoesNotImport)
+        .map(|f| format!("{} {}", f.code, f.message))
+        .collect();
+    (refusal_of(report, proposal), warnings)
+}
+
+fn refusal_of(report: &HostReport, proposal: &Proposal<'_>) -> Option<String> {
+    let host = proposal.host;
     let reason = gateway_hops(report, proposal).or_else(|| blocking_finding(report))?;
     let what = match proposal.change {
         RouteChange::ViaGateway(..) => "via-gateway",

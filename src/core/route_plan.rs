@@ -101,7 +101,7 @@ pub fn plan(
         Ok(placement) => placement,
         Err(refusal) => return planned(vec![], Err(Refusal::Conflict(refusal))),
     };
-    let warnings = placement.warnings;
+    let mut warnings = placement.warnings;
     let before = virtual_services.named(&placement.name);
     let current = before
         .map(|vs| RouteSettings::from_virtual_service(host.as_str(), &vs.typed.spec))
@@ -124,7 +124,9 @@ pub fn plan(
             origination: request.origination,
         };
         let listed = &virtual_services.items;
-        if let Some(refusal) = route_checks::refusal(view, listed, before, &vs, &proposal) {
+        let (refusal, sidecars) = route_checks::judged(view, listed, before, &vs, &proposal);
+        warnings.extend(sidecars);
+        if let Some(refusal) = refusal {
             return planned(warnings, Err(Refusal::Findings(refusal)));
         }
     }

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use super::findings::{Code, Finding};
 use super::imports::{Imports, SidecarEffect};
 use super::istio::{EnvoyFilter, Object, Sidecar, SidecarEgress};
 use super::view::{Known, MeshScope};
@@ -151,6 +152,88 @@ fn deciding_sidecar<'s>(
         // Unreadable root Sidecars are said under mesh.unknown.
         Known::Unknown(_) => Ok(None),
     }
+}
+
+/// Sidecars that scope the namespace's workloads, or some of them, and do not import what
+/// the namespace has for a host (its ServiceEntry: `entry`, its VirtualService: `route`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissingImport {
+    /// `the namespace's sidecars`, or `the sidecars of workloads app=...`.
+    pub whose: String,
+    /// ` its ServiceEntry or its VirtualService`
+    pub what: String,
+    pub sidecar: String,
+    /// Its egress hosts as written.
+    pub egress: Vec<String>,
+}
+
+impl MissingImport {
+    /// As EGR023 says it.
+    pub fn finding(&self, host: &str) -> Finding {
+        Code::SidecarDoesNotImport.finding(&[
+            ("whose", &self.whose),
+            ("what", &self.what),
+            ("host", &host),
+            ("sidecar", &self.sidecar),
+            ("imports", &self.egress.join(", ")),
+        ])
+    }
+}
+
+pub fn missing_imports(
+    scope: &MeshScope,
+    namespace: &str,
+    host: &str,
+    entry: bool,
+    route: bool,
+) -> Vec<MissingImport> {
+    let mut scopes = vec![(
+        "the namespace's sidecars".to_string(),
+        scope_of(scope, namespace),
+    )];
+    scopes.extend(workload_scopes(scope, namespace).into_iter().map(|w| {
+        let labels: Vec<String> = w.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        (
+            format!("the sidecars of workloads {}", labels.join(",")),
+            w.scope,
+        )
+    }));
+    let hosts = [host.to_string()];
+    scopes
+        .into_iter()
+        .filter_map(|(whose, decided)| {
+            let imports = decided.effect.imports.as_ref()?;
+            let sidecar = decided.decided_by.clone()?;
+            let missing: Vec<&str> = [
+                (entry && !imports.service(namespace, host)).then_some(" its ServiceEntry"),
+                (route && !imports.virtual_service(namespace, &hosts))
+                    .then_some(" its VirtualService"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            (!missing.is_empty()).then(|| MissingImport {
+                whose,
+                what: missing.join(" or"),
+                egress: egress_hosts(scope, &sidecar),
+                sidecar,
+            })
+        })
+        .collect()
+}
+
+/// The egress hosts of the Sidecar `name` (`namespace/name`), as written.
+pub fn egress_hosts(scope: &MeshScope, name: &str) -> Vec<String> {
+    [&scope.sidecars, &scope.root_sidecars]
+        .into_iter()
+        .filter_map(|known| match known {
+            Known::Yes(list) => Some(list),
+            Known::Unknown(_) => None,
+        })
+        .flatten()
+        .find(|s| name_of(s) == name)
+        .map(|s| s.spec.egress.iter().flat_map(|e| e.hosts.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// Creation time, then name: the order Istio tries Sidecars with a selector in.

@@ -330,16 +330,7 @@ struct OwnedScope {
 }
 
 fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -> Context {
-    let service_entries = with_gateways(
-        &view.service_entries,
-        &view.gateway_service_entries,
-        &view.elsewhere.service_entries,
-    );
-    let virtual_services = with_gateways(
-        &view.virtual_services,
-        &view.gateway_virtual_services,
-        &view.elsewhere.virtual_services,
-    );
+    let (service_entries, virtual_services) = every_entry_and_route(view);
     let services: ServiceMap = view
         .services
         .iter()
@@ -399,6 +390,21 @@ fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -
     }
 }
 
+/// Every ServiceEntry and VirtualService read: the namespace's, istio-system's, other namespaces'.
+fn every_entry_and_route(view: &ClusterView) -> (Vec<&ServiceEntry>, Vec<&VirtualService>) {
+    let service_entries = with_gateways(
+        &view.service_entries,
+        &view.gateway_service_entries,
+        &view.elsewhere.service_entries,
+    );
+    let virtual_services = with_gateways(
+        &view.virtual_services,
+        &view.gateway_virtual_services,
+        &view.elsewhere.virtual_services,
+    );
+    (service_entries, virtual_services)
+}
+
 /// The namespace's objects of one kind, istio-system's and other namespaces' (when read), each
 /// once: with -A istio-system's are among the namespace's already.
 fn with_gateways<'a, S>(
@@ -430,16 +436,7 @@ fn traffic_mesh<'a>(
     context: &'a Context,
     scopes: &BTreeMap<String, NamespaceScope>,
 ) -> Mesh<'a> {
-    let service_entries = with_gateways(
-        &view.service_entries,
-        &view.gateway_service_entries,
-        &view.elsewhere.service_entries,
-    );
-    let virtual_services = with_gateways(
-        &view.virtual_services,
-        &view.gateway_virtual_services,
-        &view.elsewhere.virtual_services,
-    );
+    let (service_entries, virtual_services) = every_entry_and_route(view);
     Mesh {
         service_entries,
         pulled_in: context

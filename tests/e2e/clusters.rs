@@ -20,8 +20,9 @@ fn a_cluster_serving_only_v1beta1() {
         "{}",
         run.stdout
     );
-    // One failed v1 list, the v1beta1 list, the apply.
-    assert_eq!(c.audit_since(mark, "student1").len(), 3);
+    // One failed v1 list, the v1beta1 list, the apply; then the Sidecars of the namespace and
+    // of istio-system, each at v1 (not served) and v1beta1.
+    assert_eq!(c.audit_since(mark, "student1").len(), 7);
     student1.ok(&["timeout", "httpbin.org", "0.5s"]);
     let vs = c
         .get(

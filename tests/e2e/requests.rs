@@ -9,7 +9,9 @@ fn request_budgets_from_the_audit_log() {
     let ns = c.namespace("budget", "student1");
     let mut report = vec![];
     for (args, budget) in [
-        (vec!["allow", "httpbin.org"], 2),
+        // The list and the apply, then the namespace's and the root namespace's Sidecars (does
+        // one scope the pods so that they never see what was written? EGR023).
+        (vec!["allow", "httpbin.org"], 4),
         // Writes of a route also read what decides whether Istio honours it (istio-system's
         // Gateways, ServiceEntries, VirtualServices, DestinationRules, the namespace's
         // DestinationRules, the mesh config, the gateway's Service, the namespace's and the root
@@ -208,7 +210,8 @@ fn many_hosts_cost_a_request_each_and_stay_all_or_nothing() {
         v
     };
 
-    // N new hosts: one list, then one apply each (no dry runs), all written.
+    // N new hosts: one list, then one apply each (no dry runs), all written; then the two lists
+    // of Sidecars.
     let ns = c.namespace("many", "student1");
     let mark = c.audit_mark();
     let run = ok(allow(&ns, &[]));
@@ -219,10 +222,10 @@ fn many_hosts_cost_a_request_each_and_stay_all_or_nothing() {
         .filter(|e| e["requestURI"].as_str().unwrap().contains("dryRun=All"))
         .count();
     assert!(
-        events.len() <= N + 1,
+        events.len() <= N + 3,
         "allow of {N} new hosts made {} requests (budget {}), {dry_runs} of them dry runs",
         events.len(),
-        N + 1,
+        N + 3,
     );
     assert_eq!(
         run.stdout.matches(" created\n").count(),
@@ -239,7 +242,7 @@ fn many_hosts_cost_a_request_each_and_stay_all_or_nothing() {
         "allow of the same {N} hosts again: {} requests",
         events.len()
     );
-    assert!(events.len() <= N + 1, "{} requests", events.len());
+    assert!(events.len() <= N + 3, "{} requests", events.len());
     assert_eq!(
         run.stdout.matches(" unchanged\n").count(),
         N,

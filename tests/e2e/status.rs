@@ -320,7 +320,14 @@ fn other_namespaces_exports_are_listed_or_named_unknown() {
     ok(egress(
         &c,
         "student2",
-        &["allow", "www.httpbin.org", "--export-to", "*", "-n", &theirs],
+        &[
+            "allow",
+            "www.httpbin.org",
+            "--export-to",
+            "*",
+            "-n",
+            &theirs,
+        ],
     ));
     let admin: Value = serde_json::from_str(
         &ok(egress(&c, "admin", &["status", "-n", &mine, "-o", "json"])).stdout,
@@ -340,7 +347,12 @@ fn other_namespaces_exports_are_listed_or_named_unknown() {
     assert_eq!(row["traffic"][0]["outcome"], "egress", "{admin}");
     assert_eq!(admin["mesh"]["unknown"], serde_json::json!([]), "{admin}");
     let student: Value = serde_json::from_str(
-        &ok(egress(&c, "student1", &["status", "-n", &mine, "-o", "json"])).stdout,
+        &ok(egress(
+            &c,
+            "student1",
+            &["status", "-n", &mine, "-o", "json"],
+        ))
+        .stdout,
     )
     .unwrap();
     assert!(
@@ -357,4 +369,34 @@ fn other_namespaces_exports_are_listed_or_named_unknown() {
             && said.contains(&format!("hosts they export to {mine} are not shown")),
         "{student}"
     );
+}
+
+/// A Sidecar that imports only istio-system's hosts: allow writes the ServiceEntry and warns that
+/// the namespace's sidecars never get it, with the fix; status says the same (EGR023; exit 3
+/// with --exit-code).
+#[test]
+fn a_sidecar_that_hides_what_allow_writes_is_named_with_the_fix() {
+    let c = Cluster::main();
+    let ns = c.namespace("scoped", "student1");
+    c.admin_ok(
+        &["apply", "-n", &ns, "-f", "-"],
+        Some("apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default}\nspec:\n  egress: [{hosts: [istio-system/*]}]\n"),
+    );
+    let run = ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    assert_eq!(
+        run.stderr,
+        format!(
+            "warning: EGR023 the namespace's sidecars never get its ServiceEntry for httpbin.org: the Sidecar {ns}/default imports only istio-system/*; add ./httpbin.org to its egress hosts (the plugin does not edit Sidecars)\n"
+        )
+    );
+    let status = egress(
+        &c,
+        "student1",
+        &["status", "-n", &ns, "-o", "json", "--exit-code"],
+    );
+    assert_eq!(status.code, 3, "{}", status.stderr);
+    let json: Value = serde_json::from_str(&status.stdout).unwrap();
+    let host = &json["hosts"][0];
+    assert_eq!(host["findings"][0]["code"], "EGR023", "{json}");
+    assert_eq!(host["traffic"][0]["outcome"], "blackhole", "{json}");
 }
