@@ -43,6 +43,13 @@ pub const ENVOY_FILTERS: ReadOnlyKind = ReadOnlyKind {
     plural: "envoyfilters",
 };
 
+pub const AUTHORIZATION_POLICIES: ReadOnlyKind = ReadOnlyKind {
+    group: "security.istio.io",
+    versions: &["v1", "v1beta1"],
+    kind: "AuthorizationPolicy",
+    plural: "authorizationpolicies",
+};
+
 pub const SIDECARS: ReadOnlyKind = ReadOnlyKind {
     group: GROUP,
     versions: &["v1", "v1beta1", "v1alpha3"],

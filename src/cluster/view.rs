@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use serde_json::Value;
 
-use super::api::{ENVOY_FILTERS, IstioApi, ReadOnlyKind, SIDECARS};
+use super::api::{AUTHORIZATION_POLICIES, ENVOY_FILTERS, IstioApi, ReadOnlyKind, SIDECARS};
 use crate::core::istio::{
-    DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, DestinationRuleSpec, EnvoyFilterSpec, Kind,
-    Object, ServiceEntry, ServiceEntrySpec, SidecarSpec, VirtualService, VirtualServiceSpec,
+    AuthorizationPolicySpec, DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, DestinationRuleSpec,
+    EnvoyFilterSpec, Kind, Object, ServiceEntry, ServiceEntrySpec, SidecarSpec, VirtualService,
+    VirtualServiceSpec,
 };
 use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
 use crate::core::traffic::{Exported, KubeService, service_port_protocol};
@@ -78,7 +79,10 @@ pub async fn read_view(
     };
     let outbound_policy = mesh_config.clone().map(|mesh| outbound_mode(&mesh));
     let defaults = mesh_config.map(|mesh| mesh_defaults(&mesh));
-    let scope = read_scope(api, namespace, defaults).await;
+    // The gateway's AuthorizationPolicies matter to what status says; a write's check leaves
+    // them out (they refuse no write).
+    let policies = reach != Reach::OwnOnly;
+    let scope = read_scope(api, namespace, defaults, policies).await;
 
     ClusterView {
         service_entries,
@@ -196,6 +200,7 @@ async fn read_scope(
     api: &IstioApi<'_>,
     namespace: Option<&str>,
     defaults: Known<MeshDefaults>,
+    policies: bool,
 ) -> MeshScope {
     let root = match &defaults {
         Known::Yes(d) => d.root_namespace.clone(),
@@ -205,12 +210,24 @@ async fn read_scope(
         own_and_root::<SidecarSpec>(api, &SIDECARS, namespace, &root).await;
     let (envoy_filters, root_envoy_filters) =
         own_and_root::<EnvoyFilterSpec>(api, &ENVOY_FILTERS, namespace, &root).await;
+    let gateway_policies = if policies {
+        known(
+            api.list_read_only::<AuthorizationPolicySpec>(
+                &AUTHORIZATION_POLICIES,
+                Some(GATEWAY_NAMESPACE),
+            )
+            .await,
+        )
+    } else {
+        Known::Yes(vec![])
+    };
     MeshScope {
         sidecars,
         root_sidecars,
         defaults,
         envoy_filters,
         root_envoy_filters,
+        gateway_policies,
     }
 }
 

@@ -309,6 +309,24 @@ pub struct EnvoyFilterSpec {
     pub workload_selector: Option<WorkloadSelector>,
 }
 
+/// A security.istio.io AuthorizationPolicy, read only to name one that may refuse requests at
+/// the egress gateway (not modelled).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthorizationPolicySpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<PolicySelector>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+/// security.istio.io's workload selector (`matchLabels`, where networking's says `labels`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PolicySelector {
+    pub match_labels: std::collections::BTreeMap<String, String>,
+}
+
 /// An Istio object as the API server stores it, with our spec type inside: the shape both
 /// rendered and sent, so `--dry-run=client -o yaml` shows exactly what `apply` sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -502,6 +520,7 @@ pub type Gateway = Object<GatewaySpec>;
 pub type DestinationRule = Object<DestinationRuleSpec>;
 pub type Sidecar = Object<SidecarSpec>;
 pub type EnvoyFilter = Object<EnvoyFilterSpec>;
+pub type AuthorizationPolicy = Object<AuthorizationPolicySpec>;
 
 /// networking.istio.io versions the plugin can speak, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -431,6 +431,7 @@ mod tests {
             defaults: Known::Yes(MeshDefaults::default()),
             envoy_filters: Known::Yes(vec![]),
             root_envoy_filters: Known::Yes(vec![]),
+            gateway_policies: Known::Yes(vec![]),
         }
     }
 

@@ -192,6 +192,7 @@ pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[Str
         })
         .collect();
     add_workload_traffic(view, &scopes, &mut reports);
+    mark_gateway_policies(view, &mut reports);
     Report {
         api_version: "egress.kubectl.io/v1",
         kind: "EgressStatus",
@@ -516,6 +517,11 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
             "the root namespace's Sidecars: {why}: a namespace without a Sidecar of its own is answered as if it had none there"
         ));
     }
+    if let Known::Unknown(why) = &view.scope.gateway_policies {
+        unknown.push(format!(
+            "istio-system's AuthorizationPolicies: {why}: answers through the egress gateway assume none refuses them"
+        ));
+    }
     if let Known::Unknown(why) = &view.scope.root_envoy_filters {
         unknown.push(format!(
             "the root namespace's EnvoyFilters: {why}: answers assume none of them patches the proxies"
@@ -720,6 +726,76 @@ fn add_workload_traffic(
                     traffic,
                 });
             }
+        }
+    }
+}
+
+/// Requests through the egress gateway, where an AuthorizationPolicy of istio-system may select
+/// it: it may refuse them (403), which status does not model; each such entry says unknown,
+/// naming the policies.
+fn mark_gateway_policies(view: &ClusterView, reports: &mut [HostReport]) {
+    let Known::Yes(policies) = &view.scope.gateway_policies else {
+        return;
+    };
+    let selecting = |gateway_host: &str| -> Vec<String> {
+        let labels = match view.services.get(gateway_host) {
+            Some(Known::Yes(Some(service))) => service.selector.clone(),
+            _ => BTreeMap::new(),
+        };
+        policies
+            .iter()
+            .filter(|p| {
+                p.spec.selector.as_ref().is_none_or(|s| {
+                    s.match_labels
+                        .iter()
+                        .all(|(k, v)| labels.get(k).is_none_or(|mine| mine == v))
+                })
+            })
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.metadata.namespace.as_deref().unwrap_or_default(),
+                    p.metadata.name
+                )
+            })
+            .collect()
+    };
+    if policies.is_empty() {
+        return;
+    }
+    for report in reports.iter_mut() {
+        let before = report.traffic.clone();
+        let entries = report
+            .traffic
+            .iter_mut()
+            .chain(report.gateway.iter_mut())
+            .chain(
+                report
+                    .workloads
+                    .iter_mut()
+                    .flat_map(|w| w.traffic.iter_mut()),
+            );
+        for t in entries {
+            if t.via != Via::Gateway || t.outcome == traffic::Outcome::Unknown {
+                continue;
+            }
+            let names = selecting(
+                t.gateway_host
+                    .as_deref()
+                    .unwrap_or(DEFAULT_EGRESS_GATEWAY_HOST),
+            );
+            if names.is_empty() {
+                continue;
+            }
+            t.outcome = traffic::Outcome::Unknown;
+            t.response = None;
+            t.reason = Some(format!(
+                "AuthorizationPolicy {} may select the egress gateway and refuse this request (403): status does not model AuthorizationPolicies",
+                names.join(", ")
+            ));
+        }
+        if report.traffic != before {
+            report.path = path_of(&report.host, &report.traffic);
         }
     }
 }
@@ -1411,6 +1487,59 @@ mod tests {
         let seen = analyse(&v, &[]);
         let t = traffic_of(&seen, "httpbin.org", 80);
         assert_eq!((t.via, t.outcome), (Via::Direct, Outcome::Egress), "{t:?}");
+    }
+
+    /// An AuthorizationPolicy of istio-system that may select the egress gateway: what goes
+    /// through it is unknown, naming the policy; one for other workloads changes nothing.
+    #[test]
+    fn a_policy_that_may_select_the_gateway_makes_its_requests_unknown() {
+        let policy = |name: &str, selector: serde_json::Value| -> AuthorizationPolicy {
+            typed(&serde_json::json!({
+                "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                "metadata": {"name": name, "namespace": GATEWAY_NAMESPACE},
+                "spec": {"selector": selector, "action": "DENY"},
+            }))
+        };
+        let mut v = exercise_state();
+        let through = |v: &ClusterView| {
+            let report = analyse(v, &[]);
+            let t = traffic_of(&report, "httpbin.org", 80).clone();
+            (t, report)
+        };
+        let (t, _) = through(&v);
+        assert_eq!((t.via, t.outcome), (Via::Gateway, Outcome::Egress), "{t:?}");
+        v.scope.gateway_policies = Known::Yes(vec![policy(
+            "ingress-only",
+            serde_json::json!({"matchLabels": {"istio": "ingressgateway"}}),
+        )]);
+        let (t, _) = through(&v);
+        assert_eq!(t.outcome, Outcome::Egress, "{t:?}");
+        v.scope.gateway_policies = Known::Yes(vec![policy(
+            "deny-httpbin",
+            serde_json::json!({"matchLabels": {"istio": "egressgateway"}}),
+        )]);
+        let (t, report) = through(&v);
+        assert_eq!(t.outcome, Outcome::Unknown, "{t:?}");
+        assert!(
+            t.reason
+                .as_deref()
+                .unwrap()
+                .contains("AuthorizationPolicy istio-system/deny-httpbin"),
+            "{t:?}"
+        );
+        assert!(
+            report.hosts[0].path.contains("unknown"),
+            "{}",
+            report.hosts[0].path
+        );
+        v.scope.gateway_policies = Known::Unknown("forbidden".into());
+        assert!(
+            analyse(&v, &[])
+                .mesh
+                .unknown
+                .iter()
+                .any(|u| u.contains("AuthorizationPolicies: forbidden"))
+        );
     }
 
     /// A Sidecar for the api pods: their answers beside the namespace's, in the JSON and below

@@ -178,6 +178,9 @@ pub struct MeshScope {
     pub envoy_filters: Known<Vec<EnvoyFilter>>,
     /// The root namespace's EnvoyFilters: one without a selector patches every proxy.
     pub root_envoy_filters: Known<Vec<EnvoyFilter>>,
+    /// istio-system's AuthorizationPolicies: one that may select the egress gateway may refuse
+    /// what reaches it (not modelled: said unknown).
+    pub gateway_policies: Known<Vec<AuthorizationPolicy>>,
 }
 
 impl Default for MeshScope {
@@ -189,6 +192,7 @@ impl Default for MeshScope {
             defaults: Known::Yes(MeshDefaults::default()),
             envoy_filters: Known::Yes(vec![]),
             root_envoy_filters: Known::Yes(vec![]),
+            gateway_policies: Known::Yes(vec![]),
         }
     }
 }

@@ -22,8 +22,9 @@ fn request_budgets_from_the_audit_log() {
         // DestinationRules), TLS origination (the namespace's DestinationRules) and the
         // sidecars' scope (the namespace's and the root namespace's Sidecars and EnvoyFilters),
         // and tries the cluster-wide list of ServiceEntries once (other namespaces' exports):
-        // forbidden to a student, it asks for no other kind cluster-wide.
-        (vec!["status"], 14),
+        // forbidden to a student, it asks for no other kind cluster-wide; and istio-system's
+        // AuthorizationPolicies (may one refuse requests at the egress gateway?).
+        (vec!["status"], 15),
         // One delete-collection each for VirtualServices, ServiceEntries, DestinationRules.
         (vec!["cleanup"], 3),
     ] {

@@ -400,3 +400,49 @@ fn a_sidecar_that_hides_what_allow_writes_is_named_with_the_fix() {
     assert_eq!(host["findings"][0]["code"], "EGR023", "{json}");
     assert_eq!(host["traffic"][0]["outcome"], "blackhole", "{json}");
 }
+
+/// An AuthorizationPolicy of istio-system that selects the egress gateway: what goes through the
+/// gateway is unknown, naming it (status does not model policies); once it is gone, egress again.
+#[test]
+fn a_policy_on_the_egress_gateway_makes_its_requests_unknown() {
+    struct Removed<'a>(&'a Cluster);
+    impl Drop for Removed<'_> {
+        fn drop(&mut self) {
+            self.0.admin(
+                &[
+                    "delete",
+                    "authorizationpolicy",
+                    "-n",
+                    "istio-system",
+                    "deny-egress-test",
+                    "--ignore-not-found",
+                ],
+                None,
+            );
+        }
+    }
+    let c = Cluster::main();
+    let ns = c.namespace("policed", "student1");
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    ok(egress(&c, "student1", &["via-gateway", "httpbin.org", "-n", &ns]));
+    let port_80 = |json: &Value| json["hosts"][0]["traffic"][0].clone();
+    let status = |c: &Cluster| -> Value {
+        serde_json::from_str(&egress(c, "student1", &["status", "-n", &ns, "-o", "json"]).stdout)
+            .unwrap()
+    };
+    assert_eq!(port_80(&status(&c))["outcome"], "egress");
+    let _removed = Removed(&c);
+    c.admin_ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-egress-test, namespace: istio-system}\nspec:\n  selector: {matchLabels: {istio: egressgateway}}\n  action: DENY\n  rules: [{to: [{operation: {hosts: [httpbin.org]}}]}]\n"),
+    );
+    let t = port_80(&status(&c));
+    assert_eq!(t["outcome"], "unknown", "{t}");
+    assert!(
+        t["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("AuthorizationPolicy istio-system/deny-egress-test"),
+        "{t}"
+    );
+}
