@@ -424,7 +424,11 @@ fn a_policy_on_the_egress_gateway_makes_its_requests_unknown() {
     let c = Cluster::main();
     let ns = c.namespace("policed", "student1");
     ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
-    ok(egress(&c, "student1", &["via-gateway", "httpbin.org", "-n", &ns]));
+    ok(egress(
+        &c,
+        "student1",
+        &["via-gateway", "httpbin.org", "-n", &ns],
+    ));
     let port_80 = |json: &Value| json["hosts"][0]["traffic"][0].clone();
     let status = |c: &Cluster| -> Value {
         serde_json::from_str(&egress(c, "student1", &["status", "-n", &ns, "-o", "json"]).stdout)
