@@ -14,7 +14,7 @@ use crate::core::istio::{
     VirtualServiceSpec,
 };
 use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
-use crate::core::traffic::{Exported, KubeService, service_port_protocol};
+use crate::core::traffic::{Exported, KubeService, exported_to, service_port_protocol};
 use crate::core::view::{DEFAULT_ROOT_NAMESPACE, Elsewhere, MeshDefaults, MeshScope};
 use crate::error::Result;
 
@@ -37,7 +37,7 @@ pub async fn read_view(
         api,
         Kind::ServiceEntry,
         namespace,
-        &service_entries,
+        Some(&service_entries),
         &mut reach,
     )
     .await;
@@ -49,23 +49,14 @@ pub async fn read_view(
         api,
         Kind::VirtualService,
         namespace,
-        &virtual_services,
+        Some(&virtual_services),
         &mut reach,
     )
     .await;
-    let (destination_rules, elsewhere_destination_rules) = match namespace {
-        Some(ns) if ns != GATEWAY_NAMESPACE => {
-            around::<DestinationRuleSpec>(api, Kind::DestinationRule, namespace, &[], &mut reach)
-                .await
-        }
-        _ => (
-            known(
-                api.list_typed(Kind::DestinationRule, Some(GATEWAY_NAMESPACE), None)
-                    .await,
-            ),
-            Known::Yes(vec![]),
-        ),
-    };
+    // The namespace's own are listed below (namespace_rules), without istio-system's.
+    let (destination_rules, elsewhere_destination_rules) =
+        around::<DestinationRuleSpec>(api, Kind::DestinationRule, namespace, None, &mut reach)
+            .await;
     let namespace_destination_rules = namespace_rules(api, namespace).await;
     let services = read_services(api, &virtual_services, also_services).await;
     let egress_gateway_service = match &services[DEFAULT_EGRESS_GATEWAY_HOST] {
@@ -116,21 +107,28 @@ pub enum Reach {
 }
 
 /// One kind's objects around the namespace: istio-system's, and other namespaces' that may be
-/// exported to it. With -A (or in istio-system) from what was listed already; else, as `reach`
-/// says, one cluster-wide list in pages keeping only those, or istio-system's list alone (and
-/// the rest unknown, named).
+/// exported to it. With -A (or in istio-system) from what was `listed` already (not listed:
+/// istio-system's list); else, as `reach` says, one cluster-wide list in pages keeping only
+/// those, or istio-system's list alone (and the rest unknown, named).
 async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
     api: &IstioApi<'_>,
     kind: Kind,
     namespace: Option<&str>,
-    listed: &[Object<S>],
+    listed: Option<&[Object<S>]>,
     reach: &mut Reach,
 ) -> (Known<Vec<Object<S>>>, Known<Vec<Object<S>>>) {
-    let in_gateway_namespace =
-        |o: &Object<S>| o.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE);
     let Some(namespace) = namespace.filter(|ns| *ns != GATEWAY_NAMESPACE) else {
-        let gateway = listed.iter().filter(|o| in_gateway_namespace(o)).cloned();
-        return (Known::Yes(gateway.collect()), Known::Yes(vec![]));
+        let gateway = match listed {
+            Some(listed) => Known::Yes(
+                listed
+                    .iter()
+                    .filter(|o| o.metadata.namespace.as_deref() == Some(GATEWAY_NAMESPACE))
+                    .cloned()
+                    .collect(),
+            ),
+            None => known(api.list_typed(kind, Some(GATEWAY_NAMESPACE), None).await),
+        };
+        return (gateway, Known::Yes(vec![]));
     };
     if *reach == Reach::Elsewhere {
         let mut gateway = vec![];
@@ -141,7 +139,8 @@ async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
                 let own = object.metadata.namespace.as_deref();
                 if own == Some(GATEWAY_NAMESPACE) {
                     gateway.push(object);
-                } else if own != Some(namespace) && may_be_exported(&object, namespace) {
+                } else if own != Some(namespace) && exported_to(&object, namespace) {
+                    // One without exportTo is kept too: the mesh's default (read later) decides.
                     elsewhere.push(object);
                 }
             })
@@ -172,13 +171,6 @@ async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
     );
     let gateway = known(api.list_typed(kind, Some(GATEWAY_NAMESPACE), None).await);
     (gateway, Known::Unknown(unknown))
-}
-
-/// Whether an object of another namespace may be visible in `namespace`: its exportTo names it
-/// or every namespace, or it sets none (the mesh's default decides, read later).
-fn may_be_exported<S: Exported>(object: &Object<S>, namespace: &str) -> bool {
-    let export_to = object.spec.export_to();
-    export_to.is_empty() || export_to.iter().any(|e| e == "*" || e == namespace)
 }
 
 /// The namespace's Sidecars and Istio's default root namespace's (two lists, unreadable ones
@@ -337,10 +329,10 @@ fn kube_service(service: &Service) -> KubeService {
             .annotations
             .as_ref()
             .and_then(|a| a.get("networking.istio.io/exportTo"))
-            .map(|list| {
-                list.split(',')
-                    .map(|e| e.trim().to_string())
-                    .filter(|e| !e.is_empty())
+            .map(|e| {
+                e.split(',')
+                    .map(|ns| ns.trim().to_string())
+                    .filter(|ns| !ns.is_empty())
                     .collect()
             })
             .unwrap_or_default(),

@@ -56,19 +56,13 @@ impl HostClass {
         self.excluded.iter().any(|e| subset_of(host, e))
     }
 
-    /// hostClassification.Matches: a service's hostname.
-    fn matches(&self, host: &str) -> bool {
+    /// hostClassification.Matches (`same`: SubsetOf, a service's hostname) or VSMatches
+    /// (`same`: Matches, a VirtualService's host, not Gateway API semantics): exact hosts by
+    /// lookup, the rest by `same` where either is a wildcard.
+    fn matches(&self, host: &str, same: fn(&str, &str) -> bool) -> bool {
         self.exact.contains(host)
             || self.all.iter().any(|imported| {
-                (host.starts_with('*') || imported.starts_with('*')) && subset_of(host, imported)
-            })
-    }
-
-    /// hostClassification.VSMatches (not Gateway API semantics): a VirtualService's host.
-    fn matches_virtual_service_host(&self, host: &str) -> bool {
-        self.exact.contains(host)
-            || self.all.iter().any(|imported| {
-                (host.starts_with('*') || imported.starts_with('*')) && overlaps(host, imported)
+                (host.starts_with('*') || imported.starts_with('*')) && same(host, imported)
             })
     }
 }
@@ -107,33 +101,33 @@ impl Imports {
         Imports { by_namespace }
     }
 
-    fn excluded(&self, namespace: &str, host: &str) -> bool {
+    /// The imports of `namespace` by name and of every namespace (`*`).
+    fn classes<'i>(&'i self, namespace: &'i str) -> impl Iterator<Item = &'i HostClass> {
         [namespace, "*"]
-            .iter()
-            .filter_map(|ns| self.by_namespace.get(*ns))
-            .any(|class| class.excludes(host))
+            .into_iter()
+            .filter_map(|ns| self.by_namespace.get(ns))
+    }
+
+    /// Imported by one of `namespace`'s classes under `same`, and excluded by none.
+    fn takes(&self, namespace: &str, host: &str, same: fn(&str, &str) -> bool) -> bool {
+        !self.classes(namespace).any(|class| class.excludes(host))
+            && self
+                .classes(namespace)
+                .any(|class| class.matches(host, same))
     }
 
     /// Whether a service (a ServiceEntry's host, or a Kubernetes Service) of `namespace` named
     /// `host` is imported (selectServices).
     pub fn service(&self, namespace: &str, host: &str) -> bool {
-        !self.excluded(namespace, host)
-            && [namespace, "*"]
-                .iter()
-                .filter_map(|ns| self.by_namespace.get(*ns))
-                .any(|class| class.matches(host))
+        self.takes(namespace, host, subset_of)
     }
 
     /// Whether a VirtualService of `namespace` with `hosts` is imported (SelectVirtualServices):
     /// one of its hosts matches an import and is not excluded.
     pub fn virtual_service(&self, namespace: &str, hosts: &[String]) -> bool {
-        hosts.iter().any(|host| {
-            !self.excluded(namespace, host)
-                && [namespace, "*"]
-                    .iter()
-                    .filter_map(|ns| self.by_namespace.get(*ns))
-                    .any(|class| class.matches_virtual_service_host(host))
-        })
+        hosts
+            .iter()
+            .any(|host| self.takes(namespace, host, overlaps))
     }
 }
 

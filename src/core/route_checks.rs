@@ -21,20 +21,10 @@ pub struct Proposal<'a> {
 }
 
 /// Why Istio would not honour `vs` written over the VirtualServices `listed` (`before`: the one
-/// of its name there now), as the whole message of the refusal; None when nothing stands in the
-/// way, or what stands in the way cannot be read (that is not held against the write).
-pub fn refusal(
-    view: &ClusterView,
-    listed: &[ListedObject<VirtualServiceSpec>],
-    before: Option<&ListedObject<VirtualServiceSpec>>,
-    vs: &VirtualService,
-    proposal: &Proposal<'_>,
-) -> Option<String> {
-    judged(view, listed, before, vs, proposal).0
-}
-
-/// [`refusal`], and what the write should warn of although it goes ahead: a Sidecar that does
-/// not import what it writes (EGR023, with the fix).
+/// of its name there now), as the whole message of the refusal (None when nothing stands in the
+/// way, or what stands in the way cannot be read: that is not held against the write); and what
+/// the write should warn of although it goes ahead: a Sidecar that does not import what it
+/// writes (EGR023, with the fix).
 pub fn judged(
     view: &ClusterView,
     listed: &[ListedObject<VirtualServiceSpec>],
@@ -293,7 +283,7 @@ mod tests {
             change: &change,
             origination,
         };
-        refusal(view, &listed, listed.first(), &vs, &proposal)
+        judged(view, &listed, listed.first(), &vs, &proposal).0
     }
 
     fn check(view: &ClusterView, change: RouteChange) -> Option<String> {

@@ -236,6 +236,17 @@ pub fn egress_hosts(scope: &MeshScope, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether a workload may carry both `selector`'s labels and `labels` (no key with two values):
+/// the labels a selector asks for are all a pod may be known by here (no Pod is read).
+pub fn may_pick_the_same(
+    selector: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    selector
+        .iter()
+        .all(|(k, v)| labels.get(k).is_none_or(|theirs| theirs == v))
+}
+
 /// Creation time, then name: the order Istio tries Sidecars with a selector in.
 fn age(sidecar: &Sidecar) -> (&str, &str) {
     (
@@ -309,12 +320,7 @@ pub fn workload_scopes(scope: &MeshScope, namespace: &str) -> Vec<WorkloadScope>
         };
         let shadowed_by = selecting[..i]
             .iter()
-            .filter(|older| {
-                let theirs = labels_of(older);
-                theirs
-                    .iter()
-                    .all(|(k, v)| labels.get(k).is_none_or(|mine| mine == v))
-            })
+            .filter(|older| may_pick_the_same(&labels_of(older), &labels))
             .map(|older| name_of(*older))
             .collect();
         out.push(WorkloadScope {

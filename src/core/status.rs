@@ -252,8 +252,8 @@ fn hosts_of_objects(view: &ClusterView) -> BTreeMap<(String, String), ObjectsFor
 }
 
 /// The hosts a ServiceEntry of istio-system or of another namespace exports to `namespace` that
-/// no object of the namespace names: each added to `hosts` (with no objects of its own), with the entry
-/// that allows it (the first in Istio's order).
+/// no object of the namespace names: each added to `hosts` (with no objects of its own), with
+/// the entry that allows it (the first in Istio's order).
 fn exported_here<'v>(
     view: &'v ClusterView,
     namespace: &str,
@@ -322,12 +322,7 @@ struct Context {
     /// [`traffic::pulled_in_under`] make of the view.
     pulled_in: BTreeMap<String, Vec<ServiceEntry>>,
     /// Per namespace whose Sidecar narrows its imports: what its sidecars see.
-    scoped: BTreeMap<String, OwnedScope>,
-}
-
-struct OwnedScope {
-    service_entries: Vec<ServiceEntry>,
-    services_pulled_in: BTreeMap<String, Vec<u32>>,
+    scoped: BTreeMap<String, traffic::Scoped>,
 }
 
 fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -> Context {
@@ -358,7 +353,7 @@ fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -
                 );
                 scoped.insert(
                     namespace.clone(),
-                    OwnedScope {
+                    traffic::Scoped {
                         service_entries: imported,
                         services_pulled_in: BTreeMap::new(),
                     },
@@ -378,7 +373,7 @@ fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -
         pulled_in.insert(namespace.clone(), under.service_entries);
         scoped.insert(
             namespace.clone(),
-            OwnedScope {
+            traffic::Scoped {
                 service_entries: imported,
                 services_pulled_in: under.services,
             },
@@ -445,17 +440,7 @@ fn traffic_mesh<'a>(
             .iter()
             .map(|(ns, list)| (ns.clone(), list.iter().collect()))
             .collect(),
-        scoped: context
-            .scoped
-            .iter()
-            .map(|(ns, owned)| {
-                let scoped = traffic::Scoped {
-                    service_entries: owned.service_entries.iter().collect(),
-                    services_pulled_in: owned.services_pulled_in.clone(),
-                };
-                (ns.clone(), scoped)
-            })
-            .collect(),
+        scoped: &context.scoped,
         virtual_services,
         destination_rules: known_result(&view.destination_rules).map(|l| l.iter().collect()),
         // Other namespaces' apply to the hosts their ServiceEntries define (Mesh::client_tls).
@@ -737,6 +722,9 @@ fn mark_gateway_policies(view: &ClusterView, reports: &mut [HostReport]) {
     let Known::Yes(policies) = &view.scope.gateway_policies else {
         return;
     };
+    if policies.is_empty() {
+        return;
+    }
     let selecting = |gateway_host: &str| -> Vec<String> {
         let labels = match view.services.get(gateway_host) {
             Some(Known::Yes(Some(service))) => service.selector.clone(),
@@ -745,11 +733,10 @@ fn mark_gateway_policies(view: &ClusterView, reports: &mut [HostReport]) {
         policies
             .iter()
             .filter(|p| {
-                p.spec.selector.as_ref().is_none_or(|s| {
-                    s.match_labels
-                        .iter()
-                        .all(|(k, v)| labels.get(k).is_none_or(|mine| mine == v))
-                })
+                p.spec
+                    .selector
+                    .as_ref()
+                    .is_none_or(|s| sidecar::may_pick_the_same(&s.match_labels, &labels))
             })
             .map(|p| {
                 format!(
@@ -760,9 +747,6 @@ fn mark_gateway_policies(view: &ClusterView, reports: &mut [HostReport]) {
             })
             .collect()
     };
-    if policies.is_empty() {
-        return;
-    }
     for report in reports.iter_mut() {
         let before = report.traffic.clone();
         let entries = report

@@ -36,11 +36,7 @@ pub struct KubeService {
 impl KubeService {
     /// Whether proxies in `namespace` see it (IsServiceVisible).
     pub fn exported_to(&self, namespace: &str) -> bool {
-        self.export_to.is_empty()
-            || self
-                .export_to
-                .iter()
-                .any(|e| e == "*" || e == namespace || (e == "." && self.namespace == namespace))
+        visible_in(&self.export_to, &self.namespace, namespace)
     }
 
     pub fn fqdn(&self) -> String {
@@ -206,7 +202,7 @@ pub struct Mesh<'a> {
     pub pulled_in: BTreeMap<String, Vec<&'a ServiceEntry>>,
     /// Per namespace whose Sidecar narrows what it imports: what its sidecars see instead of
     /// everything exported there.
-    pub scoped: BTreeMap<String, Scoped<'a>>,
+    pub scoped: &'a BTreeMap<String, Scoped>,
     /// Every VirtualService read (the namespace's, and istio-system's when readable).
     pub virtual_services: Vec<&'a VirtualService>,
     /// istio-system's DestinationRules (the mesh's root namespace: they apply everywhere).
@@ -227,11 +223,12 @@ pub struct Mesh<'a> {
     pub index: Index<'a>,
 }
 
-/// What a namespace's sidecars see under a Sidecar that narrows their imports.
+/// What a namespace's sidecars see under a Sidecar that narrows their imports (or where two
+/// namespaces name one host).
 #[derive(Debug, Default)]
-pub struct Scoped<'a> {
+pub struct Scoped {
     /// The ServiceEntries, each with only its imported hosts ([`imported_service_entries`]).
-    pub service_entries: Vec<&'a ServiceEntry>,
+    pub service_entries: Vec<ServiceEntry>,
     /// Kubernetes Services (FQDN) not imported whose clusters imported routes pull in, with the
     /// ports pulled in ([`pulled_in_under`]).
     pub services_pulled_in: BTreeMap<String, Vec<u32>>,
@@ -341,31 +338,33 @@ pub fn covers(pattern: &str, host: &str) -> bool {
 /// The specs Istio scopes to namespaces with `exportTo`.
 pub trait Exported {
     fn export_to(&self) -> &[String];
+    fn export_to_mut(&mut self) -> &mut Vec<String>;
 }
 
-impl Exported for ServiceEntrySpec {
-    fn export_to(&self) -> &[String] {
-        &self.export_to
-    }
+macro_rules! exported {
+    ($($spec:ty),*) => {$(
+        impl Exported for $spec {
+            fn export_to(&self) -> &[String] {
+                &self.export_to
+            }
+            fn export_to_mut(&mut self) -> &mut Vec<String> {
+                &mut self.export_to
+            }
+        }
+    )*};
 }
 
-impl Exported for VirtualServiceSpec {
-    fn export_to(&self) -> &[String] {
-        &self.export_to
-    }
-}
-
-impl Exported for DestinationRuleSpec {
-    fn export_to(&self) -> &[String] {
-        &self.export_to
-    }
-}
+exported!(ServiceEntrySpec, VirtualServiceSpec, DestinationRuleSpec);
 
 /// Whether `object` is visible in `namespace` (its `exportTo`, relative to its own namespace).
 /// No exportTo means every namespace (Istio's default).
 pub fn exported_to<S: Exported>(object: &Object<S>, namespace: &str) -> bool {
-    let own = namespace_of(object);
-    let export_to = object.spec.export_to();
+    visible_in(object.spec.export_to(), namespace_of(object), namespace)
+}
+
+/// Istio's exportTo rule, for an object of namespace `own`: none, `*`, `namespace` by name, or
+/// `.` when it is `own`.
+fn visible_in(export_to: &[String], own: &str, namespace: &str) -> bool {
     export_to.is_empty()
         || export_to
             .iter()
@@ -733,7 +732,7 @@ impl<'a> Mesh<'a> {
             return visible.clone();
         }
         let seen = match self.scoped.get(namespace) {
-            Some(scoped) => scoped.service_entries.clone(),
+            Some(scoped) => scoped.service_entries.iter().collect(),
             None => self
                 .service_entries
                 .iter()

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::istio::*;
-use super::traffic::KubeService;
+use super::traffic::{Exported, KubeService};
 
 /// Where the mesh's egress gateway runs and the admins keep its configuration.
 pub const GATEWAY_NAMESPACE: &str = "istio-system";
@@ -98,11 +98,6 @@ impl ClusterView {
         {
             return None;
         }
-        fn fill(export_to: &mut Vec<String>, default: &[String]) {
-            if export_to.is_empty() {
-                *export_to = default.to_vec();
-            }
-        }
         let mut view = self.clone();
         let services = &defaults.service_export_to;
         let routes = &defaults.virtual_service_export_to;
@@ -114,40 +109,48 @@ impl ClusterView {
         } else {
             &[]
         };
-        let gateway_entries = known_mut(&mut view.gateway_service_entries);
-        let their_entries = known_mut(&mut view.elsewhere.service_entries);
-        for se in view
-            .service_entries
-            .iter_mut()
-            .chain(gateway_entries)
-            .chain(their_entries)
-        {
-            fill(&mut se.spec.export_to, services);
-        }
-        let gateway_routes = known_mut(&mut view.gateway_virtual_services);
-        let their_routes = known_mut(&mut view.elsewhere.virtual_services);
-        for vs in view
-            .virtual_services
-            .iter_mut()
-            .chain(gateway_routes)
-            .chain(their_routes)
-        {
-            fill(&mut vs.spec.export_to, routes);
-        }
-        let root_rules = known_mut(&mut view.destination_rules);
-        for dr in view
-            .namespace_destination_rules
-            .iter_mut()
-            .chain(root_rules)
-        {
-            fill(&mut dr.spec.export_to, rules);
-        }
+        fill(
+            view.service_entries
+                .iter_mut()
+                .chain(known_mut(&mut view.gateway_service_entries))
+                .chain(known_mut(&mut view.elsewhere.service_entries)),
+            services,
+        );
+        fill(
+            view.virtual_services
+                .iter_mut()
+                .chain(known_mut(&mut view.gateway_virtual_services))
+                .chain(known_mut(&mut view.elsewhere.virtual_services)),
+            routes,
+        );
+        fill(
+            view.namespace_destination_rules
+                .iter_mut()
+                .chain(known_mut(&mut view.destination_rules))
+                .chain(known_mut(&mut view.elsewhere.destination_rules)),
+            rules,
+        );
         for service in view.services.values_mut() {
-            if let Known::Yes(Some(service)) = service {
-                fill(&mut service.export_to, services);
+            if let Known::Yes(Some(service)) = service
+                && service.export_to.is_empty()
+            {
+                service.export_to = services.to_vec();
             }
         }
         Some(view)
+    }
+}
+
+/// `default` as the exportTo of each object that sets none.
+fn fill<'o, S: Exported + 'o>(
+    objects: impl Iterator<Item = &'o mut Object<S>>,
+    default: &[String],
+) {
+    for object in objects {
+        let export_to = object.spec.export_to_mut();
+        if export_to.is_empty() {
+            *export_to = default.to_vec();
+        }
     }
 }
 
