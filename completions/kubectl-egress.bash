@@ -137,7 +137,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__allow)
-            opts="-n -o -h -V --port --resolution --export-to --location --name --tls-origination --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --port --resolution --export-to --location --name --tls-origination --force-conflicts --adopt --wait --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -160,6 +160,10 @@ _kubectl__egress() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -211,7 +215,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__apply)
-            opts="-f -n -o -h -V --filename --force-conflicts --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-f -n -o -h -V --filename --force-conflicts --wait --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -222,6 +226,10 @@ _kubectl__egress() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -273,7 +281,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__cleanup)
-            opts="-f -A -n -o -h -V --filename --all-namespaces --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-f -A -n -o -h -V --filename --all-namespaces --wait --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,6 +292,10 @@ _kubectl__egress() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -389,7 +401,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__gateway)
-            opts="-n -o -h -V --gateway-namespace --gateway-service --selector --tls --tls-origination --upstream --off --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --gateway-namespace --gateway-service --selector --tls --tls-origination --upstream --off --force-conflicts --adopt --wait --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,6 +420,10 @@ _kubectl__egress() {
                     return 0
                     ;;
                 --upstream)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -613,7 +629,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__retries)
-            opts="-n -o -h -V --attempts --per-try-timeout --retry-on --clear --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --attempts --per-try-timeout --retry-on --clear --export-to --force --force-conflicts --adopt --wait --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -632,6 +648,10 @@ _kubectl__egress() {
                     return 0
                     ;;
                 --export-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -737,13 +757,17 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__timeout)
-            opts="-n -o -h -V --clear --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --clear --export-to --force --force-conflicts --adopt --wait --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --export-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -795,7 +819,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__via__subcmd__gateway)
-            opts="-n -o -h -V --gateway-host --port --subset --tls --tls-origination --off --export-to --force --force-conflicts --adopt --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-n -o -h -V --gateway-host --port --subset --tls --tls-origination --off --export-to --force --force-conflicts --adopt --wait --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -814,6 +838,10 @@ _kubectl__egress() {
                     return 0
                     ;;
                 --export-to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -49,6 +49,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l 
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l export-to -d 'Namespaces that may see the ServiceEntry: ".", "*" or a name; repeatable [default: "."]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l location -d 'MESH_EXTERNAL or MESH_INTERNAL [default: unset, which Istio treats as MESH_EXTERNAL]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l name -d 'Object name [default: the host\'s first label, e.g. httpbin for httpbin.org]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l wait -d 'After the write, wait until each sidecar\'s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
@@ -63,6 +64,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l 
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s h -l help -d 'Print help'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s V -l version -d 'Print version'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l export-to -d 'Namespaces that may see the VirtualService; repeatable [default: "."]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l wait -d 'After the write, wait until each sidecar\'s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
@@ -81,6 +83,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l per-try-timeout -d 'Time allowed for each try, in Go syntax, e.g. 2s' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l retry-on -d 'When to retry: Envoy\'s conditions, comma-separated, e.g. 5xx,connect-failure' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l export-to -d 'Namespaces that may see the VirtualService; repeatable [default: "."]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l wait -d 'After the write, wait until each sidecar\'s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
@@ -99,6 +102,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gatewa
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l port -d 'Port matched on the sidecar and used on the gateway' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l subset -d 'Subset of the admins\' DestinationRule for the egress gateway' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l export-to -d 'Namespaces that may see the VirtualService; repeatable [default: "."]' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l wait -d 'After the write, wait until each sidecar\'s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
@@ -119,6 +123,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l gateway-service -d 'The egress gateway Service\'s name in that namespace (the DestinationRule\'s host)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l selector -d 'A label of the egress gateway\'s pods, KEY=VALUE; repeatable, replaces the default [default: app=istio-egressgateway, istio=egressgateway]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l upstream -d 'For a wildcard host with --tls: the one concrete host the gateway connects to' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l wait -d 'After the write, wait until each sidecar\'s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
@@ -135,6 +140,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s V -l version -d 'Print version'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -s f -l filename -d 'A file, a directory (its *.yaml, *.yml, *.json) or - for stdin; repeatable' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l wait -d 'After the write, wait until each sidecar\'s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
@@ -159,6 +165,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s h -l help -d 'Print help'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s V -l version -d 'Print version'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s f -l filename -d 'Delete the objects these files name (as apply -f reads them), if kubectl-egress made them' -r -F
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l wait -d 'After the write, wait until each sidecar\'s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F

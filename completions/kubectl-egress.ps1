@@ -53,6 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--export-to', '--export-to', [CompletionResultType]::ParameterName, 'Namespaces that may see the ServiceEntry: ".", "*" or a name; repeatable [default: "."]')
             [CompletionResult]::new('--location', '--location', [CompletionResultType]::ParameterName, 'MESH_EXTERNAL or MESH_INTERNAL [default: unset, which Istio treats as MESH_EXTERNAL]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Object name [default: the host''s first label, e.g. httpbin for httpbin.org]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the write, wait until each sidecar''s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
@@ -74,6 +75,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
         }
         'kubectl-egress;timeout' {
             [CompletionResult]::new('--export-to', '--export-to', [CompletionResultType]::ParameterName, 'Namespaces that may see the VirtualService; repeatable [default: "."]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the write, wait until each sidecar''s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
@@ -99,6 +101,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--per-try-timeout', '--per-try-timeout', [CompletionResultType]::ParameterName, 'Time allowed for each try, in Go syntax, e.g. 2s')
             [CompletionResult]::new('--retry-on', '--retry-on', [CompletionResultType]::ParameterName, 'When to retry: Envoy''s conditions, comma-separated, e.g. 5xx,connect-failure')
             [CompletionResult]::new('--export-to', '--export-to', [CompletionResultType]::ParameterName, 'Namespaces that may see the VirtualService; repeatable [default: "."]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the write, wait until each sidecar''s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
@@ -124,6 +127,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port matched on the sidecar and used on the gateway')
             [CompletionResult]::new('--subset', '--subset', [CompletionResultType]::ParameterName, 'Subset of the admins'' DestinationRule for the egress gateway')
             [CompletionResult]::new('--export-to', '--export-to', [CompletionResultType]::ParameterName, 'Namespaces that may see the VirtualService; repeatable [default: "."]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the write, wait until each sidecar''s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
@@ -151,6 +155,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
             [CompletionResult]::new('--gateway-service', '--gateway-service', [CompletionResultType]::ParameterName, 'The egress gateway Service''s name in that namespace (the DestinationRule''s host)')
             [CompletionResult]::new('--selector', '--selector', [CompletionResultType]::ParameterName, 'A label of the egress gateway''s pods, KEY=VALUE; repeatable, replaces the default [default: app=istio-egressgateway, istio=egressgateway]')
             [CompletionResult]::new('--upstream', '--upstream', [CompletionResultType]::ParameterName, 'For a wildcard host with --tls: the one concrete host the gateway connects to')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the write, wait until each sidecar''s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
@@ -175,6 +180,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
         'kubectl-egress;apply' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'A file, a directory (its *.yaml, *.yml, *.json) or - for stdin; repeatable')
             [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'A file, a directory (its *.yaml, *.yml, *.json) or - for stdin; repeatable')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the write, wait until each sidecar''s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')
@@ -215,6 +221,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-egress' -ScriptBlock {
         'kubectl-egress;cleanup' {
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Delete the objects these files name (as apply -f reads them), if kubectl-egress made them')
             [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Delete the objects these files name (as apply -f reads them), if kubectl-egress made them')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the write, wait until each sidecar''s live Envoy config has it (a port-forward to its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time, 11 when pods/portforward is forbidden; the write stands either way')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Namespace to work in [default: $STUDENT_NS, else the context''s namespace, else default]')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use')

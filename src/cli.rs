@@ -37,7 +37,8 @@ Examples:
 Exit codes: 0 success; 2 invalid input (nothing contacted or written); 3 status found problems
 (with --exit-code); 4 no kubeconfig, context or namespace; 5 API server unreachable or too slow;
 6 Istio CRDs not installed; 7 forbidden (RBAC); 8 conflict with another owner or writer;
-9 rejected by the API server's validation; 1 any other failure.";
+9 rejected by the API server's validation; 10 --wait: written, but not live in every sidecar
+in time; 11 --wait: written, but pods/portforward is forbidden; 1 any other failure.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -309,6 +310,51 @@ Examples:
     Completion(CompletionArgs),
 }
 
+impl Command {
+    /// The write's --wait, if given.
+    pub fn wait(&self) -> Option<std::time::Duration> {
+        match self {
+            Command::Allow(a) => a.wait.wait,
+            Command::Timeout(a) => a.wait.wait,
+            Command::Retries(a) => a.wait.wait,
+            Command::ViaGateway(a) => a.wait.wait,
+            Command::Gateway(a) => a.wait.wait,
+            Command::Apply(a) => a.wait.wait,
+            Command::Cleanup(a) => a.wait.wait,
+            Command::Status(_) | Command::Completion(_) => None,
+        }
+    }
+}
+
+/// --wait on every write: after writing, until every sidecar the change applies to has it live.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WaitArgs {
+    /// After the write, wait until each sidecar's live Envoy config has it (a port-forward to
+    /// its admin port); bare --wait waits up to 60s. Exit 10 when some did not in time,
+    /// 11 when pods/portforward is forbidden; the write stands either way
+    #[arg(
+        long,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "60s",
+        allow_hyphen_values = true,
+        value_parser = wait_duration
+    )]
+    pub wait: Option<std::time::Duration>,
+}
+
+/// A Go duration over zero, e.g. 60s, 2m, 1m30s, 500ms.
+fn wait_duration(value: &str) -> Result<std::time::Duration, String> {
+    match crate::core::validate::go_duration_nanos(value) {
+        Some(0) => Err("use a duration over zero, e.g. 60s (or leave out --wait)".into()),
+        Some(nanos) if nanos <= u128::from(u64::MAX) => {
+            Ok(std::time::Duration::from_nanos(nanos as u64))
+        }
+        _ => Err("use a duration such as 60s, 2m or 500ms".into()),
+    }
+}
+
 /// Flags every writing command shares.
 #[derive(Debug, Args, Clone, Default)]
 pub struct WriteArgs {
@@ -354,6 +400,9 @@ pub struct AllowArgs {
 
     #[command(flatten)]
     pub write: WriteArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -383,6 +432,9 @@ pub struct TimeoutArgs {
 
     #[command(flatten)]
     pub write: WriteArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -421,6 +473,9 @@ pub struct RetriesArgs {
 
     #[command(flatten)]
     pub write: WriteArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -475,6 +530,9 @@ pub struct ViaGatewayArgs {
 
     #[command(flatten)]
     pub write: WriteArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -514,6 +572,9 @@ pub struct GatewayArgs {
 
     #[command(flatten)]
     pub write: WriteArgs,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -540,6 +601,9 @@ pub struct ApplyArgs {
     /// Take over fields another field manager owns (server-side apply --force-conflicts)
     #[arg(long)]
     pub force_conflicts: bool,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -560,6 +624,9 @@ pub struct CleanupArgs {
     /// Every namespace the plugin wrote to
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,11 @@ pub enum Reason {
     Modified,
     /// The write would not do what was asked: Istio would ignore it or answer with an error.
     Findings,
+    /// --wait: the write stands, but not every sidecar had it live by the deadline (exit 10).
+    NotReached,
+    /// --wait: the write stands, but RBAC forbids pods/portforward, so no sidecar could be
+    /// asked (exit 11).
+    PortForwardForbidden,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -54,6 +59,10 @@ pub mod exit {
     pub const FORBIDDEN: u8 = 7;
     pub const CONFLICT: u8 = 8;
     pub const REJECTED: u8 = 9;
+    /// --wait: written, but not live in every sidecar by the deadline.
+    pub const NOT_REACHED: u8 = 10;
+    /// --wait: written, but pods/portforward is forbidden: the sidecars could not be asked.
+    pub const PORTFORWARD_FORBIDDEN: u8 = 11;
 }
 
 impl Error {
@@ -107,6 +116,8 @@ impl Error {
                 Reason::Conflict | Reason::Modified => exit::CONFLICT,
                 Reason::Rejected => exit::REJECTED,
                 Reason::Findings => exit::FINDINGS,
+                Reason::NotReached => exit::NOT_REACHED,
+                Reason::PortForwardForbidden => exit::PORTFORWARD_FORBIDDEN,
             },
         }
     }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub api_version: Option<ApiVersion>,
     /// None: no limit.
     pub request_timeout: Option<Duration>,
+    /// A write's --wait (set from the subcommand's flags): how long to wait for the sidecars.
+    pub wait: Option<Duration>,
 }
 
 impl Settings {
@@ -65,6 +67,7 @@ impl Settings {
             field_manager: args.field_manager.clone(),
             api_version,
             request_timeout,
+            wait: None,
         })
     }
 

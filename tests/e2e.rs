@@ -44,3 +44,5 @@ mod oracle_live;
 mod requests;
 #[path = "e2e/status.rs"]
 mod status;
+#[path = "e2e/wait.rs"]
+mod wait;

@@ -20,6 +20,9 @@ pub struct Cluster {
     pub server: String,
     /// --request-timeout: bounds each whole request, body and Retry-After waits included.
     pub request_timeout: Option<std::time::Duration>,
+    /// The same credentials and TLS, HTTP/1.1 only: a WebSocket upgrade (port-forward, for
+    /// --wait) cannot ride an HTTP/2 connection.
+    pub upgrade_client: kube::Client,
 }
 
 /// kubectl's order: `--kubeconfig`, else every file in `$KUBECONFIG` that exists, else
@@ -201,7 +204,16 @@ async fn cluster(
     // One request is one request: the audit log must match what the user asked for.
     config.default_retry = false;
     let server = config.cluster_url.to_string();
-    let client = build_client(config).map_err(|e| {
+    let upgrade_client = build_client(config.clone(), Versions::Http1Only).map_err(|e| {
+        Error::failed(
+            Reason::Config,
+            format!(
+                "cannot create a client for {server}: {}",
+                one_line(&e.to_string())
+            ),
+        )
+    })?;
+    let client = build_client(config, Versions::Http2Too).map_err(|e| {
         Error::failed(
             Reason::Config,
             format!(
@@ -214,7 +226,15 @@ async fn cluster(
         client,
         server,
         request_timeout: settings.request_timeout,
+        upgrade_client,
     })
+}
+
+/// The HTTP versions offered in TLS's ALPN.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Versions {
+    Http2Too,
+    Http1Only,
 }
 
 /// kube's own client stack, but with TCP_NODELAY and HTTP/2.
@@ -228,7 +248,7 @@ async fn cluster(
 /// http://) gets HTTP/1.1 as before.
 ///
 /// With a proxy in the kubeconfig, kube's stock client (which knows proxies; HTTP/1.1) is used.
-fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
+fn build_client(config: kube::Config, versions: Versions) -> kube::Result<kube::Client> {
     use kube::client::ConfigExt;
     if config.proxy_url.is_some() {
         return kube::Client::try_from(config);
@@ -236,7 +256,7 @@ fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
-    let https = https_connector(&config, http)?;
+    let https = https_connector(&config, http, versions)?;
     let mut connector = hyper_timeout::TimeoutConnector::new(https);
     // Bounds the TCP connect and the TLS handshake together (a server that accepts and is silent).
     connector.set_connect_timeout(config.connect_timeout);
@@ -263,6 +283,7 @@ fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
 fn https_connector<H>(
     config: &kube::Config,
     http: H,
+    versions: Versions,
 ) -> kube::Result<hyper_rustls::HttpsConnector<H>> {
     use kube::client::ConfigExt;
     let tls = config.rustls_client_config()?;
@@ -276,7 +297,10 @@ fn https_connector<H>(
         builder =
             builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
     }
-    Ok(builder.enable_all_versions().wrap_connector(http))
+    Ok(match versions {
+        Versions::Http2Too => builder.enable_all_versions().wrap_connector(http),
+        Versions::Http1Only => builder.enable_http1().wrap_connector(http),
+    })
 }
 
 pub fn one_line(text: &str) -> String {

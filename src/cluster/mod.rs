@@ -3,5 +3,6 @@
 pub mod api;
 pub mod connect;
 pub mod exec;
+pub mod proxies;
 pub mod transport;
 pub mod view;

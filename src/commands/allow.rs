@@ -105,7 +105,12 @@ pub async fn run(settings: &Settings, args: AllowArgs) -> Result<u8> {
             warn(&format!("{} {}", finding.code, finding.message));
         }
     }
-    Ok(code)
+    let written = super::wait::Written {
+        namespace: &namespace,
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        proxies: super::wait::Proxies::Sidecars,
+    };
+    super::wait::after_write(settings, cluster, written, code).await
 }
 
 /// One attempt: list, plan every host's objects, write them all, each on condition that what

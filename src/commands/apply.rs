@@ -57,14 +57,29 @@ async fn apply(
     force_conflicts: bool,
 ) -> Result<u8> {
     let api = IstioApi::new(cluster, settings.api_version);
+    // The hosts the files' ServiceEntries and VirtualServices name: what --wait checks.
+    let mut hosts: Vec<String> = vec![];
+    for m in &manifests {
+        for host in m.object["spec"]["hosts"].as_array().into_iter().flatten() {
+            if let Some(host) = host.as_str().filter(|h| !hosts.iter().any(|k| k == h)) {
+                hosts.push(host.to_string());
+            }
+        }
+    }
     let resources = resolve(&api, &manifests, namespace).await?;
     let live = live(&api, &resources, namespace).await?;
     let changes = apply_plan::plan(namespace, manifests, resources, &live);
-    write::carry_out(
+    let code = write::carry_out(
         Some(&api),
         Plan::in_order(changes),
         &Options::new(settings)?.force_conflicts(force_conflicts),
         &Written::default(),
     )
-    .await
+    .await?;
+    let written = super::wait::Written {
+        namespace,
+        hosts,
+        proxies: super::wait::Proxies::Sidecars,
+    };
+    super::wait::after_write(settings, cluster, written, code).await
 }

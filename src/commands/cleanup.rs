@@ -30,6 +30,7 @@ use crate::core::render::{self, ObjectFormat};
 use crate::core::validate::Host;
 use crate::error::{Error, Result, exit};
 use crate::settings::{DryRun, Settings};
+use crate::write;
 
 use super::manifests::{live, load, resolve};
 use super::parse_hosts;
@@ -50,11 +51,20 @@ struct Report {
     count: usize,
     /// Whether something `gateway` wrote went: then its Gateways go too.
     gateway_objects: bool,
+    /// --wait with -o yaml|json: the objects are printed after the wait, with its figures.
+    hold: bool,
+    /// The hosts of what went (for --wait).
+    hosts: Vec<String>,
 }
 
 impl Report {
     fn deleted(&mut self, object: Value) {
         self.count += 1;
+        for host in hosts_of(&object) {
+            if !self.hosts.contains(&host) {
+                self.hosts.push(host);
+            }
+        }
         let metadata = metadata_of(&object);
         self.gateway_objects |= metadata.is_gateways();
         match self.format {
@@ -70,11 +80,33 @@ impl Report {
         }
     }
 
-    fn finish(&self) {
-        if let Some(format) = self.format {
+    fn finish(&mut self) {
+        if self.hold {
+            write::hold(std::mem::take(&mut self.kept));
+        } else if let Some(format) = self.format {
             print!("{}", render::objects(format, &self.kept));
         }
     }
+}
+
+/// A ServiceEntry's or VirtualService's hosts (other kinds: none a sidecar routes by).
+fn hosts_of(object: &Value) -> Vec<String> {
+    object["spec"]["hosts"]
+        .as_array()
+        .map(|hosts| {
+            hosts
+                .iter()
+                .filter_map(|h| h.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether the objects wait to be printed after --wait (not in a dry run).
+fn holds(settings: &Settings, format: Option<ObjectFormat>) -> bool {
+    settings.wait.is_some()
+        && settings.dry_run == DryRun::None
+        && matches!(format, Some(ObjectFormat::Json | ObjectFormat::Yaml))
 }
 
 pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
@@ -83,6 +115,11 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
     }
     let hosts = parse_hosts(&args.hosts)?;
     let format = settings.object_format()?;
+    if args.all_namespaces && settings.wait.is_some() {
+        return Err(Error::input(
+            "--wait is for one namespace's sidecars: leave out -A, or --wait",
+        ));
+    }
     let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
     let (session_namespace, cluster) = connect::open_cluster(settings).await?;
     let api = IstioApi::new(&cluster, settings.api_version).verify_namespaces();
@@ -98,6 +135,8 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
         kept: vec![],
         count: 0,
         gateway_objects: false,
+        hold: holds(settings, format),
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
     };
     let deletion = Deletion {
         api: &api,
@@ -125,7 +164,12 @@ pub async fn run(settings: &Settings, args: CleanupArgs) -> Result<u8> {
                 .unwrap_or_default()
         );
     }
-    Ok(exit::OK)
+    let written = super::wait::Written {
+        namespace: &session_namespace,
+        hosts: std::mem::take(&mut report.hosts),
+        proxies: super::wait::Proxies::Sidecars,
+    };
+    super::wait::after_write(settings, &cluster, written, exit::OK).await
 }
 
 /// `cleanup -f PATH...`: deletes exactly the objects the files name that carry the plugin's
@@ -144,6 +188,7 @@ async fn cleanup_files(settings: &Settings, paths: &[PathBuf]) -> Result<u8> {
         DryRun::Server => " (server dry run)",
     };
     let mut deleted: Vec<Value> = vec![];
+    let mut hosts: Vec<String> = vec![];
     let mut seen: Vec<(ApiKind, String)> = vec![];
     // In reverse: what was applied last (routes, gateways) goes first.
     for (m, resource) in manifests.iter().zip(resources).rev() {
@@ -184,15 +229,27 @@ async fn cleanup_files(settings: &Settings, paths: &[PathBuf]) -> Result<u8> {
             })
             .await?;
         }
+        for host in hosts_of(object) {
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
         match format {
             Some(_) => deleted.push(object.clone()),
             None => println!("{} deleted{suffix}", render::name(object)),
         }
     }
-    if let Some(format) = format {
+    if holds(settings, format) {
+        write::hold(deleted);
+    } else if let Some(format) = format {
         print!("{}", render::objects(format, &deleted));
     }
-    Ok(exit::OK)
+    let written = super::wait::Written {
+        namespace: &namespace,
+        hosts,
+        proxies: super::wait::Proxies::Sidecars,
+    };
+    super::wait::after_write(settings, &cluster, written, exit::OK).await
 }
 
 /// What `cleanup` deletes and how: in a namespace (None: all), the plugin's objects for `hosts`

@@ -72,9 +72,15 @@ pub async fn run(
         adopt: args.write.adopt,
         force_conflicts: args.write.force_conflicts,
     };
-    retrying(&written, |attempt| write(settings, &api, &request, attempt))
+    let code = retrying(&written, |attempt| write(settings, &api, &request, attempt))
         .await
-        .map_err(for_admins)
+        .map_err(for_admins)?;
+    let written = super::wait::Written {
+        namespace: &namespace,
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        proxies: super::wait::Proxies::Gateway,
+    };
+    super::wait::after_write(settings, cluster, written, code).await
 }
 
 /// Where the egress gateway is and what to let through it, from the flags.

@@ -10,6 +10,7 @@ pub mod gateway;
 mod manifests;
 pub mod route;
 pub mod status;
+pub mod wait;
 
 use crate::cli::{Cli, Command};
 
@@ -19,7 +20,8 @@ use crate::error::{Error, Reason, Result, exit};
 use crate::settings::Settings;
 
 pub async fn run(cli: Cli) -> Result<u8> {
-    let settings = Settings::from_args(&cli.global, std::env::var("STUDENT_NS").ok())?;
+    let mut settings = Settings::from_args(&cli.global, std::env::var("STUDENT_NS").ok())?;
+    settings.wait = cli.command.wait();
     match cli.command {
         Command::Allow(args) => allow::run(&settings, args).await,
         Command::Timeout(args) => route::run_timeout(&settings, args).await,

@@ -241,10 +241,16 @@ async fn edit(settings: &Settings, edit: Edit<'_>) -> Result<u8> {
         force_conflicts: edit.write.force_conflicts,
     };
     let written = Written::default();
-    retrying(&written, |attempt| {
+    let code = retrying(&written, |attempt| {
         edit_virtual_service(settings, &api, &planning, attempt)
     })
-    .await
+    .await?;
+    let written = super::wait::Written {
+        namespace: &namespace,
+        hosts: vec![edit.host.to_string()],
+        proxies: super::wait::Proxies::Sidecars,
+    };
+    super::wait::after_write(settings, cluster, written, code).await
 }
 
 /// Before adding a route or a timeout (unless --force, or --dry-run=client), reads what decides

@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod naming;
 pub mod ownership;
 pub mod plan;
+pub mod proxy_config;
 pub mod render;
 pub mod route_checks;
 pub mod route_plan;

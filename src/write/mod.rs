@@ -82,6 +82,9 @@ pub struct Options<'a> {
     pub dry_run: DryRun,
     /// -o yaml|json|name; None: kubectl's `kind/name created` lines.
     pub format: Option<ObjectFormat>,
+    /// --wait with -o yaml|json: the objects are kept ([`held`]) and printed with the wait's
+    /// figures, after it.
+    pub hold: bool,
 }
 
 impl<'a> Options<'a> {
@@ -91,6 +94,12 @@ impl<'a> Options<'a> {
             force_conflicts: false,
             dry_run: settings.dry_run,
             format: settings.object_format()?,
+            hold: settings.wait.is_some()
+                && settings.dry_run == DryRun::None
+                && matches!(
+                    settings.object_format()?,
+                    Some(ObjectFormat::Json | ObjectFormat::Yaml)
+                ),
         })
     }
 
@@ -175,7 +184,11 @@ pub async fn carry_out<S: Server>(
     written: &Written,
 ) -> Result<u8> {
     let conclusion = execute(server, plan, options, written).await;
-    print!("{}", conclusion.stdout);
+    if options.hold {
+        hold(conclusion.objects);
+    } else {
+        print!("{}", conclusion.stdout);
+    }
     for line in &conclusion.stderr {
         eprintln!("{line}");
     }
@@ -213,6 +226,21 @@ async fn execute<S: Server>(
         _ => {}
     }
     report::conclude(&schedule.names(), outcomes, &not_undone, options.format)
+}
+
+thread_local! {
+    // The plugin runs on one thread (tokio's current-thread runtime).
+    static HELD: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(vec![]) };
+}
+
+/// Keeps objects to print after --wait (cleanup's deletions too).
+pub fn hold(objects: Vec<Value>) {
+    HELD.with(|held| held.borrow_mut().extend(objects));
+}
+
+/// The objects kept since the last call.
+pub fn held() -> Vec<Value> {
+    HELD.with(|held| std::mem::take(&mut *held.borrow_mut()))
 }
 
 /// [`carry_out`] with no cluster: the objects rendered from the flags alone.

@@ -72,6 +72,8 @@ pub fn refused_any(outcomes: &[Outcome]) -> bool {
 /// What the command prints, and how it ends.
 pub struct Conclusion {
     pub stdout: String,
+    /// What was written, as the server returned it (for --wait -o json|yaml, printed after).
+    pub objects: Vec<Value>,
     pub stderr: Vec<String>,
     pub result: Result<u8>,
 }
@@ -81,6 +83,7 @@ impl Conclusion {
     pub fn failed(error: Error) -> Conclusion {
         Conclusion {
             stdout: String::new(),
+            objects: vec![],
             stderr: vec![],
             result: Err(error),
         }
@@ -105,6 +108,7 @@ pub fn conclude(
     let Some(at) = failed_at(true, &outcomes).or_else(|| failed_at(false, &outcomes)) else {
         return Conclusion {
             stdout: done(format, &outcomes, true),
+            objects: written(&outcomes),
             stderr: vec![],
             result: Ok(exit::OK),
         };
@@ -124,6 +128,7 @@ pub fn conclude(
     };
     Conclusion {
         stdout: done(format, &outcomes, false),
+        objects: written(&outcomes),
         stderr,
         result: Err(error),
     }
@@ -161,6 +166,16 @@ fn not_done(
         }
     }
     lines
+}
+
+fn written(outcomes: &[Outcome]) -> Vec<Value> {
+    outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Done { object, .. } if !object.is_null() => Some(object.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What was done: kubectl's lines, or the objects with -o yaml|json (an empty list only when

@@ -164,6 +164,7 @@ fn options(dry_run: DryRun) -> Options<'static> {
         force_conflicts: false,
         dry_run,
         format: None,
+        hold: false,
     }
 }
 

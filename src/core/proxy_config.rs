@@ -1,0 +1,871 @@
+//! A proxy's live Envoy config, as its admin port's `config_dump` gives it, summed up; and what
+//! must be live there for a write to be enforced (an [`Expectation`] per proxy, from what status
+//! predicts for it). Pure: `cluster/proxies.rs` fetches the dumps.
+//!
+//! Ground truth: the dumps in tests/fixtures/envoy, captured from the project's real mesh.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use super::status::HostReport;
+use super::traffic::{Outcome, Traffic, Via, Wire};
+use super::validate::go_duration_nanos;
+
+/// The admin paths a check needs: only clusters' names (a field mask: a few KB, not tens), and
+/// the route configurations whole.
+pub const CLUSTERS_PATH: &str = "/config_dump?resource=dynamic_active_clusters&mask=cluster.name";
+pub const ROUTES_PATH: &str = "/config_dump?resource=dynamic_route_configs";
+
+/// What a proxy has live, as far as the plugin's writes change it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// Cluster names: `outbound|80||httpbin.org`, `BlackHoleCluster`, ...
+    pub clusters: BTreeSet<String>,
+    /// Route configurations by name: `80` on a sidecar, `http.8080` on the gateway.
+    pub route_configs: BTreeMap<String, Vec<VirtualHost>>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VirtualHost {
+    /// `httpbin.org:80`, `block_all`, `allow_any`.
+    pub name: String,
+    pub domains: Vec<String>,
+    pub routes: Vec<RouteEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RouteEntry {
+    pub action: Action,
+    /// Envoy's spelling (`0.500s`; `0s`: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<Retries>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Cluster(String),
+    WeightedClusters(Vec<(String, u32)>),
+    DirectResponse(u16),
+    /// A redirect, or anything else the plugin never writes.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Retries {
+    pub retry_on: String,
+    pub num_retries: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_try_timeout: Option<String>,
+}
+
+// config_dump's JSON, only the fields read (unknown ones ignored).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Dump<T> {
+    configs: Vec<T>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ClusterConfig {
+    cluster: Named,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Named {
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RouteConfigDump {
+    route_config: RouteConfigJson,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RouteConfigJson {
+    name: String,
+    virtual_hosts: Vec<VirtualHostJson>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct VirtualHostJson {
+    name: String,
+    domains: Vec<String>,
+    routes: Vec<RouteJson>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RouteJson {
+    route: Option<RouteActionJson>,
+    direct_response: Option<DirectResponseJson>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RouteActionJson {
+    cluster: Option<String>,
+    weighted_clusters: Option<WeightedJson>,
+    timeout: Option<String>,
+    retry_policy: Option<RetryJson>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WeightedJson {
+    clusters: Vec<WeightJson>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WeightJson {
+    name: String,
+    weight: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DirectResponseJson {
+    status: u16,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RetryJson {
+    retry_on: String,
+    num_retries: Option<u32>,
+    per_try_timeout: Option<String>,
+}
+
+/// The answer to [`CLUSTERS_PATH`] (or the unmasked dump): the clusters' names.
+pub fn parse_clusters(json: &str) -> Result<BTreeSet<String>, String> {
+    let dump: Dump<ClusterConfig> =
+        serde_json::from_str(json).map_err(|e| format!("not a clusters config_dump: {e}"))?;
+    Ok(dump.configs.into_iter().map(|c| c.cluster.name).collect())
+}
+
+/// The answer to [`ROUTES_PATH`]: route configurations by name.
+pub fn parse_routes(json: &str) -> Result<BTreeMap<String, Vec<VirtualHost>>, String> {
+    let dump: Dump<RouteConfigDump> =
+        serde_json::from_str(json).map_err(|e| format!("not a routes config_dump: {e}"))?;
+    Ok(dump
+        .configs
+        .into_iter()
+        .map(|c| {
+            let hosts = c.route_config.virtual_hosts.into_iter().map(virtual_host);
+            (c.route_config.name, hosts.collect())
+        })
+        .collect())
+}
+
+fn virtual_host(json: VirtualHostJson) -> VirtualHost {
+    VirtualHost {
+        name: json.name,
+        domains: json.domains,
+        routes: json.routes.into_iter().map(route_entry).collect(),
+    }
+}
+
+fn route_entry(json: RouteJson) -> RouteEntry {
+    let Some(route) = json.route else {
+        return RouteEntry {
+            action: json
+                .direct_response
+                .map_or(Action::Other, |d| Action::DirectResponse(d.status)),
+            timeout: None,
+            retries: None,
+        };
+    };
+    let action = match (route.cluster, route.weighted_clusters) {
+        (Some(cluster), _) => Action::Cluster(cluster),
+        (None, Some(weighted)) => Action::WeightedClusters(
+            weighted
+                .clusters
+                .into_iter()
+                .map(|w| (w.name, w.weight.unwrap_or(0)))
+                .collect(),
+        ),
+        (None, None) => Action::Other,
+    };
+    RouteEntry {
+        action,
+        timeout: route.timeout,
+        retries: route.retry_policy.map(|r| Retries {
+            retry_on: r.retry_on,
+            num_retries: r.num_retries.unwrap_or(1),
+            per_try_timeout: r.per_try_timeout,
+        }),
+    }
+}
+
+/// Which kind of proxy an expectation is for: the route configurations are named differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proxy {
+    /// A sidecar: route configuration `80` for port 80.
+    Sidecar,
+    /// The egress gateway: `http.8080` for its Service's port 80 (the listener's target port,
+    /// which the model does not know): any `http.*` configuration.
+    Gateway,
+}
+
+/// One thing that must be live.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// The virtual host `host:port` routes to `cluster`, with `timeout` (None: none) and, when
+    /// the VirtualService sets them, these retries.
+    Routed {
+        host: String,
+        port: u32,
+        cluster: String,
+        timeout: Option<String>,
+        retries: Option<super::istio::HttpRetry>,
+    },
+    /// The virtual host `host:port` has some route (its cluster is not pushed: 503 NC).
+    Routes {
+        host: String,
+        port: u32,
+    },
+    /// No virtual host `host:port`: the catch-all (block_all, allow_any) answers.
+    NoVirtualHost {
+        host: String,
+        port: u32,
+    },
+    ClusterPresent(String),
+    ClusterAbsent(String),
+}
+
+/// What must be live on one proxy for a write to be enforced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    pub proxy: Proxy,
+    pub checks: Vec<Check>,
+}
+
+/// What is not live yet, in words a user reads: `route 80 httpbin.org:80: timeout 15s, expected 0.5s`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference(pub Vec<String>);
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("; "))
+    }
+}
+
+impl Expectation {
+    pub fn met(&self, live: &Summary) -> Result<(), Difference> {
+        let missing: Vec<String> = self
+            .checks
+            .iter()
+            .filter_map(|check| self.unmet(check, live))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Difference(missing))
+        }
+    }
+
+    /// Whether the check needs the route configurations (a clusters-only check is one GET).
+    pub fn needs_routes(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| !matches!(c, Check::ClusterPresent(_) | Check::ClusterAbsent(_)))
+    }
+
+    fn unmet(&self, check: &Check, live: &Summary) -> Option<String> {
+        match check {
+            Check::ClusterPresent(name) => {
+                (!live.clusters.contains(name)).then(|| format!("cluster {name}: not there"))
+            }
+            Check::ClusterAbsent(name) => live
+                .clusters
+                .contains(name)
+                .then(|| format!("cluster {name}: still there")),
+            Check::NoVirtualHost { host, port } => self
+                .find(live, host, *port)
+                .map(|(config, _)| format!("route {config} {host}:{port}: still there")),
+            Check::Routes { host, port } => match self.find(live, host, *port) {
+                None => Some(self.no_such_host(host, *port)),
+                Some(_) => None,
+            },
+            Check::Routed {
+                host,
+                port,
+                cluster,
+                timeout,
+                retries,
+            } => match self.find(live, host, *port) {
+                None => Some(self.no_such_host(host, *port)),
+                Some((config, vhost)) => {
+                    let at = format!("route {config} {host}:{port}");
+                    route_differs(vhost, cluster, timeout.as_deref(), retries.as_ref())
+                        .map(|what| format!("{at}: {what}"))
+                }
+            },
+        }
+    }
+
+    fn no_such_host(&self, host: &str, port: u32) -> String {
+        match self.proxy {
+            Proxy::Sidecar => format!("route {port} {host}:{port}: no such virtual host"),
+            Proxy::Gateway => format!("gateway route http.* {host}:{port}: no such virtual host"),
+        }
+    }
+
+    /// The virtual host `host:port` in the route configuration that serves `port`.
+    fn find<'s>(
+        &self,
+        live: &'s Summary,
+        host: &str,
+        port: u32,
+    ) -> Option<(&'s str, &'s VirtualHost)> {
+        let name = format!("{host}:{port}");
+        let sidecar_config = port.to_string();
+        live.route_configs
+            .iter()
+            .filter(|(config, _)| match self.proxy {
+                Proxy::Sidecar => **config == sidecar_config,
+                Proxy::Gateway => config.starts_with("http."),
+            })
+            .find_map(|(config, hosts)| {
+                hosts
+                    .iter()
+                    .find(|v| v.name == name)
+                    .map(|v| (config.as_str(), v))
+            })
+    }
+}
+
+/// What differs in the first route of `vhost` (the plugin's VirtualServices have one per host)
+/// from what is expected; None when nothing does.
+fn route_differs(
+    vhost: &VirtualHost,
+    cluster: &str,
+    timeout: Option<&str>,
+    retries: Option<&super::istio::HttpRetry>,
+) -> Option<String> {
+    let Some(route) = vhost.routes.first() else {
+        return Some("no route".into());
+    };
+    let mut said = vec![];
+    match &route.action {
+        Action::Cluster(c) if c == cluster => {}
+        Action::Cluster(c) => said.push(format!("to {c}, expected {cluster}")),
+        Action::WeightedClusters(w) if w.iter().any(|(c, _)| c == cluster) => {}
+        other => said.push(format!("{}, expected {cluster}", action_words(other))),
+    }
+    let live = route.timeout.as_deref().unwrap_or("0s");
+    let wanted = timeout.unwrap_or("0s");
+    if go_duration_nanos(live) != go_duration_nanos(wanted) {
+        let shown = |t: &str| {
+            if go_duration_nanos(t) == Some(0) {
+                "none".to_string()
+            } else {
+                t.to_string()
+            }
+        };
+        said.push(format!(
+            "timeout {}, expected {}",
+            shown(live),
+            shown(wanted)
+        ));
+    }
+    if let Some(want) = retries {
+        said.extend(retries_differ(route.retries.as_ref(), want));
+    }
+    (!said.is_empty()).then(|| said.join(", "))
+}
+
+fn action_words(action: &Action) -> String {
+    match action {
+        Action::Cluster(c) => format!("to {c}"),
+        Action::WeightedClusters(w) => {
+            let names: Vec<&str> = w.iter().map(|(c, _)| c.as_str()).collect();
+            format!("to {}", names.join(" + "))
+        }
+        Action::DirectResponse(status) => format!("answers {status}"),
+        Action::Other => "not a route to a cluster".into(),
+    }
+}
+
+fn retries_differ(live: Option<&Retries>, want: &super::istio::HttpRetry) -> Option<String> {
+    let Some(live) = live else {
+        return Some(format!("no retries, expected {}", want.attempts));
+    };
+    let mut said = vec![];
+    if i64::from(live.num_retries) != i64::from(want.attempts) {
+        said.push(format!(
+            "retries {}, expected {}",
+            live.num_retries, want.attempts
+        ));
+    }
+    if let Some(per_try) = &want.per_try_timeout {
+        let got = live.per_try_timeout.as_deref().unwrap_or("0s");
+        if go_duration_nanos(got) != go_duration_nanos(per_try) {
+            said.push(format!("per-try timeout {got}, expected {per_try}"));
+        }
+    }
+    if let Some(on) = &want.retry_on
+        && &live.retry_on != on
+    {
+        said.push(format!("retry on {}, expected {on}", live.retry_on));
+    }
+    (!said.is_empty()).then(|| said.join(", "))
+}
+
+/// The cluster Istio names for `host`'s `port` (and subset).
+pub fn cluster_name(port: u32, subset: Option<&str>, host: &str) -> String {
+    format!("outbound|{port}|{}|{host}", subset.unwrap_or_default())
+}
+
+/// What a sidecar must have live for `reports` (what status predicts for its pod, host by host
+/// and port by port). `traffic` is the pod's (its workload's answers where a Sidecar selects it).
+pub fn sidecar_expectation(
+    hosts: &[(&HostReport, &[Traffic])],
+    retries: &RetriesByHost,
+) -> Expectation {
+    let mut checks = vec![];
+    for (report, traffic) in hosts {
+        for t in traffic.iter() {
+            checks.extend(sidecar_checks(report, t, retries.get(&report.host)));
+        }
+    }
+    Expectation {
+        proxy: Proxy::Sidecar,
+        checks,
+    }
+}
+
+/// The retries each host's VirtualService sets (the plugin checks them only where one does: the
+/// mesh's default retry policy is not read).
+pub type RetriesByHost = BTreeMap<String, super::istio::HttpRetry>;
+
+fn sidecar_checks(
+    report: &HostReport,
+    t: &Traffic,
+    retries: Option<&super::istio::HttpRetry>,
+) -> Vec<Check> {
+    let host = report.host.clone();
+    let port = t.port;
+    let http = t.wire == Some(Wire::Http);
+    let leaves_on = t.upstream_port.unwrap_or(port);
+    match (t.outcome, t.via) {
+        (Outcome::Egress, Via::Direct) => {
+            let cluster = cluster_name(leaves_on, None, &host);
+            routed_or_cluster(http, host, port, cluster, t, retries)
+        }
+        (Outcome::Egress | Outcome::NoRoute, Via::Gateway) => {
+            let Some((gateway, gateway_port)) = gateway_hop(t) else {
+                return vec![];
+            };
+            let subset = report.route.subset.as_deref();
+            let cluster = cluster_name(gateway_port, subset, &gateway);
+            routed_or_cluster(http, host, port, cluster, t, retries)
+        }
+        (Outcome::Blackhole, _) | (Outcome::Egress, Via::Passthrough) => {
+            let mut checks = vec![Check::ClusterAbsent(cluster_name(port, None, &host))];
+            if http {
+                checks.push(Check::NoVirtualHost { host, port });
+            }
+            checks
+        }
+        (Outcome::NoCluster, _) if http => vec![Check::Routes { host, port }],
+        // Unknown, no listener: nothing the plugin can tell from the config.
+        _ => vec![],
+    }
+}
+
+fn routed_or_cluster(
+    http: bool,
+    host: String,
+    port: u32,
+    cluster: String,
+    t: &Traffic,
+    retries: Option<&super::istio::HttpRetry>,
+) -> Vec<Check> {
+    let mut checks = vec![Check::ClusterPresent(cluster.clone())];
+    if http {
+        checks.push(Check::Routed {
+            host,
+            port,
+            cluster,
+            timeout: t.timeout.clone(),
+            retries: retries.cloned(),
+        });
+    }
+    checks
+}
+
+/// The gateway a request goes to, from its second hop (`istio-egressgateway.istio-system:80`):
+/// the Service's FQDN and port.
+fn gateway_hop(t: &Traffic) -> Option<(String, u32)> {
+    let fqdn = t.gateway_host.clone()?;
+    let port = t.hops.get(1)?.rsplit_once(':')?.1.parse().ok()?;
+    Some((fqdn, port))
+}
+
+/// What the egress gateway must have live: for each host a sidecar sends through it (HTTP), a
+/// virtual host on its port when status says the request leaves (none when it says 404 NR); and
+/// for `gateway`'s own hosts, what status predicts at the gateway (`gateway` entries), or no
+/// virtual host for a host with no objects left (`gone`).
+pub fn gateway_expectation(reports: &[&HostReport], gone: &[String]) -> Expectation {
+    let mut checks = vec![];
+    for report in reports {
+        for t in &report.traffic {
+            if t.via != Via::Gateway || t.wire != Some(Wire::Http) {
+                continue;
+            }
+            let Some((_, port)) = gateway_hop(t) else {
+                continue;
+            };
+            let host = report.host.clone();
+            checks.push(match t.outcome {
+                Outcome::Egress => Check::Routes { host, port },
+                Outcome::NoRoute => Check::NoVirtualHost { host, port },
+                _ => continue,
+            });
+        }
+        for t in report.gateway.iter().filter(|t| t.wire == Some(Wire::Http)) {
+            let host = report.host.clone();
+            let port = t.port;
+            match t.outcome {
+                Outcome::Egress => {
+                    let upstream = t
+                        .hops
+                        .last()
+                        .and_then(|h| h.rsplit_once(':'))
+                        .and_then(|(_, p)| p.parse().ok())
+                        .unwrap_or(port);
+                    let cluster = cluster_name(upstream, None, &host);
+                    checks.extend(routed_or_cluster(true, host, port, cluster, t, None));
+                }
+                Outcome::NoRoute => checks.push(Check::NoVirtualHost { host, port }),
+                _ => {}
+            }
+        }
+    }
+    for host in gone {
+        checks.push(Check::NoVirtualHost {
+            host: host.clone(),
+            port: 80,
+        });
+    }
+    Expectation {
+        proxy: Proxy::Gateway,
+        checks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against real dumps of the project's mesh (tests/fixtures/envoy): each step's expectation
+    //! is met by the dump taken after that step, and the dump of the step before names what
+    //! is missing.
+    use super::*;
+    use crate::core::istio::*;
+    use crate::core::plan::{self, AllowOptions, GatewayHop, RouteSettings, Target};
+    use crate::core::status::{self, ClusterView, GATEWAY_NAMESPACE, Known};
+    use crate::core::traffic::KubeService;
+    use crate::core::validate::Host;
+
+    const NS: &str = "student1";
+    const HOST: &str = "httpbin.org";
+
+    fn fixture(step: &str, proxy: &str) -> Summary {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/envoy");
+        let read = |what: &str| {
+            std::fs::read_to_string(format!("{dir}/{step}/{proxy}-{what}.json")).unwrap()
+        };
+        Summary {
+            clusters: parse_clusters(&read("clusters")).unwrap(),
+            route_configs: parse_routes(&read("routes")).unwrap(),
+        }
+    }
+
+    fn target(ns: &str) -> Target {
+        Target {
+            namespace: ns.into(),
+            api_version: ApiVersion::V1,
+        }
+    }
+
+    fn host() -> Host {
+        Host::parse(HOST).unwrap()
+    }
+
+    /// The mesh of the fixtures: REGISTRY_ONLY, the egress gateway, and the admins' httpbin.org
+    /// objects in istio-system (a Gateway, its second hop, a ServiceEntry, the subset).
+    fn mesh() -> ClusterView {
+        let mut second_hop = plan::virtual_service(
+            &target(GATEWAY_NAMESPACE),
+            "httpbin-egressgateway",
+            &host(),
+            &RouteSettings {
+                via_gateway: Some(GatewayHop {
+                    gateway_host: HOST.into(),
+                    port: 80,
+                    subset: None,
+                }),
+                ..RouteSettings::default()
+            },
+        )
+        .unwrap();
+        second_hop.spec.gateways = vec!["httpbin-egressgateway".into()];
+        second_hop.spec.http[0].matches[0].gateways = vec!["httpbin-egressgateway".into()];
+        ClusterView {
+            elsewhere: Default::default(),
+            service_entries: vec![],
+            virtual_services: vec![],
+            gateways: Known::Yes(vec![gateway()]),
+            gateway_service_entries: Known::Yes(vec![plan::service_entry(
+                &target(GATEWAY_NAMESPACE),
+                &host(),
+                &AllowOptions {
+                    ports: vec![crate::core::validate::PortSpec::parse("80/HTTP").unwrap()],
+                    ..AllowOptions::default()
+                },
+            )]),
+            egress_gateway_service: Known::Yes(true),
+            gateway_virtual_services: Known::Yes(vec![second_hop]),
+            destination_rules: Known::Yes(vec![subset_rule()]),
+            namespace_destination_rules: vec![],
+            services: BTreeMap::from([(
+                crate::core::istio::DEFAULT_EGRESS_GATEWAY_HOST.to_string(),
+                Known::Yes(Some(KubeService {
+                    name: "istio-egressgateway".into(),
+                    namespace: GATEWAY_NAMESPACE.into(),
+                    selector: BTreeMap::from([("istio".into(), "egressgateway".into())]),
+                    ports: vec![(80, "HTTP2".into()), (443, "HTTPS".into())],
+                    export_to: vec![],
+                })),
+            )]),
+            outbound_policy: Known::Yes(Some("REGISTRY_ONLY".into())),
+            scope: Default::default(),
+        }
+    }
+
+    fn gateway() -> Gateway {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+            "metadata": {"name": "httpbin-egressgateway", "namespace": GATEWAY_NAMESPACE},
+            "spec": {"selector": {"istio": "egressgateway"},
+                     "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                                  "hosts": [HOST]}]}
+        }))
+        .unwrap()
+    }
+
+    fn subset_rule() -> DestinationRule {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "egressgateway-for-httpbin", "namespace": GATEWAY_NAMESPACE},
+            "spec": {"host": crate::core::istio::DEFAULT_EGRESS_GATEWAY_HOST,
+                     "subsets": [{"name": "httpbin"}]}
+        }))
+        .unwrap()
+    }
+
+    /// student1 after `allow httpbin.org` and a VirtualService with `route`.
+    fn student(route: Option<RouteSettings>) -> ClusterView {
+        let mut view = mesh();
+        view.service_entries = vec![plan::service_entry(
+            &target(NS),
+            &host(),
+            &AllowOptions::default(),
+        )];
+        if let Some(route) = route {
+            view.virtual_services =
+                vec![plan::virtual_service(&target(NS), "httpbin", &host(), &route).unwrap()];
+        }
+        view
+    }
+
+    fn timeout() -> RouteSettings {
+        RouteSettings {
+            timeout: Some("0.5s".into()),
+            ..RouteSettings::default()
+        }
+    }
+
+    fn via_gateway(subset: Option<&str>) -> RouteSettings {
+        RouteSettings {
+            via_gateway: Some(GatewayHop {
+                subset: subset.map(str::to_string),
+                ..GatewayHop::default()
+            }),
+            ..timeout()
+        }
+    }
+
+    fn retries() -> HttpRetry {
+        HttpRetry {
+            attempts: 3,
+            per_try_timeout: Some("2s".into()),
+            retry_on: Some("5xx,connect-failure".into()),
+        }
+    }
+
+    fn expected(view: &ClusterView, retries: &RetriesByHost) -> (Expectation, Expectation) {
+        let report = status::analyse_in(view, Some(NS), &[HOST.to_string()]);
+        let hosts: Vec<(&HostReport, &[Traffic])> = report
+            .hosts
+            .iter()
+            .map(|h| (h, h.traffic.as_slice()))
+            .collect();
+        let reports: Vec<&HostReport> = report.hosts.iter().collect();
+        (
+            sidecar_expectation(&hosts, retries),
+            gateway_expectation(&reports, &[]),
+        )
+    }
+
+    fn differs(expectation: &Expectation, live: &Summary) -> String {
+        expectation.met(live).expect_err("not met").to_string()
+    }
+
+    #[test]
+    fn the_parser_reads_what_envoy_dumps() {
+        let live = fixture("allow", "sidecar");
+        assert!(live.clusters.contains("outbound|80||httpbin.org"));
+        assert!(live.clusters.contains("BlackHoleCluster"));
+        let names: Vec<&str> = live.route_configs["80"]
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "httpbin.org:80",
+                "istio-egressgateway.istio-system.svc.cluster.local:80",
+                "block_all"
+            ]
+        );
+        // The masked dump (what the plugin asks for) names the same clusters as the whole one.
+        assert_eq!(live.clusters, fixture("timeout", "sidecar").clusters);
+        let gateway = fixture("initial", "gateway");
+        assert_eq!(
+            gateway.route_configs.keys().collect::<Vec<_>>(),
+            ["http.8080"]
+        );
+        assert!(fixture("gateway-off", "gateway").route_configs["http.8080"].is_empty());
+    }
+
+    #[test]
+    fn summaries_of_the_exercise_read_as_envoy_has_them() {
+        insta::with_settings!({snapshot_path => "../../tests/snapshots"}, {
+            insta::assert_yaml_snapshot!("envoy_retries_sidecar_routes", fixture("retries", "sidecar").route_configs);
+            insta::assert_yaml_snapshot!("envoy_gateway_on_routes", fixture("gateway-on", "gateway").route_configs);
+        });
+    }
+
+    #[test]
+    fn allow_is_met_by_its_dump_and_not_before() {
+        let (sidecar, gateway) = expected(&student(None), &RetriesByHost::new());
+        assert_eq!(sidecar.met(&fixture("allow", "sidecar")), Ok(()));
+        assert_eq!(
+            differs(&sidecar, &fixture("initial", "sidecar")),
+            "cluster outbound|80||httpbin.org: not there; route 80 httpbin.org:80: no such virtual host; cluster outbound|443||httpbin.org: not there"
+        );
+        assert!(gateway.checks.is_empty());
+    }
+
+    #[test]
+    fn a_timeout_is_met_by_its_dump_and_names_the_live_one() {
+        let (sidecar, _) = expected(&student(Some(timeout())), &RetriesByHost::new());
+        assert_eq!(sidecar.met(&fixture("timeout", "sidecar")), Ok(()));
+        assert_eq!(
+            differs(&sidecar, &fixture("allow", "sidecar")),
+            "route 80 httpbin.org:80: timeout none, expected 0.5s"
+        );
+    }
+
+    #[test]
+    fn via_gateway_needs_the_sidecars_route_and_the_gateways_host() {
+        let (sidecar, gateway) = expected(&student(Some(via_gateway(None))), &RetriesByHost::new());
+        assert_eq!(sidecar.met(&fixture("via-gateway", "sidecar")), Ok(()));
+        assert_eq!(
+            differs(&sidecar, &fixture("timeout", "sidecar")),
+            "route 80 httpbin.org:80: to outbound|80||httpbin.org, expected outbound|80||istio-egressgateway.istio-system.svc.cluster.local"
+        );
+        assert_eq!(gateway.met(&fixture("via-gateway", "gateway")), Ok(()));
+        assert_eq!(
+            differs(&gateway, &fixture("gateway-off", "gateway")),
+            "gateway route http.* httpbin.org:80: no such virtual host"
+        );
+        // That fixture's via-gateway came with no timeout.
+        let hop = RouteSettings {
+            timeout: None,
+            ..via_gateway(Some("httpbin"))
+        };
+        let (subset, _) = expected(&student(Some(hop)), &RetriesByHost::new());
+        assert_eq!(
+            subset.met(&fixture("via-gateway-subset", "sidecar")),
+            Ok(())
+        );
+        assert!(subset.met(&fixture("via-gateway", "sidecar")).is_err());
+    }
+
+    #[test]
+    fn retries_are_checked_where_the_virtual_service_sets_them() {
+        let route = RouteSettings {
+            retries: Some(retries()),
+            ..via_gateway(None)
+        };
+        let set = RetriesByHost::from([(HOST.to_string(), retries())]);
+        let (sidecar, _) = expected(&student(Some(route)), &set);
+        assert_eq!(sidecar.met(&fixture("retries", "sidecar")), Ok(()));
+        assert_eq!(
+            differs(&sidecar, &fixture("via-gateway", "sidecar")),
+            "route 80 httpbin.org:80: retries 2, expected 3, per-try timeout 0s, expected 2s, \
+             retry on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, expected 5xx,connect-failure"
+        );
+    }
+
+    #[test]
+    fn cleanup_is_met_when_the_hosts_route_and_clusters_are_gone() {
+        let (sidecar, _) = expected(&mesh(), &RetriesByHost::new());
+        assert_eq!(sidecar.met(&fixture("cleanup", "sidecar")), Ok(()));
+        assert_eq!(sidecar.met(&fixture("initial", "sidecar")), Ok(()));
+        assert_eq!(
+            differs(&sidecar, &fixture("allow", "sidecar")),
+            "cluster outbound|80||httpbin.org: still there; route 80 httpbin.org:80: still there; cluster outbound|443||httpbin.org: still there"
+        );
+    }
+
+    #[test]
+    fn the_gateways_own_objects_are_checked_at_the_gateway() {
+        let report = status::analyse_in(&mesh(), Some(GATEWAY_NAMESPACE), &[HOST.to_string()]);
+        let reports: Vec<&HostReport> = report.hosts.iter().collect();
+        let on = gateway_expectation(&reports, &[]);
+        assert!(!on.checks.is_empty(), "{report:?}");
+        assert_eq!(on.met(&fixture("gateway-on", "gateway")), Ok(()));
+        assert_eq!(
+            differs(&on, &fixture("gateway-off", "gateway")),
+            "cluster outbound|80||httpbin.org: not there; gateway route http.* httpbin.org:80: no such virtual host"
+        );
+        let off = gateway_expectation(&[], &[HOST.to_string()]);
+        assert_eq!(off.met(&fixture("gateway-off", "gateway")), Ok(()));
+        assert_eq!(
+            differs(&off, &fixture("gateway-on", "gateway")),
+            "route http.8080 httpbin.org:80: still there"
+        );
+    }
+
+    #[test]
+    fn a_dump_that_is_not_one_is_said_so() {
+        assert!(
+            parse_routes("<html>")
+                .unwrap_err()
+                .starts_with("not a routes config_dump")
+        );
+        assert_eq!(parse_clusters("{}").unwrap(), BTreeSet::new());
+    }
+}
