@@ -26,8 +26,41 @@ use rng::{Rng, seed_from_env};
 /// The api workloads live in student1 and student2 only: one test at a time.
 static MESH: Mutex<()> = Mutex::new(());
 
-const POD_STUDENT1: &str = "10.244.0.11";
-const GATEWAY: &str = "10.244.0.20";
+/// The addresses the node gave the pods (student1's api pod, the egress gateway's), as
+/// `scripts/mesh env` reports them: what the upstream sees as the request's peer on each path.
+fn mesh_addresses() -> &'static (String, String) {
+    static ADDRESSES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    ADDRESSES.get_or_init(|| {
+        let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mesh"))
+            .arg("env")
+            .env(
+                "EGRESS_CLUSTER_DIR",
+                std::env::var_os("EGRESS_MESH_CLUSTER").expect("EGRESS_MESH_CLUSTER"),
+            )
+            .output()
+            .expect("run scripts/mesh env");
+        let env = String::from_utf8_lossy(&out.stdout);
+        let value = |name: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| panic!("scripts/mesh env has no {name}: {env}"))
+                .to_string()
+        };
+        (
+            value("EGRESS_MESH_POD_IP_STUDENT1"),
+            value("EGRESS_MESH_GATEWAY_IP"),
+        )
+    })
+}
+
+fn pod_student1() -> &'static str {
+    &mesh_addresses().0
+}
+
+fn gateway_ip() -> &'static str {
+    &mesh_addresses().1
+}
 
 /// The running mesh, held by one test at a time.
 struct Mesh {
@@ -477,9 +510,9 @@ impl Probe {
                     return Err("expected 200 from the upstream".into());
                 }
                 let peer = if self.via_gateway {
-                    GATEWAY
+                    gateway_ip()
                 } else {
-                    POD_STUDENT1
+                    pod_student1()
                 };
                 if a.peers.iter().any(|p| p != peer) {
                     return Err(format!(
@@ -560,7 +593,7 @@ fn the_exercise_through_real_envoys() {
                 assert!(a.seconds >= 1.0, "{step}: the upstream's 1 s delay: {a:?}");
                 assert_eq!(
                     a.peers,
-                    [POD_STUDENT1],
+                    [pod_student1()],
                     "{step}: straight from the pod: {a:?}"
                 );
             }
@@ -571,7 +604,7 @@ fn the_exercise_through_real_envoys() {
             ),
             "via-gateway" => assert_eq!(
                 a.peers,
-                [GATEWAY],
+                [gateway_ip()],
                 "{step}: through the egress gateway: {a:?}"
             ),
             _ => assert_eq!(a.attempts, 0, "{step}: nothing reaches the upstream: {a:?}"),
@@ -817,7 +850,7 @@ fn https_modes_through_real_envoys() {
     let a = m.request("student1", "https://httpbin.org/get");
     assert_eq!(
         (a.code, a.peers.as_slice()),
-        (200, [GATEWAY.to_string()].as_slice()),
+        (200, [gateway_ip().to_string()].as_slice()),
         "passthrough: {a:?}"
     );
     found.extend(m.disagreements("student1", "via-gateway --tls"));
@@ -854,7 +887,7 @@ fn https_modes_through_real_envoys() {
     let a = m.request("student1", "http://httpbin.org/get");
     assert_eq!(
         (a.code, a.tls, a.peers.as_slice()),
-        (200, Some(true), [GATEWAY.to_string()].as_slice()),
+        (200, Some(true), [gateway_ip().to_string()].as_slice()),
         "origination at the gateway: {a:?}"
     );
     found.extend(m.disagreements("student1", "via-gateway --tls-origination"));
@@ -894,7 +927,7 @@ fn a_wildcard_through_the_gateway_to_one_upstream() {
     let a = m.request("student1", "https://en.wikipedia.org/get");
     assert_eq!(
         (a.code, a.tls, a.peers.as_slice()),
-        (200, Some(true), [GATEWAY.to_string()].as_slice()),
+        (200, Some(true), [gateway_ip().to_string()].as_slice()),
         "{a:?}"
     );
     let found = m.disagreements(
@@ -947,9 +980,9 @@ fn retries_and_the_seed_files_through_real_envoys() {
     // The exercise's files, as the students apply them (envsubst-style), one after the other.
     let seed = m.repo.join("tests/fixtures/seed");
     let steps = [
-        ("api-egress-se.yaml", 200, POD_STUDENT1),
+        ("api-egress-se.yaml", 200, pod_student1()),
         ("api-egress-vs-timeout.yaml", 504, ""),
-        ("api-egress-vs-gateway.yaml", 200, GATEWAY),
+        ("api-egress-vs-gateway.yaml", 200, gateway_ip()),
     ];
     for (file, code, peer) in steps {
         let path = seed.join(file);
@@ -1253,4 +1286,71 @@ fn remove_hand_made(m: &Mesh) {
         "-l",
         "mesh-test=hand-made",
     ]);
+}
+
+/// `--wait` against real sidecars that a kubelet runs (issue 24): after each write with
+/// `--wait`, the very next request gets what the write asked for, with no `scripts/mesh wait`
+/// in between; a `--wait` that returns before the sidecar has the change fails here. The pods are
+/// real (the mesh's node runs them): the port-forward to each one's admin port 15000 goes
+/// through the API server and the node, as on any cluster.
+#[test]
+fn each_write_with_wait_is_enforced_by_the_very_next_request() {
+    let Some(m) = mesh("each_write_with_wait_is_enforced_by_the_very_next_request") else {
+        return;
+    };
+    let url = "http://httpbin.org/delay/1";
+    let steps: [(&str, &[&str], u64); 5] = [
+        ("allow", &["allow", "httpbin.org", "--wait"], 200),
+        (
+            "timeout 0.5s",
+            &["timeout", "httpbin.org", "0.5s", "--wait"],
+            504,
+        ),
+        (
+            "timeout 2s",
+            &["timeout", "httpbin.org", "2s", "--wait"],
+            200,
+        ),
+        (
+            "via-gateway",
+            &["via-gateway", "httpbin.org", "--wait"],
+            200,
+        ),
+        ("cleanup", &["cleanup", "--wait"], 502),
+    ];
+    for (step, args, code) in steps {
+        let out = m.egress("student1", args);
+        succeeded(step, &out);
+        let said = String::from_utf8_lossy(&out.stdout);
+        let line = said.lines().last().unwrap_or_default();
+        assert!(
+            line.starts_with("reached ") && {
+                let (reached, total) = line["reached ".len()..]
+                    .split_once(' ')
+                    .and_then(|(n, _)| n.split_once('/'))
+                    .unwrap_or(("0", "?"));
+                reached == total && reached != "0"
+            },
+            "{step}: {said}"
+        );
+        let a = m.request("student1", url);
+        eprintln!("  {step}: {line}; then {} in {:.3}s", a.code, a.seconds);
+        assert_eq!(a.code, code, "{step}: the very next request: {a:?}");
+        if step == "via-gateway" {
+            assert_eq!(
+                a.peers,
+                [gateway_ip()],
+                "{step}: through the gateway: {a:?}"
+            );
+        }
+    }
+    // student2 may not port-forward: the write stands, exit 11, one error line naming it.
+    let out = m.egress("student2", &["allow", "httpbin.org", "--wait=10s"]);
+    assert_eq!(out.status.code(), Some(11), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pods/portforward") && stderr.contains("student2"),
+        "{stderr}"
+    );
+    m.egress("student2", &["cleanup"]);
 }

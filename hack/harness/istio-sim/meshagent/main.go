@@ -15,8 +15,9 @@
 //     caCertificates: "file-root:system") gets the pod's CA bundle, as pilot-agent reads the
 //     image's system roots;
 //   - Envoy itself, started as pilot-agent starts it (same flags), inside the pod's network
-//     namespace as uid/gid 1337 (ip netns exec also gives it the pod's own resolv.conf and CA
-//     bundle from /etc/netns/NAME);
+//     namespace as uid/gid 1337: run there by the node as the istio-proxy container (no --netns),
+//     or entering it with ip netns exec (--netns), which also gives it the pod's own resolv.conf
+//     and CA bundle from /etc/netns/NAME;
 //   - istio-iptables: `meshagent istio-iptables ARGS` is Istio's own command
 //     (tools/istio-iptables/pkg/cmd), the one pilot-agent and istio-init run.
 package main
@@ -59,24 +60,46 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "istio-iptables" {
-		cmd := iptables.GetCommand(istiolog.DefaultOptions())
+		// pilot-agent's own logging flags come with it (istio-init passes --log_output_level).
+		logOptions := istiolog.DefaultOptions()
+		cmd := iptables.GetCommand(logOptions)
+		logOptions.AttachCobraFlags(cmd)
 		cmd.SetArgs(os.Args[2:])
 		if err := cmd.Execute(); err != nil {
 			os.Exit(1)
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "relay" {
+		relay(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] != "proxy" {
-		fmt.Fprintln(os.Stderr, "usage: meshagent proxy [flags] | meshagent istio-iptables [istio-iptables flags]")
+		fmt.Fprintln(os.Stderr, "usage: meshagent proxy [flags] | meshagent relay --listen PATH --to HOST:PORT | meshagent istio-iptables [istio-iptables flags]")
 		os.Exit(2)
 	}
 	proxy(os.Args[2:])
 }
 
+// relay carries istiod's xDS from the host's loopback into the pods: a unix socket crosses network
+// namespaces, so an agent inside a pod reaches istiod through it, as pilot-agent reaches
+// istiod's Service over the pod network in a cluster.
+func relay(args []string) {
+	fs := flag.NewFlagSet("relay", flag.ExitOnError)
+	listen := fs.String("listen", "", "unix socket to listen on")
+	to := fs.String("to", "", "TCP address to forward each connection to")
+	uid := fs.Int("uid", 1337, "owner of the socket (the agents' uid)")
+	_ = fs.Parse(args)
+	if *listen == "" || *to == "" {
+		log.Fatalf("meshagent relay: --listen and --to are required")
+	}
+	forward(listenUnix(*listen, *uid), *to)
+}
+
 func proxy(args []string) {
 	fs := flag.NewFlagSet("proxy", flag.ExitOnError)
 	dir := fs.String("dir", "", "the proxy's root: bootstrap, sockets and the pod's files live under it (pilot-agent's working directory)")
-	netns := fs.String("netns", "", "network namespace Envoy runs in")
+	netns := fs.String("netns", "", "network namespace Envoy runs in; empty: this process already runs inside the pod (its network namespace, as the proxy's uid), as a kubelet starts pilot-agent")
 	kind := fs.String("type", "sidecar", "sidecar or router")
 	ip := fs.String("ip", "", "the pod's IP")
 	pod := fs.String("pod", "", "pod name")
@@ -86,12 +109,12 @@ func proxy(args []string) {
 	serviceAccount := fs.String("service-account", "default", "service account")
 	envoy := fs.String("envoy", "", "the Envoy binary")
 	template := fs.String("template", "", "Istio's envoy_bootstrap.json")
-	xds := fs.String("xds", "127.0.0.1:15010", "istiod's plaintext xDS address")
+	xds := fs.String("xds", "127.0.0.1:15010", "istiod's plaintext xDS address: HOST:PORT, or unix:PATH (a relay's socket)")
 	caBundle := fs.String("ca-bundle", "/etc/ssl/certs/ca-certificates.crt", "the pod's system CA bundle (served as file-root:system)")
 	uid := fs.Int("uid", 1337, "uid and gid Envoy runs as")
 	logLevel := fs.String("log-level", "warning", "Envoy's log level")
 	_ = fs.Parse(args)
-	for name, v := range map[string]string{"dir": *dir, "netns": *netns, "ip": *ip, "pod": *pod, "namespace": *namespace, "envoy": *envoy, "template": *template} {
+	for name, v := range map[string]string{"dir": *dir, "ip": *ip, "pod": *pod, "namespace": *namespace, "envoy": *envoy, "template": *template} {
 		if v == "" {
 			log.Fatalf("meshagent: --%s is required", name)
 		}
@@ -159,8 +182,7 @@ func proxy(args []string) {
 	// As pilot-agent's envoy.go starts Envoy (minus hot restart epochs and concurrency from the
 	// CPU limit), inside the pod: its network namespace and its files under /etc/netns/NAME.
 	envoyArgs := []string{
-		"netns", "exec", *netns, "setpriv", fmt.Sprintf("--reuid=%d", *uid), fmt.Sprintf("--regid=%d", *uid), "--clear-groups", "--",
-		*envoy, "-c", bootstrapFile,
+		"-c", bootstrapFile,
 		"--drain-time-s", "1", "--drain-strategy", "immediate",
 		"--local-address-ip-version", "v4",
 		"--file-flush-interval-msec", "1000",
@@ -168,7 +190,11 @@ func proxy(args []string) {
 		"-l", *logLevel, "--component-log-level", "misc:error",
 		"--concurrency", "2",
 	}
-	cmd := exec.Command("ip", envoyArgs...)
+	cmd := exec.Command(*envoy, envoyArgs...)
+	if *netns != "" {
+		enter := []string{"netns", "exec", *netns, "setpriv", fmt.Sprintf("--reuid=%d", *uid), fmt.Sprintf("--regid=%d", *uid), "--clear-groups", "--", *envoy}
+		cmd = exec.Command("ip", append(enter, envoyArgs...)...)
+	}
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	must(cmd.Start())
 	stop := make(chan os.Signal, 1)
@@ -204,7 +230,15 @@ func listenUnix(path string, uid int) net.Listener {
 	return l
 }
 
-// forward copies each connection on l to a new TCP connection to target, both ways.
+// closeWrite half-closes a TCP or unix connection, so the other side sees the end of the stream.
+func closeWrite(c net.Conn) {
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
+	}
+}
+
+// forward copies each connection on l to a new connection to target (HOST:PORT, or unix:PATH),
+// both ways.
 func forward(l net.Listener, target string) {
 	for {
 		c, err := l.Accept()
@@ -213,7 +247,11 @@ func forward(l net.Listener, target string) {
 		}
 		go func() {
 			defer c.Close()
-			u, err := net.DialTimeout("tcp", target, 5*time.Second)
+			network, address := "tcp", target
+			if path, ok := strings.CutPrefix(target, "unix:"); ok {
+				network, address = "unix", path
+			}
+			u, err := net.DialTimeout(network, address, 5*time.Second)
 			if err != nil {
 				log.Printf("meshagent: xds: %v", err)
 				return
@@ -221,8 +259,8 @@ func forward(l net.Listener, target string) {
 			defer u.Close()
 			var wg sync.WaitGroup
 			wg.Add(2)
-			go func() { defer wg.Done(); _, _ = io.Copy(u, c); _ = u.(*net.TCPConn).CloseWrite() }()
-			go func() { defer wg.Done(); _, _ = io.Copy(c, u); _ = c.(*net.UnixConn).CloseWrite() }()
+			go func() { defer wg.Done(); _, _ = io.Copy(u, c); closeWrite(u) }()
+			go func() { defer wg.Done(); _, _ = io.Copy(c, u); closeWrite(c) }()
 			wg.Wait()
 		}()
 	}
