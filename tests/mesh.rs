@@ -617,21 +617,6 @@ fn the_exercise_through_real_envoys() {
         );
         found.extend(m.disagreements("student1", step));
     }
-    // Envoy flushes its access log each second and the node copies it line by line into what
-    // kubectl logs serves: looked at for up to 5 s.
-    let mut gateway_log = String::new();
-    for _ in 0..25 {
-        let out = m.scripts_mesh(&["logs", "gateway"]);
-        gateway_log = String::from_utf8_lossy(&out.stdout).to_string();
-        if gateway_log.contains("outbound|80||httpbin.org") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    assert!(
-        gateway_log.contains("outbound|80||httpbin.org"),
-        "the gateway's access log shows the hop: {gateway_log}"
-    );
     assert_none(found);
 }
 
