@@ -204,24 +204,19 @@ async fn cluster(
     // One request is one request: the audit log must match what the user asked for.
     config.default_retry = false;
     let server = config.cluster_url.to_string();
-    let upgrade_client = build_client(config.clone(), Versions::Http1Only).map_err(|e| {
-        Error::failed(
-            Reason::Config,
-            format!(
-                "cannot create a client for {server}: {}",
-                one_line(&e.to_string())
-            ),
-        )
-    })?;
-    let client = build_client(config, Versions::Http2Too).map_err(|e| {
-        Error::failed(
-            Reason::Config,
-            format!(
-                "cannot create a client for {server}: {}",
-                one_line(&e.to_string())
-            ),
-        )
-    })?;
+    let build = |versions| {
+        build_client(config.clone(), versions).map_err(|e| {
+            Error::failed(
+                Reason::Config,
+                format!(
+                    "cannot create a client for {server}: {}",
+                    one_line(&e.to_string())
+                ),
+            )
+        })
+    };
+    let upgrade_client = build(Versions::Http1Only)?;
+    let client = build(Versions::Http2Too)?;
     Ok(Cluster {
         client,
         server,
