@@ -19,7 +19,8 @@ use tokio::time::Instant;
 
 use super::connect::Cluster;
 use crate::core::proxy_config::{
-    CLUSTERS_PATH, Expectation, ROUTES_PATH, Summary, parse_clusters, parse_routes,
+    CLUSTERS_PATH, Expectation, LISTENERS_PATH, ROUTES_PATH, Summary, parse_clusters,
+    parse_listeners, parse_routes,
 };
 
 /// Envoy's admin port in every Istio proxy.
@@ -60,20 +61,29 @@ pub enum Unreachable {
 
 /// The namespace's Running pods that carry an injected `istio-proxy` container.
 pub async fn sidecars(cluster: &Cluster, namespace: &str) -> Result<Vec<ProxyPod>, Unreachable> {
-    list_proxies(cluster, namespace, None).await
+    list_proxies(cluster, Some(namespace), None).await
+}
+
+/// Every namespace's Running pods with an injected `istio-proxy` (status -A --proxies).
+pub async fn all_sidecars(cluster: &Cluster) -> Result<Vec<ProxyPod>, Unreachable> {
+    list_proxies(cluster, None, None).await
 }
 
 /// The egress gateway's Running pods in istio-system (`istio=egressgateway`).
 pub async fn gateway_pods(cluster: &Cluster) -> Result<Vec<ProxyPod>, Unreachable> {
-    list_proxies(cluster, "istio-system", Some(GATEWAY_SELECTOR)).await
+    list_proxies(cluster, Some("istio-system"), Some(GATEWAY_SELECTOR)).await
 }
 
 async fn list_proxies(
     cluster: &Cluster,
-    namespace: &str,
+    namespace: Option<&str>,
     selector: Option<&str>,
 ) -> Result<Vec<ProxyPod>, Unreachable> {
-    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
+    let api: Api<Pod> = match namespace {
+        Some(namespace) => Api::namespaced(cluster.client.clone(), namespace),
+        None => Api::all(cluster.client.clone()),
+    };
+    let namespace = namespace.unwrap_or("any namespace");
     let mut pods = vec![];
     let mut token: Option<String> = None;
     loop {
@@ -100,17 +110,13 @@ async fn list_proxies(
     }
 }
 
-/// A Running pod with an Envoy: a sidecar (its `istio-proxy` container), or a gateway pod
-/// (the selector picked it; its only container is the proxy).
+/// A Running pod with an Envoy: a sidecar (an `istio-proxy` container beside the app's), or a
+/// gateway pod (the selector picked it; its only container is the proxy).
 fn proxy_pod(pod: &Pod, gateway: bool) -> Option<ProxyPod> {
     let running = pod.status.as_ref()?.phase.as_deref() == Some("Running");
     let deleting = pod.metadata.deletion_timestamp.is_some();
-    let injected = pod
-        .spec
-        .as_ref()?
-        .containers
-        .iter()
-        .any(|c| c.name == PROXY_CONTAINER);
+    let containers = &pod.spec.as_ref()?.containers;
+    let injected = containers.len() > 1 && containers.iter().any(|c| c.name == PROXY_CONTAINER);
     (running && !deleting && (gateway || injected)).then(|| ProxyPod {
         namespace: pod.metadata.namespace.clone().unwrap_or_default(),
         name: pod.metadata.name.clone().unwrap_or_default(),
@@ -132,6 +138,26 @@ fn unreachable(doing: &str, namespace: &str, error: kube::Error) -> Unreachable 
             super::connect::one_line(&error.to_string())
         )),
     }
+}
+
+/// One read of `pod`'s clusters and route configurations (status --proxies), by `deadline`.
+pub async fn read_config(
+    cluster: &Cluster,
+    pod: &ProxyPod,
+    deadline: Instant,
+) -> Result<Summary, Unreachable> {
+    let open = tokio::time::timeout_at(deadline, Admin::open(cluster, pod));
+    let mut admin = open
+        .await
+        .map_err(|_| Unreachable::Other("its admin port did not answer in time".into()))??;
+    let everything = Wanted {
+        routes: true,
+        listeners: true,
+    };
+    admin
+        .summary(everything, deadline)
+        .await
+        .map_err(Unreachable::Other)
 }
 
 /// What became of one proxy.
@@ -164,7 +190,11 @@ pub async fn wait_for(
             }
         }
         if let Some(open) = &mut admin {
-            match open.summary(expectation.needs_routes(), deadline).await {
+            let wanted = Wanted {
+                routes: expectation.needs_routes(),
+                listeners: expectation.needs_listeners(),
+            };
+            match open.summary(wanted, deadline).await {
                 Ok(live) => match expectation.met(&live) {
                     Ok(()) => return Reached::Yes,
                     Err(difference) => last = difference.to_string(),
@@ -181,6 +211,13 @@ pub async fn wait_for(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(LONGEST_PAUSE);
     }
+}
+
+/// Which dumps beside the clusters' names a read takes.
+#[derive(Clone, Copy)]
+struct Wanted {
+    routes: bool,
+    listeners: bool,
 }
 
 /// One port-forward to a pod's admin port, and an HTTP/1.1 connection on it.
@@ -214,17 +251,21 @@ impl Admin {
         })
     }
 
-    /// The clusters' names, and the route configurations when the check needs them.
-    async fn summary(&mut self, routes: bool, deadline: Instant) -> Result<Summary, String> {
+    /// The clusters' names, and the route configurations and listeners when the check needs them.
+    async fn summary(&mut self, wanted: Wanted, deadline: Instant) -> Result<Summary, String> {
         let clusters = parse_clusters(&self.get(CLUSTERS_PATH, deadline).await?)?;
-        let route_configs = if routes {
-            parse_routes(&self.get(ROUTES_PATH, deadline).await?)?
-        } else {
-            BTreeMap::new()
+        let route_configs = match wanted.routes {
+            true => parse_routes(&self.get(ROUTES_PATH, deadline).await?)?,
+            false => BTreeMap::new(),
+        };
+        let listeners = match wanted.listeners {
+            true => parse_listeners(&self.get(LISTENERS_PATH, deadline).await?)?,
+            false => BTreeMap::new(),
         };
         Ok(Summary {
             clusters,
             route_configs,
+            listeners,
         })
     }
 
@@ -285,7 +326,8 @@ mod tests {
             proxy_pod(&pod("Pending", &["api", "istio-proxy"]), false),
             None
         );
-        // A gateway pod's one container is the proxy, whatever its name.
+        // A gateway pod's one container is the proxy, whatever its name; it is no sidecar.
         assert!(proxy_pod(&pod("Running", &["istio-proxy"]), true).is_some());
+        assert_eq!(proxy_pod(&pod("Running", &["istio-proxy"]), false), None);
     }
 }

@@ -16,6 +16,8 @@ use super::validate::go_duration_nanos;
 /// the route configurations whole.
 pub const CLUSTERS_PATH: &str = "/config_dump?resource=dynamic_active_clusters&mask=cluster.name";
 pub const ROUTES_PATH: &str = "/config_dump?resource=dynamic_route_configs";
+/// And the listeners, for TLS ports: which SNI goes to which cluster is decided there.
+pub const LISTENERS_PATH: &str = "/config_dump?resource=dynamic_listeners";
 
 /// What a proxy has live, as far as the plugin's writes change it.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -24,6 +26,17 @@ pub struct Summary {
     pub clusters: BTreeSet<String>,
     /// Route configurations by name: `80` on a sidecar, `http.8080` on the gateway.
     pub route_configs: BTreeMap<String, Vec<VirtualHost>>,
+    /// Listeners by name (`0.0.0.0_443`): their filter chains, read when a TLS port is checked.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub listeners: BTreeMap<String, Vec<FilterChain>>,
+}
+
+/// One filter chain of a listener: the SNIs it matches and the cluster its TCP proxy sends to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FilterChain {
+    pub server_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -145,6 +158,75 @@ struct RetryJson {
     per_try_timeout: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListenerDump {
+    /// Absent while a listener warms or drains: such a one serves nothing yet.
+    active_state: Option<ActiveListener>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ActiveListener {
+    listener: ListenerJson,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListenerJson {
+    name: String,
+    filter_chains: Vec<FilterChainJson>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct FilterChainJson {
+    filter_chain_match: ChainMatchJson,
+    filters: Vec<FilterJson>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ChainMatchJson {
+    server_names: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct FilterJson {
+    name: String,
+    typed_config: TcpProxyJson,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TcpProxyJson {
+    cluster: Option<String>,
+}
+
+/// The answer to [`LISTENERS_PATH`]: each listener's filter chains.
+pub fn parse_listeners(json: &str) -> Result<BTreeMap<String, Vec<FilterChain>>, String> {
+    let dump: Dump<ListenerDump> =
+        serde_json::from_str(json).map_err(|e| format!("not a listeners config_dump: {e}"))?;
+    Ok(dump
+        .configs
+        .into_iter()
+        .filter_map(|c| c.active_state)
+        .map(|active| {
+            let listener = active.listener;
+            let chains = listener.filter_chains.into_iter().map(|chain| FilterChain {
+                server_names: chain.filter_chain_match.server_names,
+                cluster: chain
+                    .filters
+                    .into_iter()
+                    .find(|f| f.name == "envoy.filters.network.tcp_proxy")
+                    .and_then(|f| f.typed_config.cluster),
+            });
+            (listener.name, chains.collect())
+        })
+        .collect())
+}
+
 /// The answer to [`CLUSTERS_PATH`] (or the unmasked dump): the clusters' names.
 pub fn parse_clusters(json: &str) -> Result<BTreeSet<String>, String> {
     let dump: Dump<ClusterConfig> =
@@ -239,7 +321,13 @@ pub enum Check {
         port: u32,
     },
     ClusterPresent(String),
-    ClusterAbsent(String),
+    /// On a TLS port: the listener `0.0.0.0_PORT` has a filter chain for the SNI `host` that
+    /// sends to `cluster`; None: no filter chain names it (the request is not routed by SNI).
+    TlsChain {
+        host: String,
+        port: u32,
+        cluster: Option<String>,
+    },
 }
 
 /// What must be live on one proxy for a write to be enforced.
@@ -275,9 +363,19 @@ impl Expectation {
 
     /// Whether the check needs the route configurations (a clusters-only check is one GET).
     pub fn needs_routes(&self) -> bool {
+        self.checks.iter().any(|c| {
+            matches!(
+                c,
+                Check::Routed { .. } | Check::Routes { .. } | Check::NoVirtualHost { .. }
+            )
+        })
+    }
+
+    /// Whether it needs the listeners (a TLS port is checked).
+    pub fn needs_listeners(&self) -> bool {
         self.checks
             .iter()
-            .any(|c| !matches!(c, Check::ClusterPresent(_) | Check::ClusterAbsent(_)))
+            .any(|c| matches!(c, Check::TlsChain { .. }))
     }
 
     fn unmet(&self, check: &Check, live: &Summary) -> Option<String> {
@@ -285,10 +383,11 @@ impl Expectation {
             Check::ClusterPresent(name) => {
                 (!live.clusters.contains(name)).then(|| format!("cluster {name}: not there"))
             }
-            Check::ClusterAbsent(name) => live
-                .clusters
-                .contains(name)
-                .then(|| format!("cluster {name}: still there")),
+            Check::TlsChain {
+                host,
+                port,
+                cluster,
+            } => tls_chain_differs(live, host, *port, cluster.as_deref()),
             Check::NoVirtualHost { host, port } => self
                 .find(live, host, *port)
                 .map(|(config, _)| format!("route {config} {host}:{port}: still there")),
@@ -344,6 +443,40 @@ impl Expectation {
     }
 }
 
+/// The filter chain of listener `0.0.0.0_PORT` whose SNIs name `host`, and the listener's name.
+pub(crate) fn tls_chain<'s>(
+    live: &'s Summary,
+    host: &str,
+    port: u32,
+) -> (String, Option<&'s FilterChain>) {
+    let name = format!("0.0.0.0_{port}");
+    let chain = live.listeners.get(&name).and_then(|chains| {
+        chains
+            .iter()
+            .find(|c| c.server_names.iter().any(|s| s == host))
+    });
+    (name, chain)
+}
+
+fn tls_chain_differs(
+    live: &Summary,
+    host: &str,
+    port: u32,
+    cluster: Option<&str>,
+) -> Option<String> {
+    let (name, chain) = tls_chain(live, host, port);
+    match (cluster, chain) {
+        (Some(want), Some(c)) if c.cluster.as_deref() == Some(want) => None,
+        (Some(want), Some(c)) => Some(format!(
+            "listener {name} SNI {host}: to {}, expected {want}",
+            c.cluster.as_deref().unwrap_or("no cluster")
+        )),
+        (Some(_), None) => Some(format!("listener {name}: no filter chain for SNI {host}")),
+        (None, Some(_)) => Some(format!("listener {name} SNI {host}: still there")),
+        (None, None) => None,
+    }
+}
+
 /// What differs in the first route of `vhost` (the plugin's VirtualServices have one per host)
 /// from what is expected; None when nothing does.
 fn route_differs(
@@ -384,7 +517,7 @@ fn route_differs(
     (!said.is_empty()).then(|| said.join(", "))
 }
 
-fn action_words(action: &Action) -> String {
+pub(crate) fn action_words(action: &Action) -> String {
     match action {
         Action::Cluster(c) => format!("to {c}"),
         Action::WeightedClusters(w) => {
@@ -448,7 +581,7 @@ pub fn sidecar_expectation(
 /// mesh's default retry policy is not read).
 pub type RetriesByHost = BTreeMap<String, super::istio::HttpRetry>;
 
-fn sidecar_checks(
+pub(crate) fn sidecar_checks(
     report: &HostReport,
     t: &Traffic,
     retries: Option<&super::istio::HttpRetry>,
@@ -456,11 +589,11 @@ fn sidecar_checks(
     let host = report.host.clone();
     let port = t.port;
     let http = t.wire == Some(Wire::Http);
-    let leaves_on = t.upstream_port.unwrap_or(port);
+    let tls = t.wire == Some(Wire::Tls);
     match (t.outcome, t.via) {
         (Outcome::Egress, Via::Direct) => {
-            let cluster = cluster_name(leaves_on, None, &host);
-            routed_or_cluster(http, host, port, cluster, t, retries)
+            let cluster = cluster_name(t.cluster_port.unwrap_or(port), None, &host);
+            routed_or_cluster(t, host, cluster, retries)
         }
         (Outcome::Egress | Outcome::NoRoute, Via::Gateway) => {
             let Some((gateway, gateway_port)) = gateway_hop(t) else {
@@ -468,14 +601,19 @@ fn sidecar_checks(
             };
             let subset = report.route.subset.as_deref();
             let cluster = cluster_name(gateway_port, subset, &gateway);
-            routed_or_cluster(http, host, port, cluster, t, retries)
+            routed_or_cluster(t, host, cluster, retries)
         }
-        (Outcome::Blackhole, _) | (Outcome::Egress, Via::Passthrough) => {
-            let mut checks = vec![Check::ClusterAbsent(cluster_name(port, None, &host))];
-            if http {
-                checks.push(Check::NoVirtualHost { host, port });
-            }
-            checks
+        // What decides it: no virtual host (HTTP), no filter chain for the SNI (TLS). The
+        // host's cluster may be there all the same (a VirtualService's route pulls it in).
+        (Outcome::Blackhole, _) | (Outcome::Egress, Via::Passthrough) if http => {
+            vec![Check::NoVirtualHost { host, port }]
+        }
+        (Outcome::Blackhole, _) | (Outcome::Egress, Via::Passthrough) if tls => {
+            vec![Check::TlsChain {
+                host,
+                port,
+                cluster: None,
+            }]
         }
         (Outcome::NoCluster, _) if http => vec![Check::Routes { host, port }],
         // Unknown, no listener: nothing the plugin can tell from the config.
@@ -483,23 +621,30 @@ fn sidecar_checks(
     }
 }
 
+/// The cluster, and what sends the port's requests to it: the route (HTTP) or the SNI's filter
+/// chain (TLS).
 fn routed_or_cluster(
-    http: bool,
-    host: String,
-    port: u32,
-    cluster: String,
     t: &Traffic,
+    host: String,
+    cluster: String,
     retries: Option<&super::istio::HttpRetry>,
 ) -> Vec<Check> {
+    let port = t.port;
     let mut checks = vec![Check::ClusterPresent(cluster.clone())];
-    if http {
-        checks.push(Check::Routed {
+    match t.wire {
+        Some(Wire::Http) => checks.push(Check::Routed {
             host,
             port,
             cluster,
             timeout: t.timeout.clone(),
             retries: retries.cloned(),
-        });
+        }),
+        Some(Wire::Tls) => checks.push(Check::TlsChain {
+            host,
+            port,
+            cluster: Some(cluster),
+        }),
+        _ => {}
     }
     checks
 }
@@ -538,14 +683,8 @@ pub fn gateway_expectation(reports: &[&HostReport], gone: &[String]) -> Expectat
             let port = t.port;
             match t.outcome {
                 Outcome::Egress => {
-                    let upstream = t
-                        .hops
-                        .last()
-                        .and_then(|h| h.rsplit_once(':'))
-                        .and_then(|(_, p)| p.parse().ok())
-                        .unwrap_or(port);
-                    let cluster = cluster_name(upstream, None, &host);
-                    checks.extend(routed_or_cluster(true, host, port, cluster, t, None));
+                    let cluster = cluster_name(t.cluster_port.unwrap_or(port), None, &host);
+                    checks.extend(routed_or_cluster(t, host, cluster, None));
                 }
                 Outcome::NoRoute => checks.push(Check::NoVirtualHost { host, port }),
                 _ => {}
@@ -565,7 +704,7 @@ pub fn gateway_expectation(reports: &[&HostReport], gone: &[String]) -> Expectat
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! Against real dumps of the project's mesh (tests/fixtures/envoy): each step's expectation
     //! is met by the dump taken after that step, and the dump of the step before names what
     //! is missing.
@@ -576,10 +715,10 @@ mod tests {
     use crate::core::traffic::KubeService;
     use crate::core::validate::Host;
 
-    const NS: &str = "student1";
-    const HOST: &str = "httpbin.org";
+    pub(crate) const NS: &str = "student1";
+    pub(crate) const HOST: &str = "httpbin.org";
 
-    fn fixture(step: &str, proxy: &str) -> Summary {
+    pub(crate) fn fixture(step: &str, proxy: &str) -> Summary {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/envoy");
         let read = |what: &str| {
             std::fs::read_to_string(format!("{dir}/{step}/{proxy}-{what}.json")).unwrap()
@@ -587,6 +726,7 @@ mod tests {
         Summary {
             clusters: parse_clusters(&read("clusters")).unwrap(),
             route_configs: parse_routes(&read("routes")).unwrap(),
+            listeners: parse_listeners(&read("listeners")).unwrap(),
         }
     }
 
@@ -603,7 +743,7 @@ mod tests {
 
     /// The mesh of the fixtures: REGISTRY_ONLY, the egress gateway, and the admins' httpbin.org
     /// objects in istio-system (a Gateway, its second hop, a ServiceEntry, the subset).
-    fn mesh() -> ClusterView {
+    pub(crate) fn mesh() -> ClusterView {
         let mut second_hop = plan::virtual_service(
             &target(GATEWAY_NAMESPACE),
             "httpbin-egressgateway",
@@ -674,7 +814,7 @@ mod tests {
     }
 
     /// student1 after `allow httpbin.org` and a VirtualService with `route`.
-    fn student(route: Option<RouteSettings>) -> ClusterView {
+    pub(crate) fn student(route: Option<RouteSettings>) -> ClusterView {
         let mut view = mesh();
         view.service_entries = vec![plan::service_entry(
             &target(NS),
@@ -688,7 +828,7 @@ mod tests {
         view
     }
 
-    fn timeout() -> RouteSettings {
+    pub(crate) fn timeout() -> RouteSettings {
         RouteSettings {
             timeout: Some("0.5s".into()),
             ..RouteSettings::default()
@@ -772,7 +912,7 @@ mod tests {
         assert_eq!(sidecar.met(&fixture("allow", "sidecar")), Ok(()));
         assert_eq!(
             differs(&sidecar, &fixture("initial", "sidecar")),
-            "cluster outbound|80||httpbin.org: not there; route 80 httpbin.org:80: no such virtual host; cluster outbound|443||httpbin.org: not there"
+            "cluster outbound|80||httpbin.org: not there; route 80 httpbin.org:80: no such virtual host; cluster outbound|443||httpbin.org: not there; listener 0.0.0.0_443: no filter chain for SNI httpbin.org"
         );
         assert!(gateway.checks.is_empty());
     }
@@ -830,13 +970,13 @@ mod tests {
     }
 
     #[test]
-    fn cleanup_is_met_when_the_hosts_route_and_clusters_are_gone() {
+    fn cleanup_is_met_when_the_hosts_route_and_sni_chain_are_gone() {
         let (sidecar, _) = expected(&mesh(), &RetriesByHost::new());
         assert_eq!(sidecar.met(&fixture("cleanup", "sidecar")), Ok(()));
         assert_eq!(sidecar.met(&fixture("initial", "sidecar")), Ok(()));
         assert_eq!(
             differs(&sidecar, &fixture("allow", "sidecar")),
-            "cluster outbound|80||httpbin.org: still there; route 80 httpbin.org:80: still there; cluster outbound|443||httpbin.org: still there"
+            "route 80 httpbin.org:80: still there; listener 0.0.0.0_443 SNI httpbin.org: still there"
         );
     }
 
@@ -856,6 +996,31 @@ mod tests {
         assert_eq!(
             differs(&off, &fixture("gateway-on", "gateway")),
             "route http.8080 httpbin.org:80: still there"
+        );
+    }
+
+    #[test]
+    fn a_target_port_leaves_the_cluster_named_by_the_service_port() {
+        // allow --tls-origination: port 80's targetPort is 443; Envoy's cluster stays
+        // outbound|80||host (seen on the real mesh), only its endpoints are on 443.
+        let mut view = mesh();
+        view.service_entries = vec![plan::service_entry(
+            &target(NS),
+            &host(),
+            &AllowOptions {
+                tls_origination: true,
+                ..AllowOptions::default()
+            },
+        )];
+        let report = status::analyse_in(&view, Some(NS), &[]);
+        let http = &report.hosts[0].traffic[0];
+        assert_eq!((http.port, http.upstream_port), (80, Some(443)), "{http:?}");
+        let (sidecar, _) = expected(&view, &RetriesByHost::new());
+        assert!(
+            sidecar
+                .checks
+                .contains(&Check::ClusterPresent("outbound|80||httpbin.org".into())),
+            "{sidecar:?}"
         );
     }
 

@@ -166,6 +166,10 @@ pub struct Traffic {
     /// The host's port the request leaves on, when it differs from `port` (targetPort).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_port: Option<u32>,
+    /// The service port of the cluster the request leaves through (`outbound|PORT||host`):
+    /// the destination's port, which a ServiceEntry's targetPort does not change.
+    #[serde(skip)]
+    pub cluster_port: Option<u32>,
     #[serde(skip)]
     pub wire: Option<Wire>,
 }
@@ -188,6 +192,7 @@ impl Traffic {
             upstream_tls: None,
             upstream_sni: None,
             upstream_port: None,
+            cluster_port: None,
             wire: Some(Wire::of(protocol)),
         }
     }
@@ -1447,6 +1452,7 @@ impl<'a> Mesh<'a> {
             .cluster_service_entry(proxy_ns, host)
             .is_some_and(|se| se.spec.resolution.as_deref() == Some("NONE"));
         t.upstream_port = (leaves_on != t.port && !original_destination).then_some(leaves_on);
+        t.cluster_port = Some(port);
         t.hops.push(format!("{host}:{leaves_on}"));
         if let Some(tls) = self.client_tls(proxy_ns, host, port) {
             t.upstream_tls = Some(tls.mode.clone());
