@@ -161,7 +161,8 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l request-timeout -d 'How long to wait for each API request, e.g. 10s; 0 waits as long as it takes' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s A -l all-namespaces -d 'Every namespace (adds a NAMESPACE column)'
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l exit-code -d 'Exit with 3 when there are findings of severity warning or error'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l exit-code -d 'Exit with 3 when there are findings of severity warning or error (or, with --proxies, a sidecar whose live config differs)'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l proxies -d 'Also read each sidecar\'s live Envoy config (a port-forward to its admin port, as istioctl proxy-config does) and compare it with what status predicts for that pod'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s h -l help -d 'Print help'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s V -l version -d 'Print version'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s f -l filename -d 'Delete the objects these files name (as apply -f reads them), if kubectl-egress made them' -r -F

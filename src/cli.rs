@@ -274,11 +274,19 @@ answers (`workloads app=sentences,mode=api`). What it cannot read is listed as u
 with egress ports or an EnvoyFilter makes the answers unknown, naming the object, rather than
 guessed.
 
+--proxies reads each running sidecar's live Envoy config (its clusters and routes, through a
+port-forward to its admin port: RBAC create on pods/portforward) and compares it with what status
+predicts for that pod, host by host and port by port: `agrees`, or what differs; the live config
+is shown for ports status cannot predict, and clusters for hosts status shows no row for are named.
+Exit 11 when port-forwarding is forbidden; with --exit-code, 3 when a sidecar differs.
+
 Examples:
   kubectl egress status
   kubectl egress status httpbin.org -o wide
   kubectl egress status -A -o json
-  kubectl egress status --exit-code || echo 'egress needs attention'")]
+  kubectl egress status --exit-code || echo 'egress needs attention'
+  kubectl egress status --proxies
+  kubectl egress status httpbin.org --proxies -o json | jq '.proxies[] | {pod, agrees}'")]
     Status(StatusArgs),
 
     /// Delete what kubectl-egress created in the namespace, nothing else
@@ -587,9 +595,15 @@ pub struct StatusArgs {
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
 
-    /// Exit with 3 when there are findings of severity warning or error
+    /// Exit with 3 when there are findings of severity warning or error (or, with --proxies,
+    /// a sidecar whose live config differs)
     #[arg(long)]
     pub exit_code: bool,
+
+    /// Also read each sidecar's live Envoy config (a port-forward to its admin port, as
+    /// istioctl proxy-config does) and compare it with what status predicts for that pod
+    #[arg(long)]
+    pub proxies: bool,
 }
 
 #[derive(Debug, Args)]

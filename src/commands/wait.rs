@@ -14,7 +14,7 @@ use crate::cluster::connect::Cluster;
 use crate::cluster::proxies::{self, ProxyPod, Reached, Unreachable};
 use crate::cluster::view::{Reach, read_view};
 use crate::core::istio::{Kind, ServiceEntry, VirtualService};
-use crate::core::plan::RouteSettings;
+use crate::core::live;
 use crate::core::proxy_config::{self, Expectation, RetriesByHost};
 use crate::core::render::{self, ObjectFormat};
 use crate::core::status::{self, GATEWAY_NAMESPACE, HostReport, Report};
@@ -192,42 +192,21 @@ async fn predicted(
     )
     .await;
     let report = status::analyse_in(&view, Some(namespace), hosts);
-    let mut retries = RetriesByHost::new();
-    for host in &report.hosts {
-        let vs = host.virtual_services.first().and_then(|name| {
-            view.virtual_services
-                .iter()
-                .find(|v| &v.metadata.name == name)
-        });
-        if let Some(set) =
-            vs.and_then(|vs| RouteSettings::from_virtual_service(&host.host, &vs.spec).retries)
-        {
-            retries.insert(host.host.clone(), set);
-        }
-    }
+    let retries = live::retries_by_host(&report, &view.virtual_services);
     Ok((report, retries))
 }
 
 /// The pod's answers: its workload's where a Sidecar's selector picks it out, else the
 /// namespace's.
 fn for_sidecar(report: &Report, pod: &ProxyPod, retries: &RetriesByHost) -> Expectation {
-    let selected = |selector: &str| {
-        selector.split(',').all(|pair| {
-            pair.split_once('=')
-                .is_some_and(|(k, v)| pod.labels.get(k).is_some_and(|l| l == v))
-        })
+    let pod = live::Pod {
+        namespace: &pod.namespace,
+        name: &pod.name,
+        labels: &pod.labels,
     };
-    let hosts: Vec<(&HostReport, &[Traffic])> = report
-        .hosts
-        .iter()
-        .map(|h| {
-            let traffic = h
-                .workloads
-                .iter()
-                .find(|w| selected(&w.selector))
-                .map_or(h.traffic.as_slice(), |w| w.traffic.as_slice());
-            (h, traffic)
-        })
+    let hosts: Vec<(&HostReport, &[Traffic])> = live::traffic_for(report, &pod)
+        .into_iter()
+        .map(|(h, traffic, _)| (h, traffic))
         .collect();
     proxy_config::sidecar_expectation(&hosts, retries)
 }

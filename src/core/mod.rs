@@ -9,6 +9,7 @@ pub mod findings;
 pub mod gateway;
 pub mod imports;
 pub mod istio;
+pub mod live;
 pub mod manifest;
 pub mod naming;
 pub mod ownership;
