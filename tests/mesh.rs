@@ -251,9 +251,10 @@ impl Mesh {
         self.status_as(&format!("{ns}.kubeconfig"), ns, hosts)
     }
 
-    /// [`Mesh::status_of`] as the user of `kubeconfig` (the admin sees every namespace).
+    /// [`Mesh::status_of`] as the user of `kubeconfig` (the admin sees every namespace), with
+    /// `--proxies`: each sidecar's live config against the prediction (see [`live_disagreements`]).
     fn status_as(&self, kubeconfig: &str, ns: &str, hosts: &[&str]) -> Value {
-        let mut args = vec!["-n", ns, "status", "-o", "json"];
+        let mut args = vec!["-n", ns, "status", "-o", "json", "--proxies"];
         args.extend_from_slice(hosts);
         let out = self.plugin(kubeconfig, &args);
         // status exits non-zero when it has findings that are errors; its JSON is there either way.
@@ -297,7 +298,7 @@ impl Mesh {
         status: &Value,
         workload: Option<&str>,
     ) -> Vec<String> {
-        let mut found = vec![];
+        let mut found = live_disagreements(ns, state, status);
         let mut compared = 0;
         for host in status["hosts"].as_array().into_iter().flatten() {
             let name = host["host"].as_str().unwrap_or_default();
@@ -375,6 +376,58 @@ impl Mesh {
         }
         found
     }
+}
+
+/// What `status --proxies` found, read after every proxy acknowledged istiod's last push: each
+/// sidecar it read must have what status predicts, port by port. Clusters for hosts status shows
+/// no row for are allowed only where status said it could not read other namespaces (a student's
+/// status; the admin's reads everything). student2 may not port-forward: its pods go unread.
+fn live_disagreements(ns: &str, state: &str, status: &Value) -> Vec<String> {
+    let mut found = vec![];
+    let proxies = status["proxies"].as_array().cloned().unwrap_or_default();
+    if ns == "student1" && proxies.is_empty() {
+        found.push(format!(
+            "{state}: status --proxies read no sidecar in {ns}: {status}"
+        ));
+    }
+    let blind = status["mesh"]["unknown"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|u| {
+            u.as_str()
+                .is_some_and(|u| u.contains("of other namespaces could not be read"))
+        });
+    for proxy in &proxies {
+        let pod = format!(
+            "{}/{}",
+            proxy["namespace"].as_str().unwrap_or_default(),
+            proxy["pod"].as_str().unwrap_or_default()
+        );
+        if let Some(why) = proxy["unreadable"].as_str() {
+            if ns != "student2" {
+                found.push(format!(
+                    "{state}: status --proxies could not read {pod}: {why}"
+                ));
+            }
+            continue;
+        }
+        for port in proxy["ports"].as_array().into_iter().flatten() {
+            if port["agrees"] == false {
+                found.push(format!(
+                    "{state}: {pod}'s live config is not what status predicts for {}:{}: {} (live: {})",
+                    port["host"], port["port"], port["differences"], port["live"]
+                ));
+            }
+        }
+        let unpredicted = &proxy["unpredicted"];
+        if unpredicted.as_array().is_some_and(|u| !u.is_empty()) && !blind {
+            found.push(format!(
+                "{state}: {pod} has clusters for hosts status shows no row for: {unpredicted}"
+            ));
+        }
+    }
+    found
 }
 
 fn compact(t: &Value) -> String {
@@ -617,6 +670,21 @@ fn the_exercise_through_real_envoys() {
         );
         found.extend(m.disagreements("student1", step));
     }
+    // Envoy flushes its access log each second and the node copies it line by line into what
+    // kubectl logs serves: looked at for up to 5 s.
+    let mut gateway_log = String::new();
+    for _ in 0..25 {
+        let out = m.scripts_mesh(&["logs", "gateway"]);
+        gateway_log = String::from_utf8_lossy(&out.stdout).to_string();
+        if gateway_log.contains("outbound|80||httpbin.org") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        gateway_log.contains("outbound|80||httpbin.org"),
+        "the gateway's access log shows the hop: {gateway_log}"
+    );
     assert_none(found);
 }
 
@@ -1347,4 +1415,226 @@ fn each_write_with_wait_is_enforced_by_the_very_next_request() {
         "{stderr}"
     );
     m.egress("student2", &["cleanup"]);
+}
+
+/// The api pod of NS, as the course finds it:
+/// `kubectl get pod -l app=sentences,mode=api -o jsonpath={.items..metadata.name}` as its student.
+fn api_pod(m: &Mesh, ns: &str) -> String {
+    let out = m.kubectl_as(
+        ns,
+        &[
+            "get",
+            "pod",
+            "-l",
+            "app=sentences,mode=api",
+            "-o",
+            "jsonpath={.items..metadata.name}",
+        ],
+    );
+    succeeded("kubectl get pod -l app=sentences,mode=api", &out);
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !name.is_empty() && !name.contains(' '),
+        "one api pod in {ns}: {name:?}"
+    );
+    name
+}
+
+impl Mesh {
+    /// kubectl as NS's student, in NS.
+    fn kubectl_as(&self, ns: &str, args: &[&str]) -> Output {
+        Command::new(self.dir.join("kubectl"))
+            .arg("--kubeconfig")
+            .arg(self.dir.join(format!("{ns}.kubeconfig")))
+            .args(["-n", ns])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl")
+    }
+
+    /// Until `look` finds what it wants in `kubectl logs` of student1's api pod (its container
+    /// `container`), at most 5 s (Envoy flushes its access log each second); the last log read.
+    fn logs_until(&self, pod: &str, container: &str, look: &str) -> String {
+        let mut log = String::new();
+        for _ in 0..25 {
+            let out = self.kubectl_as("student1", &["logs", pod, "-c", container]);
+            log = String::from_utf8_lossy(&out.stdout).to_string();
+            if log.contains(look) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        log
+    }
+}
+
+/// One HTTP/1.1 GET on a local port (Envoy's admin refuses HTTP/1.0), the connection closed
+/// after it; the whole answer.
+fn get_local(port: u16, path: &str) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// The course's kubectl commands on the mesh's pods (issue 24): the api pod found by its labels,
+/// its app's log and its sidecar's access log, `kubectl exec` as the admin (in the pod's network
+/// namespace; a student may not), `kubectl port-forward POD :15000` to Envoy's admin as student1
+/// (student2 may not).
+#[test]
+fn the_pods_answer_kubectl_as_on_a_course_cluster() {
+    let Some(m) = mesh("the_pods_answer_kubectl_as_on_a_course_cluster") else {
+        return;
+    };
+    let pod = api_pod(&m, "student1");
+    // The app calls httpbin.org about once a second; nothing allows it: 502 in its log.
+    let app = m.logs_until(&pod, "api", "Response was: 502");
+    assert!(app.contains("Operation 'api' took"), "{app}");
+    // The sidecar's access log (accessLogFile: /dev/stdout) has a request made now.
+    let probe = format!("/anything/log-probe-{}", std::process::id());
+    m.request("student1", &format!("http://httpbin.org{probe}"));
+    let access = m.logs_until(&pod, "istio-proxy", &probe);
+    assert!(
+        access.contains(&probe),
+        "the sidecar's access log: {access}"
+    );
+
+    // exec: the admin's command runs in the pod's network namespace (its address is there).
+    let out = m.kubectl(
+        &[
+            "exec", "-n", "student1", &pod, "-c", "api", "--", "ip", "-4", "-o", "addr",
+        ],
+        "",
+    );
+    succeeded("kubectl exec (admin)", &out);
+    let addresses = String::from_utf8_lossy(&out.stdout);
+    assert!(addresses.contains(pod_student1()), "{addresses}");
+    let refused = m.kubectl_as("student1", &["exec", &pod, "-c", "api", "--", "true"]);
+    assert!(
+        !refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("forbidden"),
+        "a student may not exec: {refused:?}"
+    );
+
+    // port-forward as student1 reaches Envoy's admin; student2's is refused.
+    let mut forward = Command::new(m.dir.join("kubectl"))
+        .arg("--kubeconfig")
+        .arg(m.dir.join("student1.kubeconfig"))
+        .args(["-n", "student1", "port-forward", &pod, ":15000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl port-forward");
+    // Kept open while forwarding: kubectl says "Handling connection" on it for each one.
+    let mut said = std::io::BufReader::new(forward.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut said, &mut first).expect("read");
+    // `Forwarding from 127.0.0.1:40123 -> 15000`
+    let local: Option<u16> = first
+        .split_whitespace()
+        .nth(2)
+        .and_then(|a| a.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok());
+    let info = local.map(|port| get_local(port, "/server_info"));
+    let _ = forward.kill();
+    let _ = forward.wait();
+    drop(said);
+    let info = info.unwrap_or_else(|| panic!("kubectl port-forward said: {first:?}"));
+    assert!(
+        info.contains("\"state\": \"LIVE\""),
+        "Envoy's admin: {info}"
+    );
+    let pod2 = api_pod(&m, "student2");
+    let refused = m.kubectl_as("student2", &["port-forward", &pod2, ":15000"]);
+    assert!(
+        !refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("forbidden"),
+        "student2 may not port-forward: {refused:?}"
+    );
+}
+
+/// A pod that goes away while `--wait` waits for it is named, and the wait ends when it is gone,
+/// not at the deadline (issue 24). istiod is stopped (SIGSTOP) meanwhile, so that no sidecar can
+/// have the change: the other pod is reported not reached at the deadline.
+#[test]
+fn a_pod_deleted_mid_wait_is_named() {
+    let Some(m) = mesh("a_pod_deleted_mid_wait_is_named") else {
+        return;
+    };
+    m.ok("student1", &["allow", "httpbin.org", "--wait"]);
+    // A second injected pod of the app, beside the Deployment's.
+    let extra = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "api-extra", "namespace": "student1",
+                     "labels": {"app": "sentences", "mode": "api-extra"}},
+        "spec": {"terminationGracePeriodSeconds": 2, "serviceAccountName": "default",
+                 "containers": [{"name": "api", "image": "releasepraqma/sentences:latest",
+                                 "env": [{"name": "SENTENCE_MODE", "value": "api"}]}]}});
+    succeeded(
+        "create the extra pod",
+        &m.kubectl(&["apply", "-f", "-"], &extra.to_string()),
+    );
+    m.kubectl_ok(&[
+        "wait",
+        "-n",
+        "student1",
+        "pod/api-extra",
+        "--for=condition=Ready",
+        "--timeout=60s",
+    ]);
+    m.wait();
+    let istiod = std::fs::read_to_string(m.dir.join("mesh/istiod.pid")).expect("istiod.pid");
+    let signal = |which: &str| {
+        let status = Command::new("kill")
+            .args([which, istiod.trim()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {which} istiod");
+    };
+    signal("-STOP");
+    let started = Instant::now();
+    let waiting = Command::new(env!("CARGO_BIN_EXE_kubectl-egress"))
+        .args([
+            "-n",
+            "student1",
+            "timeout",
+            "httpbin.org",
+            "0.5s",
+            "--wait=8s",
+        ])
+        .env("KUBECONFIG", m.dir.join("student1.kubeconfig"))
+        .env_remove("STUDENT_NS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl egress timeout --wait");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    m.kubectl_ok(&[
+        "delete",
+        "-n",
+        "student1",
+        "pod",
+        "api-extra",
+        "--wait=false",
+    ]);
+    let out = waiting.wait_with_output().expect("wait");
+    let took = started.elapsed().as_secs_f64();
+    signal("-CONT");
+    let said = String::from_utf8_lossy(&out.stdout);
+    eprintln!("  {said}  (in {took:.1}s)");
+    assert_eq!(out.status.code(), Some(10), "{out:?}");
+    assert!(
+        said.contains("student1/api-extra (pod gone)"),
+        "the deleted pod by name: {said}"
+    );
+    // Bounded: the deadline and the last GET's bound, not a hang.
+    assert!(took < 20.0, "the wait ended after {took:.1}s");
+    m.wait();
 }
