@@ -124,6 +124,20 @@ fn succeeded(what: &str, out: &Output) {
     );
 }
 
+/// `reached N/N sidecars` (N > 0) is --wait's last line.
+fn reached_all(what: &str, out: &Output) {
+    let said = String::from_utf8_lossy(&out.stdout);
+    let line = said.lines().last().unwrap_or_default();
+    let counts = line
+        .strip_prefix("reached ")
+        .and_then(|rest| rest.split_once(' '))
+        .and_then(|(n, _)| n.split_once('/'));
+    assert!(
+        counts.is_some_and(|(reached, total)| reached == total && reached != "0"),
+        "{what}: {said}"
+    );
+}
+
 #[derive(Debug, Clone)]
 struct Answer {
     code: u64,
@@ -158,12 +172,30 @@ impl Mesh {
         );
     }
 
-    /// The plugin as the admin runs it (`gateway`); it must succeed.
+    /// The plugin as the admin runs it (`gateway`), with `--wait`: until the egress gateway's
+    /// pods have the change live; it must succeed.
     fn admin_ok(&self, args: &[&str]) {
+        let mut waited = args.to_vec();
+        waited.push("--wait=30s");
+        let out = self.plugin("admin.kubeconfig", &waited);
         succeeded(
-            &format!("kubectl egress {} (admin)", args.join(" ")),
-            &self.plugin("admin.kubeconfig", args),
+            &format!("kubectl egress {} (admin)", waited.join(" ")),
+            &out,
         );
+        reached_all(&waited.join(" "), &out);
+    }
+
+    /// A student's write with `--wait` and nothing else: what follows is sent at once, so a
+    /// `--wait` that returns before the sidecars have the change fails the test that calls it.
+    fn write(&self, ns: &str, args: &[&str]) {
+        let mut waited = args.to_vec();
+        waited.push("--wait=30s");
+        let out = self.egress(ns, &waited);
+        succeeded(
+            &format!("kubectl egress {} -n {ns}", waited.join(" ")),
+            &out,
+        );
+        reached_all(&waited.join(" "), &out);
     }
 
     /// kubectl as the admin, with `stdin` on its standard input.
@@ -899,16 +931,14 @@ fn https_modes_through_real_envoys() {
     let mut found = vec![];
 
     // Direct HTTPS: the app's own TLS, straight from the pod.
-    m.ok("student1", &["allow", "httpbin.org"]);
-    m.wait();
+    m.write("student1", &["allow", "httpbin.org"]);
     let a = m.request("student1", "https://httpbin.org/get");
     assert_eq!((a.code, a.tls), (200, Some(true)), "{a:?}");
     found.extend(m.disagreements("student1", "allow, https direct"));
 
     // SNI passthrough through the gateway: the admins' 443 server, the students' tls route.
     m.admin_ok(&["gateway", "httpbin.org", "--tls"]);
-    m.ok("student1", &["via-gateway", "httpbin.org", "--tls"]);
-    m.wait();
+    m.write("student1", &["via-gateway", "httpbin.org", "--tls"]);
     let a = m.request("student1", "https://httpbin.org/get");
     assert_eq!(
         (a.code, a.peers.as_slice()),
@@ -920,16 +950,14 @@ fn https_modes_through_real_envoys() {
 
     // TLS origination at the sidecar: the app sends plain HTTP, the upstream gets TLS on 443, and
     // the timeout applies to what is an HTTPS call on the wire.
-    m.ok("student1", &["allow", "httpbin.org", "--tls-origination"]);
-    m.wait();
+    m.write("student1", &["allow", "httpbin.org", "--tls-origination"]);
     let a = m.request("student1", "http://httpbin.org/get");
     assert_eq!(
         (a.code, a.tls),
         (200, Some(true)),
         "origination at the sidecar: {a:?}"
     );
-    m.ok("student1", &["timeout", "httpbin.org", "0.5s"]);
-    m.wait();
+    m.write("student1", &["timeout", "httpbin.org", "0.5s"]);
     let a = m.request("student1", "http://httpbin.org/delay/1");
     assert!(
         a.code == 504 && a.seconds >= 0.5 - TIMER_EARLY && a.seconds < 0.8,
@@ -941,11 +969,10 @@ fn https_modes_through_real_envoys() {
     // TLS origination at the gateway.
     m.admin_ok(&["gateway", "httpbin.org", "--tls-origination"]);
     m.ok("student1", &["allow", "httpbin.org"]);
-    m.ok(
+    m.write(
         "student1",
         &["via-gateway", "httpbin.org", "--tls-origination"],
     );
-    m.wait();
     let a = m.request("student1", "http://httpbin.org/get");
     assert_eq!(
         (a.code, a.tls, a.peers.as_slice()),
@@ -957,11 +984,10 @@ fn https_modes_through_real_envoys() {
     m.admin_ok(&["gateway", "httpbin.org"]);
 
     // A wildcard: TLS by SNI, resolution NONE (the client's own destination).
-    m.ok(
+    m.write(
         "student1",
         &["allow", "*.wikipedia.org", "--port", "443/TLS"],
     );
-    m.wait();
     let a = m.request("student1", "https://en.wikipedia.org/get");
     assert_eq!((a.code, a.tls), (200, Some(true)), "wildcard TLS: {a:?}");
     found.extend(m.disagreements("student1", "allow *.wikipedia.org --port 443/TLS"));
@@ -984,8 +1010,7 @@ fn a_wildcard_through_the_gateway_to_one_upstream() {
         "www.wikipedia.org",
     ]);
     m.ok("student1", &["allow", "*.wikipedia.org"]);
-    m.ok("student1", &["via-gateway", "*.wikipedia.org", "--tls"]);
-    m.wait();
+    m.write("student1", &["via-gateway", "*.wikipedia.org", "--tls"]);
     let a = m.request("student1", "https://en.wikipedia.org/get");
     assert_eq!(
         (a.code, a.tls, a.peers.as_slice()),
@@ -1383,18 +1408,9 @@ fn each_write_with_wait_is_enforced_by_the_very_next_request() {
     for (step, args, code) in steps {
         let out = m.egress("student1", args);
         succeeded(step, &out);
+        reached_all(step, &out);
         let said = String::from_utf8_lossy(&out.stdout);
         let line = said.lines().last().unwrap_or_default();
-        assert!(
-            line.starts_with("reached ") && {
-                let (reached, total) = line["reached ".len()..]
-                    .split_once(' ')
-                    .and_then(|(n, _)| n.split_once('/'))
-                    .unwrap_or(("0", "?"));
-                reached == total && reached != "0"
-            },
-            "{step}: {said}"
-        );
         let a = m.request("student1", url);
         eprintln!("  {step}: {line}; then {} in {:.3}s", a.code, a.seconds);
         assert_eq!(a.code, code, "{step}: the very next request: {a:?}");
