@@ -264,14 +264,14 @@ Examples:
 
     /// Show what is allowed, how it is routed, and what is wrong
     #[command(after_help = "\
-Reads the namespace's ServiceEntries, VirtualServices, DestinationRules, Sidecars and
-EnvoyFilters, other namespaces' ServiceEntries, VirtualServices and DestinationRules exported to it
+Reads the namespace's ServiceEntries, VirtualServices, DestinationRules, Sidecars,
+EnvoyFilters and WasmPlugins, other namespaces' ServiceEntries, VirtualServices and DestinationRules exported to it
 (a cluster-wide list; where RBAC refuses it, istio-system's alone and the rest named unknown),
-istio-system's gateway objects, the root namespace's Sidecars and EnvoyFilters and the mesh
+istio-system's gateway objects, the root namespace's Sidecars, EnvoyFilters and WasmPlugins and the mesh
 config (its default exportTo applied). The Sidecar that applies is followed as istiod reads it (the hosts its egress
 imports, its outboundTrafficPolicy); workloads a Sidecar's selector picks out get their own
 answers (`workloads app=sentences,mode=api`). What it cannot read is listed as unknown; a Sidecar
-with egress ports or an EnvoyFilter makes the answers unknown, naming the object, rather than
+with egress ports, an EnvoyFilter or a WasmPlugin makes the answers unknown, naming the object, rather than
 guessed.
 
 --proxies reads each running sidecar's live Envoy config (its clusters and routes, through a

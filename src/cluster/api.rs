@@ -43,6 +43,13 @@ pub const ENVOY_FILTERS: ReadOnlyKind = ReadOnlyKind {
     plural: "envoyfilters",
 };
 
+pub const WASM_PLUGINS: ReadOnlyKind = ReadOnlyKind {
+    group: "extensions.istio.io",
+    versions: &["v1alpha1"],
+    kind: "WasmPlugin",
+    plural: "wasmplugins",
+};
+
 pub const AUTHORIZATION_POLICIES: ReadOnlyKind = ReadOnlyKind {
     group: "security.istio.io",
     versions: &["v1", "v1beta1"],

@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use serde_json::Value;
 
-use super::api::{AUTHORIZATION_POLICIES, ENVOY_FILTERS, IstioApi, ReadOnlyKind, SIDECARS};
+use super::api::{
+    AUTHORIZATION_POLICIES, ENVOY_FILTERS, IstioApi, ReadOnlyKind, SIDECARS, WASM_PLUGINS,
+};
 use crate::core::istio::{
     AuthorizationPolicySpec, DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, DestinationRuleSpec,
     EnvoyFilterSpec, Kind, Object, ServiceEntry, ServiceEntrySpec, SidecarSpec, VirtualService,
-    VirtualServiceSpec,
+    VirtualServiceSpec, WasmPluginSpec,
 };
 use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
 use crate::core::traffic::{Exported, KubeService, exported_to, service_port_protocol};
@@ -202,16 +204,18 @@ async fn read_scope(
         own_and_root::<SidecarSpec>(api, &SIDECARS, namespace, &root).await;
     let (envoy_filters, root_envoy_filters) =
         own_and_root::<EnvoyFilterSpec>(api, &ENVOY_FILTERS, namespace, &root).await;
-    let gateway_policies = if policies {
-        known(
-            api.list_read_only::<AuthorizationPolicySpec>(
-                &AUTHORIZATION_POLICIES,
-                Some(GATEWAY_NAMESPACE),
-            )
-            .await,
+    // What refuses or changes requests but no write: status reads it, a write's check does not.
+    let (gateway_policies, (wasm_plugins, root_wasm_plugins)) = if policies {
+        let listed = api.list_read_only::<AuthorizationPolicySpec>(
+            &AUTHORIZATION_POLICIES,
+            Some(GATEWAY_NAMESPACE),
+        );
+        (
+            known(listed.await),
+            own_and_root::<WasmPluginSpec>(api, &WASM_PLUGINS, namespace, &root).await,
         )
     } else {
-        Known::Yes(vec![])
+        (Known::Yes(vec![]), (Known::Yes(vec![]), Known::Yes(vec![])))
     };
     MeshScope {
         sidecars,
@@ -219,6 +223,8 @@ async fn read_scope(
         defaults,
         envoy_filters,
         root_envoy_filters,
+        wasm_plugins,
+        root_wasm_plugins,
         gateway_policies,
     }
 }

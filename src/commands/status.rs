@@ -4,7 +4,8 @@
 //! cluster-wide list each of ServiceEntries, VirtualServices and DestinationRules (other
 //! namespaces' exports and istio-system's; refused, istio-system's alone), one list of
 //! istio-system's Gateways, one get for the mesh ConfigMap and for each Service a route sends
-//! to, the Sidecars and EnvoyFilters (cluster/view.rs). Reads the user may not make are reported
+//! to, the Sidecars, EnvoyFilters and WasmPlugins (cluster/view.rs); with --proxies, one list of
+//! pods and a port-forward to each sidecar. Reads the user may not make are reported
 //! as unknown, never as an error that hides the rest.
 
 use std::io::Write;

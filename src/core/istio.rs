@@ -309,6 +309,17 @@ pub struct EnvoyFilterSpec {
     pub workload_selector: Option<WorkloadSelector>,
 }
 
+/// An extensions.istio.io WasmPlugin: a filter added to the proxies' HTTP chains that `status`
+/// does not model; read only to name it where it may change an answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WasmPluginSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub target_refs: Vec<serde_json::Value>,
+}
+
 /// A security.istio.io AuthorizationPolicy, read only to name one that may refuse requests at
 /// the egress gateway (not modelled).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -520,6 +531,7 @@ pub type Gateway = Object<GatewaySpec>;
 pub type DestinationRule = Object<DestinationRuleSpec>;
 pub type Sidecar = Object<SidecarSpec>;
 pub type EnvoyFilter = Object<EnvoyFilterSpec>;
+pub type WasmPlugin = Object<WasmPluginSpec>;
 pub type AuthorizationPolicy = Object<AuthorizationPolicySpec>;
 
 /// networking.istio.io versions the plugin can speak, newest first.

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::findings::{Code, Finding};
 use super::imports::{Imports, SidecarEffect};
-use super::istio::{EnvoyFilter, Object, Sidecar, SidecarEgress};
+use super::istio::{EnvoyFilter, Object, Sidecar, SidecarEgress, WasmPlugin};
 use super::view::{Known, MeshScope};
 
 /// What the model knows of the scope of a namespace's sidecars.
@@ -101,9 +101,40 @@ fn envoy_filters_applying(scope: &MeshScope, namespace: &str) -> Option<String> 
         .chain(root.iter().filter(|f| f.spec.workload_selector.is_none()))
         .map(name_of)
         .collect();
+    if !applying.is_empty() {
+        return Some(format!(
+            "EnvoyFilter {} may patch the sidecars' config here: status does not model EnvoyFilters",
+            applying.join(", ")
+        ));
+    }
+    wasm_plugins_applying(scope, namespace)
+}
+
+/// The WasmPlugins that may filter the namespace's sidecars' requests (its own, and the root
+/// namespace's that select and target nothing): what their filters answer is not modelled.
+/// Unreadable ones are said under mesh.unknown (a student may not be let read the kind).
+fn wasm_plugins_applying(scope: &MeshScope, namespace: &str) -> Option<String> {
+    let none = vec![];
+    let own: &[WasmPlugin] = match &scope.wasm_plugins {
+        Known::Yes(all) => all,
+        Known::Unknown(_) => &none,
+    };
+    let root: &[WasmPlugin] = match &scope.root_wasm_plugins {
+        Known::Yes(root) => root,
+        Known::Unknown(_) => &none,
+    };
+    let applying: Vec<String> = own
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
+        .chain(
+            root.iter()
+                .filter(|p| p.spec.selector.is_none() && p.spec.target_refs.is_empty()),
+        )
+        .map(name_of)
+        .collect();
     (!applying.is_empty()).then(|| {
         format!(
-            "EnvoyFilter {} may patch the sidecars' config here: status does not model EnvoyFilters",
+            "WasmPlugin {} may filter the sidecars' requests here: status does not model WasmPlugins",
             applying.join(", ")
         )
     })
@@ -418,7 +449,6 @@ fn mode_of(sidecar: &Sidecar) -> SidecarEffect {
 mod tests {
     use super::*;
     use crate::core::istio::typed;
-    use crate::core::view::MeshDefaults;
     use serde_json::{Value, json};
 
     fn sidecar(namespace: &str, name: &str, spec: Value) -> Sidecar {
@@ -434,10 +464,7 @@ mod tests {
         MeshScope {
             sidecars: Known::Yes(own),
             root_sidecars: Known::Yes(root),
-            defaults: Known::Yes(MeshDefaults::default()),
-            envoy_filters: Known::Yes(vec![]),
-            root_envoy_filters: Known::Yes(vec![]),
-            gateway_policies: Known::Yes(vec![]),
+            ..MeshScope::default()
         }
     }
 
@@ -611,6 +638,31 @@ mod tests {
         let why = scope_of(&patched, "student1").effect.unmodelled.unwrap();
         assert!(why.contains("EnvoyFilter student1/lua"), "{why}");
         assert_eq!(scope_of(&patched, "student2").effect.unmodelled, None);
+        let plugin = |ns: &str, spec: Value| -> WasmPlugin {
+            typed(&json!({
+                "apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
+                "metadata": {"name": "auth", "namespace": ns}, "spec": spec,
+            }))
+        };
+        let mut filtered = scope(vec![], vec![]);
+        filtered.wasm_plugins = Known::Yes(vec![plugin("student1", json!({"url": "oci://x"}))]);
+        let why = scope_of(&filtered, "student1").effect.unmodelled.unwrap();
+        assert!(why.contains("WasmPlugin student1/auth"), "{why}");
+        assert_eq!(scope_of(&filtered, "student2").effect.unmodelled, None);
+        // The root namespace's: every namespace's sidecars, unless it selects some.
+        let mut everywhere = scope(vec![], vec![]);
+        everywhere.root_wasm_plugins = Known::Yes(vec![plugin("istio-system", json!({}))]);
+        assert!(
+            scope_of(&everywhere, "student2")
+                .effect
+                .unmodelled
+                .is_some()
+        );
+        everywhere.root_wasm_plugins = Known::Yes(vec![plugin(
+            "istio-system",
+            json!({"selector": {"matchLabels": {"istio": "egressgateway"}}}),
+        )]);
+        assert_eq!(scope_of(&everywhere, "student2").effect.unmodelled, None);
         let mut unreadable = scope(vec![], vec![]);
         unreadable.sidecars = Known::Unknown("forbidden".into());
         assert!(

@@ -507,6 +507,16 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
             "istio-system's AuthorizationPolicies: {why}: answers through the egress gateway assume none refuses them"
         ));
     }
+    if let Known::Unknown(why) = &view.scope.wasm_plugins {
+        unknown.push(format!(
+            "the namespace's WasmPlugins: {why}: answers assume none of them filters its sidecars' requests"
+        ));
+    }
+    if let Known::Unknown(why) = &view.scope.root_wasm_plugins {
+        unknown.push(format!(
+            "the root namespace's WasmPlugins: {why}: answers assume none of them filters the proxies' requests"
+        ));
+    }
     if let Known::Unknown(why) = &view.scope.root_envoy_filters {
         unknown.push(format!(
             "the root namespace's EnvoyFilters: {why}: answers assume none of them patches the proxies"

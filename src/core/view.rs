@@ -181,6 +181,10 @@ pub struct MeshScope {
     pub envoy_filters: Known<Vec<EnvoyFilter>>,
     /// The root namespace's EnvoyFilters: one without a selector patches every proxy.
     pub root_envoy_filters: Known<Vec<EnvoyFilter>>,
+    /// The namespace's WasmPlugins and the root namespace's (read by status alone; not
+    /// modelled: named where they may change an answer, as EnvoyFilters are).
+    pub wasm_plugins: Known<Vec<WasmPlugin>>,
+    pub root_wasm_plugins: Known<Vec<WasmPlugin>>,
     /// istio-system's AuthorizationPolicies: one that may select the egress gateway may refuse
     /// what reaches it (not modelled: said unknown).
     pub gateway_policies: Known<Vec<AuthorizationPolicy>>,
@@ -195,6 +199,8 @@ impl Default for MeshScope {
             defaults: Known::Yes(MeshDefaults::default()),
             envoy_filters: Known::Yes(vec![]),
             root_envoy_filters: Known::Yes(vec![]),
+            wasm_plugins: Known::Yes(vec![]),
+            root_wasm_plugins: Known::Yes(vec![]),
             gateway_policies: Known::Yes(vec![]),
         }
     }

@@ -22,9 +22,10 @@ fn request_budgets_from_the_audit_log() {
         // DestinationRules), TLS origination (the namespace's DestinationRules) and the
         // sidecars' scope (the namespace's and the root namespace's Sidecars and EnvoyFilters),
         // and tries the cluster-wide list of ServiceEntries once (other namespaces' exports):
-        // forbidden to a student, it asks for no other kind cluster-wide; and istio-system's
-        // AuthorizationPolicies (may one refuse requests at the egress gateway?).
-        (vec!["status"], 15),
+        // forbidden to a student, it asks for no other kind cluster-wide; istio-system's
+        // AuthorizationPolicies (may one refuse requests at the egress gateway?), and the
+        // namespace's and the root namespace's WasmPlugins.
+        (vec!["status"], 17),
         // One delete-collection each for VirtualServices, ServiceEntries, DestinationRules.
         (vec!["cleanup"], 3),
     ] {
@@ -428,8 +429,8 @@ fn thousands_of_objects_are_listed_in_pages_and_cleaned_up_in_batches() {
         .filter(|e| e["verb"] == "list" && e["objectRef"]["namespace"] == ns.as_str())
         .collect();
     // Pages of 500: 10 for the ServiceEntries, 1 for the VirtualServices, 1 for the
-    // DestinationRules (TLS origination), 1 each for the Sidecars and EnvoyFilters.
-    assert_eq!(lists.len(), N / 500 + 4, "{lists:?}");
+    // DestinationRules (TLS origination), 1 each for the Sidecars, EnvoyFilters and WasmPlugins.
+    assert_eq!(lists.len(), N / 500 + 5, "{lists:?}");
     assert!(
         lists
             .iter()

@@ -450,3 +450,42 @@ fn a_policy_on_the_egress_gateway_makes_its_requests_unknown() {
         "{t}"
     );
 }
+
+#[test]
+fn a_wasm_plugin_makes_its_namespaces_answers_unknown() {
+    let c = Cluster::main();
+    let ns = c.namespace("wasm", "student1");
+    ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
+    let port_80 = |c: &Cluster, who: &str| -> Value {
+        let run = egress(c, who, &["status", "-n", &ns, "-o", "json"]);
+        serde_json::from_str::<Value>(&run.stdout).unwrap()["hosts"][0]["traffic"][0].clone()
+    };
+    assert_eq!(port_80(&c, "student1")["outcome"], "egress");
+    // The real CRD (extensions.istio.io/v1alpha1) holds it; the plugin never writes the kind.
+    c.admin_ok(
+        &["apply", "-n", &ns, "-f", "-"],
+        Some("apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: auth}\nspec:\n  url: oci://registry.example.com/auth:1\n  phase: AUTHN\n"),
+    );
+    let t = port_80(&c, "student1");
+    assert_eq!(t["outcome"], "unknown", "{t}");
+    assert!(
+        t["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("WasmPlugin {ns}/auth")),
+        "{t}"
+    );
+    // A namespace beside it is not filtered by it.
+    let other = c.namespace("wasm-other", "student1");
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", "httpbin.org", "-n", &other],
+    ));
+    let run = egress(&c, "student1", &["status", "-n", &other, "-o", "json"]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        json["hosts"][0]["traffic"][0]["outcome"], "egress",
+        "{json}"
+    );
+}
