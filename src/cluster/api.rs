@@ -362,6 +362,38 @@ impl<'a> IstioApi<'a> {
         }
     }
 
+    /// The namespace's labels (None: it does not exist); Err: why they could not be read. A
+    /// namespace read here is not read again to check that it exists.
+    pub async fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> std::result::Result<Option<std::collections::BTreeMap<String, String>>, String> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.cluster.client.clone());
+        match self.send(api.get_metadata_opt(namespace)).await {
+            Ok(found) => {
+                if found.is_some() {
+                    self.namespaces_seen
+                        .borrow_mut()
+                        .push(namespace.to_string());
+                }
+                Ok(found.map(|n| n.metadata.labels.unwrap_or_default()))
+            }
+            Err(Failed::Kube(kube::Error::Api(status))) if status.code == 403 => {
+                Err(format!("get namespace/{namespace} is forbidden"))
+            }
+            Err(e) => Err(self
+                .describe(
+                    e,
+                    Doing {
+                        verb: "get",
+                        what: format!("namespace/{namespace}"),
+                        namespace: None,
+                    },
+                )
+                .to_string()),
+        }
+    }
+
     /// When asked to ([`IstioApi::verify_namespaces`]): an error if `namespace` does not exist.
     /// Not allowed to read namespaces (students): assumed to exist.
     pub async fn check_namespace(&self, namespace: &str) -> Result<()> {

@@ -17,7 +17,9 @@ use crate::core::istio::{
 };
 use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
 use crate::core::traffic::{Exported, KubeService, exported_to, service_port_protocol};
-use crate::core::view::{DEFAULT_ROOT_NAMESPACE, Elsewhere, MeshDefaults, MeshScope};
+use crate::core::view::{
+    DEFAULT_ROOT_NAMESPACE, Elsewhere, MeshConfigSource, MeshDefaults, MeshScope,
+};
 use crate::error::Result;
 
 /// What decides where a namespace's traffic goes, beside its own ServiceEntries and
@@ -65,8 +67,16 @@ pub async fn read_view(
         Known::Yes(s) => Known::Yes(s.is_some()),
         Known::Unknown(why) => Known::Unknown(why.clone()),
     };
-    let mesh_config = match known(api.get_core::<ConfigMap>(GATEWAY_NAMESPACE, "istio").await) {
+    let source = mesh_config_source(api, namespace).await;
+    let config_map = source.revision_config_map.as_deref().unwrap_or("istio");
+    let mesh_config = match known(
+        api.get_core::<ConfigMap>(GATEWAY_NAMESPACE, config_map)
+            .await,
+    ) {
         Known::Yes(Some(config_map)) => Known::Yes(mesh_config_of(&config_map)),
+        Known::Yes(None) if source.revision_config_map.is_some() => Known::Unknown(format!(
+            "ConfigMap istio-system/{config_map} not found: the namespace's istio.io/rev names no installed revision (a revision tag names its revision only in the webhook istio-revision-tag-*, which is not read)"
+        )),
         Known::Yes(None) => Known::Unknown("ConfigMap istio-system/istio not found".into()),
         Known::Unknown(why) => Known::Unknown(why),
     };
@@ -75,7 +85,8 @@ pub async fn read_view(
     // The gateway's AuthorizationPolicies matter to what status says; a write's check leaves
     // them out (they refuse no write).
     let policies = reach != Reach::OwnOnly;
-    let scope = read_scope(api, namespace, defaults, policies).await;
+    let mut scope = read_scope(api, namespace, defaults, policies).await;
+    scope.mesh_config = source;
 
     ClusterView {
         service_entries,
@@ -226,6 +237,7 @@ async fn read_scope(
         wasm_plugins,
         root_wasm_plugins,
         gateway_policies,
+        mesh_config: MeshConfigSource::default(),
     }
 }
 
@@ -342,6 +354,34 @@ fn kube_service(service: &Service) -> KubeService {
                     .collect()
             })
             .unwrap_or_default(),
+    }
+}
+
+/// Which mesh config the namespace's proxies get: a namespace labelled `istio.io/rev` (and not
+/// `istio-injection`, which wins in Istio's webhooks) is served by that revision's istiod, which
+/// reads ConfigMap `istio-<rev>`. With -A, `istio` for every namespace.
+async fn mesh_config_source(api: &IstioApi<'_>, namespace: Option<&str>) -> MeshConfigSource {
+    let Some(namespace) = namespace else {
+        return MeshConfigSource::default();
+    };
+    match api.namespace_labels(namespace).await {
+        Ok(labels) => {
+            let labels = labels.unwrap_or_default();
+            let revision = labels
+                .get("istio.io/rev")
+                .filter(|rev| !rev.is_empty() && *rev != "default")
+                .filter(|_| !labels.contains_key("istio-injection"));
+            MeshConfigSource {
+                revision_config_map: revision.map(|rev| format!("istio-{rev}")),
+                unknown: None,
+            }
+        }
+        Err(why) => MeshConfigSource {
+            revision_config_map: None,
+            unknown: Some(format!(
+                "the namespace's labels: {why}: answered with istio-system/istio's mesh config; one labelled istio.io/rev gets its revision's (ConfigMap istio-system/istio-<rev>)"
+            )),
+        },
     }
 }
 

@@ -87,6 +87,10 @@ pub struct WorkloadTraffic {
 pub struct MeshReport {
     /// REGISTRY_ONLY or ALLOW_ANY; null when unknown.
     pub outbound_traffic_policy: Option<String>,
+    /// The revision's ConfigMap the mesh config came from (`istio-system/istio-canary`, for a
+    /// namespace labelled `istio.io/rev: canary`); absent: `istio-system/istio`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesh_config: Option<String>,
     /// Whether istio-egressgateway exists in istio-system; null when unknown.
     pub egress_gateway: Option<bool>,
     /// Why something above is unknown.
@@ -482,6 +486,9 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
             None
         }
     };
+    if let Some(why) = &view.scope.mesh_config.unknown {
+        unknown.push(why.clone());
+    }
     if let Known::Unknown(why) = &view.gateways {
         unknown.push(format!("gateways: {why}"));
     }
@@ -529,6 +536,12 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
     }
     MeshReport {
         outbound_traffic_policy,
+        mesh_config: view
+            .scope
+            .mesh_config
+            .revision_config_map
+            .as_ref()
+            .map(|name| format!("{GATEWAY_NAMESPACE}/{name}")),
         egress_gateway,
         unknown,
         findings: analyzers::run_mesh(view),
@@ -973,6 +986,11 @@ fn host_details(h: &HostReport, shown: Columns) -> String {
 
 fn mesh_details(mesh: &MeshReport) -> String {
     let mut out = String::from("\nmesh\n");
+    if let Some(config_map) = &mesh.mesh_config {
+        out.push_str(&format!(
+            "  mesh config: ConfigMap {config_map} (the namespace's revision, istio.io/rev)\n"
+        ));
+    }
     for f in &mesh.findings {
         out.push_str(&format!("  {} {}: {}\n", f.code, f.severity, f.message));
     }

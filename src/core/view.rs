@@ -188,6 +188,19 @@ pub struct MeshScope {
     /// istio-system's AuthorizationPolicies: one that may select the egress gateway may refuse
     /// what reaches it (not modelled: said unknown).
     pub gateway_policies: Known<Vec<AuthorizationPolicy>>,
+    /// Which ConfigMap the mesh config above came from.
+    pub mesh_config: MeshConfigSource,
+}
+
+/// The ConfigMap the mesh config was read from: `istio`, or for a namespace labelled
+/// `istio.io/rev` that revision's `istio-<rev>` (its istiod reads its own).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MeshConfigSource {
+    /// The revision's ConfigMap in istio-system, when not `istio`: `istio-canary`.
+    pub revision_config_map: Option<String>,
+    /// What could not be told about the choice (said under mesh.unknown): the namespace's
+    /// labels could not be read.
+    pub unknown: Option<String>,
 }
 
 impl Default for MeshScope {
@@ -202,6 +215,7 @@ impl Default for MeshScope {
             wasm_plugins: Known::Yes(vec![]),
             root_wasm_plugins: Known::Yes(vec![]),
             gateway_policies: Known::Yes(vec![]),
+            mesh_config: MeshConfigSource::default(),
         }
     }
 }

@@ -15,17 +15,18 @@ fn request_budgets_from_the_audit_log() {
         // Writes of a route also read what decides whether Istio honours it (istio-system's
         // Gateways, ServiceEntries, VirtualServices, DestinationRules, the namespace's
         // DestinationRules, the mesh config, the gateway's Service, the namespace's and the root
-        // namespace's Sidecars and EnvoyFilters).
-        (vec!["timeout", "httpbin.org", "0.5s"], 14),
-        (vec!["via-gateway", "httpbin.org"], 14),
+        // namespace's Sidecars and EnvoyFilters) and the namespace's labels (its revision's mesh
+        // config?).
+        (vec!["timeout", "httpbin.org", "0.5s"], 15),
+        (vec!["via-gateway", "httpbin.org"], 15),
         // status also reads what decides the gateway hop (istio-system's VirtualServices and
         // DestinationRules), TLS origination (the namespace's DestinationRules) and the
         // sidecars' scope (the namespace's and the root namespace's Sidecars and EnvoyFilters),
         // and tries the cluster-wide list of ServiceEntries once (other namespaces' exports):
         // forbidden to a student, it asks for no other kind cluster-wide; istio-system's
         // AuthorizationPolicies (may one refuse requests at the egress gateway?), and the
-        // namespace's and the root namespace's WasmPlugins.
-        (vec!["status"], 17),
+        // namespace's and the root namespace's WasmPlugins, and the namespace's labels.
+        (vec!["status"], 18),
         // One delete-collection each for VirtualServices, ServiceEntries, DestinationRules.
         (vec!["cleanup"], 3),
     ] {

@@ -489,3 +489,94 @@ fn a_wasm_plugin_makes_its_namespaces_answers_unknown() {
         "{json}"
     );
 }
+
+#[test]
+fn a_namespace_of_a_revision_is_answered_with_its_mesh_config() {
+    struct Removed<'a>(&'a Cluster);
+    impl Drop for Removed<'_> {
+        fn drop(&mut self) {
+            self.0.admin(
+                &[
+                    "delete",
+                    "configmap",
+                    "-n",
+                    "istio-system",
+                    "istio-canary",
+                    "--ignore-not-found",
+                ],
+                None,
+            );
+        }
+    }
+    let c = Cluster::main();
+    let ns = c.namespace("revision", "student1");
+    let mesh = |c: &Cluster, ns: &str| -> Value {
+        let run = egress(
+            c,
+            "student1",
+            &["status", "httpbin.org", "-n", ns, "-o", "json"],
+        );
+        serde_json::from_str(&run.stdout).unwrap()
+    };
+    // The default revision's mesh config: REGISTRY_ONLY, and student1 may read its namespace.
+    let before = mesh(&c, &ns);
+    assert_eq!(
+        before["mesh"]["outboundTrafficPolicy"], "REGISTRY_ONLY",
+        "{before}"
+    );
+    assert!(
+        !before["mesh"]["unknown"].to_string().contains("labels"),
+        "{before}"
+    );
+    assert_eq!(before["hosts"][0]["traffic"][0]["outcome"], "blackhole");
+    // The canary revision lets unknown hosts pass.
+    let _removed = Removed(&c);
+    c.admin_ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-canary, namespace: istio-system}\ndata:\n  mesh: |-\n    outboundTrafficPolicy:\n      mode: ALLOW_ANY\n"),
+    );
+    c.admin_ok(&["label", "namespace", &ns, "istio.io/rev=canary"], None);
+    let canary = mesh(&c, &ns);
+    assert_eq!(
+        canary["mesh"]["outboundTrafficPolicy"], "ALLOW_ANY",
+        "{canary}"
+    );
+    assert_eq!(canary["mesh"]["meshConfig"], "istio-system/istio-canary");
+    assert_eq!(
+        canary["hosts"][0]["traffic"][0]["via"], "passthrough",
+        "{canary}"
+    );
+    // A revision with no ConfigMap (a tag, say): unknown, said why, not the default's answer.
+    c.admin_ok(
+        &[
+            "label",
+            "--overwrite",
+            "namespace",
+            &ns,
+            "istio.io/rev=stable",
+        ],
+        None,
+    );
+    let tagged = mesh(&c, &ns);
+    assert_eq!(
+        tagged["mesh"]["outboundTrafficPolicy"],
+        Value::Null,
+        "{tagged}"
+    );
+    assert!(
+        tagged["mesh"]["unknown"]
+            .to_string()
+            .contains("istio-stable not found"),
+        "{tagged}"
+    );
+    // istio-injection wins over istio.io/rev, as in Istio's webhooks.
+    c.admin_ok(
+        &["label", "namespace", &ns, "istio-injection=enabled"],
+        None,
+    );
+    let injected = mesh(&c, &ns);
+    assert_eq!(
+        injected["mesh"]["outboundTrafficPolicy"], "REGISTRY_ONLY",
+        "{injected}"
+    );
+}
