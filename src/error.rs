@@ -9,6 +9,10 @@ pub enum Error {
     /// The user's input is invalid: nothing was contacted or written.
     #[error("{0}")]
     Input(#[from] InputError),
+    /// What the files given with -f hold is invalid (exit 2 as well; the command line itself
+    /// was right, so no usage line follows).
+    #[error("{0}")]
+    Content(InputError),
     /// The kubeconfig, the API server or the objects in it did not allow the work.
     #[error("{message}")]
     Runtime { reason: Reason, message: String },
@@ -106,7 +110,7 @@ impl Error {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Input(_) => exit::INPUT,
+            Error::Input(_) | Error::Content(_) => exit::INPUT,
             Error::Runtime { reason, .. } => match reason {
                 Reason::Other => exit::RUNTIME,
                 Reason::Config => exit::CONFIG,

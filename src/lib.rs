@@ -71,6 +71,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Exi
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
+            // A value the checks refused is a usage error too: said as clap's are.
+            if matches!(e, error::Error::Input(_)) {
+                eprintln!("See '{} --help' for usage.", usage::command_path(&args));
+            }
             ExitCode::from(e.exit_code())
         }
     }

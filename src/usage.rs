@@ -77,7 +77,7 @@ pub fn repeated_across_subcommand(args: &[OsString]) -> Option<String> {
 }
 
 /// `kubectl egress` and the subcommand clap recognised before it gave up, if any.
-fn command_path(args: &[OsString]) -> String {
+pub fn command_path(args: &[OsString]) -> String {
     let mut path = String::from("kubectl egress");
     if let Ok(matches) = Cli::command()
         .ignore_errors(true)

@@ -24,7 +24,7 @@ pub async fn run(settings: &Settings, args: ApplyArgs) -> Result<u8> {
     let mut manifests = load(&args.filenames)?;
     let session = connect::open_for_writing(settings).await?;
     let namespace = session.namespace.clone();
-    manifest::check_scope(&manifests, &namespace)?;
+    manifest::check_scope(&manifests, &namespace).map_err(crate::error::Error::Content)?;
     for m in &mut manifests {
         if let Some(warning) = manifest::place(m, &namespace) {
             warn(&warning);

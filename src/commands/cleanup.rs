@@ -178,7 +178,7 @@ async fn cleanup_files(settings: &Settings, paths: &[PathBuf]) -> Result<u8> {
     let format = settings.object_format()?;
     let manifests = load(paths)?;
     let (namespace, cluster) = connect::open_cluster(settings).await?;
-    manifest::check_scope(&manifests, &namespace)?;
+    manifest::check_scope(&manifests, &namespace).map_err(crate::error::Error::Content)?;
     let api = IstioApi::new(&cluster, settings.api_version);
     let resources = resolve(&api, &manifests, &namespace).await?;
     let live = live(&api, &resources, &namespace).await?;

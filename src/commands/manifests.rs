@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::cluster::api::IstioApi;
 use crate::core::manifest::{self, ApiKind, Manifest};
+use crate::core::validate::InputError;
 use crate::error::{Error, Reason, Result};
 
 /// One file's text, and how to parse it.
@@ -84,15 +85,17 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Manifest>> {
     let env = |name: &str| std::env::var(name).ok();
     let mut manifests = vec![];
     for source in read_sources(paths)? {
-        let text = manifest::substitute(&source.name, &source.text, &env)?;
-        manifests.extend(manifest::parse(&source.name, &text, source.json)?);
+        let text =
+            manifest::substitute(&source.name, &source.text, &env).map_err(Error::Content)?;
+        manifests
+            .extend(manifest::parse(&source.name, &text, source.json).map_err(Error::Content)?);
     }
     if manifests.is_empty() {
         let named: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        return Err(Error::input(format!(
+        return Err(Error::Content(InputError(format!(
             "no objects in {}: give YAML or JSON files, or directories holding *.yaml, *.yml or *.json",
             named.join(", ")
-        )));
+        ))));
     }
     Ok(manifests)
 }
@@ -136,7 +139,7 @@ pub async fn resolve(
                 )
             })?;
             if !resource.namespaced {
-                return Err(manifest::cluster_scoped(m, namespace).into());
+                return Err(Error::Content(manifest::cluster_scoped(m, namespace)));
             }
             Ok(resource.clone())
         })

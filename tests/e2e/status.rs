@@ -455,6 +455,24 @@ fn a_policy_on_the_egress_gateway_makes_its_requests_unknown() {
 fn a_wasm_plugin_makes_its_namespaces_answers_unknown() {
     let c = Cluster::main();
     let ns = c.namespace("wasm", "student1");
+    // The WasmPlugin goes again: istioctl analyze, run by another test, reads every namespace.
+    struct Removed<'a>(&'a Cluster, String);
+    impl Drop for Removed<'_> {
+        fn drop(&mut self) {
+            self.0.admin(
+                &[
+                    "delete",
+                    "wasmplugins",
+                    "-n",
+                    &self.1,
+                    "--all",
+                    "--ignore-not-found",
+                ],
+                None,
+            );
+        }
+    }
+    let _removed = Removed(&c, ns.clone());
     ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
     let port_80 = |c: &Cluster, who: &str| -> Value {
         let run = egress(c, who, &["status", "-n", &ns, "-o", "json"]);
@@ -492,7 +510,9 @@ fn a_wasm_plugin_makes_its_namespaces_answers_unknown() {
 
 #[test]
 fn a_namespace_of_a_revision_is_answered_with_its_mesh_config() {
-    struct Removed<'a>(&'a Cluster);
+    // The revision's ConfigMap and the labels go again (istioctl analyze, run by another test,
+    // reads every namespace's revision).
+    struct Removed<'a>(&'a Cluster, String);
     impl Drop for Removed<'_> {
         fn drop(&mut self) {
             self.0.admin(
@@ -503,6 +523,16 @@ fn a_namespace_of_a_revision_is_answered_with_its_mesh_config() {
                     "istio-system",
                     "istio-canary",
                     "--ignore-not-found",
+                ],
+                None,
+            );
+            self.0.admin(
+                &[
+                    "label",
+                    "namespace",
+                    &self.1,
+                    "istio.io/rev-",
+                    "istio-injection-",
                 ],
                 None,
             );
@@ -530,7 +560,7 @@ fn a_namespace_of_a_revision_is_answered_with_its_mesh_config() {
     );
     assert_eq!(before["hosts"][0]["traffic"][0]["outcome"], "blackhole");
     // The canary revision lets unknown hosts pass.
-    let _removed = Removed(&c);
+    let _removed = Removed(&c, ns.clone());
     c.admin_ok(
         &["apply", "-f", "-"],
         Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-canary, namespace: istio-system}\ndata:\n  mesh: |-\n    outboundTrafficPolicy:\n      mode: ALLOW_ANY\n"),
