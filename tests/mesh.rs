@@ -110,6 +110,17 @@ fn mesh(test: &str) -> Option<Mesh> {
         ],
         "",
     );
+    m.kubectl(
+        &[
+            "delete",
+            "authorizationpolicies",
+            "-n",
+            "istio-system",
+            "-l",
+            "test=mesh",
+        ],
+        "",
+    );
     m.admin_ok(&["gateway", "httpbin.org"]);
     m.wait();
     Some(m)
@@ -621,6 +632,8 @@ impl Probe {
             "blackhole" => expect(a, 0),
             "no-route" => expect(a, expected_code(&self.response, 404)),
             "no-cluster" | "no-listener" => expect(a, expected_code(&self.response, 503)),
+            // The gateway's RBAC filter: 403 for HTTP, a closed connection for TLS.
+            "denied" => expect(a, expected_code(&self.response, 403)),
             other => Err(format!(
                 "status says {other}: no real request can agree with that"
             )),
@@ -1188,6 +1201,78 @@ fn failure_modes_through_real_envoys() {
     assert_eq!(a.code, 0, "blocked TLS gets no answer: {a:?}");
     found.extend(m.disagreements("student1", "allow --port 80/HTTP"));
     m.ok("student1", &["cleanup"]);
+    assert_none(found);
+}
+
+/// An AuthorizationPolicy an admin puts on the egress gateway, with `kubectl apply`.
+fn police_gateway(m: &Mesh, name: &str, action: &str, rules: &str) {
+    let policy = format!(
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {{name: {name}, namespace: istio-system, labels: {{test: mesh}}}}\nspec:\n  selector: {{matchLabels: {{istio: egressgateway}}}}\n  action: {action}\n  rules: {rules}\n"
+    );
+    let out = m.kubectl(&["apply", "-f", "-"], &policy);
+    succeeded(&format!("kubectl apply AuthorizationPolicy {name}"), &out);
+    m.wait();
+}
+
+/// What the egress gateway's AuthorizationPolicies refuse, as its real Envoy's RBAC filters
+/// refuse it: a DENY on the host (403), ALLOW for another host only (403), a DENY naming another
+/// host on a TLS passthrough port (every connection closed: hosts cannot apply to TLS).
+#[test]
+fn the_gateways_policies_through_real_envoys() {
+    let Some(m) = mesh("the_gateways_policies_through_real_envoys") else {
+        return;
+    };
+    let mut found = vec![];
+    m.write("student1", &["allow", "httpbin.org"]);
+    m.write("student1", &["via-gateway", "httpbin.org"]);
+    let httpbin = "[{to: [{operation: {hosts: [httpbin.org]}}]}]";
+    let cnn = "[{to: [{operation: {hosts: [edition.cnn.com]}}]}]";
+
+    police_gateway(&m, "egress-policy", "DENY", httpbin);
+    let a = m.request("student1", "http://httpbin.org/get");
+    assert_eq!(a.code, 403, "a DENY on the host: {a:?}");
+    found.extend(m.disagreements("student1", "DENY hosts [httpbin.org] on the gateway"));
+
+    police_gateway(&m, "egress-policy", "DENY", cnn);
+    let a = m.request("student1", "http://httpbin.org/get");
+    assert_eq!(a.code, 200, "a DENY on another host: {a:?}");
+    found.extend(m.disagreements("student1", "DENY hosts [edition.cnn.com]"));
+
+    police_gateway(&m, "egress-policy", "ALLOW", cnn);
+    let a = m.request("student1", "http://httpbin.org/get");
+    assert_eq!(a.code, 403, "ALLOW for another host only: {a:?}");
+    found.extend(m.disagreements("student1", "ALLOW hosts [edition.cnn.com]"));
+
+    police_gateway(&m, "egress-policy", "ALLOW", httpbin);
+    let a = m.request("student1", "http://httpbin.org/get");
+    assert_eq!(a.code, 200, "ALLOW for the host: {a:?}");
+    found.extend(m.disagreements("student1", "ALLOW hosts [httpbin.org]"));
+    m.ok("student1", &["cleanup"]);
+
+    // SNI passthrough: the gateway's TLS chain has no Host to match.
+    m.admin_ok(&["gateway", "httpbin.org", "--tls"]);
+    m.write("student1", &["allow", "httpbin.org"]);
+    m.write("student1", &["via-gateway", "httpbin.org", "--tls"]);
+    police_gateway(&m, "egress-policy", "DENY", cnn);
+    let a = m.request("student1", "https://httpbin.org/get");
+    assert_eq!(a.code, 0, "a DENY naming hosts on a TLS chain: {a:?}");
+    found.extend(m.disagreements(
+        "student1",
+        "via-gateway --tls, DENY hosts [edition.cnn.com]",
+    ));
+    m.kubectl_ok(&[
+        "delete",
+        "authorizationpolicies",
+        "-n",
+        "istio-system",
+        "-l",
+        "test=mesh",
+    ]);
+    m.wait();
+    let a = m.request("student1", "https://httpbin.org/get");
+    assert_eq!(a.code, 200, "the policy gone: {a:?}");
+    m.ok("student1", &["cleanup"]);
+    m.admin_ok(&["gateway", "httpbin.org"]);
     assert_none(found);
 }
 

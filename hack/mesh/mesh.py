@@ -47,7 +47,7 @@ def report(request_id, log):
     return 0 if code else 1
 
 
-KINDS = {"ServiceEntry", "VirtualService", "DestinationRule", "Gateway", "Sidecar"}
+KINDS = {"ServiceEntry", "VirtualService", "DestinationRule", "Gateway", "Sidecar", "AuthorizationPolicy"}
 XDS_TYPES = ("cluster", "listener", "route", "endpoint")
 
 

@@ -217,12 +217,28 @@ async fn read_scope(
         own_and_root::<EnvoyFilterSpec>(api, &ENVOY_FILTERS, namespace, &root).await;
     // What refuses or changes requests but no write: status reads it, a write's check does not.
     let (gateway_policies, (wasm_plugins, root_wasm_plugins)) = if policies {
-        let listed = api.list_read_only::<AuthorizationPolicySpec>(
-            &AUTHORIZATION_POLICIES,
-            Some(GATEWAY_NAMESPACE),
+        // The gateway's namespace's, and the root namespace's where that is another (its
+        // policies apply to every workload of the mesh).
+        let mut policies = known(
+            api.list_read_only::<AuthorizationPolicySpec>(
+                &AUTHORIZATION_POLICIES,
+                Some(GATEWAY_NAMESPACE),
+            )
+            .await,
         );
+        if root != GATEWAY_NAMESPACE
+            && let Known::Yes(listed) = &mut policies
+        {
+            match known(
+                api.list_read_only::<AuthorizationPolicySpec>(&AUTHORIZATION_POLICIES, Some(&root))
+                    .await,
+            ) {
+                Known::Yes(more) => listed.extend(more),
+                Known::Unknown(why) => policies = Known::Unknown(why),
+            }
+        }
         (
-            known(listed.await),
+            policies,
             own_and_root::<WasmPluginSpec>(api, &WASM_PLUGINS, namespace, &root).await,
         )
     } else {

@@ -320,15 +320,71 @@ pub struct WasmPluginSpec {
     pub target_refs: Vec<serde_json::Value>,
 }
 
-/// A security.istio.io AuthorizationPolicy, read only to name one that may refuse requests at
-/// the egress gateway (not modelled).
+/// A security.istio.io AuthorizationPolicy, read to decide what it does to requests at the egress
+/// gateway (`gateway_policy`); the plugin never writes one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AuthorizationPolicySpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selector: Option<PolicySelector>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub target_refs: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_ref: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<PolicyRule>,
+}
+
+/// One rule: it matches a request when one of `from` and one of `to` match it and every `when`
+/// does (an empty list matches every request).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PolicyRule {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<PolicyFrom>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<PolicyTo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PolicyFrom {
+    /// Kept whole: any field in it names who sends, which status cannot know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PolicyTo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<PolicyOperation>,
+}
+
+/// What a request asks for; each list, when not empty, must match (`not…`: must not).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PolicyOperation {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_ports: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_methods: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_paths: Vec<String>,
 }
 
 /// security.istio.io's workload selector (`matchLabels`, where networking's says `labels`).

@@ -7,6 +7,7 @@ pub mod apply_plan;
 pub mod change;
 pub mod findings;
 pub mod gateway;
+pub mod gateway_policy;
 pub mod imports;
 pub mod istio;
 pub mod live;

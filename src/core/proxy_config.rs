@@ -595,7 +595,8 @@ pub(crate) fn sidecar_checks(
             let cluster = cluster_name(t.cluster_port.unwrap_or(port), None, &host);
             routed_or_cluster(t, host, cluster, retries)
         }
-        (Outcome::Egress | Outcome::NoRoute, Via::Gateway) => {
+        // Refused at the gateway: the sidecar sends it there all the same.
+        (Outcome::Egress | Outcome::NoRoute | Outcome::Denied, Via::Gateway) => {
             let Some((gateway, gateway_port)) = gateway_hop(t) else {
                 return vec![];
             };
@@ -673,7 +674,8 @@ pub fn gateway_expectation(reports: &[&HostReport], gone: &[String]) -> Expectat
             };
             let host = report.host.clone();
             checks.push(match t.outcome {
-                Outcome::Egress => Check::Routes { host, port },
+                // The RBAC filter refuses it after the route is chosen.
+                Outcome::Egress | Outcome::Denied => Check::Routes { host, port },
                 Outcome::NoRoute => Check::NoVirtualHost { host, port },
                 _ => continue,
             });
@@ -682,7 +684,7 @@ pub fn gateway_expectation(reports: &[&HostReport], gone: &[String]) -> Expectat
             let host = report.host.clone();
             let port = t.port;
             match t.outcome {
-                Outcome::Egress => {
+                Outcome::Egress | Outcome::Denied => {
                     let cluster = cluster_name(t.cluster_port.unwrap_or(port), None, &host);
                     checks.extend(routed_or_cluster(t, host, cluster, None));
                 }

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::analyzers;
+use super::gateway_policy;
 use super::istio::*;
 use super::plan::RouteSettings;
 use super::sidecar::{self, NamespaceScope};
-use super::traffic::{self, Imports, KubeService, Mesh, Traffic, Via, short_service};
+use super::traffic::{self, Imports, KubeService, Mesh, Traffic, Via, Wire, short_service};
 
 // What `status` reads and reports, from where each is defined: callers need only this module.
 pub use super::findings::{Code, Finding, Severity};
@@ -738,68 +739,100 @@ fn add_workload_traffic(
     }
 }
 
-/// Requests through the egress gateway, where an AuthorizationPolicy of istio-system may select
-/// it: it may refuse them (403), which status does not model; each such entry says unknown,
-/// naming the policies.
+/// Requests through the egress gateway, and the gateway's own side of each host: what the
+/// gateway's AuthorizationPolicies do to them (`gateway_policy`): refused (`denied`, 403 or a
+/// closed connection), or unknown naming the policies where it turns on what status cannot know.
 fn mark_gateway_policies(view: &ClusterView, reports: &mut [HostReport]) {
     let Known::Yes(policies) = &view.scope.gateway_policies else {
         return;
     };
-    if policies.is_empty() {
+    // Policies of a root namespace other than the gateway's apply to it too, and are not read.
+    let unread_root = match &view.scope.defaults {
+        Known::Yes(d) if d.root_namespace != GATEWAY_NAMESPACE => Some(d.root_namespace.clone()),
+        _ => None,
+    };
+    if policies.is_empty() && unread_root.is_none() {
         return;
     }
-    let selecting = |gateway_host: &str| -> Vec<String> {
-        let labels = match view.services.get(gateway_host) {
+    let labels_of = |gateway_host: &str| -> BTreeMap<String, String> {
+        match view.services.get(gateway_host) {
             Some(Known::Yes(Some(service))) => service.selector.clone(),
             _ => BTreeMap::new(),
-        };
-        policies
-            .iter()
-            .filter(|p| {
-                p.spec
-                    .selector
-                    .as_ref()
-                    .is_none_or(|s| sidecar::may_pick_the_same(&s.match_labels, &labels))
-            })
-            .map(|p| {
-                format!(
-                    "{}/{}",
-                    p.metadata.namespace.as_deref().unwrap_or_default(),
-                    p.metadata.name
-                )
-            })
-            .collect()
+        }
     };
     for report in reports.iter_mut() {
+        let host = report.host.clone();
         let before = report.traffic.clone();
-        let entries = report
+        let arriving = report
             .traffic
             .iter_mut()
-            .chain(report.gateway.iter_mut())
             .chain(
                 report
                     .workloads
                     .iter_mut()
                     .flat_map(|w| w.traffic.iter_mut()),
-            );
-        for t in entries {
-            if t.via != Via::Gateway || t.outcome == traffic::Outcome::Unknown {
+            )
+            .filter(|t| t.via == Via::Gateway)
+            .chain(report.gateway.iter_mut());
+        for t in arriving {
+            // The HTTP RBAC filter runs before the router (a 404 NR or 503 NC becomes a 403); a
+            // TLS chain's only where one matched the SNI.
+            let decided_after = match t.wire {
+                Some(Wire::Http) => matches!(
+                    t.outcome,
+                    traffic::Outcome::Egress
+                        | traffic::Outcome::NoRoute
+                        | traffic::Outcome::NoCluster
+                ),
+                _ => t.outcome == traffic::Outcome::Egress,
+            };
+            if !decided_after {
                 continue;
             }
-            let names = selecting(
+            let labels = labels_of(
                 t.gateway_host
                     .as_deref()
                     .unwrap_or(DEFAULT_EGRESS_GATEWAY_HOST),
             );
-            if names.is_empty() {
-                continue;
+            let request = gateway_policy::GatewayRequest {
+                host: &host,
+                port: t.port,
+                http: t.wire == Some(Wire::Http),
+            };
+            let mut verdict = gateway_policy::decide(policies, &labels, &request);
+            if let Some(root) = &unread_root {
+                let unread =
+                    format!("the AuthorizationPolicies of the root namespace {root} are not read");
+                verdict = match verdict {
+                    gateway_policy::Verdict::Unknown(why) => {
+                        gateway_policy::Verdict::Unknown(format!("{why}; {unread}"))
+                    }
+                    gateway_policy::Verdict::Allowed => gateway_policy::Verdict::Unknown(unread),
+                    denied => denied,
+                };
             }
-            t.outcome = traffic::Outcome::Unknown;
-            t.response = None;
-            t.reason = Some(format!(
-                "AuthorizationPolicy {} may select the egress gateway and refuse this request (403): status does not model AuthorizationPolicies",
-                names.join(", ")
-            ));
+            match verdict {
+                gateway_policy::Verdict::Allowed => {}
+                gateway_policy::Verdict::Denied(why) => {
+                    let http = t.wire == Some(Wire::Http);
+                    t.outcome = traffic::Outcome::Denied;
+                    t.response = Some(if http {
+                        traffic::Response::Forbidden
+                    } else {
+                        traffic::Response::Reset
+                    });
+                    t.reason = Some(if http {
+                        format!("RBAC: access denied at the egress gateway: {why}")
+                    } else {
+                        format!("the egress gateway's RBAC filter closes the connection: {why}")
+                    });
+                }
+                gateway_policy::Verdict::Unknown(why) => {
+                    t.outcome = traffic::Outcome::Unknown;
+                    t.response = None;
+                    t.reason = Some(format!("at the egress gateway: {why}"));
+                }
+            }
         }
         if report.traffic != before {
             report.path = path_of(&report.host, &report.traffic);
@@ -1501,15 +1534,16 @@ mod tests {
         assert_eq!((t.via, t.outcome), (Via::Direct, Outcome::Egress), "{t:?}");
     }
 
-    /// An AuthorizationPolicy of istio-system that may select the egress gateway: what goes
-    /// through it is unknown, naming the policy; one for other workloads changes nothing.
+    /// An AuthorizationPolicy of istio-system selecting the egress gateway: what it refuses is
+    /// denied (403), what turns on the request's path unknown naming it; one for other workloads
+    /// changes nothing.
     #[test]
-    fn a_policy_that_may_select_the_gateway_makes_its_requests_unknown() {
-        let policy = |name: &str, selector: serde_json::Value| -> AuthorizationPolicy {
-            typed(&serde_json::json!({
+    fn the_gateways_policies_decide_what_goes_through_it() {
+        let policy = |name: &str, selector: serde_json::Value, rules: serde_json::Value| {
+            typed::<AuthorizationPolicySpec>(&serde_json::json!({
                 "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
                 "metadata": {"name": name, "namespace": GATEWAY_NAMESPACE},
-                "spec": {"selector": selector, "action": "DENY"},
+                "spec": {"selector": selector, "action": "DENY", "rules": rules},
             }))
         };
         let mut v = exercise_state();
@@ -1520,29 +1554,51 @@ mod tests {
         };
         let (t, _) = through(&v);
         assert_eq!((t.via, t.outcome), (Via::Gateway, Outcome::Egress), "{t:?}");
+        let egress_gateway = serde_json::json!({"matchLabels": {"istio": "egressgateway"}});
+        let httpbin = serde_json::json!([{"to": [{"operation": {"hosts": ["httpbin.org"]}}]}]);
         v.scope.gateway_policies = Known::Yes(vec![policy(
             "ingress-only",
             serde_json::json!({"matchLabels": {"istio": "ingressgateway"}}),
+            httpbin.clone(),
         )]);
         let (t, _) = through(&v);
         assert_eq!(t.outcome, Outcome::Egress, "{t:?}");
         v.scope.gateway_policies = Known::Yes(vec![policy(
             "deny-httpbin",
-            serde_json::json!({"matchLabels": {"istio": "egressgateway"}}),
+            egress_gateway.clone(),
+            httpbin,
         )]);
         let (t, report) = through(&v);
+        assert_eq!(
+            (t.outcome, t.response),
+            (Outcome::Denied, Some(Response::Forbidden)),
+            "{t:?}"
+        );
+        assert!(
+            t.reason
+                .as_deref()
+                .unwrap()
+                .contains("RBAC: access denied at the egress gateway: denied by AuthorizationPolicy istio-system/deny-httpbin"),
+            "{t:?}"
+        );
+        assert!(
+            report.hosts[0].path.contains("-x denied (403)"),
+            "{}",
+            report.hosts[0].path
+        );
+        v.scope.gateway_policies = Known::Yes(vec![policy(
+            "deny-delay",
+            egress_gateway,
+            serde_json::json!([{"to": [{"operation": {"paths": ["/delay/*"]}}]}]),
+        )]);
+        let (t, _) = through(&v);
         assert_eq!(t.outcome, Outcome::Unknown, "{t:?}");
         assert!(
             t.reason
                 .as_deref()
                 .unwrap()
-                .contains("AuthorizationPolicy istio-system/deny-httpbin"),
+                .contains("AuthorizationPolicy istio-system/deny-delay may deny it (it depends on the request's path)"),
             "{t:?}"
-        );
-        assert!(
-            report.hosts[0].path.contains("unknown"),
-            "{}",
-            report.hosts[0].path
         );
         v.scope.gateway_policies = Known::Unknown("forbidden".into());
         assert!(

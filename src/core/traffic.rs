@@ -114,6 +114,8 @@ words! {
         NoCluster = "no-cluster",
         /// No Gateway opens the port on the egress gateway: `503 UF` (TLS: `reset`).
         NoListener = "no-listener",
+        /// An AuthorizationPolicy at the egress gateway refuses it: HTTP `403` (TLS/TCP: `reset`).
+        Denied = "denied",
         /// What decides it could not be read, or several ServiceEntries name the host.
         Unknown = "unknown",
     }
@@ -131,6 +133,8 @@ words! {
         NoCluster = "503 NC",
         /// No listener to send to (UF: upstream connection failure).
         UpstreamFailure = "503 UF",
+        /// The gateway's RBAC filter: `RBAC: access denied`.
+        Forbidden = "403",
         /// TLS or TCP: the connection is closed.
         Reset = "reset",
     }

@@ -401,10 +401,10 @@ fn a_sidecar_that_hides_what_allow_writes_is_named_with_the_fix() {
     assert_eq!(host["traffic"][0]["outcome"], "blackhole", "{json}");
 }
 
-/// An AuthorizationPolicy of istio-system that selects the egress gateway: what goes through the
-/// gateway is unknown, naming it (status does not model policies); once it is gone, egress again.
+/// An AuthorizationPolicy of istio-system that selects the egress gateway: what it denies through
+/// the gateway is `denied` (403), naming it; a rule on the request's path makes it unknown.
 #[test]
-fn a_policy_on_the_egress_gateway_makes_its_requests_unknown() {
+fn a_policy_on_the_egress_gateway_decides_its_requests() {
     struct Removed<'a>(&'a Cluster);
     impl Drop for Removed<'_> {
         fn drop(&mut self) {
@@ -441,12 +441,29 @@ fn a_policy_on_the_egress_gateway_makes_its_requests_unknown() {
         Some("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-egress-test, namespace: istio-system}\nspec:\n  selector: {matchLabels: {istio: egressgateway}}\n  action: DENY\n  rules: [{to: [{operation: {hosts: [httpbin.org]}}]}]\n"),
     );
     let t = port_80(&status(&c));
+    assert_eq!(
+        (&t["outcome"], &t["response"]),
+        (&"denied".into(), &"403".into()),
+        "{t}"
+    );
+    assert!(
+        t["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("AuthorizationPolicy istio-system/deny-egress-test (DENY)"),
+        "{t}"
+    );
+    c.admin_ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-egress-test, namespace: istio-system}\nspec:\n  selector: {matchLabels: {istio: egressgateway}}\n  action: DENY\n  rules: [{to: [{operation: {paths: [/admin]}}]}]\n"),
+    );
+    let t = port_80(&status(&c));
     assert_eq!(t["outcome"], "unknown", "{t}");
     assert!(
         t["reason"]
             .as_str()
             .unwrap_or_default()
-            .contains("AuthorizationPolicy istio-system/deny-egress-test"),
+            .contains("AuthorizationPolicy istio-system/deny-egress-test may deny it (it depends on the request's path)"),
         "{t}"
     );
 }
