@@ -1330,12 +1330,16 @@ fn generated_states_against_real_envoys() {
     let mut found = vec![];
     for state in 0..states {
         let mut done = vec![];
+        // What else the state holds beyond student1's own objects: decides which views can
+        // answer for it (a student reads neither student2 nor the gateway's policies' effects
+        // on hosts it cannot see).
+        let mut beside = Beside::default();
         m.egress("student1", &["cleanup"]);
         remove_hand_made(&m);
         for _ in 0..1 + rng.below(3) {
             let host = *rng.pick(&hosts);
             let wildcard = host.starts_with('*');
-            let step: Vec<String> = match rng.below(9) {
+            let step: Vec<String> = match rng.below(12) {
                 0 | 1 => {
                     let mut a = vec!["allow".to_string(), host.to_string()];
                     match rng.below(4) {
@@ -1358,6 +1362,19 @@ fn generated_states_against_real_envoys() {
                     done.push(hand_made(&m, &mut rng, host));
                     continue;
                 }
+                9 => {
+                    done.push(hand_made_sidecar(&m, &mut rng, &mut beside));
+                    continue;
+                }
+                10 => {
+                    done.push(hand_made_elsewhere(&m, &mut rng, host));
+                    beside.elsewhere = true;
+                    continue;
+                }
+                11 => {
+                    done.push(hand_made_policy(&m, &mut rng, &hosts));
+                    continue;
+                }
                 _ => vec!["allow".into(), host.into()],
             };
             let args: Vec<&str> = step.iter().map(String::as_str).collect();
@@ -1371,7 +1388,19 @@ fn generated_states_against_real_envoys() {
         m.wait();
         let state = format!("state {state} [{}]", done.join("; "));
         found.extend(m.disagreements("student1", &state));
-        found.extend(m.unlisted_blocked("student1", &state, &hosts));
+        if beside.elsewhere {
+            // student2's exports: only the admin's status sees them.
+            found.extend(m.admin_disagreements("student1", &format!("{state} (admin's view)")));
+        } else if beside.sidecar {
+            // Every host by name: its row says blocked, passthrough or what the Sidecar leaves.
+            found.extend(m.disagreements_of(
+                "student1",
+                &format!("{state} (status HOST...)"),
+                &hosts,
+            ));
+        } else {
+            found.extend(m.unlisted_blocked("student1", &state, &hosts));
+        }
     }
     m.egress("student1", &["cleanup"]);
     remove_hand_made(&m);
@@ -1450,14 +1479,115 @@ fn hand_made_route(name: &str, host: &str, timeout: &str) -> Value {
 }
 
 fn remove_hand_made(m: &Mesh) {
+    for ns in ["student1", "student2"] {
+        m.kubectl_ok(&[
+            "delete",
+            "-n",
+            ns,
+            "serviceentries,virtualservices,destinationrules,sidecars",
+            "-l",
+            "mesh-test=hand-made",
+        ]);
+    }
     m.kubectl_ok(&[
         "delete",
         "-n",
-        "student1",
-        "serviceentries,virtualservices,destinationrules",
+        "istio-system",
+        "authorizationpolicies",
         "-l",
-        "mesh-test=hand-made",
+        "test=mesh",
     ]);
+}
+
+/// What a generated state holds beside student1's own objects.
+#[derive(Default)]
+struct Beside {
+    /// student2's objects, exported or not.
+    elsewhere: bool,
+    /// A Sidecar in student1.
+    sidecar: bool,
+}
+
+/// The namespace's Sidecar, as an admin scopes a namespace: one of the egress host patterns, and
+/// sometimes its own outboundTrafficPolicy. Says what it wrote.
+fn hand_made_sidecar(m: &Mesh, rng: &mut Rng, beside: &mut Beside) -> String {
+    let hosts = rng
+        .pick(&[
+            json!(["istio-system/*"]),
+            json!(["./*"]),
+            json!(["*/*"]),
+            json!(["./*", "istio-system/*"]),
+            json!(["./httpbin.org", "istio-system/*"]),
+            json!(["~/*"]),
+        ])
+        .clone();
+    let mut spec = json!({"egress": [{"hosts": hosts}]});
+    let mut said = format!("hand-made Sidecar egress hosts {hosts}");
+    if rng.below(3) == 0 {
+        let mode = *rng.pick(&["ALLOW_ANY", "REGISTRY_ONLY"]);
+        spec["outboundTrafficPolicy"] = json!({"mode": mode});
+        said.push_str(&format!(", outboundTrafficPolicy {mode}"));
+    }
+    let object = json!({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+        "metadata": {"name": "default", "namespace": "student1", "labels": {"mesh-test": "hand-made"}},
+        "spec": spec});
+    succeeded(
+        "kubectl apply of a hand-made Sidecar",
+        &m.kubectl(&["apply", "-f", "-"], &object.to_string()),
+    );
+    beside.sidecar = true;
+    said
+}
+
+/// What student2 has for the host, with one of the exportTo a student may write: a ServiceEntry,
+/// or a VirtualService with a timeout. Says what it wrote.
+fn hand_made_elsewhere(m: &Mesh, rng: &mut Rng, host: &str) -> String {
+    let name = format!("theirs-{}", host.trim_start_matches("*.").replace('.', "-"));
+    let export = rng
+        .pick(&[json!(["*"]), json!(["."]), json!(["student1"])])
+        .clone();
+    let (object, said) = if rng.below(2) == 0 {
+        let resolution = if host.starts_with('*') { "NONE" } else { "DNS" };
+        (
+            json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                "metadata": {"name": name, "namespace": "student2", "labels": {"mesh-test": "hand-made"}},
+                "spec": {"hosts": [host], "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+                         "resolution": resolution, "location": "MESH_EXTERNAL", "exportTo": export}}),
+            format!("student2's ServiceEntry for {host}, exportTo {export}"),
+        )
+    } else {
+        (
+            json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                "metadata": {"name": name, "namespace": "student2", "labels": {"mesh-test": "hand-made"}},
+                "spec": {"hosts": [host], "exportTo": export,
+                         "http": [{"timeout": "0.4s", "route": [{"destination": {"host": host}}]}]}}),
+            format!("student2's VirtualService for {host}, timeout 0.4s, exportTo {export}"),
+        )
+    };
+    succeeded(
+        "kubectl apply of student2's object",
+        &m.kubectl(&["apply", "-f", "-"], &object.to_string()),
+    );
+    said
+}
+
+/// An AuthorizationPolicy on the egress gateway: DENY or ALLOW for one of the hosts (or for
+/// every request). Says what it wrote.
+fn hand_made_policy(m: &Mesh, rng: &mut Rng, hosts: &[&str]) -> String {
+    let action = *rng.pick(&["DENY", "ALLOW"]);
+    let host = *rng.pick(hosts);
+    let rules = match rng.below(3) {
+        0 => json!([{}]),
+        _ => json!([{"to": [{"operation": {"hosts": [host]}}]}]),
+    };
+    let object = json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "generated", "namespace": "istio-system", "labels": {"test": "mesh"}},
+        "spec": {"selector": {"matchLabels": {"istio": "egressgateway"}}, "action": action, "rules": rules}});
+    succeeded(
+        "kubectl apply of a gateway AuthorizationPolicy",
+        &m.kubectl(&["apply", "-f", "-"], &object.to_string()),
+    );
+    format!("gateway AuthorizationPolicy {action} rules {rules}")
 }
 
 /// `--wait` against real sidecars that a kubelet runs (issue 24): after each write with

@@ -128,6 +128,32 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
+/// Whether a host pattern matches the request's host; for a wildcard host (`*.wikipedia.org`,
+/// a request to any name under it) yes only where it matches every such name.
+fn host_match(pattern: &str, host: &str) -> Match {
+    let Some(names) = host.strip_prefix('*') else {
+        return Match::of(host_matches(pattern, host));
+    };
+    let (pattern, names) = (pattern.to_ascii_lowercase(), names.to_ascii_lowercase());
+    if pattern == "*" {
+        return Match::Yes;
+    }
+    let some = Match::Depends("it names some hosts of a wildcard, not all");
+    if let Some(suffix) = pattern.strip_prefix('*') {
+        if names.ends_with(suffix) {
+            Match::Yes
+        } else if suffix.ends_with(&names) {
+            some
+        } else {
+            Match::No
+        }
+    } else if pattern.ends_with('*') || pattern.ends_with(&names) {
+        some
+    } else {
+        Match::No
+    }
+}
+
 /// Whether `op` has a field only HTTP carries (`hosts`, `methods`, `paths`).
 fn has_http_fields(op: &PolicyOperation) -> bool {
     [
@@ -152,14 +178,18 @@ fn operation_matches(op: &PolicyOperation, request: &GatewayRequest) -> Match {
         let plain = request.port == 80;
         if !op.hosts.is_empty() {
             parts.push(if plain {
-                Match::of(op.hosts.iter().any(|h| host_matches(h, request.host)))
+                Match::any(op.hosts.iter().map(|h| host_match(h, request.host)))
             } else {
                 Match::Depends("its hosts are matched against a Host header with a port")
             });
         }
         if !op.not_hosts.is_empty() {
             parts.push(if plain {
-                Match::of(!op.not_hosts.iter().any(|h| host_matches(h, request.host)))
+                match Match::any(op.not_hosts.iter().map(|h| host_match(h, request.host))) {
+                    Match::Yes => Match::No,
+                    Match::No => Match::Yes,
+                    depends => depends,
+                }
             } else {
                 Match::Depends("its hosts are matched against a Host header with a port")
             });
@@ -407,6 +437,29 @@ mod tests {
             ("*.com", false),
         ] {
             assert_eq!(host_matches(pattern, "httpbin.org"), matches, "{pattern}");
+        }
+    }
+
+    /// A wildcard host stands for every name under it: a pattern decides only what it covers.
+    #[test]
+    fn a_wildcard_host_is_matched_for_every_name_under_it() {
+        for (pattern, expected) in [
+            ("*", Match::Yes),
+            ("*.wikipedia.org", Match::Yes),
+            ("*.org", Match::Yes),
+            ("*pedia.org", Match::Yes),
+            ("en.wikipedia.org", Match::Depends("")),
+            ("*.en.wikipedia.org", Match::Depends("")),
+            ("en.*", Match::Depends("")),
+            ("httpbin.org", Match::No),
+            ("*.com", Match::No),
+        ] {
+            let got = host_match(pattern, "*.wikipedia.org");
+            assert_eq!(
+                std::mem::discriminant(&got),
+                std::mem::discriminant(&expected),
+                "{pattern}: {got:?}"
+            );
         }
     }
 
