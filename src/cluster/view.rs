@@ -146,18 +146,47 @@ async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
     if *reach == Reach::Elsewhere {
         let mut gateway = vec![];
         let mut elsewhere = vec![];
+        // ServiceEntries not exported here that share a host with one of their namespace's that
+        // is: Istio pools one namespace's entries for a host (listeners, endpoints), so the
+        // model must see them to say unknown (`Mesh::pooled_entries_unmodelled`).
+        let mut hidden = vec![];
         let everywhere = api
             .list_each(kind, None, None, |item| {
                 let object: Object<S> = crate::core::istio::typed(&item);
                 let own = object.metadata.namespace.as_deref();
                 if own == Some(GATEWAY_NAMESPACE) {
                     gateway.push(object);
-                } else if own != Some(namespace) && exported_to(&object, namespace) {
+                } else if own != Some(namespace)
+                    && (exported_to(&object, namespace)
+                        || (kind == Kind::ServiceEntry && exported_to(&object, GATEWAY_NAMESPACE)))
+                {
                     // One without exportTo is kept too: the mesh's default (read later) decides.
+                    // A ServiceEntry exported to the gateway's namespace gives the egress gateway
+                    // its cluster for the host (what a request through it meets there).
                     elsewhere.push(object);
+                } else if own != Some(namespace) && kind == Kind::ServiceEntry {
+                    hidden.push(object);
                 }
             })
             .await;
+        if !hidden.is_empty() {
+            let kept: std::collections::HashSet<(String, String)> = elsewhere
+                .iter()
+                .flat_map(|o: &Object<S>| {
+                    o.spec
+                        .hosts()
+                        .iter()
+                        .map(|h| (o.metadata.namespace.clone().unwrap_or_default(), h.clone()))
+                })
+                .collect();
+            elsewhere.extend(hidden.into_iter().filter(|o| {
+                let ns = o.metadata.namespace.clone().unwrap_or_default();
+                o.spec
+                    .hosts()
+                    .iter()
+                    .any(|h| kept.contains(&(ns.clone(), h.clone())))
+            }));
+        }
         match everywhere {
             Ok(_) => return (Known::Yes(gateway), Known::Yes(elsewhere)),
             Err(e) if e.is_forbidden() => {

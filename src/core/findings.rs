@@ -116,8 +116,8 @@ catalogue! {
         meaning: "routed via the gateway, but only the HTTP ports a route matches go through it; the others (HTTPS 443) still leave directly",
         message: "only HTTP goes through the egress gateway: {ports} still leaves {host} directly from the sidecar";
     DuplicateServiceEntry = "EGR016", Error,
-        meaning: "several ServiceEntries in the namespace name the host: Istio builds routes from one and clusters from another; keep one",
-        message: "{count} ServiceEntries name {host} ({names}): Istio builds routes from one and clusters from another, so requests may get 503 NC; keep one";
+        meaning: "several ServiceEntries in the namespace name the host: Istio builds listeners from all of them but clusters only from the oldest and those alike in resolution, labels, workloadSelector and exportTo (their ports merged), so a port of another gets 503 NC; keep one",
+        message: "{count} ServiceEntries name {host} ({names}): Istio builds listeners from all of them but clusters only from the oldest and those it can merge with it, so a port of another may get 503 NC; keep one";
     TlsRouteNotOnTlsPort = "EGR017", Warning,
         meaning: "a `tls` route (`via-gateway --tls`) for a port the ServiceEntry does not declare as TLS or HTTPS: Istio routes TLS by SNI only on those, so the route is ignored",
         message: "VirtualService {virtual_service}'s tls route for port {port} is ignored by Istio: ServiceEntry {service_entry} gives {host} {what}, and TLS is routed by SNI only on TLS or HTTPS ports{where}; fix: kubectl egress allow {host} --port {port}/TLS (or the defaults, 443/HTTPS)";

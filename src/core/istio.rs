@@ -67,6 +67,9 @@ pub struct ServiceEntrySpec {
     pub location: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolution: Option<String>,
+    /// Only read: Istio merges two ServiceEntries for one host only when these match too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_selector: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

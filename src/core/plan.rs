@@ -197,6 +197,7 @@ pub fn service_entry(target: &Target, host: &Host, options: &AllowOptions) -> Se
                 .collect(),
             location: options.location.clone(),
             resolution: Some(resolution),
+            workload_selector: None,
         },
     }
 }

@@ -174,7 +174,7 @@ pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[Str
         .filter(|((_, host), _)| only_hosts.is_empty() || only_hosts.contains(host))
         .map(|((namespace, host), (mut ses, mut vss))| {
             // When several ServiceEntries name the host, Istio takes its ports from the first.
-            ses.sort_by_key(|se| traffic::precedence(se, &namespace));
+            ses.sort_by_key(|se| traffic::service_precedence(se, &namespace));
             // The one Istio applies first: its own order, not the names'.
             vss.sort_by_key(|vs| traffic::precedence(vs, &namespace));
             let key = (namespace.clone(), host.clone());
@@ -282,7 +282,7 @@ fn exported_here<'v>(
         .filter(|se| se.metadata.namespace.as_deref() != Some(namespace))
         .filter(|se| se.unreadable.is_none() && traffic::exported_to(se, namespace))
         .collect();
-    exported.sort_by_key(|se| traffic::precedence(se, namespace));
+    exported.sort_by_key(|se| traffic::service_precedence(se, namespace));
     for se in exported {
         for host in &se.spec.hosts {
             let key = (namespace.to_string(), host.clone());
@@ -598,11 +598,7 @@ fn host_report(
     let traffic = if gateway_only {
         vec![]
     } else {
-        model.traffic(
-            &namespace,
-            &host,
-            &traffic::ports_that_matter(se.copied(), vss),
-        )
+        model.traffic(&namespace, &host, &traffic::ports_that_matter(ses, vss))
     };
     // The gateway's own side, in its namespace: what a request that reaches it meets.
     let gateway = if namespace == GATEWAY_NAMESPACE {
@@ -660,7 +656,7 @@ fn allowed_elsewhere(
     let traffic = model.traffic(
         &namespace,
         &host,
-        &traffic::ports_that_matter(Some(theirs), &[]),
+        &traffic::ports_that_matter(&[theirs], &[]),
     );
     let export =
         if theirs.spec.export_to.is_empty() || theirs.spec.export_to.iter().any(|e| e == "*") {
@@ -1462,6 +1458,69 @@ mod tests {
                 "{export:?}"
             );
         }
+    }
+
+    /// Two ServiceEntries of the namespace for one host: Istio merges their ports where it can
+    /// (same resolution, labels, workloadSelector and exportTo); one not exported here still
+    /// changes the listeners (the oracle: a hidden TLS 443 takes the other's 443 away), so the
+    /// answer is unknown naming both.
+    #[test]
+    fn several_service_entries_for_one_host() {
+        let entry = |name: &str,
+                     ports: serde_json::Value,
+                     resolution: &str,
+                     export: serde_json::Value,
+                     created: &str| {
+            typed::<ServiceEntrySpec>(&serde_json::json!({
+                "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                "metadata": {"name": name, "namespace": "s1", "creationTimestamp": created},
+                "spec": {"hosts": ["httpbin.org"], "ports": ports, "resolution": resolution, "exportTo": export},
+            }))
+        };
+        let http = serde_json::json!([{"number": 80, "name": "http", "protocol": "HTTP"}]);
+        let tls = serde_json::json!([{"number": 443, "name": "tls", "protocol": "TLS"}]);
+        let mut v = view();
+        v.service_entries = vec![
+            entry(
+                "a",
+                http.clone(),
+                "DNS",
+                serde_json::json!(["."]),
+                "2026-01-01T00:00:10Z",
+            ),
+            entry(
+                "b",
+                tls.clone(),
+                "DNS",
+                serde_json::json!(["."]),
+                "2026-01-01T00:00:20Z",
+            ),
+        ];
+        let merged = analyse(&v, &["httpbin.org".to_string()]);
+        let ports: Vec<(u32, Outcome)> = merged.hosts[0]
+            .traffic
+            .iter()
+            .map(|t| (t.port, t.outcome))
+            .collect();
+        assert_eq!(
+            ports,
+            vec![(80, Outcome::Egress), (443, Outcome::Egress)],
+            "{merged:?}"
+        );
+        // Resolutions differ: the clusters are the first's alone, b's listener stays (reset).
+        v.service_entries[1].spec.resolution = Some("NONE".into());
+        let first = analyse(&v, &[]);
+        assert_eq!(
+            traffic_of(&first, "httpbin.org", 443).outcome,
+            Outcome::NoCluster,
+            "{first:?}"
+        );
+        // One not exported here.
+        v.service_entries[1].spec.export_to = vec!["~".into()];
+        let hidden = analyse(&v, &[]);
+        let t = traffic_of(&hidden, "httpbin.org", 80);
+        assert_eq!(t.outcome, Outcome::Unknown, "{t:?}");
+        assert!(t.reason.as_deref().unwrap().contains("s1/a, s1/b"), "{t:?}");
     }
 
     /// A host named on the command line that nothing allows gets its row: blocked under

@@ -252,6 +252,8 @@ pub struct Index<'a> {
     visible: RefCell<HashMap<String, Rc<Visible<'a>>>>,
     /// (namespace, host): the namespace's own ServiceEntries that name the host exactly.
     own: OnceCell<HashMap<(&'a str, &'a str), Vec<&'a ServiceEntry>>>,
+    /// host: each namespace with several ServiceEntries naming it exactly, and those entries.
+    several: OnceCell<HashMap<&'a str, Vec<Vec<&'a ServiceEntry>>>>,
 }
 
 /// The ServiceEntries visible in one namespace, in the order read, and lookups into them.
@@ -348,6 +350,8 @@ pub fn covers(pattern: &str, host: &str) -> bool {
 pub trait Exported {
     fn export_to(&self) -> &[String];
     fn export_to_mut(&mut self) -> &mut Vec<String>;
+    /// The hosts it is for (a DestinationRule's one).
+    fn hosts(&self) -> &[String];
 }
 
 macro_rules! exported {
@@ -359,11 +363,26 @@ macro_rules! exported {
             fn export_to_mut(&mut self) -> &mut Vec<String> {
                 &mut self.export_to
             }
+            fn hosts(&self) -> &[String] {
+                &self.hosts
+            }
         }
     )*};
 }
 
-exported!(ServiceEntrySpec, VirtualServiceSpec, DestinationRuleSpec);
+exported!(ServiceEntrySpec, VirtualServiceSpec);
+
+impl Exported for DestinationRuleSpec {
+    fn export_to(&self) -> &[String] {
+        &self.export_to
+    }
+    fn export_to_mut(&mut self) -> &mut Vec<String> {
+        &mut self.export_to
+    }
+    fn hosts(&self) -> &[String] {
+        std::slice::from_ref(&self.host)
+    }
+}
 
 /// Whether `object` is visible in `namespace` (its `exportTo`, relative to its own namespace).
 /// No exportTo means every namespace (Istio's default).
@@ -667,6 +686,60 @@ pub fn precedence<'v, S: Exported>(
     )
 }
 
+/// Two of `duplicates` (one namespace's ServiceEntries for one host) that Istio cannot merge and
+/// has no fixed order for: the same place in its order, created in the same second.
+fn unordered_pair<'s>(
+    duplicates: &[&'s ServiceEntry],
+    namespace: &str,
+) -> Option<(&'s str, &'s str)> {
+    let class_and_time = |se: &ServiceEntry| {
+        let (class, created, _, _) = service_precedence(se, namespace);
+        (class, created.to_string())
+    };
+    duplicates.iter().enumerate().find_map(|(i, a)| {
+        duplicates[i + 1..]
+            .iter()
+            .find(|b| class_and_time(a) == class_and_time(b) && !can_merge(a, b))
+            .map(|b| (a.metadata.name.as_str(), b.metadata.name.as_str()))
+    })
+}
+
+/// Whether Istio merges two ServiceEntries' Services for one host (canMergeServices): same
+/// namespace, resolution, labels, workloadSelector and exportTo.
+fn can_merge(a: &ServiceEntry, b: &ServiceEntry) -> bool {
+    let resolution = |se: &ServiceEntry| {
+        se.spec
+            .resolution
+            .as_deref()
+            .unwrap_or("NONE")
+            .to_ascii_uppercase()
+    };
+    let export = |se: &ServiceEntry| {
+        se.spec
+            .export_to
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    namespace_of(a) == namespace_of(b)
+        && resolution(a) == resolution(b)
+        && a.metadata.labels == b.metadata.labels
+        && a.spec.workload_selector == b.spec.workload_selector
+        && export(a) == export(b)
+}
+
+/// Istio's order of the Services (from ServiceEntries) a proxy in `namespace` sees: those
+/// exported to it (its own with `.`, or any naming it) first, then public ones, by creation
+/// time within each (PushContext.servicesExportedToNamespace; unlike VirtualServices, a
+/// namespace's own come first only by age).
+pub fn service_precedence<'v>(
+    se: &'v ServiceEntry,
+    namespace: &str,
+) -> (u8, &'v str, &'v str, &'v str) {
+    let (class, created, name, own) = precedence(se, namespace);
+    (u8::from(class == 2), created, name, own)
+}
+
 /// The hosts a mesh-bound VirtualService routes for the sidecars.
 fn binds_to_mesh(vs: &VirtualServiceSpec) -> bool {
     vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == MESH_GATEWAY)
@@ -862,7 +935,7 @@ impl<'a> Mesh<'a> {
             .copied()
             .filter(|se| se.spec.addresses.is_empty())
             .collect();
-        in_order.sort_by_key(|se| precedence(se, namespace));
+        in_order.sort_by_key(|se| service_precedence(se, namespace));
         let mut sniffing = false;
         let mut chains = vec![];
         for se in in_order {
@@ -919,9 +992,55 @@ impl<'a> Mesh<'a> {
     /// The ServiceEntry whose ports make `host`'s clusters: when several name the host, the
     /// first in Istio's order (as for VirtualServices).
     fn defining_service_entry(&self, namespace: &str, host: &str) -> Option<&'a ServiceEntry> {
+        self.service_entries_in_order(namespace, host)
+            .first()
+            .copied()
+    }
+
+    fn service_entries_in_order(&self, namespace: &str, host: &str) -> Vec<&'a ServiceEntry> {
         let mut candidates: Vec<&ServiceEntry> = self.visible(namespace).naming(host).collect();
-        candidates.sort_by_key(|se| precedence(se, namespace));
-        candidates.first().copied()
+        candidates.sort_by_key(|se| service_precedence(se, namespace));
+        candidates
+    }
+
+    /// The port numbers of the Service a proxy in `namespace` builds `host`'s clusters from:
+    /// the defining ServiceEntry's, and those of each later one Istio merges into it, numbers
+    /// it lacks added (SidecarScope.appendSidecarServices); one it cannot merge is ignored.
+    fn cluster_ports(&self, namespace: &str, host: &str) -> Vec<u32> {
+        self.cluster_port_definitions(namespace, host)
+            .iter()
+            .map(|(_, p)| p.number)
+            .collect()
+    }
+
+    /// [`Mesh::cluster_ports`] with the entry and port definition each number comes from.
+    fn cluster_port_definitions(
+        &self,
+        namespace: &str,
+        host: &str,
+    ) -> Vec<(&'a ServiceEntry, &'a ServicePort)> {
+        let in_order = self.service_entries_in_order(namespace, host);
+        let Some(first) = in_order.first().copied().or_else(|| {
+            self.pulled_in
+                .get(namespace)?
+                .iter()
+                .copied()
+                .find(|se| se.spec.hosts.iter().any(|h| h == host))
+        }) else {
+            return vec![];
+        };
+        let mut ports: Vec<(&ServiceEntry, &ServicePort)> =
+            first.spec.ports.iter().map(|p| (first, p)).collect();
+        for other in in_order.iter().skip(1) {
+            if can_merge(first, other) {
+                for p in &other.spec.ports {
+                    if !ports.iter().any(|(_, q)| q.number == p.number) {
+                        ports.push((other, p));
+                    }
+                }
+            }
+        }
+        ports
     }
 
     /// The ServiceEntry whose ports make the clusters a proxy in `namespace` has for `host`:
@@ -948,9 +1067,7 @@ impl<'a> Mesh<'a> {
             Some(Err(why)) => return Err(why.clone()),
             Some(Ok(Some(service))) => self.kube_cluster(namespace, host, service, port),
             Some(Ok(None)) => false,
-            None => self
-                .cluster_service_entry(namespace, host)
-                .is_some_and(|se| se.spec.ports.iter().any(|p| p.number == port)),
+            None => self.cluster_ports(namespace, host).contains(&port),
         };
         if !port_known {
             return Ok(false);
@@ -1020,6 +1137,74 @@ impl<'a> Mesh<'a> {
         sides
     }
 
+    /// Why Istio's answer for `host:port` from `proxy_ns` turns on more than the model follows,
+    /// when some namespace has several ServiceEntries for the host: Istio pools the endpoints of
+    /// one namespace's entries for a host, and builds listeners from entries a proxy does not
+    /// otherwise see (the oracle shows both), so one not exported here, or one whose port leaves
+    /// on another targetPort, changes what a request meets.
+    fn pooled_entries_unmodelled(&self, proxy_ns: &str, host: &str, port: u32) -> Option<String> {
+        self.duplicate_service_entries(proxy_ns, host);
+        let several = self.index.several.get_or_init(|| {
+            let mut several: HashMap<&str, Vec<Vec<&ServiceEntry>>> = HashMap::new();
+            for ((_, host), ses) in self.index.own.get().into_iter().flatten() {
+                if ses.len() > 1 {
+                    several.entry(host).or_default().push(ses.clone());
+                }
+            }
+            several
+        });
+        let visible: Vec<&ServiceEntry> = self.visible(proxy_ns).naming(host).collect();
+        // Under a Sidecar's egress imports Istio's listeners do not come from every entry (the
+        // oracle: not even from merged ones): not modelled.
+        let scoped = self
+            .sidecar_scopes
+            .get(proxy_ns)
+            .is_some_and(|effect| effect.imports.is_some());
+        for ses in several.get(host).into_iter().flatten() {
+            let names = || {
+                ses.iter()
+                    .map(|se| format!("{}/{}", namespace_of(se), se.metadata.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let shown = ses
+                .iter()
+                .filter(|se| {
+                    visible.iter().any(|v| {
+                        v.metadata.name == se.metadata.name && namespace_of(v) == namespace_of(se)
+                    })
+                })
+                .count();
+            if shown > 0 && shown < ses.len() {
+                return Some(format!(
+                    "ServiceEntries {} all name {host} and not all are exported to {proxy_ns}: Istio builds listeners and endpoints from every one of them; keep one",
+                    names()
+                ));
+            }
+            let mut leaves_on: Vec<u32> = ses
+                .iter()
+                .flat_map(|se| se.spec.ports.iter())
+                .filter(|p| p.number == port)
+                .map(|p| p.target_port.unwrap_or(p.number))
+                .collect();
+            leaves_on.sort_unstable();
+            leaves_on.dedup();
+            if shown > 0 && scoped {
+                return Some(format!(
+                    "ServiceEntries {} all name {host}: what the Sidecar's listeners take from them is not modelled; keep one",
+                    names()
+                ));
+            }
+            if shown > 0 && leaves_on.len() > 1 {
+                return Some(format!(
+                    "ServiceEntries {} all name {host} and send its port {port} to different ports: Istio balances requests over the endpoints of both; keep one",
+                    names()
+                ));
+            }
+        }
+        None
+    }
+
     /// The ServiceEntries of one namespace that name `host` exactly, when there are several.
     pub fn duplicate_service_entries(&self, namespace: &str, host: &str) -> Vec<&'a ServiceEntry> {
         let own = self.index.own.get_or_init(|| {
@@ -1053,18 +1238,21 @@ impl<'a> Mesh<'a> {
                 ..Traffic::starting(port, protocol, "sidecar".to_string())
             };
         }
+        // Several of the namespace's ServiceEntries for the host: Istio's listeners take every
+        // one's ports, its clusters the first's and those it merges (`cluster_ports`). Which is
+        // first is its order by creation time; two it cannot merge, created in the same second,
+        // have no order Istio fixes: say so rather than guess.
+        if let Some(why) = self.pooled_entries_unmodelled(namespace, host, port) {
+            return Traffic {
+                reason: Some(why),
+                ..Traffic::starting(port, protocol, "sidecar".to_string())
+            };
+        }
         let duplicates = self.duplicate_service_entries(namespace, host);
-        if !duplicates.is_empty() {
-            // Istio builds routes from one of them and clusters from another: what a request
-            // meets then depends on its internals. Say so rather than guess.
-            let names: Vec<&str> = duplicates
-                .iter()
-                .map(|se| se.metadata.name.as_str())
-                .collect();
+        if let Some((a, b)) = unordered_pair(&duplicates, namespace) {
             return Traffic {
                 reason: Some(format!(
-                    "ServiceEntries {} all name {host}: keep one",
-                    names.join(", ")
+                    "ServiceEntries {a} and {b} both name {host}, were created in the same second and cannot be merged (resolution, labels, workloadSelector or exportTo differ): which one Istio builds its clusters from is not fixed; keep one"
                 )),
                 ..Traffic::starting(port, protocol, "sidecar".to_string())
             };
@@ -1437,17 +1625,19 @@ impl<'a> Mesh<'a> {
     /// DestinationRule there originates, on the ServiceEntry's targetPort.
     fn egress_at(&self, proxy_ns: &str, host: &str, port: u32, t: &mut Traffic) {
         t.outcome = Outcome::Egress;
+        // The port as the Service Istio builds the cluster from has it (merged entries too).
         let target_port = self
-            .cluster_service_entry(proxy_ns, host)
-            .filter(|se| {
+            .cluster_port_definitions(proxy_ns, host)
+            .into_iter()
+            .find(|(_, p)| p.number == port)
+            .filter(|(se, _)| {
                 // STATIC too: its endpoints take the port's targetPort when they name none.
                 matches!(
                     se.spec.resolution.as_deref(),
                     Some("DNS") | Some("DNS_ROUND_ROBIN") | Some("STATIC") | None
                 )
             })
-            .and_then(|se| se.spec.ports.iter().find(|p| p.number == port))
-            .and_then(|p| p.target_port)
+            .and_then(|(_, p)| p.target_port)
             .filter(|tp| *tp != port);
         let leaves_on = target_port.unwrap_or(port);
         // resolution NONE: an original-destination cluster, the connection keeps the address
@@ -1731,19 +1921,18 @@ impl<'a> Mesh<'a> {
 /// The ports that matter for a host: its ServiceEntry's, the ports its VirtualService's routes
 /// match, and, for a host with no ServiceEntry, the web's 80 and 443 (what a client tries).
 pub fn ports_that_matter(
-    service_entry: Option<&ServiceEntry>,
+    service_entries: &[&ServiceEntry],
     virtual_services: &[&VirtualService],
 ) -> Vec<(u32, String)> {
-    let mut ports: Vec<(u32, String)> = service_entry
-        .map(|se| {
-            se.spec
-                .ports
-                .iter()
-                .map(|p| (p.number, p.protocol.to_ascii_uppercase()))
-                .collect()
-        })
-        .unwrap_or_default();
-    if service_entry.is_none() {
+    // Every entry's ports, the first's protocol for a number: Istio builds listeners from all
+    // of them (clusters from those it merges, `Mesh::cluster_ports`).
+    let mut ports: Vec<(u32, String)> = vec![];
+    for p in service_entries.iter().flat_map(|se| &se.spec.ports) {
+        if !ports.iter().any(|(n, _)| *n == p.number) {
+            ports.push((p.number, p.protocol.to_ascii_uppercase()));
+        }
+    }
+    if service_entries.is_empty() {
         ports.push((80, "HTTP".into()));
         ports.push((443, "HTTPS".into()));
     }

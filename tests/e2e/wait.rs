@@ -64,8 +64,32 @@ fn bad_wait_values_are_usage_errors_and_contact_nothing() {
     assert!(c.audit_since(mark, "student1").is_empty());
 }
 
-/// A pod object with an injected istio-proxy, Running by its status, on no node.
-fn bare_sidecar_pod(c: &Cluster, ns: &str) {
+/// Deletes the pod when the test ends: istioctl analyze, run by another test, reads every
+/// namespace's pods (a pod left behind hides its IST0173 for the gateway's subset).
+struct PodRemoved<'a>(&'a Cluster, String);
+
+impl Drop for PodRemoved<'_> {
+    fn drop(&mut self) {
+        self.0.admin(
+            &[
+                "delete",
+                "pod",
+                "api-v1-abc",
+                "-n",
+                &self.1,
+                "--grace-period=0",
+                "--force",
+                "--ignore-not-found",
+            ],
+            None,
+        );
+    }
+}
+
+/// A pod object with an injected istio-proxy, Running by its status, on no node; gone again
+/// when what it returns is dropped.
+#[must_use]
+fn bare_sidecar_pod<'a>(c: &'a Cluster, ns: &str) -> PodRemoved<'a> {
     let pod = format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: api-v1-abc, namespace: {ns}, labels: {{app: sentences, mode: api}}}}\n\
          spec: {{containers: [{{name: api, image: \"app\"}}, {{name: istio-proxy, image: \"proxy\"}}]}}\n"
@@ -85,13 +109,14 @@ fn bare_sidecar_pod(c: &Cluster, ns: &str) {
         ],
         None,
     );
+    PodRemoved(c, ns.to_string())
 }
 
 #[test]
 fn a_forbidden_port_forward_is_its_own_exit_and_the_write_stands() {
     let c = Cluster::main();
     let ns = c.namespace("wait-rbac", "student1");
-    bare_sidecar_pod(&c, &ns);
+    let _pod = bare_sidecar_pod(&c, &ns);
     let student1 = Session::student1(&c, &ns);
     let run = student1.run(&["allow", "httpbin.org", "--wait=5s"]);
     assert_eq!(run.code, 11, "{}", run.stderr);
@@ -117,7 +142,7 @@ fn a_forbidden_port_forward_is_its_own_exit_and_the_write_stands() {
 fn a_pod_no_node_runs_is_named_and_the_wait_ends_at_its_deadline() {
     let c = Cluster::main();
     let ns = c.namespace("wait-nonode", "student1");
-    bare_sidecar_pod(&c, &ns);
+    let _pod = bare_sidecar_pod(&c, &ns);
     let started = std::time::Instant::now();
     // The admin may port-forward; the API server then finds no node for the pod.
     let run = egress(
