@@ -148,11 +148,34 @@ async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
         let mut elsewhere = vec![];
         // ServiceEntries not exported here that share a host with one of their namespace's that
         // is: Istio pools one namespace's entries for a host (listeners, endpoints), so the
-        // model must see them to say unknown (`Mesh::pooled_entries_unmodelled`).
-        let mut hidden = vec![];
+        // model must see them to say unknown (`Mesh::pooled_entries_unmodelled`). A list comes
+        // in key order (namespace, then name), so one namespace's are held at a time.
+        let mut hidden: Vec<Object<S>> = vec![];
+        let keep_pooled = |hidden: &mut Vec<Object<S>>, elsewhere: &mut Vec<Object<S>>| {
+            let Some(ns) = hidden.first().and_then(|o| o.metadata.namespace.clone()) else {
+                return;
+            };
+            let kept: std::collections::HashSet<String> = elsewhere
+                .iter()
+                .rev()
+                .take_while(|o| o.metadata.namespace.as_deref() == Some(ns.as_str()))
+                .flat_map(|o| o.spec.hosts().iter().cloned())
+                .collect();
+            let pooled: Vec<Object<S>> = hidden
+                .drain(..)
+                .filter(|o| o.spec.hosts().iter().any(|h| kept.contains(h)))
+                .collect();
+            elsewhere.extend(pooled);
+        };
         let everywhere = api
             .list_each(kind, None, None, |item| {
                 let object: Object<S> = crate::core::istio::typed(&item);
+                if hidden
+                    .first()
+                    .is_some_and(|o| o.metadata.namespace != object.metadata.namespace)
+                {
+                    keep_pooled(&mut hidden, &mut elsewhere);
+                }
                 let own = object.metadata.namespace.as_deref();
                 if own == Some(GATEWAY_NAMESPACE) {
                     gateway.push(object);
@@ -169,24 +192,7 @@ async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
                 }
             })
             .await;
-        if !hidden.is_empty() {
-            let kept: std::collections::HashSet<(String, String)> = elsewhere
-                .iter()
-                .flat_map(|o: &Object<S>| {
-                    o.spec
-                        .hosts()
-                        .iter()
-                        .map(|h| (o.metadata.namespace.clone().unwrap_or_default(), h.clone()))
-                })
-                .collect();
-            elsewhere.extend(hidden.into_iter().filter(|o| {
-                let ns = o.metadata.namespace.clone().unwrap_or_default();
-                o.spec
-                    .hosts()
-                    .iter()
-                    .any(|h| kept.contains(&(ns.clone(), h.clone())))
-            }));
-        }
+        keep_pooled(&mut hidden, &mut elsewhere);
         match everywhere {
             Ok(_) => return (Known::Yes(gateway), Known::Yes(elsewhere)),
             Err(e) if e.is_forbidden() => {

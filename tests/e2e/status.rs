@@ -309,6 +309,45 @@ spec:
     );
 }
 
+/// Beside that namespace's exported ServiceEntry, one of its own for the same host exported
+/// nowhere else: Istio pools their listeners and endpoints, so the admin's status of another
+/// namespace reads the hidden one too and says unknown, naming both.
+#[test]
+fn a_hidden_service_entry_beside_an_exported_one_makes_the_host_unknown() {
+    let c = Cluster::main();
+    let mine = c.namespace("mine", "student1");
+    let theirs = c.namespace("pooled", "student2");
+    // A host of this run's alone: other tests export www.httpbin.org, and the oldest wins.
+    let host = format!("{theirs}.example.com");
+    ok(egress(
+        &c,
+        "student2",
+        &["allow", &host, "--export-to", "*", "-n", &theirs],
+    ));
+    c.admin_ok(
+        &["apply", "-n", &theirs, "-f", "-"],
+        Some(&format!("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: theirs-only}}\nspec:\n  hosts: [{host}]\n  ports: [{{number: 80, name: http, protocol: HTTP, targetPort: 8080}}]\n  resolution: DNS\n  exportTo: [.]\n")),
+    );
+    let admin: Value = serde_json::from_str(
+        &ok(egress(&c, "admin", &["status", "-n", &mine, "-o", "json"])).stdout,
+    )
+    .unwrap();
+    let row = admin["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == host.as_str())
+        .unwrap_or_else(|| panic!("no row for {host}: {admin}"));
+    let t = &row["traffic"][0];
+    assert_eq!(t["outcome"], "unknown", "{admin}");
+    let reason = t["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("{theirs}/theirs-only"))
+            && reason.contains(&format!("not all are exported to {mine}")),
+        "{t}"
+    );
+}
+
 /// Another namespace's ServiceEntry exported to every namespace (the seed's warning about
 /// `--export-to '*'`): the admin's status of student1's namespace lists the host, allowed by
 /// that entry; student1, who may not list cluster-wide, is told what it cannot see.
