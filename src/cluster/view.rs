@@ -205,7 +205,9 @@ async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
         }
     }
     let why = match reach {
-        Reach::Refused(why) => why.clone(),
+        Reach::Refused(why) if why.contains(kind.plural()) => why.clone(),
+        // Refused for the first kind asked: the others are not tried (one request, not three).
+        Reach::Refused(why) => format!("not tried: {why}"),
         _ => "not read by this command".to_string(),
     };
     let consequence = match kind {
