@@ -1386,7 +1386,7 @@ fn generated_states_against_real_envoys() {
                     beside.elsewhere = true;
                     continue;
                 }
-                11 => {
+                8 | 11 => {
                     done.push(hand_made_policy(&m, &mut rng, &hosts));
                     beside.policy = true;
                     continue;
