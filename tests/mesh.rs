@@ -1163,13 +1163,7 @@ fn failure_modes_through_real_envoys() {
     // Envoy drains it (--drain-time-s: 1 s here, pilot-agent's default 45 s): 404 until then. Wait
     // for the gateway to report no listener draining (bounded).
     let drained = Instant::now();
-    for _ in 0..50 {
-        let stats = m.scripts_mesh(&["admin", "gateway", "stats?filter=total_listeners_draining"]);
-        if String::from_utf8_lossy(&stats.stdout).contains("total_listeners_draining: 0") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    m.gateway_drained();
     eprintln!(
         "  no Gateway: the gateway's old listener drained in {:.1}s",
         drained.elapsed().as_secs_f64()
@@ -1222,14 +1216,21 @@ fn failure_modes_through_real_envoys() {
 }
 
 /// An AuthorizationPolicy an admin puts on the egress gateway, with `kubectl apply`.
-fn police_gateway(m: &Mesh, name: &str, action: &str, rules: &str) {
-    let policy = format!(
-        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {{name: {name}, namespace: istio-system, labels: {{test: mesh}}}}\nspec:\n  selector: {{matchLabels: {{istio: egressgateway}}}}\n  action: {action}\n  rules: {rules}\n"
-    );
-    let out = m.kubectl(&["apply", "-f", "-"], &policy);
-    succeeded(&format!("kubectl apply AuthorizationPolicy {name}"), &out);
+fn police_gateway(m: &Mesh, name: &str, action: &str, rules: Value) {
+    apply_gateway_policy(m, name, action, rules);
     m.wait();
     m.gateway_drained();
+}
+
+/// Writes an AuthorizationPolicy selecting the egress gateway (labelled for the tests' cleanup).
+fn apply_gateway_policy(m: &Mesh, name: &str, action: &str, rules: Value) {
+    let object = json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": name, "namespace": "istio-system", "labels": {"test": "mesh"}},
+        "spec": {"selector": {"matchLabels": {"istio": "egressgateway"}}, "action": action, "rules": rules}});
+    succeeded(
+        &format!("kubectl apply AuthorizationPolicy {name}"),
+        &m.kubectl(&["apply", "-f", "-"], &object.to_string()),
+    );
 }
 
 /// What the egress gateway's AuthorizationPolicies refuse, as its real Envoy's RBAC filters
@@ -1243,21 +1244,21 @@ fn the_gateways_policies_through_real_envoys() {
     let mut found = vec![];
     m.write("student1", &["allow", "httpbin.org"]);
     m.write("student1", &["via-gateway", "httpbin.org"]);
-    let httpbin = "[{to: [{operation: {hosts: [httpbin.org]}}]}]";
-    let cnn = "[{to: [{operation: {hosts: [edition.cnn.com]}}]}]";
+    let httpbin = json!([{"to": [{"operation": {"hosts": ["httpbin.org"]}}]}]);
+    let cnn = json!([{"to": [{"operation": {"hosts": ["edition.cnn.com"]}}]}]);
 
     for (action, rules, code, state) in [
         (
             "DENY",
-            httpbin,
+            &httpbin,
             403,
             "DENY hosts [httpbin.org] on the gateway",
         ),
-        ("DENY", cnn, 200, "DENY hosts [edition.cnn.com]"),
-        ("ALLOW", cnn, 403, "ALLOW hosts [edition.cnn.com] only"),
-        ("ALLOW", httpbin, 200, "ALLOW hosts [httpbin.org]"),
+        ("DENY", &cnn, 200, "DENY hosts [edition.cnn.com]"),
+        ("ALLOW", &cnn, 403, "ALLOW hosts [edition.cnn.com] only"),
+        ("ALLOW", &httpbin, 200, "ALLOW hosts [httpbin.org]"),
     ] {
-        police_gateway(&m, "egress-policy", action, rules);
+        police_gateway(&m, "egress-policy", action, rules.clone());
         let a = m.request("student1", "http://httpbin.org/get");
         assert_eq!(a.code, code, "{state}: {a:?}");
         found.extend(m.disagreements("student1", state));
@@ -1617,13 +1618,7 @@ fn hand_made_policy(m: &Mesh, rng: &mut Rng, hosts: &[&str]) -> String {
         0 => json!([{}]),
         _ => json!([{"to": [{"operation": {"hosts": [host]}}]}]),
     };
-    let object = json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
-        "metadata": {"name": "generated", "namespace": "istio-system", "labels": {"test": "mesh"}},
-        "spec": {"selector": {"matchLabels": {"istio": "egressgateway"}}, "action": action, "rules": rules}});
-    succeeded(
-        "kubectl apply of a gateway AuthorizationPolicy",
-        &m.kubectl(&["apply", "-f", "-"], &object.to_string()),
-    );
+    apply_gateway_policy(m, "generated", action, rules.clone());
     format!("gateway AuthorizationPolicy {action} rules {rules}")
 }
 

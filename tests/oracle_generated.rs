@@ -788,27 +788,28 @@ fn case_of(i: usize, state: &State) -> (oracle::Case, Vec<Expected>) {
     let duplicated = hosts_with_finding(&report, "EGR016");
     let claims = requests
         .into_iter()
-        .map(|(from, host, port, wire, traffic)| Expected {
-            state: i,
-            duplicated: duplicated.contains(&(
+        .map(|(from, host, port, wire, traffic)| {
+            let several = duplicated.contains(&(
                 from.split(oracle::WITH_LABELS).next().unwrap_or_default(),
                 host.as_str(),
-            )),
-            // The namespace's own (EGR016), or another namespace's whose entries Istio pools.
-            declined: traffic["outcome"] == "unknown"
-                && (duplicated.contains(&(
-                    from.split(oracle::WITH_LABELS).next().unwrap_or_default(),
-                    host.as_str(),
-                )) || traffic["reason"]
-                    .as_str()
-                    .is_some_and(|r| r.starts_with("ServiceEntries "))),
-            from,
-            mesh: mesh.clone(),
-            host,
-            port,
-            wire,
-            traffic,
-            objects: istio.clone(),
+            ));
+            Expected {
+                state: i,
+                duplicated: several,
+                // The namespace's own (EGR016), or another namespace's whose entries Istio pools.
+                declined: traffic["outcome"] == "unknown"
+                    && (several
+                        || traffic["reason"]
+                            .as_str()
+                            .is_some_and(|r| r.starts_with("ServiceEntries "))),
+                from,
+                mesh: mesh.clone(),
+                host,
+                port,
+                wire,
+                traffic,
+                objects: istio.clone(),
+            }
         })
         .collect();
     (case, claims)

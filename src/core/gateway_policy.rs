@@ -278,6 +278,8 @@ pub fn decide(
     let mut unknown: Vec<String> = vec![];
     let mut deny: Vec<(&AuthorizationPolicy, bool)> = vec![];
     let mut allow: Vec<(&AuthorizationPolicy, bool)> = vec![];
+    // A CUSTOM policy acts before the DENY ones: what it answers is not known.
+    let mut custom = false;
     for policy in policies {
         let certain = match selects(policy, gateway_labels) {
             Match::No => continue,
@@ -302,15 +304,17 @@ pub fn decide(
             "ALLOW" => allow.push((policy, certain)),
             "AUDIT" => {}
             // CUSTOM sends the request to an external authorizer first; istiod ignores others.
-            "CUSTOM" => unknown.push(format!(
-                "AuthorizationPolicy {} sends requests to an external authorizer (CUSTOM)",
-                name(policy)
-            )),
+            "CUSTOM" => {
+                custom = true;
+                unknown.push(format!(
+                    "AuthorizationPolicy {} sends requests to an external authorizer (CUSTOM)",
+                    name(policy)
+                ));
+            }
             _ => {}
         }
     }
     // A DENY that matches refuses whatever else may (only a CUSTOM policy acts before it).
-    let custom = unknown.iter().any(|u| u.ends_with("(CUSTOM)"));
     for (policy, certain) in &deny {
         match policy_matches(policy, request, false) {
             Match::Yes if *certain && !custom => {

@@ -1020,13 +1020,11 @@ impl<'a> Mesh<'a> {
         host: &str,
     ) -> Vec<(&'a ServiceEntry, &'a ServicePort)> {
         let in_order = self.service_entries_in_order(namespace, host);
-        let Some(first) = in_order.first().copied().or_else(|| {
-            self.pulled_in
-                .get(namespace)?
-                .iter()
-                .copied()
-                .find(|se| se.spec.hosts.iter().any(|h| h == host))
-        }) else {
+        let Some(first) = in_order
+            .first()
+            .copied()
+            .or_else(|| self.pulled_in_entry(namespace, host))
+        else {
             return vec![];
         };
         let mut ports: Vec<(&ServiceEntry, &ServicePort)> =
@@ -1047,13 +1045,17 @@ impl<'a> Mesh<'a> {
     /// the defining one it sees, else one a route pulled in ([`pulled_in_by_routes`]), which
     /// adds clusters but no listener.
     fn cluster_service_entry(&self, namespace: &str, host: &str) -> Option<&'a ServiceEntry> {
-        self.defining_service_entry(namespace, host).or_else(|| {
-            self.pulled_in
-                .get(namespace)?
-                .iter()
-                .copied()
-                .find(|se| se.spec.hosts.iter().any(|h| h == host))
-        })
+        self.defining_service_entry(namespace, host)
+            .or_else(|| self.pulled_in_entry(namespace, host))
+    }
+
+    /// The entry for `host` a route of `namespace` pulled in ([`pulled_in_by_routes`]).
+    fn pulled_in_entry(&self, namespace: &str, host: &str) -> Option<&'a ServiceEntry> {
+        self.pulled_in
+            .get(namespace)?
+            .iter()
+            .copied()
+            .find(|se| se.spec.hosts.iter().any(|h| h == host))
     }
 
     fn cluster_pushed(
@@ -1143,10 +1145,9 @@ impl<'a> Mesh<'a> {
     /// otherwise see (the oracle shows both), so one not exported here, or one whose port leaves
     /// on another targetPort, changes what a request meets.
     fn pooled_entries_unmodelled(&self, proxy_ns: &str, host: &str, port: u32) -> Option<String> {
-        self.duplicate_service_entries(proxy_ns, host);
         let several = self.index.several.get_or_init(|| {
             let mut several: HashMap<&str, Vec<Vec<&ServiceEntry>>> = HashMap::new();
-            for ((_, host), ses) in self.index.own.get().into_iter().flatten() {
+            for ((_, host), ses) in self.own_entries() {
                 if ses.len() > 1 {
                     several.entry(host).or_default().push(ses.clone());
                 }
@@ -1207,7 +1208,15 @@ impl<'a> Mesh<'a> {
 
     /// The ServiceEntries of one namespace that name `host` exactly, when there are several.
     pub fn duplicate_service_entries(&self, namespace: &str, host: &str) -> Vec<&'a ServiceEntry> {
-        let own = self.index.own.get_or_init(|| {
+        match self.own_entries().get(&(namespace, host)) {
+            Some(same) if same.len() > 1 => same.clone(),
+            _ => vec![],
+        }
+    }
+
+    /// (namespace, host): each namespace's ServiceEntries that name the host exactly.
+    fn own_entries(&self) -> &HashMap<(&'a str, &'a str), Vec<&'a ServiceEntry>> {
+        self.index.own.get_or_init(|| {
             let mut own: HashMap<(&str, &str), Vec<&ServiceEntry>> = HashMap::new();
             for se in self.service_entries.iter().copied() {
                 for (i, host) in se.spec.hosts.iter().enumerate() {
@@ -1220,11 +1229,7 @@ impl<'a> Mesh<'a> {
                 }
             }
             own
-        });
-        match own.get(&(namespace, host)) {
-            Some(same) if same.len() > 1 => same.clone(),
-            _ => vec![],
-        }
+        })
     }
 
     fn one_port(&self, namespace: &str, host: &str, port: u32, protocol: &str) -> Traffic {

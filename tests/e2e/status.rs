@@ -309,6 +309,21 @@ spec:
     );
 }
 
+/// The admin's `status -n NS -o json`, and its row for `host` (which must be there).
+fn admin_status_row(c: &Cluster, ns: &str, host: &str) -> (Value, Value) {
+    let admin: Value =
+        serde_json::from_str(&ok(egress(c, "admin", &["status", "-n", ns, "-o", "json"])).stdout)
+            .unwrap();
+    let row = admin["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == host)
+        .cloned()
+        .unwrap_or_else(|| panic!("no row for {host}: {admin}"));
+    (admin, row)
+}
+
 /// Beside that namespace's exported ServiceEntry, one of its own for the same host exported
 /// nowhere else: Istio pools their listeners and endpoints, so the admin's status of another
 /// namespace reads the hidden one too and says unknown, naming both.
@@ -328,16 +343,7 @@ fn a_hidden_service_entry_beside_an_exported_one_makes_the_host_unknown() {
         &["apply", "-n", &theirs, "-f", "-"],
         Some(&format!("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: theirs-only}}\nspec:\n  hosts: [{host}]\n  ports: [{{number: 80, name: http, protocol: HTTP, targetPort: 8080}}]\n  resolution: DNS\n  exportTo: [.]\n")),
     );
-    let admin: Value = serde_json::from_str(
-        &ok(egress(&c, "admin", &["status", "-n", &mine, "-o", "json"])).stdout,
-    )
-    .unwrap();
-    let row = admin["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["host"] == host.as_str())
-        .unwrap_or_else(|| panic!("no row for {host}: {admin}"));
+    let (admin, row) = admin_status_row(&c, &mine, &host);
     let t = &row["traffic"][0];
     assert_eq!(t["outcome"], "unknown", "{admin}");
     let reason = t["reason"].as_str().unwrap_or_default();
@@ -376,16 +382,7 @@ fn other_namespaces_exports_are_listed_or_named_unknown() {
         ],
         None,
     );
-    let admin: Value = serde_json::from_str(
-        &ok(egress(&c, "admin", &["status", "-n", &mine, "-o", "json"])).stdout,
-    )
-    .unwrap();
-    let row = admin["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["host"] == host.as_str())
-        .unwrap_or_else(|| panic!("no row for {host}: {admin}"));
+    let (admin, row) = admin_status_row(&c, &mine, &host);
     assert_eq!(
         row["allowedBy"],
         format!("{theirs}/{written} (exported to all)"),
@@ -452,22 +449,6 @@ fn a_sidecar_that_hides_what_allow_writes_is_named_with_the_fix() {
 /// the gateway is `denied` (403), naming it; a rule on the request's path makes it unknown.
 #[test]
 fn a_policy_on_the_egress_gateway_decides_its_requests() {
-    struct Removed<'a>(&'a Cluster);
-    impl Drop for Removed<'_> {
-        fn drop(&mut self) {
-            self.0.admin(
-                &[
-                    "delete",
-                    "authorizationpolicy",
-                    "-n",
-                    "istio-system",
-                    "deny-egress-test",
-                    "--ignore-not-found",
-                ],
-                None,
-            );
-        }
-    }
     let c = Cluster::main();
     let ns = c.namespace("policed", "student1");
     ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
@@ -482,7 +463,14 @@ fn a_policy_on_the_egress_gateway_decides_its_requests() {
             .unwrap()
     };
     assert_eq!(port_80(&status(&c))["outcome"], "egress");
-    let _removed = Removed(&c);
+    let _removed = c.undo_on_drop(&[&[
+        "delete",
+        "authorizationpolicy",
+        "-n",
+        "istio-system",
+        "deny-egress-test",
+        "--ignore-not-found",
+    ]]);
     c.admin_ok(
         &["apply", "-f", "-"],
         Some("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-egress-test, namespace: istio-system}\nspec:\n  selector: {matchLabels: {istio: egressgateway}}\n  action: DENY\n  rules: [{to: [{operation: {hosts: [httpbin.org]}}]}]\n"),
@@ -520,23 +508,14 @@ fn a_wasm_plugin_makes_its_namespaces_answers_unknown() {
     let c = Cluster::main();
     let ns = c.namespace("wasm", "student1");
     // The WasmPlugin goes again: istioctl analyze, run by another test, reads every namespace.
-    struct Removed<'a>(&'a Cluster, String);
-    impl Drop for Removed<'_> {
-        fn drop(&mut self) {
-            self.0.admin(
-                &[
-                    "delete",
-                    "wasmplugins",
-                    "-n",
-                    &self.1,
-                    "--all",
-                    "--ignore-not-found",
-                ],
-                None,
-            );
-        }
-    }
-    let _removed = Removed(&c, ns.clone());
+    let _removed = c.undo_on_drop(&[&[
+        "delete",
+        "wasmplugins",
+        "-n",
+        &ns,
+        "--all",
+        "--ignore-not-found",
+    ]]);
     ok(egress(&c, "student1", &["allow", "httpbin.org", "-n", &ns]));
     let port_80 = |c: &Cluster, who: &str| -> Value {
         let run = egress(c, who, &["status", "-n", &ns, "-o", "json"]);
@@ -574,34 +553,6 @@ fn a_wasm_plugin_makes_its_namespaces_answers_unknown() {
 
 #[test]
 fn a_namespace_of_a_revision_is_answered_with_its_mesh_config() {
-    // The revision's ConfigMap and the labels go again (istioctl analyze, run by another test,
-    // reads every namespace's revision).
-    struct Removed<'a>(&'a Cluster, String);
-    impl Drop for Removed<'_> {
-        fn drop(&mut self) {
-            self.0.admin(
-                &[
-                    "delete",
-                    "configmap",
-                    "-n",
-                    "istio-system",
-                    "istio-canary",
-                    "--ignore-not-found",
-                ],
-                None,
-            );
-            self.0.admin(
-                &[
-                    "label",
-                    "namespace",
-                    &self.1,
-                    "istio.io/rev-",
-                    "istio-injection-",
-                ],
-                None,
-            );
-        }
-    }
     let c = Cluster::main();
     let ns = c.namespace("revision", "student1");
     let mesh = |c: &Cluster, ns: &str| -> Value {
@@ -624,7 +575,25 @@ fn a_namespace_of_a_revision_is_answered_with_its_mesh_config() {
     );
     assert_eq!(before["hosts"][0]["traffic"][0]["outcome"], "blackhole");
     // The canary revision lets unknown hosts pass.
-    let _removed = Removed(&c, ns.clone());
+    // The revision's ConfigMap and the labels go again (istioctl analyze, run by another test,
+    // reads every namespace's revision).
+    let _removed = c.undo_on_drop(&[
+        &[
+            "delete",
+            "configmap",
+            "-n",
+            "istio-system",
+            "istio-canary",
+            "--ignore-not-found",
+        ],
+        &[
+            "label",
+            "namespace",
+            &ns,
+            "istio.io/rev-",
+            "istio-injection-",
+        ],
+    ]);
     c.admin_ok(
         &["apply", "-f", "-"],
         Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-canary, namespace: istio-system}\ndata:\n  mesh: |-\n    outboundTrafficPolicy:\n      mode: ALLOW_ANY\n"),

@@ -61,6 +61,20 @@ impl Cluster {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Runs each of `commands` as the admin when what it returns is dropped (however the test
+    /// ends): what a test made that another test would see (istioctl analyze reads every
+    /// namespace) goes again.
+    #[must_use]
+    pub fn undo_on_drop(&self, commands: &[&[&str]]) -> UndoOnDrop<'_> {
+        UndoOnDrop {
+            cluster: self,
+            commands: commands
+                .iter()
+                .map(|c| c.iter().map(|a| a.to_string()).collect())
+                .collect(),
+        }
+    }
+
     /// A fresh namespace where `user` has the course's student role.
     pub fn namespace(&self, prefix: &str, user: &str) -> String {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -262,4 +276,19 @@ pub fn admin_list(c: &Cluster, kind: &str, ns: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// See [`Cluster::undo_on_drop`].
+pub struct UndoOnDrop<'a> {
+    cluster: &'a Cluster,
+    commands: Vec<Vec<String>>,
+}
+
+impl Drop for UndoOnDrop<'_> {
+    fn drop(&mut self) {
+        for command in &self.commands {
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            self.cluster.admin(&args, None);
+        }
+    }
 }

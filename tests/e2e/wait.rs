@@ -64,32 +64,11 @@ fn bad_wait_values_are_usage_errors_and_contact_nothing() {
     assert!(c.audit_since(mark, "student1").is_empty());
 }
 
-/// Deletes the pod when the test ends: istioctl analyze, run by another test, reads every
-/// namespace's pods (a pod left behind hides its IST0173 for the gateway's subset).
-struct PodRemoved<'a>(&'a Cluster, String);
-
-impl Drop for PodRemoved<'_> {
-    fn drop(&mut self) {
-        self.0.admin(
-            &[
-                "delete",
-                "pod",
-                "api-v1-abc",
-                "-n",
-                &self.1,
-                "--grace-period=0",
-                "--force",
-                "--ignore-not-found",
-            ],
-            None,
-        );
-    }
-}
-
 /// A pod object with an injected istio-proxy, Running by its status, on no node; gone again
-/// when what it returns is dropped.
+/// when what it returns is dropped (istioctl analyze, run by another test, reads every
+/// namespace's pods: one left behind hides its IST0173 for the gateway's subset).
 #[must_use]
-fn bare_sidecar_pod<'a>(c: &'a Cluster, ns: &str) -> PodRemoved<'a> {
+fn bare_sidecar_pod<'a>(c: &'a Cluster, ns: &str) -> UndoOnDrop<'a> {
     let pod = format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: api-v1-abc, namespace: {ns}, labels: {{app: sentences, mode: api}}}}\n\
          spec: {{containers: [{{name: api, image: \"app\"}}, {{name: istio-proxy, image: \"proxy\"}}]}}\n"
@@ -109,7 +88,16 @@ fn bare_sidecar_pod<'a>(c: &'a Cluster, ns: &str) -> PodRemoved<'a> {
         ],
         None,
     );
-    PodRemoved(c, ns.to_string())
+    c.undo_on_drop(&[&[
+        "delete",
+        "pod",
+        "api-v1-abc",
+        "-n",
+        ns,
+        "--grace-period=0",
+        "--force",
+        "--ignore-not-found",
+    ]])
 }
 
 #[test]
