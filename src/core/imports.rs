@@ -4,13 +4,86 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a namespace's Sidecar does to the model: its own outboundTrafficPolicy mode (REGISTRY_ONLY:
-/// true), the hosts it imports (None: everything exported to the namespace), or why the model
-/// cannot answer for the namespace's sidecars.
+/// true), the hosts the egress listener the model follows imports (None: everything exported to
+/// the namespace), or why the model cannot answer for the namespace's sidecars.
+///
+/// A Sidecar with egress listeners on ports of their own is followed one listener at a time
+/// ([`SidecarEffect::on_port`]): each port's listener and routes come from the egress listener
+/// for that port, else from the one without a port (Istio's GetEgressListenerForRDS); the
+/// sidecar's clusters come from all of them (collectImportedServices).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SidecarEffect {
     pub registry_only: Option<bool>,
     pub imports: Option<Imports>,
+    /// The port and protocol of the egress listener followed, when it has a port: it imports
+    /// only that port of each service (serviceMatchingListenerPort).
+    pub listener_port: Option<(u32, String)>,
+    /// The Sidecar's other egress listeners: the clusters of what they import are the
+    /// sidecar's too, their listeners and routes are not the followed one's.
+    pub other_listeners: Vec<EgressListener>,
     pub unmodelled: Option<String>,
+}
+
+/// One egress listener of a Sidecar: its port and protocol (None: every port no other listener
+/// has), and its imports (None: everything).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EgressListener {
+    pub port: Option<(u32, String)>,
+    pub imports: Option<Imports>,
+}
+
+impl SidecarEffect {
+    /// The ports egress listeners of their own decide.
+    pub fn listener_ports(&self) -> Vec<u32> {
+        self.other_listeners
+            .iter()
+            .filter_map(|l| l.port.as_ref().map(|(p, _)| *p))
+            .collect()
+    }
+
+    /// The effect for a request on `port` when an egress listener of its own takes it: that
+    /// listener followed, every other one (this one's included) clusters only.
+    pub fn on_port(&self, port: u32) -> Option<SidecarEffect> {
+        let at = self
+            .other_listeners
+            .iter()
+            .position(|l| l.port.as_ref().is_some_and(|(p, _)| *p == port))?;
+        let mut others = self.other_listeners.clone();
+        let taken = others.remove(at);
+        others.push(EgressListener {
+            port: self.listener_port.clone(),
+            imports: self.imports.clone(),
+        });
+        Some(SidecarEffect {
+            registry_only: self.registry_only,
+            imports: Some(taken.imports.unwrap_or_else(Imports::everything)),
+            listener_port: taken.port,
+            other_listeners: others,
+            unmodelled: self.unmodelled.clone(),
+        })
+    }
+
+    /// Whether any of the Sidecar's egress listeners imports the service `host` of `namespace`.
+    pub fn any_imports_service(&self, namespace: &str, host: &str) -> bool {
+        std::iter::once(&self.imports)
+            .chain(self.other_listeners.iter().map(|l| &l.imports))
+            .any(|i| i.as_ref().is_none_or(|i| i.service(namespace, host)))
+    }
+
+    /// Whether any of them imports a VirtualService of `namespace` with `hosts`.
+    pub fn any_imports_virtual_service(&self, namespace: &str, hosts: &[String]) -> bool {
+        std::iter::once(&self.imports)
+            .chain(self.other_listeners.iter().map(|l| &l.imports))
+            .any(|i| {
+                i.as_ref()
+                    .is_none_or(|i| i.virtual_service(namespace, hosts))
+            })
+    }
+
+    /// Whether it narrows what the sidecars see at all.
+    pub fn narrows(&self) -> bool {
+        self.imports.is_some() || !self.other_listeners.is_empty()
+    }
 }
 
 /// The hosts one egress listener imports, by namespace (`*`: every namespace), as Istio
@@ -71,6 +144,11 @@ impl Imports {
     /// Istio's default scope: every host of every namespace (`*/*`).
     pub fn everything() -> Imports {
         Imports::parse(&["*/*".to_string()], "")
+    }
+
+    /// What a Sidecar without an egress listener for every port imports on the rest: nothing.
+    pub fn nothing() -> Imports {
+        Imports::default()
     }
 
     /// The egress hosts of a Sidecar applied to a proxy in `proxy_namespace`.

@@ -4,17 +4,17 @@
 //! Istio picks, for a workload, the Sidecar in its namespace whose `workloadSelector` matches
 //! its labels, else the namespace's Sidecar without a selector, else the root namespace's
 //! without a selector, else its default scope (every service and VirtualService exported to
-//! the namespace) (PushContext.getSidecarScope). What the model follows: one egress listener
-//! without a port, bind or captureMode, whatever its hosts (`*/*`, `./*`, `ns/*`, `ns/host`,
-//! `*/*.example.org`, `~ns/host`), and the Sidecar's own `outboundTrafficPolicy` mode. Anything
-//! else (egress ports, several egress listeners, an egressProxy, Sidecars for some workloads
-//! only, the mesh's default exportTo) makes the namespace's answers `unknown`, naming the
-//! object: an honest unknown, never a guess.
+//! the namespace) (PushContext.getSidecarScope). What the model follows: egress listeners on
+//! the proxy's captured traffic (no bind or captureMode), each on a port of its own but a last
+//! one without (`SidecarEffect::on_port` follows them port by port), whatever their hosts
+//! (`*/*`, `./*`, `ns/*`, `ns/host`, `*/*.example.org`, `~ns/host`), and the Sidecar's own
+//! `outboundTrafficPolicy` mode. Anything else (a bind, an egressProxy, a generic HTTP proxy
+//! listener) makes the answers `unknown`, naming the object: an honest unknown, never a guess.
 
 use std::collections::BTreeMap;
 
 use super::findings::{Code, Finding};
-use super::imports::{Imports, SidecarEffect};
+use super::imports::{EgressListener, Imports, SidecarEffect};
 use super::istio::{EnvoyFilter, Object, Sidecar, SidecarEgress, WasmPlugin};
 use super::view::{Known, MeshScope};
 
@@ -233,11 +233,15 @@ pub fn missing_imports(
     scopes
         .into_iter()
         .filter_map(|(whose, decided)| {
-            let imports = decided.effect.imports.as_ref()?;
+            let effect = &decided.effect;
+            if !effect.narrows() {
+                return None;
+            }
             let sidecar = decided.decided_by.clone()?;
             let missing: Vec<&str> = [
-                (entry && !imports.service(namespace, host)).then_some(" its ServiceEntry"),
-                (route && !imports.virtual_service(namespace, &hosts))
+                (entry && !effect.any_imports_service(namespace, host))
+                    .then_some(" its ServiceEntry"),
+                (route && !effect.any_imports_virtual_service(namespace, &hosts))
                     .then_some(" its VirtualService"),
             ]
             .into_iter()
@@ -393,25 +397,80 @@ fn effect_of(sidecar: &Sidecar, namespace: &str) -> SidecarEffect {
     if let Some(why) = &sidecar.unreadable {
         return unmodelled(why.clone());
     }
-    let imports = match sidecar.spec.egress.as_slice() {
-        egress if imports_everything(egress) => None,
-        [only] if only.port.is_none() && only.bind.is_none() && only.capture_mode.is_none() => {
-            Some(Imports::parse(&only.hosts, namespace))
-        }
-        egress => {
-            let hosts: Vec<&str> = egress
-                .iter()
-                .flat_map(|e| e.hosts.iter().map(String::as_str))
-                .collect();
-            return unmodelled(format!(
-                "Sidecar {} has egress listeners with a port, bind or captureMode, or several of them (hosts {}): status does not model that yet",
-                name_of(sidecar),
-                hosts.join(", ")
+    let egress = sidecar.spec.egress.as_slice();
+    if imports_everything(egress) {
+        return mode_of(sidecar);
+    }
+    let listeners = match egress_listeners(egress, namespace) {
+        Ok(listeners) => listeners,
+        Err(why) => return unmodelled(format!("Sidecar {} {why}", name_of(sidecar))),
+    };
+    // The one without a port is followed by default; a Sidecar without one has no listener on
+    // any port its others do not name.
+    let (catch_all, ported): (Vec<EgressListener>, Vec<EgressListener>) =
+        listeners.into_iter().partition(|l| l.port.is_none());
+    let imports = match catch_all.into_iter().next() {
+        Some(catch_all) => catch_all.imports,
+        None => Some(Imports::nothing()),
+    };
+    SidecarEffect {
+        imports,
+        other_listeners: ported,
+        ..mode_of(sidecar)
+    }
+}
+
+/// A Sidecar's egress listeners as the model follows them: on the proxy's captured traffic (no
+/// bind, no captureMode), each on a port of its own but the last, which may have none (Istio's
+/// validation asks the same), none a generic HTTP proxy. Err: what the model does not follow.
+fn egress_listeners(
+    egress: &[SidecarEgress],
+    namespace: &str,
+) -> Result<Vec<EgressListener>, String> {
+    let mut listeners = vec![];
+    let mut ports = std::collections::BTreeSet::new();
+    for (i, listener) in egress.iter().enumerate() {
+        if listener.bind.is_some()
+            || listener
+                .capture_mode
+                .as_deref()
+                .is_some_and(|m| m != "DEFAULT")
+        {
+            return Err(format!(
+                "has an egress listener with a bind or captureMode (hosts {}): status does not model that yet",
+                listener.hosts.join(", ")
             ));
         }
-    };
-    let mode = mode_of(sidecar);
-    SidecarEffect { imports, ..mode }
+        let port = match &listener.port {
+            Some(port) if port.number != 0 => {
+                let protocol = port.protocol.to_ascii_uppercase();
+                if protocol.is_empty() || protocol == "HTTP_PROXY" || !ports.insert(port.number) {
+                    return Err(format!(
+                        "has an egress listener on port {} that is a generic HTTP proxy, has no protocol or repeats a port: status does not model that",
+                        port.number
+                    ));
+                }
+                Some((port.number, protocol))
+            }
+            _ if i + 1 < egress.len() => {
+                return Err(
+                    "has an egress listener without a port before the last: Istio's validation refuses that"
+                        .to_string(),
+                );
+            }
+            _ => None,
+        };
+        let imports = if imports_everything(std::slice::from_ref(&SidecarEgress {
+            port: None,
+            ..listener.clone()
+        })) {
+            None
+        } else {
+            Some(Imports::parse(&listener.hosts, namespace))
+        };
+        listeners.push(EgressListener { port, imports });
+    }
+    Ok(listeners)
 }
 
 /// The Sidecar's own outboundTrafficPolicy, or why the model cannot follow it.
@@ -571,6 +630,49 @@ mod tests {
     }
 
     #[test]
+    fn egress_listeners_on_ports_are_followed_one_port_at_a_time() {
+        let ported = sidecar(
+            "student1",
+            "default",
+            json!({"egress": [
+                {"port": {"number": 80, "protocol": "HTTP", "name": "http"}, "hosts": ["./httpbin.org"]},
+                {"port": {"number": 443, "protocol": "TLS", "name": "tls"}, "hosts": ["*/*"]},
+            ]}),
+        );
+        let effect = scope_of(&scope(vec![ported], vec![]), "student1").effect;
+        assert_eq!(effect.unmodelled, None);
+        assert_eq!(effect.listener_ports(), [80, 443]);
+        // No listener without a port: every other port imports nothing.
+        let rest = effect.imports.as_ref().unwrap();
+        assert!(!rest.service("student1", "httpbin.org"));
+        let web = effect.on_port(80).unwrap();
+        assert_eq!(web.listener_port, Some((80, "HTTP".to_string())));
+        assert!(
+            web.imports
+                .as_ref()
+                .unwrap()
+                .service("student1", "httpbin.org")
+        );
+        assert!(
+            !web.imports
+                .as_ref()
+                .unwrap()
+                .service("student1", "api.example.com")
+        );
+        // The others stay, clusters only: 443's and the (empty) rest.
+        assert_eq!(web.other_listeners.len(), 2);
+        let tls = effect.on_port(443).unwrap();
+        assert!(
+            tls.imports
+                .as_ref()
+                .unwrap()
+                .service("student2", "api.example.com")
+        );
+        assert_eq!(effect.on_port(8080), None);
+        assert!(effect.any_imports_service("student1", "api.example.com"));
+    }
+
+    #[test]
     fn what_the_model_does_not_follow_is_named() {
         let selecting = sidecar(
             "student1",
@@ -608,17 +710,21 @@ mod tests {
             .unmodelled
             .unwrap();
         assert!(why.contains("student1/a, student1/b"), "{why}");
-        let ported = sidecar(
-            "student1",
-            "default",
-            json!({"egress": [{"port": {"number": 80, "protocol": "HTTP", "name": "http"}, "hosts": ["*/*"]}]}),
-        );
-        assert!(
-            scope_of(&scope(vec![ported], vec![]), "student1")
-                .effect
-                .unmodelled
-                .is_some()
-        );
+        for unfollowed in [
+            json!([{"bind": "127.0.0.1", "hosts": ["*/*"]}]),
+            json!([{"captureMode": "NONE", "port": {"number": 80, "protocol": "HTTP", "name": "http"}, "hosts": ["*/*"]}]),
+            json!([{"hosts": ["./*"]}, {"port": {"number": 80, "protocol": "HTTP", "name": "http"}, "hosts": ["*/*"]}]),
+            json!([{"port": {"number": 3128, "protocol": "HTTP_PROXY", "name": "proxy"}, "hosts": ["*/*"]}]),
+        ] {
+            let odd = sidecar("student1", "default", json!({ "egress": unfollowed }));
+            assert!(
+                scope_of(&scope(vec![odd], vec![]), "student1")
+                    .effect
+                    .unmodelled
+                    .is_some(),
+                "{unfollowed}"
+            );
+        }
         let proxy = sidecar(
             "student1",
             "default",

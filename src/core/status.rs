@@ -166,9 +166,9 @@ pub fn analyse_in(view: &ClusterView, namespace: Option<&str>, only_hosts: &[Str
         .into_iter()
         .map(|ns| (ns.to_string(), scope_in(view, ns)))
         .collect();
-    let context = mesh_context(view, &scopes);
+    let contexts = Contexts::of(view, &scopes);
     // One model for every host: its lookups are built once.
-    let model = traffic_mesh(view, &context, &scopes);
+    let model = Models::of(view, &contexts);
     let mut reports: Vec<HostReport> = hosts
         .into_iter()
         .filter(|((_, host), _)| only_hosts.is_empty() || only_hosts.contains(host))
@@ -302,7 +302,9 @@ fn scope_in(view: &ClusterView, namespace: &str) -> NamespaceScope {
 }
 
 fn gateway_namespace_checked(mut scope: NamespaceScope, namespace: &str) -> NamespaceScope {
-    if namespace == GATEWAY_NAMESPACE && scope.effect.imports.take().is_some() {
+    if namespace == GATEWAY_NAMESPACE && scope.effect.narrows() {
+        scope.effect.imports = None;
+        scope.effect.other_listeners.clear();
         scope.effect.unmodelled = Some(format!(
             "Sidecar {} narrows what the sidecars of the egress gateway's namespace see: status does not model that there",
             scope.decided_by.as_deref().unwrap_or_default()
@@ -347,7 +349,8 @@ fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -
     }
     let mut scoped = BTreeMap::new();
     for (namespace, scope) in scopes {
-        let Some(imports) = &scope.effect.imports else {
+        let effect = &scope.effect;
+        let Some(imports) = &effect.imports else {
             // Istio's default scope keeps each hostname from one namespace too: only where two
             // namespaces visible here name one host does that change what the sidecars see.
             if traffic::hostnames_shared(&service_entries, namespace) {
@@ -366,7 +369,8 @@ fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -
             }
             continue;
         };
-        let imported = traffic::imported_service_entries(&service_entries, imports, namespace);
+        let listener_port = effect.listener_port.as_ref().map(|(p, _)| *p);
+        let imported = imported_on(&service_entries, imports, namespace, listener_port);
         let under = traffic::pulled_in_under(
             imports,
             namespace,
@@ -374,13 +378,52 @@ fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -
             &service_entries,
             &virtual_services,
             &services,
+            listener_port,
         );
-        pulled_in.insert(namespace.clone(), under.service_entries);
+        let mut entries = under.service_entries;
+        let mut services_pulled_in = under.services;
+        // The Sidecar's other egress listeners: what they import is the sidecar's services too
+        // (clusters), as are the destinations of the routes they import.
+        for other in &effect.other_listeners {
+            let port = other.port.as_ref().map(|(p, _)| *p);
+            let imports = other.imports.clone().unwrap_or_else(Imports::everything);
+            let theirs = imported_on(&service_entries, &imports, namespace, port);
+            let under = traffic::pulled_in_under(
+                &imports,
+                namespace,
+                &theirs,
+                &service_entries,
+                &virtual_services,
+                &services,
+                port,
+            );
+            entries.extend(theirs);
+            entries.extend(under.service_entries);
+            let imported_services = services.iter().filter_map(|(fqdn, service)| match service {
+                Ok(Some(service))
+                    if service.exported_to(namespace)
+                        && imports.service(&service.namespace, fqdn) =>
+                {
+                    let ports: Vec<u32> = service
+                        .ports
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .filter(|n| port.is_none_or(|p| p == *n))
+                        .collect();
+                    Some((fqdn.clone(), ports))
+                }
+                _ => None,
+            });
+            for (fqdn, ports) in under.services.into_iter().chain(imported_services) {
+                services_pulled_in.entry(fqdn).or_default().extend(ports);
+            }
+        }
+        pulled_in.insert(namespace.clone(), entries);
         scoped.insert(
             namespace.clone(),
             traffic::Scoped {
                 service_entries: imported,
-                services_pulled_in: under.services,
+                services_pulled_in,
             },
         );
     }
@@ -388,6 +431,114 @@ fn mesh_context(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -
         services,
         pulled_in,
         scoped,
+    }
+}
+
+/// The ServiceEntries an egress listener imports, only its port of them when it has one.
+fn imported_on(
+    service_entries: &[&ServiceEntry],
+    imports: &Imports,
+    namespace: &str,
+    port: Option<u32>,
+) -> Vec<ServiceEntry> {
+    let imported = traffic::imported_service_entries(service_entries, imports, namespace);
+    match port {
+        Some(port) => traffic::on_port_only(imported, port),
+        None => imported,
+    }
+}
+
+/// What the models are built from: the scopes as given, and per namespace whose Sidecar has
+/// egress listeners on ports of their own, per such port, the scopes with that listener
+/// followed.
+struct Contexts {
+    base: (Scopes, Context),
+    on_port: Vec<((String, u32), Scopes, Context)>,
+}
+
+/// Each namespace's Sidecar scope.
+type Scopes = BTreeMap<String, NamespaceScope>;
+
+impl Contexts {
+    fn of(view: &ClusterView, scopes: &BTreeMap<String, NamespaceScope>) -> Contexts {
+        let mut on_port = vec![];
+        for (namespace, scope) in scopes {
+            for port in scope.effect.listener_ports() {
+                let Some(effect) = scope.effect.on_port(port) else {
+                    continue;
+                };
+                let mut theirs = scopes.clone();
+                theirs.insert(
+                    namespace.clone(),
+                    NamespaceScope {
+                        decided_by: scope.decided_by.clone(),
+                        effect,
+                    },
+                );
+                let context = mesh_context(view, &theirs);
+                on_port.push(((namespace.clone(), port), theirs, context));
+            }
+        }
+        Contexts {
+            base: (scopes.clone(), mesh_context(view, scopes)),
+            on_port,
+        }
+    }
+}
+
+/// The traffic model, one per egress listener with a port of its own ([`Contexts`]): a
+/// request on such a port is answered by that listener's model.
+struct Models<'a> {
+    base: Mesh<'a>,
+    on_port: Vec<((String, u32), Mesh<'a>)>,
+}
+
+impl<'a> Models<'a> {
+    fn of(view: &'a ClusterView, contexts: &'a Contexts) -> Models<'a> {
+        let (scopes, context) = &contexts.base;
+        Models {
+            base: traffic_mesh(view, context, scopes),
+            on_port: contexts
+                .on_port
+                .iter()
+                .map(|(key, scopes, context)| (key.clone(), traffic_mesh(view, context, scopes)))
+                .collect(),
+        }
+    }
+
+    fn traffic(&self, namespace: &str, host: &str, ports: &[(u32, String)]) -> Vec<Traffic> {
+        ports
+            .iter()
+            .flat_map(|(port, protocol)| {
+                let on_port = self
+                    .on_port
+                    .iter()
+                    .find(|((ns, p), _)| ns == namespace && p == port)
+                    .map(|(_, model)| model);
+                let Some(model) = on_port else {
+                    return self.base.traffic(namespace, host, &[(*port, protocol.clone())]);
+                };
+                // When the port's own egress listener imports no service with that port, Istio
+                // builds the port's listener (filter chains and all) from the one without a port,
+                // yet its HTTP routes from the port's own: only HTTP is left unmodelled.
+                if !model.has_listener(namespace, *port) && self.base.has_listener(namespace, *port) {
+                    if Wire::of(protocol) != Wire::Http {
+                        return self.base.traffic(namespace, host, &[(*port, protocol.clone())]);
+                    }
+                    return vec![Traffic {
+                        reason: Some(format!(
+                            "the Sidecar's egress listener on port {port} imports no service with that port, while the one without a port does: Istio builds the listener from the latter and its HTTP routes from the former, which status does not model"
+                        )),
+                        ..Traffic::starting(*port, protocol, "sidecar".to_string())
+                    }];
+                }
+                model.traffic(namespace, host, &[(*port, protocol.clone())])
+            })
+            .collect()
+    }
+
+    fn at_gateway(&self, host: &str, gateway_host: &str) -> Vec<Traffic> {
+        self.base.at_gateway(host, gateway_host)
     }
 }
 
@@ -579,7 +730,7 @@ pub fn unreadable(view: &ClusterView) -> Vec<String> {
 fn host_report(
     view: &ClusterView,
     mesh: &MeshReport,
-    model: &Mesh,
+    model: &Models,
     namespace: String,
     host: String,
     (ses, vss): (&[&ServiceEntry], &[&VirtualService]),
@@ -647,7 +798,7 @@ fn host_report(
 /// exported to it (an admin's in istio-system): where its requests go, and who allows it. Its
 /// findings are that object's namespace's to see.
 fn allowed_elsewhere(
-    model: &Mesh,
+    model: &Models,
     namespace: String,
     host: String,
     theirs: &ServiceEntry,
@@ -706,8 +857,8 @@ fn add_workload_traffic(
                 namespace.clone(),
                 gateway_namespace_checked(workload.scope, namespace),
             );
-            let context = mesh_context(view, &theirs);
-            let model = traffic_mesh(view, &context, &theirs);
+            let contexts = Contexts::of(view, &theirs);
+            let model = Models::of(view, &contexts);
             let selector: Vec<String> = workload
                 .labels
                 .iter()
@@ -1080,7 +1231,7 @@ mod tests {
     use super::*;
     use crate::core::plan::{self, AllowOptions, GatewayHop, Target};
     use crate::core::traffic::{Outcome, Response};
-    use crate::core::validate::Host;
+    use crate::core::validate::{Host, PortSpec};
 
     fn target(ns: &str) -> Target {
         Target {
@@ -1596,6 +1747,79 @@ mod tests {
     /// An AuthorizationPolicy of istio-system selecting the egress gateway: what it refuses is
     /// denied (403), what turns on the request's path unknown naming it; one for other workloads
     /// changes nothing.
+    #[test]
+    fn egress_listeners_on_ports_answer_for_their_port() {
+        let sidecar = |egress: serde_json::Value| -> Sidecar {
+            typed(&serde_json::json!({
+                "apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                "metadata": {"name": "default", "namespace": "s1"}, "spec": {"egress": egress},
+            }))
+        };
+        let mut v = view();
+        let options = AllowOptions {
+            ports: vec![
+                PortSpec::parse("80/HTTP").unwrap(),
+                PortSpec::parse("443/TLS").unwrap(),
+            ],
+            ..AllowOptions::default()
+        };
+        v.service_entries = vec![plan::service_entry(
+            &target("s1"),
+            &Host::parse("httpbin.org").unwrap(),
+            &options,
+        )];
+        // Port 80 imports the host; every other port only istio-system's services.
+        v.scope.sidecars = Known::Yes(vec![sidecar(serde_json::json!([
+            {"port": {"number": 80, "protocol": "HTTP", "name": "web"}, "hosts": ["./httpbin.org"]},
+            {"hosts": ["istio-system/*"]},
+        ]))]);
+        let report = analyse(&v, &[]);
+        let web = traffic_of(&report, "httpbin.org", 80);
+        assert_eq!(
+            (web.via, web.outcome),
+            (Via::Direct, Outcome::Egress),
+            "{web:?}"
+        );
+        // 443: the gateway Service's TLS port makes a listener with no chain for the host.
+        let tls = traffic_of(&report, "httpbin.org", 443);
+        assert_eq!(
+            (tls.outcome, tls.response),
+            (Outcome::Blackhole, Some(Response::Reset)),
+            "{tls:?}"
+        );
+        // Without a listener for the other ports, 443 has none at all: the same reset, by the
+        // virtual outbound listener.
+        v.scope.sidecars = Known::Yes(vec![sidecar(serde_json::json!([
+            {"port": {"number": 443, "protocol": "TLS", "name": "tls"}, "hosts": ["./*"]},
+        ]))]);
+        let report = analyse(&v, &[]);
+        let tls = traffic_of(&report, "httpbin.org", 443);
+        assert_eq!(
+            (tls.via, tls.outcome),
+            (Via::Direct, Outcome::Egress),
+            "{tls:?}"
+        );
+        let web = traffic_of(&report, "httpbin.org", 80);
+        assert_eq!(
+            (web.outcome, web.response),
+            (Outcome::Blackhole, Some(Response::Reset)),
+            "{web:?}"
+        );
+        // A listener whose protocol is not its services': unknown, saying why.
+        v.scope.sidecars = Known::Yes(vec![sidecar(serde_json::json!([
+            {"port": {"number": 80, "protocol": "TCP", "name": "tcp"}, "hosts": ["./*"]},
+        ]))]);
+        let report = analyse(&v, &[]);
+        let web = traffic_of(&report, "httpbin.org", 80);
+        assert_eq!(web.outcome, Outcome::Unknown, "{web:?}");
+        assert!(
+            web.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("protocol TCP")),
+            "{web:?}"
+        );
+    }
+
     #[test]
     fn the_gateways_policies_decide_what_goes_through_it() {
         let policy = |name: &str, selector: serde_json::Value, rules: serde_json::Value| {

@@ -495,6 +495,18 @@ pub fn imported_service_entries(
         .collect()
 }
 
+/// What an egress listener on `port` takes of the services it imports: that port alone, and
+/// no service without it (serviceMatchingListenerPort).
+pub fn on_port_only(service_entries: Vec<ServiceEntry>, port: u32) -> Vec<ServiceEntry> {
+    service_entries
+        .into_iter()
+        .filter_map(|mut se| {
+            se.spec.ports.retain(|p| p.number == port);
+            (!se.spec.ports.is_empty()).then_some(se)
+        })
+        .collect()
+}
+
 /// Whether two namespaces whose ServiceEntries are visible in `namespace` name one host.
 pub fn hostnames_shared(service_entries: &[&ServiceEntry], namespace: &str) -> bool {
     let mut first: HashMap<&str, &str> = HashMap::new();
@@ -521,6 +533,9 @@ pub struct PulledIn {
     pub services: BTreeMap<String, Vec<u32>>,
 }
 
+///
+/// Under an egress listener with a port (`listener_port`) a destination keeps only that port,
+/// whatever the route names (serviceMatchingListenerPort).
 pub fn pulled_in_under(
     imports: &Imports,
     namespace: &str,
@@ -528,6 +543,7 @@ pub fn pulled_in_under(
     service_entries: &[&ServiceEntry],
     virtual_services: &[&VirtualService],
     services: &BTreeMap<String, Result<Option<KubeService>, String>>,
+    listener_port: Option<u32>,
 ) -> PulledIn {
     let mut out = PulledIn {
         service_entries: vec![],
@@ -539,7 +555,10 @@ pub fn pulled_in_under(
             && imports.virtual_service(namespace_of(vs), &vs.spec.hosts)
     });
     for (host, ports) in route_destinations(routes) {
-        let wanted = |number: u32| ports.contains(&0) || ports.contains(&number);
+        let wanted = |number: u32| match listener_port {
+            Some(only) => number == only,
+            None => ports.contains(&0) || ports.contains(&number),
+        };
         let kube = match services.get(host) {
             Some(Ok(Some(service)))
                 if service.namespace == namespace || service.exported_to(namespace) =>
@@ -858,8 +877,13 @@ impl<'a> Mesh<'a> {
     /// Whether a sidecar in `namespace` has a cluster for the Kubernetes Service `fqdn` on
     /// `port`: imported, or pulled in by an imported route.
     fn kube_cluster(&self, namespace: &str, fqdn: &str, service: &KubeService, port: u32) -> bool {
+        let on_listener_port = self
+            .sidecar_scopes
+            .get(namespace)
+            .and_then(|s| s.listener_port.as_ref())
+            .is_none_or(|(only, _)| *only == port);
         service.ports.iter().any(|(n, _)| *n == port)
-            && (self.imports_service(namespace, fqdn, service)
+            && ((on_listener_port && self.imports_service(namespace, fqdn, service))
                 || self
                     .scoped
                     .get(namespace)
@@ -1029,7 +1053,16 @@ impl<'a> Mesh<'a> {
         };
         let mut ports: Vec<(&ServiceEntry, &ServicePort)> =
             first.spec.ports.iter().map(|p| (first, p)).collect();
-        for other in in_order.iter().skip(1) {
+        // A Sidecar's other egress listeners add the ports they import of the same service
+        // (appendSidecarServices); they come in as pulled-in entries.
+        let other_listeners = self
+            .pulled_in
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|se| !std::ptr::eq(*se, first) && se.spec.hosts.iter().any(|h| h == host));
+        for other in in_order.iter().skip(1).copied().chain(other_listeners) {
             if can_merge(first, other) {
                 for p in &other.spec.ports {
                     if !ports.iter().any(|(_, q)| q.number == p.number) {
@@ -1160,7 +1193,7 @@ impl<'a> Mesh<'a> {
         let scoped = self
             .sidecar_scopes
             .get(proxy_ns)
-            .is_some_and(|effect| effect.imports.is_some());
+            .is_some_and(|effect| effect.narrows());
         for ses in several.get(host).into_iter().flatten() {
             let names = || {
                 ses.iter()
@@ -1232,11 +1265,47 @@ impl<'a> Mesh<'a> {
         })
     }
 
+    /// Whether a sidecar in `namespace` has a listener of its own on `port`.
+    pub fn has_listener(&self, namespace: &str, port: u32) -> bool {
+        self.listener(namespace, port).exists
+    }
+
+    /// Where an egress listener with a port builds its listener with another protocol than a
+    /// service it imports declares on that port (the listener's wins): not modelled.
+    fn listener_protocol_unmodelled(&self, namespace: &str, port: u32) -> Option<String> {
+        let (_, protocol) = self.sidecar_scopes.get(namespace)?.listener_port.as_ref()?;
+        let wire = |p: &str| (!p.is_empty()).then(|| Wire::of(p));
+        let theirs = self
+            .visible(namespace)
+            .all
+            .iter()
+            .flat_map(|se| se.spec.ports.iter())
+            .filter(|p| p.number == port)
+            .map(|p| p.protocol.to_ascii_uppercase())
+            .chain(self.services.iter().flat_map(|(fqdn, service)| {
+                match service {
+                    Ok(Some(service)) if self.imports_service(namespace, fqdn, service) => service
+                        .ports
+                        .iter()
+                        .filter(|(n, _)| *n == port)
+                        .map(|(_, p)| p.clone())
+                        .collect(),
+                    _ => vec![],
+                }
+            }))
+            .find(|p| wire(p) != wire(protocol))?;
+        Some(format!(
+            "the Sidecar's egress listener on port {port} says protocol {protocol} where a service it imports says {}: the listener's protocol decides, which status does not model",
+            if theirs.is_empty() { "none" } else { &theirs }
+        ))
+    }
+
     fn one_port(&self, namespace: &str, host: &str, port: u32, protocol: &str) -> Traffic {
         if let Some(why) = self
             .sidecar_scopes
             .get(namespace)
             .and_then(|s| s.unmodelled.clone())
+            .or_else(|| self.listener_protocol_unmodelled(namespace, port))
         {
             return Traffic {
                 reason: Some(why),
