@@ -1344,6 +1344,7 @@ fn generated_states_against_real_envoys() {
     let hosts = ["httpbin.org", "api.example.com", "*.wikipedia.org"];
     let started = Instant::now();
     let mut found = vec![];
+    let mut mesh_defaults_changed = false;
     for state in 0..states {
         let mut done = vec![];
         // What else the state holds beyond student1's own objects: decides which views can
@@ -1352,10 +1353,14 @@ fn generated_states_against_real_envoys() {
         let mut beside = Beside::default();
         m.egress("student1", &["cleanup"]);
         remove_hand_made(&m);
+        if mesh_defaults_changed {
+            apply_mesh_config(&m, "");
+            mesh_defaults_changed = false;
+        }
         for _ in 0..1 + rng.below(3) {
             let host = *rng.pick(&hosts);
             let wildcard = host.starts_with('*');
-            let step: Vec<String> = match rng.below(12) {
+            let step: Vec<String> = match rng.below(14) {
                 0 | 1 => {
                     let mut a = vec!["allow".to_string(), host.to_string()];
                     match rng.below(4) {
@@ -1392,6 +1397,16 @@ fn generated_states_against_real_envoys() {
                     beside.policy = true;
                     continue;
                 }
+                12 => {
+                    done.push(mesh_export_defaults(&m, &mut rng));
+                    beside.mesh_defaults = true;
+                    continue;
+                }
+                13 => {
+                    done.push(hand_made_envoy_filter(&m));
+                    beside.envoy_filter = true;
+                    continue;
+                }
                 _ => vec!["allow".into(), host.into()],
             };
             let args: Vec<&str> = step.iter().map(String::as_str).collect();
@@ -1403,10 +1418,31 @@ fn generated_states_against_real_envoys() {
             ));
         }
         m.wait();
+        mesh_defaults_changed |= beside.mesh_defaults;
         if beside.policy {
             m.gateway_drained();
         }
         let state = format!("state {state} [{}]", done.join("; "));
+        if beside.envoy_filter {
+            // status does not model EnvoyFilters: every entry of the namespace says unknown and
+            // names it, whatever else the state holds.
+            let status = m.status("student1");
+            for host in status["hosts"].as_array().into_iter().flatten() {
+                for t in host["traffic"].as_array().into_iter().flatten() {
+                    if t["outcome"] != "unknown"
+                        || !t["reason"]
+                            .as_str()
+                            .is_some_and(|r| r.contains("EnvoyFilter student1/generated"))
+                    {
+                        found.push(format!(
+                            "{state}: {} says {} where an EnvoyFilter applies",
+                            host["host"],
+                            compact(t)
+                        ));
+                    }
+                }
+            }
+        }
         if beside.elsewhere {
             // student2's objects: a student may not list other namespaces, and its status says
             // so (their exports may change its answers; --proxies shows where they do). The
@@ -1427,8 +1463,9 @@ fn generated_states_against_real_envoys() {
             continue;
         }
         found.extend(m.disagreements("student1", &state));
-        if beside.sidecar {
-            // Every host by name: its row says blocked, passthrough or what the Sidecar leaves.
+        if beside.sidecar || beside.mesh_defaults {
+            // Every host by name: its row says blocked, passthrough or what the Sidecar leaves
+            // (a 502, or a reset where nothing the sidecars see keeps a listener on the port).
             found.extend(m.disagreements_of(
                 "student1",
                 &format!("{state} (status HOST...)"),
@@ -1440,6 +1477,9 @@ fn generated_states_against_real_envoys() {
     }
     m.egress("student1", &["cleanup"]);
     remove_hand_made(&m);
+    if mesh_defaults_changed {
+        apply_mesh_config(&m, "");
+    }
     eprintln!(
         "{states} generated states in {:.0}s, {} disagreements (seed {seed})",
         started.elapsed().as_secs_f64(),
@@ -1520,7 +1560,7 @@ fn remove_hand_made(m: &Mesh) {
             "delete",
             "-n",
             ns,
-            "serviceentries,virtualservices,destinationrules,sidecars",
+            "serviceentries,virtualservices,destinationrules,sidecars,envoyfilters",
             "-l",
             "mesh-test=hand-made",
         ]);
@@ -1544,6 +1584,57 @@ struct Beside {
     sidecar: bool,
     /// An AuthorizationPolicy on the egress gateway.
     policy: bool,
+    /// The mesh config's default exportTo of some kind.
+    mesh_defaults: bool,
+    /// An EnvoyFilter in student1.
+    envoy_filter: bool,
+}
+
+/// The mesh config istiod reads (scripts/mesh writes it): the course's, plus `extra` (lines
+/// indented under `mesh:`). Waits for the proxies to have it.
+fn apply_mesh_config(m: &Mesh, extra: &str) {
+    let config = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: istio, namespace: istio-system}}\ndata:\n  mesh: |-\n    outboundTrafficPolicy:\n      mode: REGISTRY_ONLY\n    accessLogFile: /dev/stdout\n{extra}"
+    );
+    succeeded(
+        "kubectl apply of the mesh config",
+        &m.kubectl(&["apply", "-f", "-"], &config),
+    );
+    m.wait();
+}
+
+/// The mesh config's default exportTo for one or more kinds, as an admin scopes a mesh. Says
+/// what it set.
+fn mesh_export_defaults(m: &Mesh, rng: &mut Rng) -> String {
+    let mut extra = String::new();
+    for key in [
+        "defaultServiceExportTo",
+        "defaultVirtualServiceExportTo",
+        "defaultDestinationRuleExportTo",
+    ] {
+        if rng.below(2) == 0 {
+            let value = rng.pick(&[r#"["."]"#, r#"["*"]"#, r#"[".", "istio-system"]"#]);
+            extra.push_str(&format!("    {key}: {value}\n"));
+        }
+    }
+    if extra.is_empty() {
+        extra = "    defaultServiceExportTo: [\".\"]\n".to_string();
+    }
+    apply_mesh_config(m, &extra);
+    format!("mesh config {}", extra.trim().replace("\n    ", ", "))
+}
+
+/// An EnvoyFilter in student1 (one that patches nothing the requests meet: status cannot know
+/// that and must say unknown, naming it).
+fn hand_made_envoy_filter(m: &Mesh) -> String {
+    let object = json!({"apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+        "metadata": {"name": "generated", "namespace": "student1", "labels": {"mesh-test": "hand-made"}},
+        "spec": {"workloadSelector": {"labels": {"app": "no-such-app"}}}});
+    succeeded(
+        "kubectl apply of a hand-made EnvoyFilter",
+        &m.kubectl(&["apply", "-f", "-"], &object.to_string()),
+    );
+    "hand-made EnvoyFilter student1/generated".to_string()
 }
 
 /// The namespace's Sidecar, as an admin scopes a namespace: one of the egress host patterns, and
@@ -1561,6 +1652,23 @@ fn hand_made_sidecar(m: &Mesh, rng: &mut Rng, beside: &mut Beside) -> String {
         .clone();
     let mut spec = json!({"egress": [{"hosts": hosts}]});
     let mut said = format!("hand-made Sidecar egress hosts {hosts}");
+    // Now and then egress listeners on ports of their own before it, or instead of it.
+    if rng.below(3) == 0 {
+        let web = json!({"port": {"number": 80, "protocol": "HTTP", "name": "web"},
+                         "hosts": rng.pick(&[json!(["./*", "istio-system/*"]), json!(["./httpbin.org"]), json!(["istio-system/*"])]).clone()});
+        let tls = json!({"port": {"number": 443, "protocol": "TLS", "name": "tls"},
+                         "hosts": rng.pick(&[json!(["./*"]), json!(["istio-system/*"])]).clone()});
+        let mut listeners = match rng.below(3) {
+            0 => vec![web],
+            1 => vec![tls],
+            _ => vec![web, tls],
+        };
+        if rng.below(3) > 0 {
+            listeners.push(json!({"hosts": hosts}));
+        }
+        said = format!("hand-made Sidecar egress {}", json!(listeners));
+        spec = json!({ "egress": listeners });
+    }
     if rng.below(3) == 0 {
         let mode = *rng.pick(&["ALLOW_ANY", "REGISTRY_ONLY"]);
         spec["outboundTrafficPolicy"] = json!({"mode": mode});
