@@ -628,6 +628,7 @@ fn view(state: &State) -> ClusterView {
             service_entries: Known::Yes(typed(&reaching(&state.elsewhere, "ServiceEntry"))),
             virtual_services: Known::Yes(typed(&reaching(&state.elsewhere, "VirtualService"))),
             destination_rules: Known::Yes(typed(&reaching(&state.elsewhere, "DestinationRule"))),
+            unread: vec![],
         },
         service_entries: typed(&state.service_entries),
         virtual_services: typed(&state.virtual_services),

@@ -362,6 +362,40 @@ impl<'a> IstioApi<'a> {
         }
     }
 
+    /// The names of every namespace, in pages; Err: why they could not be listed (a student
+    /// may not).
+    pub async fn namespace_names(&self) -> std::result::Result<Vec<String>, String> {
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.cluster.client.clone());
+        let mut names = vec![];
+        let mut params = kube::api::ListParams::default().limit(500);
+        loop {
+            match self.send(api.list_metadata(&params)).await {
+                Ok(page) => {
+                    names.extend(page.items.into_iter().filter_map(|n| n.metadata.name));
+                    match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                        Some(token) => params = params.continue_token(&token),
+                        None => return Ok(names),
+                    }
+                }
+                Err(Failed::Kube(kube::Error::Api(status))) if status.code == 403 => {
+                    return Err("listing namespaces is forbidden".to_string());
+                }
+                Err(e) => {
+                    return Err(self
+                        .describe(
+                            e,
+                            Doing {
+                                verb: "list",
+                                what: "namespaces".to_string(),
+                                namespace: None,
+                            },
+                        )
+                        .to_string());
+                }
+            }
+        }
+    }
+
     /// The namespace's labels (None: it does not exist); Err: why they could not be read. A
     /// namespace read here is not read again to check that it exists.
     pub async fn namespace_labels(

@@ -37,12 +37,14 @@ pub async fn read_view(
     // Other namespaces' exports, and what the egress gateway knows of external hosts: one
     // cluster-wide list where RBAC allows it, else istio-system's alone (and the rest unknown).
     let mut reach = reach;
+    let mut unread = vec![];
     let (gateway_service_entries, elsewhere_service_entries) = around::<ServiceEntrySpec>(
         api,
         Kind::ServiceEntry,
         namespace,
         Some(&service_entries),
         &mut reach,
+        &mut unread,
     )
     .await;
     let gateways = known(
@@ -55,12 +57,19 @@ pub async fn read_view(
         namespace,
         Some(&virtual_services),
         &mut reach,
+        &mut unread,
     )
     .await;
     // The namespace's own are listed below (namespace_rules), without istio-system's.
-    let (destination_rules, elsewhere_destination_rules) =
-        around::<DestinationRuleSpec>(api, Kind::DestinationRule, namespace, None, &mut reach)
-            .await;
+    let (destination_rules, elsewhere_destination_rules) = around::<DestinationRuleSpec>(
+        api,
+        Kind::DestinationRule,
+        namespace,
+        None,
+        &mut reach,
+        &mut unread,
+    )
+    .await;
     let namespace_destination_rules = namespace_rules(api, namespace).await;
     let services = read_services(api, &virtual_services, also_services).await;
     let egress_gateway_service = match &services[DEFAULT_EGRESS_GATEWAY_HOST] {
@@ -104,6 +113,7 @@ pub async fn read_view(
             service_entries: elsewhere_service_entries,
             virtual_services: elsewhere_virtual_services,
             destination_rules: elsewhere_destination_rules,
+            unread,
         },
     }
 }
@@ -117,6 +127,97 @@ pub enum Reach {
     /// A cluster-wide list was refused, why: the next kinds are not asked for (RBAC grants
     /// them together), only said unknown.
     Refused(String),
+    /// Refused, and the namespaces could be listed: each is read on its own.
+    OneByOne(Vec<String>),
+}
+
+/// What one kind's list around the namespace keeps: istio-system's objects, other namespaces'
+/// that may be exported to the namespace, and hidden ServiceEntries that share a host with one
+/// of their namespace's that is kept (Istio pools one namespace's entries for a host, so the
+/// model must see them to say unknown: `Mesh::pooled_entries_unmodelled`). Objects come in key
+/// order (namespace, then name), so one namespace's hidden ones are held at a time.
+struct Kept<S> {
+    kind: Kind,
+    namespace: String,
+    gateway: Vec<Object<S>>,
+    elsewhere: Vec<Object<S>>,
+    hidden: Vec<Object<S>>,
+}
+
+impl<S: Exported> Kept<S> {
+    fn new(kind: Kind, namespace: &str) -> Kept<S> {
+        Kept {
+            kind,
+            namespace: namespace.to_string(),
+            gateway: vec![],
+            elsewhere: vec![],
+            hidden: vec![],
+        }
+    }
+
+    fn take(&mut self, object: Object<S>) {
+        if self
+            .hidden
+            .first()
+            .is_some_and(|o| o.metadata.namespace != object.metadata.namespace)
+        {
+            self.keep_pooled();
+        }
+        let own = object.metadata.namespace.as_deref();
+        let namespace = self.namespace.as_str();
+        if own == Some(GATEWAY_NAMESPACE) {
+            self.gateway.push(object);
+        } else if own != Some(namespace)
+            && (exported_to(&object, namespace)
+                || (self.kind == Kind::ServiceEntry && exported_to(&object, GATEWAY_NAMESPACE)))
+        {
+            // One without exportTo is kept too: the mesh's default (read later) decides. A
+            // ServiceEntry exported to the gateway's namespace gives the egress gateway its
+            // cluster for the host (what a request through it meets there).
+            self.elsewhere.push(object);
+        } else if own != Some(namespace) && self.kind == Kind::ServiceEntry {
+            self.hidden.push(object);
+        }
+    }
+
+    /// The held namespace's hidden entries that share a host with one of its kept ones.
+    fn keep_pooled(&mut self) {
+        let Some(ns) = self
+            .hidden
+            .first()
+            .and_then(|o| o.metadata.namespace.clone())
+        else {
+            return;
+        };
+        let kept: std::collections::HashSet<String> = self
+            .elsewhere
+            .iter()
+            .rev()
+            .take_while(|o| o.metadata.namespace.as_deref() == Some(ns.as_str()))
+            .flat_map(|o| o.spec.hosts().iter().cloned())
+            .collect();
+        let pooled: Vec<Object<S>> = self
+            .hidden
+            .drain(..)
+            .filter(|o| o.spec.hosts().iter().any(|h| kept.contains(h)))
+            .collect();
+        self.elsewhere.extend(pooled);
+    }
+}
+
+/// Namespaces named in a message: the first few, and how many more.
+fn some_of(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut said = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        said.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    said
 }
 
 /// One kind's objects around the namespace: istio-system's, and other namespaces' that may be
@@ -129,6 +230,7 @@ async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
     namespace: Option<&str>,
     listed: Option<&[Object<S>]>,
     reach: &mut Reach,
+    unread: &mut Vec<String>,
 ) -> (Known<Vec<Object<S>>>, Known<Vec<Object<S>>>) {
     let Some(namespace) = namespace.filter(|ns| *ns != GATEWAY_NAMESPACE) else {
         let gateway = match listed {
@@ -144,65 +246,62 @@ async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
         return (gateway, Known::Yes(vec![]));
     };
     if *reach == Reach::Elsewhere {
-        let mut gateway = vec![];
-        let mut elsewhere = vec![];
-        // ServiceEntries not exported here that share a host with one of their namespace's that
-        // is: Istio pools one namespace's entries for a host (listeners, endpoints), so the
-        // model must see them to say unknown (`Mesh::pooled_entries_unmodelled`). A list comes
-        // in key order (namespace, then name), so one namespace's are held at a time.
-        let mut hidden: Vec<Object<S>> = vec![];
-        let keep_pooled = |hidden: &mut Vec<Object<S>>, elsewhere: &mut Vec<Object<S>>| {
-            let Some(ns) = hidden.first().and_then(|o| o.metadata.namespace.clone()) else {
-                return;
-            };
-            let kept: std::collections::HashSet<String> = elsewhere
-                .iter()
-                .rev()
-                .take_while(|o| o.metadata.namespace.as_deref() == Some(ns.as_str()))
-                .flat_map(|o| o.spec.hosts().iter().cloned())
-                .collect();
-            let pooled: Vec<Object<S>> = hidden
-                .drain(..)
-                .filter(|o| o.spec.hosts().iter().any(|h| kept.contains(h)))
-                .collect();
-            elsewhere.extend(pooled);
-        };
+        let mut kept = Kept::new(kind, namespace);
         let everywhere = api
             .list_each(kind, None, None, |item| {
-                let object: Object<S> = crate::core::istio::typed(&item);
-                if hidden
-                    .first()
-                    .is_some_and(|o| o.metadata.namespace != object.metadata.namespace)
-                {
-                    keep_pooled(&mut hidden, &mut elsewhere);
-                }
-                let own = object.metadata.namespace.as_deref();
-                if own == Some(GATEWAY_NAMESPACE) {
-                    gateway.push(object);
-                } else if own != Some(namespace)
-                    && (exported_to(&object, namespace)
-                        || (kind == Kind::ServiceEntry && exported_to(&object, GATEWAY_NAMESPACE)))
-                {
-                    // One without exportTo is kept too: the mesh's default (read later) decides.
-                    // A ServiceEntry exported to the gateway's namespace gives the egress gateway
-                    // its cluster for the host (what a request through it meets there).
-                    elsewhere.push(object);
-                } else if own != Some(namespace) && kind == Kind::ServiceEntry {
-                    hidden.push(object);
-                }
+                kept.take(crate::core::istio::typed(&item))
             })
             .await;
-        keep_pooled(&mut hidden, &mut elsewhere);
+        kept.keep_pooled();
         match everywhere {
-            Ok(_) => return (Known::Yes(gateway), Known::Yes(elsewhere)),
-            Err(e) if e.is_forbidden() => {
-                *reach = Reach::Refused(format!(
-                    "listing {} in all namespaces is forbidden",
-                    kind.plural()
-                ));
+            Ok(_) => return (Known::Yes(kept.gateway), Known::Yes(kept.elsewhere)),
+            Err(e) => {
+                let why = if e.is_forbidden() {
+                    format!("listing {} in all namespaces is forbidden", kind.plural())
+                } else {
+                    e.to_string()
+                };
+                // Where the namespaces can be listed, the ones this user may read are read one
+                // by one (one request each, a few at a time).
+                *reach = match (e.is_forbidden(), api.namespace_names().await) {
+                    (true, Ok(names)) => Reach::OneByOne(names),
+                    _ => Reach::Refused(why),
+                };
             }
-            Err(e) => *reach = Reach::Refused(e.to_string()),
         }
+    }
+    if let Reach::OneByOne(names) = &*reach {
+        use futures_util::stream::StreamExt;
+        let others: Vec<&String> = names
+            .iter()
+            .filter(|n| *n != namespace && *n != GATEWAY_NAMESPACE)
+            .collect();
+        let asked = others.len();
+        let lists: Vec<(&String, Result<Vec<Object<S>>>)> = futures_util::stream::iter(others)
+            .map(|ns| async move { (ns, api.list_typed::<S>(kind, Some(ns), None).await) })
+            .buffered(8)
+            .collect()
+            .await;
+        let mut kept = Kept::new(kind, namespace);
+        let mut not_read = vec![];
+        for (ns, list) in lists {
+            match list {
+                Ok(objects) => objects.into_iter().for_each(|o| kept.take(o)),
+                Err(_) => not_read.push(ns.clone()),
+            }
+        }
+        kept.keep_pooled();
+        if !not_read.is_empty() {
+            unread.push(format!(
+                "{} of other namespaces were read one namespace at a time (listing them in all namespaces is forbidden); {} of {} could not be read ({}): hosts or routes they export to {namespace} are not shown",
+                kind.plural(),
+                not_read.len(),
+                asked,
+                some_of(&not_read)
+            ));
+        }
+        let gateway = known(api.list_typed(kind, Some(GATEWAY_NAMESPACE), None).await);
+        return (gateway, Known::Yes(kept.elsewhere));
     }
     let why = match reach {
         Reach::Refused(why) if why.contains(kind.plural()) => why.clone(),

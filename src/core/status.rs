@@ -656,6 +656,7 @@ fn mesh_report(view: &ClusterView) -> MeshReport {
     if let Known::Unknown(why) = &view.elsewhere.destination_rules {
         unknown.push(why.clone());
     }
+    unknown.extend(view.elsewhere.unread.iter().cloned());
     if let Known::Unknown(why) = &view.scope.root_sidecars {
         unknown.push(format!(
             "the root namespace's Sidecars: {why}: a namespace without a Sidecar of its own is answered as if it had none there"

@@ -70,6 +70,9 @@ pub struct Elsewhere {
     pub virtual_services: Known<Vec<VirtualService>>,
     /// Their DestinationRules: one applies to a host their ServiceEntry defines.
     pub destination_rules: Known<Vec<DestinationRule>>,
+    /// Where they were read namespace by namespace (a cluster-wide list refused): each kind's
+    /// namespaces that could not be read, said as status says an unknown.
+    pub unread: Vec<String>,
 }
 
 impl Default for Elsewhere {
@@ -79,6 +82,7 @@ impl Default for Elsewhere {
             service_entries: Known::Yes(vec![]),
             virtual_services: Known::Yes(vec![]),
             destination_rules: Known::Yes(vec![]),
+            unread: vec![],
         }
     }
 }

@@ -23,10 +23,11 @@ fn request_budgets_from_the_audit_log() {
         // DestinationRules), TLS origination (the namespace's DestinationRules) and the
         // sidecars' scope (the namespace's and the root namespace's Sidecars and EnvoyFilters),
         // and tries the cluster-wide list of ServiceEntries once (other namespaces' exports):
-        // forbidden to a student, it asks for no other kind cluster-wide; istio-system's
+        // forbidden to a student, it asks for no other kind cluster-wide, and tries once to
+        // list namespaces (to read those it may, one by one; forbidden too); istio-system's
         // AuthorizationPolicies (may one refuse requests at the egress gateway?), and the
         // namespace's and the root namespace's WasmPlugins, and the namespace's labels.
-        (vec!["status"], 18),
+        (vec!["status"], 19),
         // One delete-collection each for VirtualServices, ServiceEntries, DestinationRules.
         (vec!["cleanup"], 3),
     ] {

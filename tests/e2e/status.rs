@@ -415,6 +415,107 @@ fn other_namespaces_exports_are_listed_or_named_unknown() {
     );
 }
 
+/// A user refused the cluster-wide list who may list namespaces reads them one by one: what the
+/// namespaces it may read export is listed, and those it may not are named.
+#[test]
+fn namespaces_a_user_may_read_are_read_one_by_one() {
+    let c = Cluster::main();
+    let mine = c.namespace("mine", "student2");
+    let theirs = c.namespace("readable", "student1");
+    let host = format!("www.{theirs}.example.org");
+    ok(egress(
+        &c,
+        "student1",
+        &["allow", &host, "--export-to", "*", "-n", &theirs],
+    ));
+    let lister = format!("{mine}-lists-namespaces");
+    c.admin_ok(
+        &[
+            "create",
+            "clusterrole",
+            &lister,
+            "--verb=list",
+            "--resource=namespaces",
+        ],
+        None,
+    );
+    let _undo = c.undo_on_drop(&[
+        &[
+            "delete",
+            "clusterrolebinding",
+            &lister,
+            "--ignore-not-found",
+        ],
+        &["delete", "clusterrole", &lister, "--ignore-not-found"],
+    ]);
+    c.admin_ok(
+        &[
+            "create",
+            "clusterrolebinding",
+            &lister,
+            &format!("--clusterrole={lister}"),
+            "--user=student2",
+        ],
+        None,
+    );
+    c.admin_ok(
+        &[
+            "create",
+            "rolebinding",
+            "student2-reads",
+            "-n",
+            &theirs,
+            "--clusterrole=course:reader",
+            "--user=student2",
+        ],
+        None,
+    );
+    let student: Value = serde_json::from_str(
+        &ok(egress(
+            &c,
+            "student2",
+            &["status", "-n", &mine, "-o", "json"],
+        ))
+        .stdout,
+    )
+    .unwrap();
+    let row = student["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == host.as_str())
+        .unwrap_or_else(|| panic!("no row for {host}: {student}"));
+    assert!(
+        row["allowedBy"].as_str().is_some_and(
+            |a| a.starts_with(&format!("{theirs}/")) && a.ends_with("(exported to all)")
+        ),
+        "{student}"
+    );
+    assert_eq!(row["traffic"][0]["outcome"], "egress", "{student}");
+    let unknown: Vec<&str> = student["mesh"]["unknown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let said = unknown
+        .iter()
+        .find(|u| {
+            u.starts_with("serviceentries of other namespaces were read one namespace at a time")
+        })
+        .unwrap_or_else(|| panic!("{student}"));
+    // Most namespaces (student1's among them) are not student2's to read; the one it may read
+    // is not among those named.
+    assert!(said.contains(" could not be read ("), "{said}");
+    assert!(!said.contains(&theirs), "{said}");
+    assert!(
+        !unknown
+            .iter()
+            .any(|u| u.contains("in all namespaces is forbidden):")),
+        "{student}"
+    );
+}
+
 /// A Sidecar that imports only istio-system's hosts: allow writes the ServiceEntry and warns that
 /// the namespace's sidecars never get it, with the fix; status says the same (EGR023; exit 3
 /// with --exit-code).
