@@ -914,7 +914,24 @@ impl<'a> Mesh<'a> {
         if let Some(listener) = visible.listeners.borrow().get(&port) {
             return *listener;
         }
-        let mut protocols: Vec<String> = visible
+        let protocols = self.port_protocols(namespace, port);
+        // No protocol: Istio sniffs the port (protocol "auto"), with both kinds of chain.
+        let listener = Listener {
+            exists: !protocols.is_empty(),
+            http: protocols
+                .iter()
+                .any(|p| p.is_empty() || is_http_protocol(p)),
+            tcp: !self.tcp_chains(namespace, port).is_empty(),
+        };
+        visible.listeners.borrow_mut().insert(port, listener);
+        listener
+    }
+
+    /// The protocol each service a proxy in `namespace` sees declares on `port` (uppercase;
+    /// empty: none, sniffed): its ServiceEntries', then the Kubernetes Services it imports.
+    fn port_protocols(&self, namespace: &str, port: u32) -> Vec<String> {
+        let mut protocols: Vec<String> = self
+            .visible(namespace)
             .all
             .iter()
             .flat_map(|se| se.spec.ports.iter())
@@ -934,16 +951,7 @@ impl<'a> Mesh<'a> {
                     .map(|(_, p)| p.clone()),
             );
         }
-        // No protocol: Istio sniffs the port (protocol "auto"), with both kinds of chain.
-        let listener = Listener {
-            exists: !protocols.is_empty(),
-            http: protocols
-                .iter()
-                .any(|p| p.is_empty() || is_http_protocol(p)),
-            tcp: !self.tcp_chains(namespace, port).is_empty(),
-        };
-        visible.listeners.borrow_mut().insert(port, listener);
-        listener
+        protocols
     }
 
     /// The ServiceEntries (with no addresses) whose opaque-TCP filter chain is on the wildcard
@@ -1276,23 +1284,8 @@ impl<'a> Mesh<'a> {
         let (_, protocol) = self.sidecar_scopes.get(namespace)?.listener_port.as_ref()?;
         let wire = |p: &str| (!p.is_empty()).then(|| Wire::of(p));
         let theirs = self
-            .visible(namespace)
-            .all
-            .iter()
-            .flat_map(|se| se.spec.ports.iter())
-            .filter(|p| p.number == port)
-            .map(|p| p.protocol.to_ascii_uppercase())
-            .chain(self.services.iter().flat_map(|(fqdn, service)| {
-                match service {
-                    Ok(Some(service)) if self.imports_service(namespace, fqdn, service) => service
-                        .ports
-                        .iter()
-                        .filter(|(n, _)| *n == port)
-                        .map(|(_, p)| p.clone())
-                        .collect(),
-                    _ => vec![],
-                }
-            }))
+            .port_protocols(namespace, port)
+            .into_iter()
             .find(|p| wire(p) != wire(protocol))?;
         Some(format!(
             "the Sidecar's egress listener on port {port} says protocol {protocol} where a service it imports says {}: the listener's protocol decides, which status does not model",
