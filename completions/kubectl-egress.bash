@@ -703,7 +703,7 @@ _kubectl__egress() {
             return 0
             ;;
         kubectl__egress__subcmd__status)
-            opts="-A -n -o -h -V --all-namespaces --exit-code --proxies --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
+            opts="-A -n -o -h -V --all-namespaces --exit-code --proxies --graph --namespace --context --kubeconfig --output --dry-run --field-manager --api-version --request-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -27,7 +27,7 @@ end
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_needs_command" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
@@ -53,7 +53,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l 
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand allow" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
@@ -68,7 +68,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand timeout" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
@@ -87,7 +87,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand retries" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
@@ -106,7 +106,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gatewa
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand via-gateway" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
@@ -127,7 +127,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand gateway" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
@@ -144,7 +144,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l 
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
@@ -155,7 +155,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand apply" -s 
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
@@ -163,6 +163,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s A -l all-namespaces -d 'Every namespace (adds a NAMESPACE column)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l exit-code -d 'Exit with 3 when there are findings of severity warning or error (or, with --proxies, a sidecar whose live config differs)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l proxies -d 'Also read each sidecar\'s live Envoy config (a port-forward to its admin port, as istioctl proxy-config does) and compare it with what status predicts for that pod'
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -l graph -d 'Draw the paths as a tree: workloads -> sidecar -> host and port -> direct or through the gateway -> what the client gets (-o dot for Graphviz)'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s h -l help -d 'Print help'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand status" -s V -l version -d 'Print version'
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s f -l filename -d 'Delete the objects these files name (as apply -f reads them), if kubectl-egress made them' -r -F
@@ -170,7 +171,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r
@@ -181,7 +182,7 @@ complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand cleanup" -
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s n -l namespace -d 'Namespace to work in [default: $STUDENT_NS, else the context\'s namespace, else default]' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l context -d 'Kubeconfig context to use' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l kubeconfig -d 'Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config]' -r -F
-complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json)' -r
+complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -s o -l output -d 'Output format: yaml, json or name (status: wide, yaml, json, dot)' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l dry-run -d 'none: apply; client: print what would be sent; server: send with dryRun, persist nothing' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l field-manager -d 'Field manager for server-side apply' -r
 complete -c kubectl-egress -n "__fish_kubectl_egress_using_subcommand completion" -l api-version -d 'networking.istio.io version: v1, v1beta1, or auto (ask the cluster; offline: v1beta1)' -r

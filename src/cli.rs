@@ -78,7 +78,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Output format: yaml, json or name (status: wide, yaml, json)
+    /// Output format: yaml, json or name (status: wide, yaml, json, dot)
     #[arg(short = 'o', long, global = true, value_name = "FORMAT")]
     pub output: Option<String>,
 
@@ -270,9 +270,15 @@ EnvoyFilters and WasmPlugins, other namespaces' ServiceEntries, VirtualServices 
 istio-system's gateway objects, the root namespace's Sidecars, EnvoyFilters and WasmPlugins and the mesh
 config (its default exportTo applied). The Sidecar that applies is followed as istiod reads it (the hosts its egress
 imports, its outboundTrafficPolicy); workloads a Sidecar's selector picks out get their own
-answers (`workloads app=sentences,mode=api`). What it cannot read is listed as unknown; a Sidecar
-with egress ports, an EnvoyFilter or a WasmPlugin makes the answers unknown, naming the object, rather than
-guessed.
+answers (`workloads app=sentences,mode=api`), and a request on a port with an egress listener of its
+own meets that listener's imports. What it cannot read is listed as unknown; an egress listener it
+cannot follow (bind, captureMode), an EnvoyFilter or a WasmPlugin makes the answers unknown, naming
+the object, rather than guessed.
+
+--graph draws the same answers as a tree: per group of workloads, the sidecar, each host and port
+with the objects that decided it, the path (direct, through the gateway) and what the client gets;
+coloured on a terminal unless NO_COLOR is set. -o dot prints that graph for Graphviz
+(`kubectl egress status -o dot | dot -Tsvg > egress.svg`).
 
 --proxies reads each running sidecar's live Envoy config (its clusters and routes, through a
 port-forward to its admin port: RBAC create on pods/portforward) and compares it with what status
@@ -285,6 +291,8 @@ Examples:
   kubectl egress status httpbin.org -o wide
   kubectl egress status -A -o json
   kubectl egress status --exit-code || echo 'egress needs attention'
+  kubectl egress status --graph
+  kubectl egress status -o dot | dot -Tsvg > egress.svg
   kubectl egress status --proxies
   kubectl egress status httpbin.org --proxies -o json | jq '.proxies[] | {pod, agrees}'")]
     Status(StatusArgs),
@@ -604,6 +612,11 @@ pub struct StatusArgs {
     /// istioctl proxy-config does) and compare it with what status predicts for that pod
     #[arg(long)]
     pub proxies: bool,
+
+    /// Draw the paths as a tree: workloads -> sidecar -> host and port -> direct or through the
+    /// gateway -> what the client gets (-o dot for Graphviz)
+    #[arg(long, conflicts_with = "proxies")]
+    pub graph: bool,
 }
 
 #[derive(Debug, Args)]

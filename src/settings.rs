@@ -14,6 +14,8 @@ pub enum Output {
     /// kubectl's one line per object (`... created`), or status's table.
     Default,
     Wide,
+    /// status's graph in Graphviz's language.
+    Dot,
     Objects(ObjectFormat),
 }
 
@@ -79,6 +81,9 @@ impl Settings {
             Output::Wide => Err(InputError(
                 "-o wide is for status's table: use yaml, json or name here".into(),
             )),
+            Output::Dot => Err(InputError(
+                "-o dot is for status's graph: use yaml, json or name here".into(),
+            )),
         }
     }
 }
@@ -103,9 +108,10 @@ fn output(flag: Option<&str>) -> Result<Output, InputError> {
         Some("json") => Output::Objects(ObjectFormat::Json),
         Some("name") => Output::Objects(ObjectFormat::Name),
         Some("wide") => Output::Wide,
+        Some("dot") => Output::Dot,
         Some(other) => {
             return Err(InputError(format!(
-                "unknown output format \"{}\": use yaml, json, name or wide",
+                "unknown output format \"{}\": use yaml, json, name, wide or dot",
                 other.escape_debug()
             )));
         }
@@ -213,6 +219,7 @@ mod tests {
     fn output_dry_run_and_api_version_take_only_their_words() {
         assert_eq!(output(None).unwrap(), Output::Default);
         assert_eq!(output(Some("wide")).unwrap(), Output::Wide);
+        assert_eq!(output(Some("dot")).unwrap(), Output::Dot);
         assert_eq!(
             output(Some("name")).unwrap(),
             Output::Objects(ObjectFormat::Name)

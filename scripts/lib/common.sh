@@ -238,6 +238,55 @@ envoy_bin() {
     echo "$out"
 }
 
+# Graphviz's dot, to check that `status -o dot` is valid Graphviz: Debian's packages (the version
+# the machine's apt lists offer), unpacked into the cache without installing them (no root
+# needed), with a wrapper that points dot at its libraries and plugins.
+graphviz_bin() {
+    need apt-get "a Debian or Ubuntu machine (apt-get) to fetch Debian's graphviz package"
+    need dpkg-deb "dpkg (Debian's dpkg-deb)"
+    local version
+    version=$(apt-cache policy graphviz 2>/dev/null | sed -n 's/^ *Candidate: //p')
+    [[ -n $version && $version != "(none)" ]] ||
+        die "apt knows no graphviz package: run apt-get update (as root), then try again"
+    local dir=$BIN_CACHE/graphviz-$version
+    if [[ -x $dir/dot ]]; then
+        echo "$dir/dot"
+        return 0
+    fi
+    mkdir -p "$BIN_CACHE"
+    local dl
+    dl=$(mktemp -d "$BIN_CACHE/graphviz-download.XXXXXX")
+    say "downloading Graphviz $version (Debian's packages, 2 MB; first time only)..."
+    # dot and the libraries it and its core plugins load that a minimal Debian lacks.
+    (cd "$dl" && apt-get download -q "graphviz=$version" "libgvc6=$version" "libcgraph6=$version" \
+        "libcdt5=$version" "libpathplan4=$version" "libxdot4=$version" libltdl7 >"$dl/log" 2>&1) ||
+        { cat "$dl/log" >&2; rm -rf "$dl"; die "apt-get download of graphviz $version failed"; }
+    grep '^Get:' "$dl/log" >&2 || true
+    local deb
+    for deb in "$dl"/*.deb; do
+        dpkg-deb -x "$deb" "$dl/root" || { rm -rf "$dl"; die "cannot unpack $deb"; }
+    done
+    local lib=$dl/root/usr/lib/$(uname -m)-linux-gnu
+    [[ -x $dl/root/usr/bin/dot && -d $lib/graphviz ]] || { rm -rf "$dl"; die "graphviz's packages hold no usr/bin/dot"; }
+    mkdir -p "$dir"
+    mv "$dl/root" "$dir/root"
+    rm -rf "$dl"
+    lib=$dir/root/usr/lib/$(uname -m)-linux-gnu
+    cat >"$dir/dot.tmp" <<WRAPPER
+#!/bin/sh
+LD_LIBRARY_PATH="$lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" GVBINDIR="$lib/graphviz" exec "$dir/root/usr/bin/dot" "\$@"
+WRAPPER
+    chmod 755 "$dir/dot.tmp"
+    # The plugins' registry (config6a): dot -c writes it; plugins whose libraries are missing
+    # (neato's, unused here) are left out with a warning.
+    "$dir/dot.tmp" -c 2>/dev/null || true
+    printf 'digraph { a -> b }' | "$dir/dot.tmp" -Tsvg >/dev/null ||
+        { rm -rf "$dir"; die "the unpacked Graphviz cannot render SVG"; }
+    mv "$dir/dot.tmp" "$dir/dot"
+    say "Graphviz $version -> $dir/dot"
+    echo "$dir/dot"
+}
+
 # Istio's own files inside the pinned istio.io/istio module (the bootstrap template).
 istio_module_dir() {
     (cd "$REPO_ROOT/hack/harness/istio-sim" && go mod download -json "istio.io/istio@$ISTIO_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')

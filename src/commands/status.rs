@@ -8,7 +8,7 @@
 //! pods and a port-forward to each sidecar. Reads the user may not make are reported
 //! as unknown, never as an error that hides the rest.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 use tokio::time::Instant;
@@ -18,6 +18,7 @@ use crate::cluster::connect::Cluster;
 use crate::cluster::proxies::{self, Unreachable};
 use crate::cluster::view::{Reach, read_view};
 use crate::cluster::{api::IstioApi, connect};
+use crate::core::graph;
 use crate::core::istio::{Kind, ServiceEntry, VirtualService};
 use crate::core::live::{self, ProxyReport};
 use crate::core::proxy_config::RetriesByHost;
@@ -35,7 +36,17 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<u8> {
         .collect();
     if settings.output == Output::Objects(ObjectFormat::Name) {
         return Err(Error::input(
-            "-o name is not available for status: use wide, yaml or json",
+            "-o name is not available for status: use wide, yaml, json or dot",
+        ));
+    }
+    if args.graph && settings.output != Output::Default {
+        return Err(Error::input(
+            "--graph draws a tree: leave out -o (or use -o dot for Graphviz)",
+        ));
+    }
+    if settings.output == Output::Dot && args.proxies {
+        return Err(Error::input(
+            "-o dot draws status's prediction: leave out --proxies (or use -o json)",
         ));
     }
     let (session_namespace, cluster) = connect::open_cluster(settings).await?;
@@ -130,6 +141,13 @@ fn print(settings: &Settings, args: &StatusArgs, report: &Report, proxies: Optio
                 let _ = writeln!(out, "# cannot render YAML: {e}");
             }
             let _ = out.flush();
+        }
+        Output::Dot => print!("{}", graph::dot(report)),
+        Output::Default if args.graph => {
+            // Colour only for a person at a terminal, and never when NO_COLOR is set.
+            let colour = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            print!("{}", graph::tree(report, colour));
         }
         Output::Default | Output::Wide => {
             let wide = settings.output == Output::Wide;

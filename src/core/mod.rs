@@ -8,6 +8,7 @@ pub mod change;
 pub mod findings;
 pub mod gateway;
 pub mod gateway_policy;
+pub mod graph;
 pub mod imports;
 pub mod istio;
 pub mod live;

@@ -744,3 +744,77 @@ fn a_namespace_of_a_revision_is_answered_with_its_mesh_config() {
         "{injected}"
     );
 }
+
+/// The course exercise drawn: `status --graph` on the real API server shows each step's path,
+/// and `-o dot` is Graphviz that the real `dot` (EGRESS_DOT, set by scripts/test) renders.
+#[test]
+fn status_graph_and_dot_draw_the_exercise() {
+    let c = Cluster::main();
+    let ns = c.namespace("graph", "student1");
+    let student1 = Session::student1(&c, &ns);
+    let graph = student1.ok(&["status", "httpbin.org", "--graph"]);
+    assert!(
+        graph
+            .stdout
+            .contains("httpbin.org:80 HTTP  [nothing this sidecar sees names it: REGISTRY_ONLY]\n   │  └─ blocked: blackhole (502)"),
+        "{}",
+        graph.stdout
+    );
+    student1.ok(&["allow", "httpbin.org"]);
+    student1.ok(&["timeout", "httpbin.org", "0.5s"]);
+    student1.ok(&["via-gateway", "httpbin.org"]);
+    let graph = student1.ok(&["status", "--graph"]);
+    assert!(
+        graph.stdout.contains(&format!(
+            "pods in {ns}\n└─ sidecar (Istio's default scope)\n"
+        )),
+        "{}",
+        graph.stdout
+    );
+    assert!(
+        graph.stdout.contains(
+            "gateway -> istio-egressgateway.istio-system:80 -> httpbin.org:80: egress (timeout 0.5s)"
+        ),
+        "{}",
+        graph.stdout
+    );
+    // Not a terminal: no colour, whatever NO_COLOR says.
+    assert!(!graph.stdout.contains('\x1b'), "{}", graph.stdout);
+    let refused = student1.run(&["status", "--graph", "-o", "json"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("--graph draws a tree"),
+        "{}",
+        refused.stderr
+    );
+
+    let dot = student1.ok(&["status", "-o", "dot"]);
+    let graphviz = std::env::var_os("EGRESS_DOT")
+        .expect("EGRESS_DOT is not set: run the end-to-end tests with scripts/test");
+    let mut render = std::process::Command::new(graphviz)
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    render
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.stdout.as_bytes())
+        .unwrap();
+    let svg = render.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&svg.stderr);
+    assert!(
+        svg.status.success() && stderr.is_empty(),
+        "{stderr}\n{}",
+        dot.stdout
+    );
+    let svg = String::from_utf8_lossy(&svg.stdout);
+    assert!(
+        svg.contains("<svg") && svg.contains("istio&#45;egressgateway.istio&#45;system:80"),
+        "{svg}"
+    );
+}
