@@ -2,10 +2,10 @@
 //! its message. Pure.
 //!
 //! Adding a finding: a line here, its analyzer in `analyzers.rs` (the `ANALYZERS` table, and a
-//! unit test there), and its row in README's findings table. The tests check that the three
-//! agree: each code has exactly one analyzer, which emits that code only, and README lists
-//! exactly these codes with these severities and meanings. A finding can only be made from a
-//! [`Code`], so no code outside the catalogue can be reported.
+//! unit test there), and its row in docs/status.md's findings table. The tests check that the
+//! three agree: each code has exactly one analyzer, which emits that code only, and
+//! docs/status.md lists exactly these codes with these severities and meanings. A finding can only
+//! be made from a [`Code`], so no code outside the catalogue can be reported.
 
 use std::fmt::Display;
 
@@ -36,7 +36,7 @@ pub struct Entry {
     pub code: Code,
     /// What its analyzer reports (tls_twice lowers EGR019 to info in the gateway's namespace).
     pub severity: Severity,
-    /// What the code means, word for word as in README's findings table.
+    /// What the code means, word for word as in docs/status.md's findings table.
     pub meaning: &'static str,
     /// The message, with `{name}` where [`Code::finding`] puts a value.
     pub message: &'static str,
@@ -256,12 +256,12 @@ mod tests {
         Code::NoCluster.finding(&[("host", &"a.org"), ("port", &80), ("response", &"502")]);
     }
 
-    /// README's findings table: `| code | severity | meaning |`, one row per code.
+    /// docs/status.md's findings table: `| code | severity | meaning |`, one row per code.
     fn readme_table(readme: &str) -> Vec<(String, String, String)> {
         let table = readme
             .split("\n### Findings\n")
             .nth(1)
-            .expect("README has a \"### Findings\" section");
+            .expect("docs/status.md has a \"### Findings\" section");
         table
             .lines()
             .skip_while(|l| !l.starts_with('|'))
@@ -273,7 +273,7 @@ mod tests {
                     .trim_end_matches(" |")
                     .splitn(3, " | ")
                     .collect();
-                assert_eq!(cells.len(), 3, "README row: {row}");
+                assert_eq!(cells.len(), 3, "docs/status.md row: {row}");
                 (cells[0].into(), cells[1].into(), cells[2].into())
             })
             .collect()
@@ -281,7 +281,10 @@ mod tests {
 
     #[test]
     fn readme_lists_exactly_the_catalogue() {
-        let readme = readme_table(include_str!("../../README.md"));
+        let readme = readme_table(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/status.md"
+        )));
         let catalogue: Vec<(String, String, String)> = CATALOGUE
             .iter()
             .map(|e| {
@@ -295,15 +298,15 @@ mod tests {
         for (ours, theirs) in catalogue.iter().zip(&readme) {
             assert_eq!(
                 ours, theirs,
-                "README's findings table and the catalogue differ"
+                "docs/status.md's findings table and the catalogue differ"
             );
         }
-        assert_eq!(catalogue.len(), readme.len(), "README: {readme:?}");
+        assert_eq!(catalogue.len(), readme.len(), "docs/status.md: {readme:?}");
     }
 
     #[test]
     fn the_readme_check_can_fail() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/status.md"));
         let table = readme_table(readme);
         assert_eq!(table.len(), CATALOGUE.len());
         // A meaning reworded, a severity changed, a row dropped: each differs.

@@ -64,10 +64,10 @@ const EXPLAINED: [Explained; 2] = [
     Explained {
         code: "IST0129",
         kind: "DestinationRule",
-        reason: "explained in README (TLS origination) and status (TLS SIMPLE on the last hop): \
-                 with no caCertificates Istio's proxies check the server's certificate against \
-                 their OS CA certificates (pilot cluster_tls.go: CaCertificatePath defaults to \
-                 \"system\"); the analyzer predates that default",
+        reason: "explained in docs/commands.md (HTTPS: TLS origination) and status (TLS SIMPLE \
+                 on the last hop): with no caCertificates Istio's proxies check the server's \
+                 certificate against their OS CA certificates (pilot cluster_tls.go: \
+                 CaCertificatePath defaults to \"system\"); the analyzer predates that default",
         is_about: origination_rule_of_the_plugin,
     },
 ];
