@@ -51,7 +51,7 @@ pub enum Reason {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Exit codes, documented in the README and in `--help`.
+/// Exit codes, documented in docs/commands.md and in `--help`.
 pub mod exit {
     pub const OK: u8 = 0;
     pub const RUNTIME: u8 = 1;

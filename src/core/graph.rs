@@ -184,7 +184,13 @@ fn tone(t: &Traffic) -> Tone {
 /// Where the request goes after the first proxy: `direct -> httpbin.org:443`,
 /// `gateway -> istio-egressgateway.istio-system:80 -> httpbin.org:80`.
 fn path(t: &Traffic) -> String {
-    let mut parts = vec![t.via.to_string()];
+    // The gateway's own side starts at the gateway: the request goes on from there.
+    let first = if t.hops.first().is_some_and(|h| h == "sidecar") {
+        t.via.to_string()
+    } else {
+        "on".to_string()
+    };
+    let mut parts = vec![first];
     parts.extend(t.hops.iter().skip(1).cloned());
     parts.join(" -> ")
 }

@@ -132,7 +132,7 @@ mod tests {
             &["api.gitlab.com"],
             &["api", "api-gitlab", "api-gitlab-com"],
         );
-        // The README shows this name: FNV-1a of the host, its low 32 bits in hex.
+        // docs/commands.md shows this name: FNV-1a of the host, its low 32 bits in hex.
         assert_eq!(n, ["api-gitlab-com-a7de30db"]);
         // Stable: the same host gets the same name every time.
         assert_eq!(
