@@ -275,15 +275,7 @@ fn shown(arg: &OsStr) -> String {
 }
 
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::core::render::escaped_controls(text)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 use std::fmt::Write;
 
+use super::render::escaped_controls as printable;
 use super::status::{HostReport, Report, WorkloadTraffic};
 use super::traffic::{Outcome, Traffic, Via};
 
@@ -370,19 +371,6 @@ fn quoted(text: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// Control characters (a terminal escape in a hand-made host) shown escaped, never raw.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -12,6 +12,20 @@ pub enum ObjectFormat {
     Name,
 }
 
+/// Control characters (a terminal escape in a hand-made host, a newline in a typed argument)
+/// shown escaped, never raw: what is printed stays on its line and cannot drive the terminal.
+pub fn escaped_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// YAML documents separated by `---`, as `kubectl get -o yaml` prints several objects in a
 /// stream; kubectl-style list indentation.
 pub fn yaml(objects: &[Value]) -> String {
