@@ -3,7 +3,7 @@
 //! No discovery: the first list of a networking.istio.io kind doubles as the version probe
 //! (v1, else v1beta1), so `allow` costs two requests (list, apply) on any Istio from 1.22 on.
 
-use crate::core::istio::metadata_of;
+use crate::core::objects::istio::metadata_of;
 use std::cell::Cell;
 
 use kube::api::{
@@ -12,9 +12,9 @@ use kube::api::{
 use serde_json::Value;
 
 use super::connect::{Cluster, one_line};
-use crate::core::change::{Listed, Precondition, Resource};
-use crate::core::istio::{ApiVersion, GROUP, Kind, ListedObject, Object};
-use crate::core::manifest;
+use crate::core::objects::istio::{ApiVersion, GROUP, Kind, ListedObject, Object};
+use crate::core::plans::change::{Listed, Precondition, Resource};
+use crate::core::plans::manifest;
 use crate::error::{Error, Reason, Result};
 
 pub struct IstioApi<'a> {
@@ -225,7 +225,7 @@ impl<'a> IstioApi<'a> {
     ) -> Result<Vec<Object<S>>> {
         let mut items = vec![];
         self.list_each(kind, namespace, selector, |item| {
-            items.push(crate::core::istio::typed(&item))
+            items.push(crate::core::objects::istio::typed(&item))
         })
         .await?;
         Ok(items)
@@ -261,7 +261,7 @@ impl<'a> IstioApi<'a> {
             };
             let mut items = vec![];
             self.each_of_pages(&api, params, page, doing, |item| {
-                items.push(crate::core::istio::typed(&item))
+                items.push(crate::core::objects::istio::typed(&item))
             })
             .await?;
             return Ok(items);

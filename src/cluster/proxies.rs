@@ -18,7 +18,7 @@ use kube::api::{Api, ListParams};
 use tokio::time::Instant;
 
 use super::connect::Cluster;
-use crate::core::proxy_config::{
+use crate::core::analysis::proxy_config::{
     CLUSTERS_PATH, Expectation, LISTENERS_PATH, ROUTES_PATH, Summary, parse_clusters,
     parse_listeners, parse_routes,
 };

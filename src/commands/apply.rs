@@ -10,8 +10,8 @@
 use crate::cli::ApplyArgs;
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect::{self, Cluster};
-use crate::core::apply_plan::{self, Live};
-use crate::core::manifest::{self, Manifest};
+use crate::core::plans::apply_plan::{self, Live};
+use crate::core::plans::manifest::{self, Manifest};
 use crate::error::Result;
 use crate::settings::Settings;
 use crate::write::{self, Options, Plan, Written};

@@ -12,12 +12,14 @@ use crate::cli::{CheckArgs, RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs}
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
 use crate::cluster::view::{Reach, read_view};
-use crate::core::change::{Listed, Planned};
-use crate::core::istio::{ApiVersion, HttpRetry, Kind, ServiceEntry};
-use crate::core::plan::{GatewayHop, RouteChange, Target};
-use crate::core::route_plan::{self, RouteRequest, ServiceEntryFacts};
-use crate::core::status::ClusterView;
-use crate::core::validate::{Host, InputError, Timeout, dns_label, export_to_list, port_number};
+use crate::core::analysis::status::ClusterView;
+use crate::core::objects::istio::{ApiVersion, HttpRetry, Kind, ServiceEntry};
+use crate::core::objects::plan::{GatewayHop, RouteChange, Target};
+use crate::core::objects::validate::{
+    Host, InputError, Timeout, dns_label, export_to_list, port_number,
+};
+use crate::core::plans::change::{Listed, Planned};
+use crate::core::plans::route_plan::{self, RouteRequest, ServiceEntryFacts};
 use crate::error::{Error, Result};
 use crate::settings::{DryRun, Settings};
 use crate::write::{self, Attempt, Options, Plan, Written, retrying};

@@ -13,12 +13,12 @@ use crate::cluster::api::IstioApi;
 use crate::cluster::connect::Cluster;
 use crate::cluster::proxies::{self, ProxyPod, Reached, Unreachable};
 use crate::cluster::view::{Reach, read_view};
-use crate::core::istio::{Kind, ServiceEntry, VirtualService};
-use crate::core::live;
-use crate::core::proxy_config::{self, Expectation, RetriesByHost};
+use crate::core::analysis::live;
+use crate::core::analysis::proxy_config::{self, Expectation, RetriesByHost};
+use crate::core::analysis::status::{self, GATEWAY_NAMESPACE, HostReport, Report};
+use crate::core::mesh::traffic::{Traffic, Via};
+use crate::core::objects::istio::{Kind, ServiceEntry, VirtualService};
 use crate::core::render::{self, ObjectFormat};
-use crate::core::status::{self, GATEWAY_NAMESPACE, HostReport, Report};
-use crate::core::traffic::{Traffic, Via};
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 

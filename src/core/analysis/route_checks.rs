@@ -4,11 +4,11 @@
 //! (cluster::view) and turns a refusal into exit 3.
 
 use super::findings::Code;
-use super::istio::{ListedObject, VirtualService, VirtualServiceSpec};
-use super::plan::{GatewayHop, RouteChange};
 use super::status::{self, HostReport, Severity};
-use super::traffic::{Outcome, Traffic, Via};
-use super::view::ClusterView;
+use crate::core::mesh::traffic::{Outcome, Traffic, Via};
+use crate::core::mesh::view::ClusterView;
+use crate::core::objects::istio::{ListedObject, VirtualService, VirtualServiceSpec};
+use crate::core::objects::plan::{GatewayHop, RouteChange};
 
 /// The write asked for, as the checks need it.
 #[derive(Debug, Clone, Copy)]
@@ -192,13 +192,15 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::core::gateway::{self, GatewayOptions, Listing};
-    use crate::core::istio::typed;
-    use crate::core::istio::{ApiVersion, DEFAULT_EGRESS_GATEWAY_HOST, HttpRetry, Kind, to_value};
-    use crate::core::plan::{self, AllowOptions, RouteSettings, Target};
-    use crate::core::traffic::KubeService;
-    use crate::core::validate::Host;
-    use crate::core::view::{GATEWAY_NAMESPACE, Known};
+    use crate::core::mesh::traffic::KubeService;
+    use crate::core::mesh::view::{GATEWAY_NAMESPACE, Known};
+    use crate::core::objects::istio::typed;
+    use crate::core::objects::istio::{
+        ApiVersion, DEFAULT_EGRESS_GATEWAY_HOST, HttpRetry, Kind, to_value,
+    };
+    use crate::core::objects::plan::{self, AllowOptions, RouteSettings, Target};
+    use crate::core::objects::validate::Host;
+    use crate::core::plans::gateway::{self, GatewayOptions, Listing};
     use serde_json::Value;
 
     const HOST: &str = "httpbin.org";

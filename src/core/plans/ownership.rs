@@ -4,12 +4,12 @@
 //! The plugin never overwrites silently what it did not create: an object counts as its own only
 //! with the label `app.kubernetes.io/managed-by=kubectl-egress`.
 
-use super::istio::metadata_of;
+use crate::core::objects::istio::metadata_of;
 use serde_json::Value;
 
-use super::istio::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
-use super::naming;
-use super::validate::Host;
+use crate::core::objects::istio::{Kind, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::core::objects::naming;
+use crate::core::objects::validate::Host;
 
 /// What the decision needs to know of an existing object.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use super::status::HostReport;
-use super::traffic::{Outcome, Traffic, Via, Wire};
-use super::validate::go_duration_nanos;
+use crate::core::mesh::traffic::{Outcome, Traffic, Via, Wire};
+use crate::core::objects::validate::go_duration_nanos;
 
 /// The admin paths a check needs: only clusters' names (a field mask: a few KB, not tens), and
 /// the route configurations whole.
@@ -308,7 +308,7 @@ pub enum Check {
         port: u32,
         cluster: String,
         timeout: Option<String>,
-        retries: Option<super::istio::HttpRetry>,
+        retries: Option<crate::core::objects::istio::HttpRetry>,
     },
     /// The virtual host `host:port` has some route (its cluster is not pushed: 503 NC).
     Routes {
@@ -483,7 +483,7 @@ fn route_differs(
     vhost: &VirtualHost,
     cluster: &str,
     timeout: Option<&str>,
-    retries: Option<&super::istio::HttpRetry>,
+    retries: Option<&crate::core::objects::istio::HttpRetry>,
 ) -> Option<String> {
     let Some(route) = vhost.routes.first() else {
         return Some("no route".into());
@@ -529,7 +529,10 @@ pub(crate) fn action_words(action: &Action) -> String {
     }
 }
 
-fn retries_differ(live: Option<&Retries>, want: &super::istio::HttpRetry) -> Option<String> {
+fn retries_differ(
+    live: Option<&Retries>,
+    want: &crate::core::objects::istio::HttpRetry,
+) -> Option<String> {
     let Some(live) = live else {
         return Some(format!("no retries, expected {}", want.attempts));
     };
@@ -579,12 +582,12 @@ pub fn sidecar_expectation(
 
 /// The retries each host's VirtualService sets (the plugin checks them only where one does: the
 /// mesh's default retry policy is not read).
-pub type RetriesByHost = BTreeMap<String, super::istio::HttpRetry>;
+pub type RetriesByHost = BTreeMap<String, crate::core::objects::istio::HttpRetry>;
 
 pub(crate) fn sidecar_checks(
     report: &HostReport,
     t: &Traffic,
-    retries: Option<&super::istio::HttpRetry>,
+    retries: Option<&crate::core::objects::istio::HttpRetry>,
 ) -> Vec<Check> {
     let host = report.host.clone();
     let port = t.port;
@@ -628,7 +631,7 @@ fn routed_or_cluster(
     t: &Traffic,
     host: String,
     cluster: String,
-    retries: Option<&super::istio::HttpRetry>,
+    retries: Option<&crate::core::objects::istio::HttpRetry>,
 ) -> Vec<Check> {
     let port = t.port;
     let mut checks = vec![Check::ClusterPresent(cluster.clone())];
@@ -711,11 +714,11 @@ pub(crate) mod tests {
     //! is met by the dump taken after that step, and the dump of the step before names what
     //! is missing.
     use super::*;
-    use crate::core::istio::*;
-    use crate::core::plan::{self, AllowOptions, GatewayHop, RouteSettings, Target};
-    use crate::core::status::{self, ClusterView, GATEWAY_NAMESPACE, Known};
-    use crate::core::traffic::KubeService;
-    use crate::core::validate::Host;
+    use crate::core::analysis::status::{self, ClusterView, GATEWAY_NAMESPACE, Known};
+    use crate::core::mesh::traffic::KubeService;
+    use crate::core::objects::istio::*;
+    use crate::core::objects::plan::{self, AllowOptions, GatewayHop, RouteSettings, Target};
+    use crate::core::objects::validate::Host;
 
     pub(crate) const NS: &str = "student1";
     pub(crate) const HOST: &str = "httpbin.org";
@@ -771,7 +774,9 @@ pub(crate) mod tests {
                 &target(GATEWAY_NAMESPACE),
                 &host(),
                 &AllowOptions {
-                    ports: vec![crate::core::validate::PortSpec::parse("80/HTTP").unwrap()],
+                    ports: vec![
+                        crate::core::objects::validate::PortSpec::parse("80/HTTP").unwrap(),
+                    ],
                     ..AllowOptions::default()
                 },
             )]),
@@ -780,7 +785,7 @@ pub(crate) mod tests {
             destination_rules: Known::Yes(vec![subset_rule()]),
             namespace_destination_rules: vec![],
             services: BTreeMap::from([(
-                crate::core::istio::DEFAULT_EGRESS_GATEWAY_HOST.to_string(),
+                crate::core::objects::istio::DEFAULT_EGRESS_GATEWAY_HOST.to_string(),
                 Known::Yes(Some(KubeService {
                     name: "istio-egressgateway".into(),
                     namespace: GATEWAY_NAMESPACE.into(),
@@ -809,7 +814,7 @@ pub(crate) mod tests {
         serde_json::from_value(serde_json::json!({
             "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
             "metadata": {"name": "egressgateway-for-httpbin", "namespace": GATEWAY_NAMESPACE},
-            "spec": {"host": crate::core::istio::DEFAULT_EGRESS_GATEWAY_HOST,
+            "spec": {"host": crate::core::objects::istio::DEFAULT_EGRESS_GATEWAY_HOST,
                      "subsets": [{"name": "httpbin"}]}
         }))
         .unwrap()
@@ -902,7 +907,7 @@ pub(crate) mod tests {
 
     #[test]
     fn summaries_of_the_exercise_read_as_envoy_has_them() {
-        insta::with_settings!({snapshot_path => "../../tests/snapshots"}, {
+        insta::with_settings!({snapshot_path => "../../../tests/snapshots"}, {
             insta::assert_yaml_snapshot!("envoy_retries_sidecar_routes", fixture("retries", "sidecar").route_configs);
             insta::assert_yaml_snapshot!("envoy_gateway_on_routes", fixture("gateway-on", "gateway").route_configs);
         });

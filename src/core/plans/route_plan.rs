@@ -3,12 +3,12 @@
 //! offline, lists nothing) and carries the change out.
 
 use super::change::{Change, Listed, Planned, Precondition, Refusal};
-use super::istio::{Kind, ListedObject, ServiceEntry, VirtualServiceSpec, to_value};
 use super::ownership::{self, Request, existing};
-use super::plan::{self, RouteChange, RouteSettings, Target};
-use super::route_checks::{self, Proposal};
-use super::validate::{Host, is_http_protocol};
-use super::view::ClusterView;
+use crate::core::analysis::route_checks::{self, Proposal};
+use crate::core::mesh::view::ClusterView;
+use crate::core::objects::istio::{Kind, ListedObject, ServiceEntry, VirtualServiceSpec, to_value};
+use crate::core::objects::plan::{self, RouteChange, RouteSettings, Target};
+use crate::core::objects::validate::{Host, is_http_protocol};
 
 /// What the command was asked, validated.
 pub struct RouteRequest<'a> {
@@ -186,9 +186,9 @@ fn planned(warnings: Vec<String>, outcome: Result<(Vec<Change>, Vec<String>), Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::istio::typed;
-    use crate::core::plan::{AllowOptions, GatewayHop};
-    use crate::core::view::Known;
+    use crate::core::mesh::view::Known;
+    use crate::core::objects::istio::typed;
+    use crate::core::objects::plan::{AllowOptions, GatewayHop};
     use serde_json::Value;
     use serde_json::json;
 
@@ -411,7 +411,7 @@ mod tests {
             &target(),
             &host,
             &AllowOptions {
-                ports: vec![crate::core::validate::PortSpec::parse("443/HTTPS").unwrap()],
+                ports: vec![crate::core::objects::validate::PortSpec::parse("443/HTTPS").unwrap()],
                 ..AllowOptions::default()
             },
         );

@@ -5,12 +5,14 @@
 //! Pure; each has its unit tests below.
 
 use super::findings::{Code, Finding, Severity};
-use super::istio::*;
-use super::plan::RouteSettings;
-use super::sidecar;
-use super::traffic::{Outcome, Response, Traffic, Via, Wire, covers, exported_to, short_service};
-use super::validate::is_http_protocol;
-use super::view::{ClusterView, GATEWAY_NAMESPACE, Known};
+use crate::core::mesh::sidecar;
+use crate::core::mesh::traffic::{
+    Outcome, Response, Traffic, Via, Wire, covers, exported_to, short_service,
+};
+use crate::core::mesh::view::{ClusterView, GATEWAY_NAMESPACE, Known};
+use crate::core::objects::istio::*;
+use crate::core::objects::plan::RouteSettings;
+use crate::core::objects::validate::is_http_protocol;
 
 /// What the analyzers know about one external host of one namespace.
 pub struct HostFacts<'a> {
@@ -650,6 +652,19 @@ pub fn sidecar_does_not_import(f: &HostFacts) -> Vec<Finding> {
         .collect()
 }
 
+impl sidecar::MissingImport {
+    /// As EGR023 says it.
+    pub fn finding(&self, host: &str) -> Finding {
+        Code::SidecarDoesNotImport.finding(&[
+            ("whose", &self.whose),
+            ("what", &self.what),
+            ("host", &host),
+            ("sidecar", &self.sidecar),
+            ("imports", &self.egress.join(", ")),
+        ])
+    }
+}
+
 /// EGR021: in the gateway's namespace, a request that reaches the egress gateway for the host
 /// fails there (its side of the host, `gateway` in the report).
 pub fn gateway_side_fails(f: &HostFacts) -> Vec<Finding> {
@@ -688,9 +703,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::core::findings::CATALOGUE;
-    use crate::core::plan::{self, AllowOptions, GatewayHop, Target};
-    use crate::core::validate::{Host, PortSpec};
+    use crate::core::analysis::findings::CATALOGUE;
+    use crate::core::objects::plan::{self, AllowOptions, GatewayHop, Target};
+    use crate::core::objects::validate::{Host, PortSpec};
 
     const HOST: &str = "httpbin.org";
 

@@ -13,10 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use super::findings::{Code, Finding};
 use super::imports::{EgressListener, Imports, SidecarEffect};
-use super::istio::{EnvoyFilter, Object, Sidecar, SidecarEgress, WasmPlugin};
 use super::view::{Known, MeshScope};
+use crate::core::objects::istio::{EnvoyFilter, Object, Sidecar, SidecarEgress, WasmPlugin};
 
 /// What the model knows of the scope of a namespace's sidecars.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -187,6 +186,7 @@ fn deciding_sidecar<'s>(
 
 /// Sidecars that scope the namespace's workloads, or some of them, and do not import what
 /// the namespace has for a host (its ServiceEntry: `entry`, its VirtualService: `route`).
+/// Said as a finding (EGR023) by `finding`, beside its analyzer in analysis/analyzers.rs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MissingImport {
     /// `the namespace's sidecars`, or `the sidecars of workloads app=...`.
@@ -196,19 +196,6 @@ pub struct MissingImport {
     pub sidecar: String,
     /// Its egress hosts as written.
     pub egress: Vec<String>,
-}
-
-impl MissingImport {
-    /// As EGR023 says it.
-    pub fn finding(&self, host: &str) -> Finding {
-        Code::SidecarDoesNotImport.finding(&[
-            ("whose", &self.whose),
-            ("what", &self.what),
-            ("host", &host),
-            ("sidecar", &self.sidecar),
-            ("imports", &self.egress.join(", ")),
-        ])
-    }
 }
 
 pub fn missing_imports(
@@ -507,7 +494,7 @@ fn mode_of(sidecar: &Sidecar) -> SidecarEffect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::istio::typed;
+    use crate::core::objects::istio::typed;
     use serde_json::{Value, json};
 
     fn sidecar(namespace: &str, name: &str, spec: Value) -> Sidecar {

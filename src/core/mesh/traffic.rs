@@ -14,9 +14,9 @@ use std::rc::Rc;
 use serde::Serialize;
 
 pub use super::imports::{Imports, SidecarEffect};
-use super::istio::*;
-use super::validate::{go_duration_nanos, is_http_protocol};
-use super::words::words;
+use crate::core::objects::istio::*;
+use crate::core::objects::validate::{go_duration_nanos, is_http_protocol};
+use crate::core::objects::words::words;
 
 /// A Kubernetes Service as far as routing to it matters: the egress gateway's, or any Service a
 /// route names as its gateway.

@@ -23,11 +23,11 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::change::{Listed, Precondition};
-use super::istio::*;
-use super::naming;
-use super::plan::{self, AllowOptions, Target};
-use super::traffic::covers;
-use super::validate::{Host, PortSpec};
+use crate::core::mesh::traffic::covers;
+use crate::core::objects::istio::*;
+use crate::core::objects::naming;
+use crate::core::objects::plan::{self, AllowOptions, Target};
+use crate::core::objects::validate::{Host, PortSpec};
 
 pub const DEFAULT_GATEWAY_NAMESPACE: &str = "istio-system";
 pub const DEFAULT_GATEWAY_SERVICE: &str = "istio-egressgateway";
@@ -850,7 +850,10 @@ mod tests {
         let (names, _) = plan(&Listing::default(), &long, false).unwrap();
         for part in PARTS {
             let n = names.of_part(part);
-            assert!(crate::core::validate::dns_label("name", n).is_ok(), "{n}");
+            assert!(
+                crate::core::objects::validate::dns_label("name", n).is_ok(),
+                "{n}"
+            );
         }
     }
 }

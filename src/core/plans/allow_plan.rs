@@ -4,10 +4,10 @@
 use serde_json::Value;
 
 use super::change::{Change, Listed, Planned, Precondition, Refusal};
-use super::istio::{DestinationRuleSpec, Kind, ServiceEntrySpec, to_value};
 use super::ownership::{self, Placement, Request, existing};
-use super::plan::{self, AllowOptions, Target};
-use super::validate::Host;
+use crate::core::objects::istio::{DestinationRuleSpec, Kind, ServiceEntrySpec, to_value};
+use crate::core::objects::plan::{self, AllowOptions, Target};
+use crate::core::objects::validate::Host;
 
 /// What `allow` was asked, validated.
 pub struct AllowRequest<'a> {
@@ -175,7 +175,7 @@ fn apply<S>(kind: Kind, namespace: &str, object: Value, listed: &Listed<S>) -> C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::istio::{ListedObject, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+    use crate::core::objects::istio::{ListedObject, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
     use serde_json::json;
 
     fn target() -> Target {
@@ -296,7 +296,7 @@ mod tests {
             .iter()
             .map(|chain| chain[0].display_name())
             .collect();
-        let expected: Vec<String> = crate::core::naming::unique_names(&hosts, |_| false)
+        let expected: Vec<String> = crate::core::objects::naming::unique_names(&hosts, |_| false)
             .iter()
             .map(|n| format!("serviceentry.networking.istio.io/{n}"))
             .collect();

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::istio::GROUP;
+use crate::core::objects::istio::GROUP;
 
 /// `-o` values that print objects (status adds `wide`, a table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

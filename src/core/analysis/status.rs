@@ -5,15 +5,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::analyzers;
-use super::gateway_policy;
-use super::istio::*;
-use super::plan::RouteSettings;
-use super::sidecar::{self, NamespaceScope};
-use super::traffic::{self, Imports, KubeService, Mesh, Traffic, Via, Wire, short_service};
+use crate::core::mesh::gateway_policy;
+use crate::core::mesh::sidecar::{self, NamespaceScope};
+use crate::core::mesh::traffic::{
+    self, Imports, KubeService, Mesh, Traffic, Via, Wire, short_service,
+};
+use crate::core::objects::istio::*;
+use crate::core::objects::plan::RouteSettings;
 
 // What `status` reads and reports, from where each is defined: callers need only this module.
 pub use super::findings::{Code, Finding, Severity};
-pub use super::view::{ClusterView, GATEWAY_NAMESPACE, Known};
+pub use crate::core::mesh::view::{ClusterView, GATEWAY_NAMESPACE, Known};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -1230,9 +1232,9 @@ pub fn columns(rows: Vec<Vec<String>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::plan::{self, AllowOptions, GatewayHop, Target};
-    use crate::core::traffic::{Outcome, Response};
-    use crate::core::validate::{Host, PortSpec};
+    use crate::core::mesh::traffic::{Outcome, Response};
+    use crate::core::objects::plan::{self, AllowOptions, GatewayHop, Target};
+    use crate::core::objects::validate::{Host, PortSpec};
 
     fn target(ns: &str) -> Target {
         Target {
@@ -1433,7 +1435,7 @@ mod tests {
             &target("s1"),
             &host,
             &AllowOptions {
-                ports: vec![crate::core::validate::PortSpec::parse("443").unwrap()],
+                ports: vec![crate::core::objects::validate::PortSpec::parse("443").unwrap()],
                 export_to: vec!["*".into()],
                 ..AllowOptions::default()
             },

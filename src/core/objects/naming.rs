@@ -93,7 +93,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::validate::dns_label;
+    use crate::core::objects::validate::dns_label;
 
     fn host(h: &str) -> Host {
         Host::parse(h).unwrap()

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::istio::*;
 use super::traffic::{Exported, KubeService};
+use crate::core::objects::istio::*;
 
 /// Where the mesh's egress gateway runs and the admins keep its configuration.
 pub const GATEWAY_NAMESPACE: &str = "istio-system";

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::istio::VirtualService;
-use super::plan::RouteSettings;
 use super::proxy_config::{
     self, Expectation, Proxy, RetriesByHost, Summary, VirtualHost, action_words,
 };
 use super::status::{HostReport, Report};
-use super::traffic::{self, Outcome, Traffic, Wire};
+use crate::core::mesh::traffic::{self, Outcome, Traffic, Wire};
+use crate::core::objects::istio::VirtualService;
+use crate::core::objects::plan::RouteSettings;
 
 /// What one sidecar has live, against the prediction for its pod.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -238,7 +238,7 @@ fn first_route(vhost: &VirtualHost) -> String {
     };
     let mut words = action_words(&route.action);
     let timeout = route.timeout.as_deref().unwrap_or("0s");
-    if super::validate::go_duration_nanos(timeout) == Some(0) {
+    if crate::core::objects::validate::go_duration_nanos(timeout) == Some(0) {
         words.push_str(", timeout none");
     } else {
         words.push_str(&format!(", timeout {timeout}"));
@@ -316,8 +316,8 @@ mod tests {
     //! Against the real dumps of the project's mesh (tests/fixtures/envoy) and the mesh those
     //! fixtures were taken in.
     use super::*;
-    use crate::core::proxy_config::tests::{HOST, NS, fixture, mesh, student, timeout};
-    use crate::core::status::{self, ClusterView};
+    use crate::core::analysis::proxy_config::tests::{HOST, NS, fixture, mesh, student, timeout};
+    use crate::core::analysis::status::{self, ClusterView};
 
     fn labels() -> BTreeMap<String, String> {
         BTreeMap::from([("app".to_string(), "sentences".to_string())])
@@ -366,7 +366,7 @@ mod tests {
             ["route 80 httpbin.org:80: timeout none, expected 0.5s"]
         );
         assert_eq!(p.ports[1].agrees, Some(true));
-        insta::with_settings!({snapshot_path => "../../tests/snapshots"}, {
+        insta::with_settings!({snapshot_path => "../../../tests/snapshots"}, {
             insta::assert_snapshot!("live_section_timeout_not_live", section(&[p], false));
         });
     }

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use super::istio::{AuthorizationPolicy, PolicyOperation, PolicyRule};
+use crate::core::objects::istio::{AuthorizationPolicy, PolicyOperation, PolicyRule};
 
 /// The request as it arrives at the gateway.
 #[derive(Debug, Clone, PartialEq)]
@@ -375,7 +375,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::istio::typed;
+    use crate::core::objects::istio::typed;
 
     fn policy(name: &str, spec: serde_json::Value) -> AuthorizationPolicy {
         typed(&serde_json::json!({

@@ -6,8 +6,8 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::istio::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
-use super::validate::InputError;
+use crate::core::objects::istio::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::core::objects::validate::InputError;
 
 /// Where an object came from, for messages: `start/api.yaml:12`, or `-:3` for stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::istio::{Kind, ListedObject, Metadata, metadata_of};
 use super::manifest;
+use crate::core::objects::istio::{Kind, ListedObject, Metadata, metadata_of};
 
 /// What a write is about: one of the plugin's Istio kinds (its version learnt by the first list),
 /// or any kind found by discovery (`apply -f`).
