@@ -134,4 +134,19 @@ pub(crate) mod tests {
         }
         assert!(checked > 10, "only {checked} files read");
     }
+
+    /// A source file is read whole: none is over 1,100 lines (tests files included); a longer
+    /// one is split along a seam, its tests into a sibling `tests.rs` first.
+    #[test]
+    fn no_source_file_is_over_1100_lines() {
+        let files = rust_files(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")));
+        assert!(files.len() > 40, "only {} files read", files.len());
+        let long: Vec<String> = files
+            .iter()
+            .map(|path| (path, std::fs::read_to_string(path).unwrap().lines().count()))
+            .filter(|(_, lines)| *lines > 1100)
+            .map(|(path, lines)| format!("{} ({lines} lines)", path.display()))
+            .collect();
+        assert!(long.is_empty(), "over 1,100 lines: {}", long.join(", "));
+    }
 }

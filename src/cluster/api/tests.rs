@@ -1,3 +1,4 @@
+use super::failures::{NOT_A_STATUS, is_field_manager_conflict};
 use super::*;
 use serde_json::json;
 
