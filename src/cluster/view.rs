@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::api::{
     AUTHORIZATION_POLICIES, ENVOY_FILTERS, IstioApi, ReadOnlyKind, SIDECARS, WASM_PLUGINS,
 };
-use crate::core::analysis::status::{ClusterView, GATEWAY_NAMESPACE, Known};
 use crate::core::mesh::traffic::{Exported, KubeService, exported_to, service_port_protocol};
+use crate::core::mesh::view::{ClusterView, GATEWAY_NAMESPACE, Known};
 use crate::core::mesh::view::{
     DEFAULT_ROOT_NAMESPACE, Elsewhere, MeshConfigSource, MeshDefaults, MeshScope,
 };

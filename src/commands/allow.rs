@@ -6,7 +6,7 @@
 //! objects exist already are checked first by a server dry run (with several hosts), as an
 //! update cannot be undone. Each apply is conditional on the list: when another writer changed or
 //! created one of the objects meanwhile, the whole attempt is made again from a fresh list (see
-//! write::retrying). What to write is planned in core/allow_plan.rs, online from the lists and
+//! write::retrying). What to write is planned in core/plans/allow_plan.rs, online from the lists and
 //! offline from nothing.
 
 use crate::cli::AllowArgs;

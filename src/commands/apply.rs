@@ -5,7 +5,7 @@
 //! group-versions the files use (one request each) -> one list per kind (created, configured or
 //! unchanged) -> server-side apply through the write engine (server dry run of all first when there
 //! are several). The reading and the lists are `commands::manifests`, shared with `cleanup -f`;
-//! the writes are planned in core/apply_plan.rs, online and offline alike.
+//! the writes are planned in core/plans/apply_plan.rs, online and offline alike.
 
 use crate::cli::ApplyArgs;
 use crate::cluster::api::IstioApi;

@@ -1,8 +1,8 @@
 //! The findings catalogue: every code `status` can report, with its severity, what it means and
 //! its message. Pure.
 //!
-//! Adding a finding: a line here, its analyzer in `analyzers.rs` (the `ANALYZERS` table, and a
-//! unit test there), and its row in README's findings table. The tests check that the three
+//! Adding a finding: a line here, its analyzer in `analyzers/mod.rs` (the `ANALYZERS` table; its
+//! unit test in `analyzers/tests.rs`), and its row in README's findings table. The tests check that the three
 //! agree: each code has exactly one analyzer, which emits that code only, and README lists
 //! exactly these codes with these severities and meanings. A finding can only be made from a
 //! [`Code`], so no code outside the catalogue can be reported.

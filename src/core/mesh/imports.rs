@@ -1,5 +1,5 @@
 //! What a Sidecar's egress hosts import, matched as Istio matches them, and what a Sidecar does
-//! to the traffic model. Pure; core/sidecar.rs decides which Sidecar applies.
+//! to the traffic model. Pure; core/mesh/sidecar.rs decides which Sidecar applies.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -186,7 +186,7 @@ fn deciding_sidecar<'s>(
 
 /// Sidecars that scope the namespace's workloads, or some of them, and do not import what
 /// the namespace has for a host (its ServiceEntry: `entry`, its VirtualService: `route`).
-/// Said as a finding (EGR023) by `finding`, beside its analyzer in analysis/analyzers.rs.
+/// Said as a finding (EGR023) by `finding`, beside its analyzer in analysis/analyzers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MissingImport {
     /// `the namespace's sidecars`, or `the sidecars of workloads app=...`.

@@ -2,7 +2,7 @@
 //! `status` knows about one host (its objects in Istio's order, the route settings, the per-port
 //! traffic) or, for the mesh's own finding, what was read of the mesh, and returns its findings,
 //! all of its own code. Codes, severities and messages are in the catalogue (`findings.rs`).
-//! Pure; each has its unit tests below.
+//! Pure; each has its unit tests in tests.rs.
 
 use super::findings::{Code, Finding, Severity};
 use crate::core::mesh::sidecar;

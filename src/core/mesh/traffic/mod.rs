@@ -2,7 +2,7 @@
 //! the egress gateway's config from the objects. Pure.
 //!
 //! Every rule here is checked against Istio's own config generation (the oracle in
-//! hack/harness/istio-sim, tests/oracle.rs): when the two disagree, Istio is right and this file
+//! hack/harness/istio-sim, tests/oracle.rs): when the two disagree, Istio is right and this module
 //! changes. What it models: a sidecar in one namespace, the ServiceEntries, VirtualServices and
 //! DestinationRules it can see, and the egress gateway's Service, Gateways and VirtualServices.
 //! What it cannot see (Services of other namespaces sharing a port number) is named in README.
@@ -231,7 +231,7 @@ pub struct Mesh<'a> {
     pub services: &'a BTreeMap<String, Result<Option<KubeService>, String>>,
     /// REGISTRY_ONLY (true), ALLOW_ANY (false), or unknown.
     pub registry_only: Result<bool, String>,
-    /// Per namespace, what its Sidecar changes for its sidecars (core/sidecar.rs): absent, Istio's
+    /// Per namespace, what its Sidecar changes for its sidecars (core/mesh/sidecar.rs): absent, Istio's
     /// default scope.
     pub sidecar_scopes: BTreeMap<String, SidecarEffect>,
     /// Lookups by host and port, built on first use (`Index::default()`).
