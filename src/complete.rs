@@ -13,8 +13,8 @@ use clap::{Arg, ArgAction, Command, CommandFactory};
 
 use crate::cli::{Cli, GlobalArgs};
 use crate::cluster::{api::IstioApi, connect};
-use crate::core::istio::{Kind, ServiceEntrySpec};
-use crate::core::plan::{LOCATIONS, RESOLUTIONS};
+use crate::core::objects::istio::{Kind, ServiceEntrySpec};
+use crate::core::objects::plan::{LOCATIONS, RESOLUTIONS};
 use crate::settings::Settings;
 
 /// Cobra's ShellCompDirective values that the plugin uses.

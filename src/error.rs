@@ -2,7 +2,7 @@
 //! do; `main` prints it once and turns it into the exit code, one per kind of failure, so a
 //! script can tell "fix your input" from "ask for access" from "the cluster is down".
 
-use crate::core::validate::InputError;
+use crate::core::objects::validate::InputError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

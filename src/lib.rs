@@ -81,7 +81,27 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Exi
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// Every `.rs` file under `dir`, its sub-directories included, in order.
+    pub(crate) fn rust_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files = vec![];
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                files.extend(rust_files(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+        files
+    }
+
     /// The arrows run down: `commands` uses `write`, `cluster` and `core`; `write` uses
     /// `cluster` and `core`; `cluster` uses `core`. No layer names one above it (tests aside).
     #[test]
@@ -93,8 +113,7 @@ mod tests {
             _ => vec!["commands", "write"],
         };
         for dir in ["cluster", "core", "write"] {
-            for file in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
-                let path = file.unwrap().path();
+            for path in rust_files(Path::new(&format!("{root}/{dir}"))) {
                 let source = std::fs::read_to_string(&path).unwrap();
                 let code = source.split("#[cfg(test)]").next().unwrap_or_default();
                 for layer in above(dir) {
@@ -114,5 +133,20 @@ mod tests {
             }
         }
         assert!(checked > 10, "only {checked} files read");
+    }
+
+    /// A source file is read whole: none is over 1,100 lines (tests files included); a longer
+    /// one is split along a seam, its tests into a sibling `tests.rs` first.
+    #[test]
+    fn no_source_file_is_over_1100_lines() {
+        let files = rust_files(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")));
+        assert!(files.len() > 40, "only {} files read", files.len());
+        let long: Vec<String> = files
+            .iter()
+            .map(|path| (path, std::fs::read_to_string(path).unwrap().lines().count()))
+            .filter(|(_, lines)| *lines > 1100)
+            .map(|(path, lines)| format!("{} ({lines} lines)", path.display()))
+            .collect();
+        assert!(long.is_empty(), "over 1,100 lines: {}", long.join(", "));
     }
 }

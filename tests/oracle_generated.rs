@@ -13,10 +13,12 @@ mod oracle;
 
 use std::collections::BTreeMap;
 
-use kubectl_egress::core::istio::DEFAULT_EGRESS_GATEWAY_HOST;
-use kubectl_egress::core::status::{ClusterView, GATEWAY_NAMESPACE, Known, analyse, analyse_in};
-use kubectl_egress::core::traffic::KubeService;
-use kubectl_egress::core::view::{Elsewhere, MeshDefaults, MeshScope};
+use kubectl_egress::core::analysis::status::{
+    ClusterView, GATEWAY_NAMESPACE, Known, analyse, analyse_in,
+};
+use kubectl_egress::core::mesh::traffic::KubeService;
+use kubectl_egress::core::mesh::view::{Elsewhere, MeshDefaults, MeshScope};
+use kubectl_egress::core::objects::istio::DEFAULT_EGRESS_GATEWAY_HOST;
 use serde_json::{Value, json};
 
 #[path = "support/rng.rs"]

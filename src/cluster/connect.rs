@@ -126,12 +126,14 @@ async fn open(settings: &Settings, without: WithoutKubeconfig) -> Result<Session
     let (context_name, context_namespace) = context(&kubeconfig, settings)?;
     let namespace = match (&settings.namespace, context_namespace) {
         (Some(ns), _) => ns.clone(),
-        (None, Some(ns)) => crate::core::validate::dns_label("namespace", &ns).map_err(|e| {
-            Error::failed(
-                Reason::Config,
-                format!("{} (from context {context_name})", e.0),
-            )
-        })?,
+        (None, Some(ns)) => {
+            crate::core::objects::validate::dns_label("namespace", &ns).map_err(|e| {
+                Error::failed(
+                    Reason::Config,
+                    format!("{} (from context {context_name})", e.0),
+                )
+            })?
+        }
         (None, None) => "default".to_string(),
     };
     Ok(Session {

@@ -1,7 +1,7 @@
 //! The proxies a change applies to, and their live Envoy config, through the API server as
 //! `istioctl proxy-config` reads it: a port-forward (pods/portforward, WebSocket) to each pod's
 //! admin port 15000, then HTTP/1.1 GETs of `config_dump` on that one stream, polled until the
-//! expectation (core/proxy_config.rs) is met or the deadline passes.
+//! expectation (core/analysis/proxy_config) is met or the deadline passes.
 //!
 //! Requests: one list of the namespace's pods (paged), for the gateway one list of istio-system's
 //! pods labelled istio=egressgateway; then one port-forward per pod (again only if its stream
@@ -18,7 +18,7 @@ use kube::api::{Api, ListParams};
 use tokio::time::Instant;
 
 use super::connect::Cluster;
-use crate::core::proxy_config::{
+use crate::core::analysis::proxy_config::{
     CLUSTERS_PATH, Expectation, LISTENERS_PATH, ROUTES_PATH, Summary, parse_clusters,
     parse_listeners, parse_routes,
 };

@@ -10,15 +10,15 @@ use serde_json::Value;
 use super::api::{
     AUTHORIZATION_POLICIES, ENVOY_FILTERS, IstioApi, ReadOnlyKind, SIDECARS, WASM_PLUGINS,
 };
-use crate::core::istio::{
+use crate::core::mesh::traffic::{Exported, KubeService, exported_to, service_port_protocol};
+use crate::core::mesh::view::{ClusterView, GATEWAY_NAMESPACE, Known};
+use crate::core::mesh::view::{
+    DEFAULT_ROOT_NAMESPACE, Elsewhere, MeshConfigSource, MeshDefaults, MeshScope,
+};
+use crate::core::objects::istio::{
     AuthorizationPolicySpec, DEFAULT_EGRESS_GATEWAY_HOST, DestinationRule, DestinationRuleSpec,
     EnvoyFilterSpec, Kind, Object, ServiceEntry, ServiceEntrySpec, SidecarSpec, VirtualService,
     VirtualServiceSpec, WasmPluginSpec,
-};
-use crate::core::status::{ClusterView, GATEWAY_NAMESPACE, Known};
-use crate::core::traffic::{Exported, KubeService, exported_to, service_port_protocol};
-use crate::core::view::{
-    DEFAULT_ROOT_NAMESPACE, Elsewhere, MeshConfigSource, MeshDefaults, MeshScope,
 };
 use crate::error::Result;
 
@@ -249,7 +249,7 @@ async fn around<S: serde::de::DeserializeOwned + Default + Clone + Exported>(
         let mut kept = Kept::new(kind, namespace);
         let everywhere = api
             .list_each(kind, None, None, |item| {
-                kept.take(crate::core::istio::typed(&item))
+                kept.take(crate::core::objects::istio::typed(&item))
             })
             .await;
         kept.keep_pooled();

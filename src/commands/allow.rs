@@ -6,19 +6,19 @@
 //! objects exist already are checked first by a server dry run (with several hosts), as an
 //! update cannot be undone. Each apply is conditional on the list: when another writer changed or
 //! created one of the objects meanwhile, the whole attempt is made again from a fresh list (see
-//! write::retrying). What to write is planned in core/allow_plan.rs, online from the lists and
+//! write::retrying). What to write is planned in core/plans/allow_plan.rs, online from the lists and
 //! offline from nothing.
 
 use crate::cli::AllowArgs;
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
 use crate::cluster::view::read_sidecars;
-use crate::core::allow_plan::{self, AllowListings, AllowRequest};
-use crate::core::change::{Listed, Planned};
-use crate::core::istio::{ApiVersion, Kind};
-use crate::core::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
-use crate::core::sidecar;
-use crate::core::validate::{InputError, PortSpec, dns_label, export_to_list};
+use crate::core::mesh::sidecar;
+use crate::core::objects::istio::{ApiVersion, Kind};
+use crate::core::objects::plan::{self, AllowOptions, LOCATIONS, RESOLUTIONS, Target};
+use crate::core::objects::validate::{InputError, PortSpec, dns_label, export_to_list};
+use crate::core::plans::allow_plan::{self, AllowListings, AllowRequest};
+use crate::core::plans::change::{Listed, Planned};
 use crate::error::Result;
 use crate::settings::Settings;
 use crate::write::{self, Attempt, Options, Plan, Written, retrying};

@@ -5,13 +5,13 @@
 //! group-versions the files use (one request each) -> one list per kind (created, configured or
 //! unchanged) -> server-side apply through the write engine (server dry run of all first when there
 //! are several). The reading and the lists are `commands::manifests`, shared with `cleanup -f`;
-//! the writes are planned in core/apply_plan.rs, online and offline alike.
+//! the writes are planned in core/plans/apply_plan.rs, online and offline alike.
 
 use crate::cli::ApplyArgs;
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect::{self, Cluster};
-use crate::core::apply_plan::{self, Live};
-use crate::core::manifest::{self, Manifest};
+use crate::core::plans::apply_plan::{self, Live};
+use crate::core::plans::manifest::{self, Manifest};
 use crate::error::Result;
 use crate::settings::Settings;
 use crate::write::{self, Options, Plan, Written};

@@ -19,22 +19,22 @@ use serde_json::Value;
 use crate::cli::CleanupArgs;
 use crate::cluster::api::{Batch, DeleteRequest, IstioApi};
 use crate::cluster::connect;
-use crate::core::change::Resource;
-use crate::core::gateway;
-use crate::core::istio::{
+use crate::core::objects::istio::{
     COMPONENT_LABEL, COMPONENT_VALUE, DestinationRuleSpec, GatewaySpec, Kind, MANAGED_BY_LABEL,
     MANAGED_BY_VALUE, ServiceEntrySpec, VirtualServiceSpec, metadata_of, strip_namespace, typed,
 };
-use crate::core::manifest::{self, ApiKind};
+use crate::core::objects::validate::Host;
+use crate::core::plans::change::Resource;
+use crate::core::plans::gateway;
+use crate::core::plans::manifest::{self, ApiKind};
 use crate::core::render::{self, ObjectFormat};
-use crate::core::validate::Host;
 use crate::error::{Error, Result, exit};
 use crate::settings::{DryRun, Settings};
 use crate::write;
 
 use super::manifests::{live, load, resolve};
 use super::parse_hosts;
-use crate::core::change::find_by_name;
+use crate::core::plans::change::find_by_name;
 
 /// Objects per delete-collection request: starts here, doubles while a batch takes under an
 /// eighth of --request-timeout, halves when one takes over a third.

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::cluster::api::IstioApi;
-use crate::core::manifest::{self, ApiKind, Manifest};
-use crate::core::validate::InputError;
+use crate::core::objects::validate::InputError;
+use crate::core::plans::manifest::{self, ApiKind, Manifest};
 use crate::error::{Error, Reason, Result};
 
 /// One file's text, and how to parse it.

@@ -14,8 +14,8 @@ pub mod wait;
 
 use crate::cli::{Cli, Command};
 
-use crate::core::change::Refusal;
-use crate::core::validate::Host;
+use crate::core::objects::validate::Host;
+use crate::core::plans::change::Refusal;
 use crate::error::{Error, Reason, Result, exit};
 use crate::settings::Settings;
 
@@ -57,7 +57,7 @@ pub fn refusal_error(refusal: Refusal) -> Error {
     }
 }
 
-pub use crate::core::change::Change;
+pub use crate::core::plans::change::Change;
 
 pub fn warn(message: &str) {
     eprintln!("warning: {message}");

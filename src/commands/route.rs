@@ -6,18 +6,20 @@
 //! conditional on the VirtualService listed (its resourceVersion, or its absence): when another
 //! writer changed it meanwhile, the list and the write are made again with the route composed
 //! afresh (see write::retrying), so no one's setting is lost. What to write is planned in
-//! core/route_plan.rs, online from the lists and offline from nothing.
+//! core/plans/route_plan.rs, online from the lists and offline from nothing.
 
 use crate::cli::{CheckArgs, RetriesArgs, TimeoutArgs, ViaGatewayArgs, WriteArgs};
 use crate::cluster::api::IstioApi;
 use crate::cluster::connect;
 use crate::cluster::view::{Reach, read_view};
-use crate::core::change::{Listed, Planned};
-use crate::core::istio::{ApiVersion, HttpRetry, Kind, ServiceEntry};
-use crate::core::plan::{GatewayHop, RouteChange, Target};
-use crate::core::route_plan::{self, RouteRequest, ServiceEntryFacts};
-use crate::core::status::ClusterView;
-use crate::core::validate::{Host, InputError, Timeout, dns_label, export_to_list, port_number};
+use crate::core::mesh::view::ClusterView;
+use crate::core::objects::istio::{ApiVersion, HttpRetry, Kind, ServiceEntry};
+use crate::core::objects::plan::{GatewayHop, RouteChange, Target};
+use crate::core::objects::validate::{
+    Host, InputError, Timeout, dns_label, export_to_list, port_number,
+};
+use crate::core::plans::change::{Listed, Planned};
+use crate::core::plans::route_plan::{self, RouteRequest, ServiceEntryFacts};
 use crate::error::{Error, Result};
 use crate::settings::{DryRun, Settings};
 use crate::write::{self, Attempt, Options, Plan, Written, retrying};

@@ -18,12 +18,12 @@ use crate::cluster::connect::Cluster;
 use crate::cluster::proxies::{self, Unreachable};
 use crate::cluster::view::{Reach, read_view};
 use crate::cluster::{api::IstioApi, connect};
-use crate::core::graph;
-use crate::core::istio::{Kind, ServiceEntry, VirtualService};
-use crate::core::live::{self, ProxyReport};
-use crate::core::proxy_config::RetriesByHost;
+use crate::core::analysis::graph;
+use crate::core::analysis::live::{self, ProxyReport};
+use crate::core::analysis::proxy_config::RetriesByHost;
+use crate::core::analysis::status::{self, Report, Severity};
+use crate::core::objects::istio::{Kind, ServiceEntry, VirtualService};
 use crate::core::render::ObjectFormat;
-use crate::core::status::{self, Report, Severity};
 use crate::error::{Error, Reason, Result, exit};
 use crate::settings::{Output, Settings};
 

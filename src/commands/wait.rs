@@ -1,8 +1,8 @@
 //! `--wait[=DURATION]` after a write: until every proxy the change applies to has it live.
 //!
-//! What must be live is what status predicts for each pod after the write (core/status.rs, read
+//! What must be live is what status predicts for each pod after the write (core/analysis/status, read
 //! as a write's check reads: the namespace's objects and istio-system's), turned into an
-//! expectation per proxy (core/proxy_config.rs); the proxies are asked through port-forwards
+//! expectation per proxy (core/analysis/proxy_config); the proxies are asked through port-forwards
 //! (cluster/proxies.rs), all at once. Requests: the status read (about 10), one list of pods
 //! (two with the gateway's), then per pod one port-forward and one or two GETs per poll.
 
@@ -13,12 +13,12 @@ use crate::cluster::api::IstioApi;
 use crate::cluster::connect::Cluster;
 use crate::cluster::proxies::{self, ProxyPod, Reached, Unreachable};
 use crate::cluster::view::{Reach, read_view};
-use crate::core::istio::{Kind, ServiceEntry, VirtualService};
-use crate::core::live;
-use crate::core::proxy_config::{self, Expectation, RetriesByHost};
+use crate::core::analysis::live;
+use crate::core::analysis::proxy_config::{self, Expectation, RetriesByHost};
+use crate::core::analysis::status::{self, GATEWAY_NAMESPACE, HostReport, Report};
+use crate::core::mesh::traffic::{Traffic, Via};
+use crate::core::objects::istio::{Kind, ServiceEntry, VirtualService};
 use crate::core::render::{self, ObjectFormat};
-use crate::core::status::{self, GATEWAY_NAMESPACE, HostReport, Report};
-use crate::core::traffic::{Traffic, Via};
 use crate::error::{Error, Reason, Result};
 use crate::settings::{DryRun, Settings};
 

@@ -24,7 +24,7 @@ mod tests;
 use serde_json::Value;
 
 use crate::cluster::api::{DeleteRequest, IstioApi, WriteOptions};
-use crate::core::change::{Change, Precondition, Resource};
+use crate::core::plans::change::{Change, Precondition, Resource};
 use crate::core::render::ObjectFormat;
 use crate::error::Result;
 use crate::settings::{DryRun, Settings};

@@ -1,7 +1,7 @@
 //! The engine's phases, in the order `carry_out` runs them. Each takes what it needs and returns
 //! what it found; only `record` and `undo` update the outcomes, in order, after the requests.
 
-use crate::core::istio::metadata_of;
+use crate::core::objects::istio::metadata_of;
 use std::cell::Cell;
 use std::ops::Range;
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::report::{Action, Outcome};
 use super::{IN_FLIGHT, Options, Order, Plan, Server, Written};
 use crate::cluster::api::DeleteRequest;
-use crate::core::change::{Change, Resource};
+use crate::core::plans::change::{Change, Resource};
 use crate::core::render;
 use crate::error::{Error, Result};
 use crate::settings::DryRun;

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::cluster::api::{DeleteRequest, WriteOptions};
-use crate::core::change::{Change, Precondition, Resource};
-use crate::core::istio::Kind;
+use crate::core::objects::istio::Kind;
+use crate::core::plans::change::{Change, Precondition, Resource};
 use crate::error::{Error, Reason, exit};
 
 #[derive(Default)]

@@ -99,7 +99,7 @@ fn concurrent_writers_lose_no_update() {
     );
 }
 
-/// The preconditions the plugin relies on (cluster/api.rs, Precondition), as this API server
+/// The preconditions the plugin relies on (cluster/api, Precondition), as this API server
 /// implements them: a change here would silently bring lost updates back.
 #[test]
 fn server_side_apply_honours_the_preconditions_the_plugin_sends() {

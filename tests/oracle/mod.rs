@@ -171,7 +171,7 @@ pub fn from_plugin(traffic: &Value) -> Said {
         response: text(&traffic["response"]),
         timeout_ms: traffic["timeout"]
             .as_str()
-            .and_then(kubectl_egress::core::validate::go_duration_nanos)
+            .and_then(kubectl_egress::core::objects::validate::go_duration_nanos)
             .map(|n| (n / 1_000_000) as u64),
         // Envoy's TCP proxies keep no trace of the VirtualService behind them: the oracle can
         // name it for HTTP only, so only HTTP is compared.
