@@ -208,21 +208,24 @@ impl<'a> Models<'a> {
                     .find(|((ns, p), _)| ns == namespace && p == port)
                     .map(|(_, model)| model);
                 let Some(model) = on_port else {
-                    return self.base.traffic(namespace, host, &[(*port, protocol.clone())]);
+                    return self
+                        .base
+                        .traffic(namespace, host, &[(*port, protocol.clone())]);
                 };
                 // When the port's own egress listener imports no service with that port, Istio
                 // builds the port's listener (filter chains and all) from the one without a port,
-                // yet its HTTP routes from the port's own: only HTTP is left unmodelled.
-                if !model.has_listener(namespace, *port) && self.base.has_listener(namespace, *port) {
+                // yet its HTTP routes from the port's own: TLS and TCP meet the former's, HTTP
+                // the former's listener and the latter's routes.
+                if !model.has_listener(namespace, *port) && self.base.has_listener(namespace, *port)
+                {
                     if Wire::of(protocol) != Wire::Http {
-                        return self.base.traffic(namespace, host, &[(*port, protocol.clone())]);
+                        return self
+                            .base
+                            .traffic(namespace, host, &[(*port, protocol.clone())]);
                     }
-                    return vec![Traffic {
-                        reason: Some(format!(
-                            "the Sidecar's egress listener on port {port} imports no service with that port, while the one without a port does: Istio builds the listener from the latter and its HTTP routes from the former, which status does not model"
-                        )),
-                        ..Traffic::starting(*port, protocol, "sidecar".to_string())
-                    }];
+                    return vec![
+                        model.http_on_listener_of(&self.base, namespace, host, *port, protocol),
+                    ];
                 }
                 model.traffic(namespace, host, &[(*port, protocol.clone())])
             })

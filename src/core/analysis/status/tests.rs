@@ -575,6 +575,59 @@ fn egress_listeners_on_ports_answer_for_their_port() {
         (Outcome::Blackhole, Some(Response::Reset)),
         "{web:?}"
     );
+    // Port 80's own listener imports no service with the port, the one without a port
+    // does: the listener is the latter's, HTTP routes the former's (none: 502), TLS the
+    // latter's (as Istio's config generation builds them).
+    v.scope.sidecars = Known::Yes(vec![sidecar(serde_json::json!([
+        {"port": {"number": 80, "protocol": "HTTP", "name": "web"}, "hosts": ["./nothing.org"]},
+        {"hosts": ["./*"]},
+    ]))]);
+    let report = analyse(&v, &[]);
+    let web = traffic_of(&report, "httpbin.org", 80);
+    assert_eq!(
+        (web.outcome, web.response),
+        (Outcome::Blackhole, Some(Response::BadGateway)),
+        "{web:?}"
+    );
+    let tls = traffic_of(&report, "httpbin.org", 443);
+    assert_eq!(
+        (tls.via, tls.outcome),
+        (Via::Direct, Outcome::Egress),
+        "{tls:?}"
+    );
+    // ... however the listener without a port imports the host on the port (api.example.com
+    // here), while the port's own imports only another host's 443.
+    let mut only_tls = v.clone();
+    only_tls.service_entries = vec![
+        plan::service_entry(
+            &target("s1"),
+            &Host::parse("httpbin.org").unwrap(),
+            &AllowOptions {
+                ports: vec![PortSpec::parse("443/TLS").unwrap()],
+                ..AllowOptions::default()
+            },
+        ),
+        plan::service_entry(
+            &target("s1"),
+            &Host::parse("api.example.com").unwrap(),
+            &AllowOptions {
+                ports: vec![PortSpec::parse("80/HTTP").unwrap()],
+                ..AllowOptions::default()
+            },
+        ),
+    ];
+    only_tls.scope.sidecars = Known::Yes(vec![sidecar(serde_json::json!([
+        {"port": {"number": 80, "protocol": "HTTP", "name": "web"}, "hosts": ["./httpbin.org"]},
+        {"hosts": ["./*"]},
+    ]))]);
+    let report = analyse(&only_tls, &[]);
+    let other = traffic_of(&report, "api.example.com", 80);
+    assert_eq!(
+        (other.outcome, other.response),
+        (Outcome::Blackhole, Some(Response::BadGateway)),
+        "{other:?}"
+    );
+
     // A listener whose protocol is not its services': unknown, saying why.
     v.scope.sidecars = Known::Yes(vec![sidecar(serde_json::json!([
         {"port": {"number": 80, "protocol": "TCP", "name": "tcp"}, "hosts": ["./*"]},

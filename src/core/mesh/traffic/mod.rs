@@ -579,6 +579,39 @@ impl<'a> Mesh<'a> {
     }
 
     fn one_port(&self, namespace: &str, host: &str, port: u32, protocol: &str) -> Traffic {
+        self.one_port_on(
+            namespace,
+            host,
+            port,
+            protocol,
+            self.listener(namespace, port),
+        )
+    }
+
+    /// An HTTP request on `port` that meets the listener `listener_of` builds and this model's
+    /// routes: a Sidecar's egress listener on the port that imports no service with it gets its
+    /// listener (filter chains and all) from the listener without a port, yet Istio takes the
+    /// port's HTTP routes (RDS by port, `GetEgressListenerForRDS`) from the port's own.
+    pub fn http_on_listener_of(
+        &self,
+        listener_of: &Mesh,
+        namespace: &str,
+        host: &str,
+        port: u32,
+        protocol: &str,
+    ) -> Traffic {
+        let listener = listener_of.listener(namespace, port);
+        self.one_port_on(namespace, host, port, protocol, listener)
+    }
+
+    fn one_port_on(
+        &self,
+        namespace: &str,
+        host: &str,
+        port: u32,
+        protocol: &str,
+        listener: Listener,
+    ) -> Traffic {
         if let Some(why) = self
             .sidecar_scopes
             .get(namespace)
@@ -611,7 +644,6 @@ impl<'a> Mesh<'a> {
         }
         let wire = Wire::of(protocol);
         let mut t = Traffic::starting(port, protocol, "sidecar".to_string());
-        let listener = self.listener(namespace, port);
         let http_listener = listener.http;
         let declared = self
             .visible(namespace)
