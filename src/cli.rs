@@ -362,7 +362,7 @@ pub struct WaitArgs {
 
 /// A Go duration over zero, e.g. 60s, 2m, 1m30s, 500ms.
 fn wait_duration(value: &str) -> Result<std::time::Duration, String> {
-    match crate::core::validate::go_duration_nanos(value) {
+    match crate::core::objects::validate::go_duration_nanos(value) {
         Some(0) => Err("use a duration over zero, e.g. 60s (or leave out --wait)".into()),
         Some(nanos) if nanos <= u128::from(u64::MAX) => {
             Ok(std::time::Duration::from_nanos(nanos as u64))
@@ -508,7 +508,7 @@ pub struct ViaGatewayArgs {
     pub host: String,
 
     /// The egress gateway Service's FQDN
-    #[arg(long, value_name = "FQDN", default_value = crate::core::istio::DEFAULT_EGRESS_GATEWAY_HOST)]
+    #[arg(long, value_name = "FQDN", default_value = crate::core::objects::istio::DEFAULT_EGRESS_GATEWAY_HOST)]
     pub gateway_host: String,
 
     /// Port matched on the sidecar and used on the gateway
@@ -558,11 +558,11 @@ pub struct GatewayArgs {
     pub hosts: Vec<String>,
 
     /// The egress gateway's namespace: every object goes there (-n is not used)
-    #[arg(long, value_name = "NAMESPACE", default_value = crate::core::gateway::DEFAULT_GATEWAY_NAMESPACE)]
+    #[arg(long, value_name = "NAMESPACE", default_value = crate::core::plans::gateway::DEFAULT_GATEWAY_NAMESPACE)]
     pub gateway_namespace: String,
 
     /// The egress gateway Service's name in that namespace (the DestinationRule's host)
-    #[arg(long, value_name = "NAME", default_value = crate::core::gateway::DEFAULT_GATEWAY_SERVICE)]
+    #[arg(long, value_name = "NAME", default_value = crate::core::plans::gateway::DEFAULT_GATEWAY_SERVICE)]
     pub gateway_service: String,
 
     /// A label of the egress gateway's pods, KEY=VALUE; repeatable, replaces the default

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::GlobalArgs;
-use crate::core::istio::ApiVersion;
+use crate::core::objects::istio::ApiVersion;
+use crate::core::objects::validate::{
+    InputError, dns_label, go_duration_nanos, without_leading_zeros,
+};
 use crate::core::render::ObjectFormat;
-use crate::core::validate::{InputError, dns_label, go_duration_nanos, without_leading_zeros};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {

@@ -370,7 +370,7 @@ async fn delete_listed(
 /// Whether `object`, of `kind`, is for one of `hosts` (any object with none): a host it lists
 /// (a Gateway's servers' hosts without their `namespace/`); for a DestinationRule, the host it is
 /// for, or being `gateway`'s rule for the egress gateway Service, named after a host's
-/// ServiceEntry among `gateway_bases` (core::gateway).
+/// ServiceEntry among `gateway_bases` (core::plans::gateway).
 fn is_for_hosts(kind: Kind, object: &Value, hosts: &[Host], gateway_bases: &[String]) -> bool {
     if hosts.is_empty() {
         return true;

@@ -1,5 +1,5 @@
 //! `kubectl egress gateway HOST...`: the admins' objects in the egress gateway's namespace (see
-//! core::gateway for what and why).
+//! core::plans::gateway for what and why).
 //!
 //! Requests: one list each of the namespace's ServiceEntries (it also picks the API version),
 //! DestinationRules, Gateways and VirtualServices; then a server dry run of every object and one

@@ -13,10 +13,5 @@ pub mod objects;
 pub mod plans;
 pub mod render;
 
-// Paths src/cli.rs and src/settings.rs name (edited elsewhere while the core moved); new code
-// names the real path, `crate::core::objects::istio` and so on.
-pub use objects::{istio, validate};
-pub use plans::gateway;
-
 #[cfg(test)]
 mod tests;
