@@ -791,21 +791,9 @@ fn status_graph_and_dot_draw_the_exercise() {
     let dot = student1.ok(&["status", "-o", "dot"]);
     let graphviz = std::env::var_os("EGRESS_DOT")
         .expect("EGRESS_DOT is not set: run the end-to-end tests with scripts/test");
-    let mut render = std::process::Command::new(graphviz)
-        .arg("-Tsvg")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    render
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(dot.stdout.as_bytes())
-        .unwrap();
-    let svg = render.wait_with_output().unwrap();
+    let mut render = std::process::Command::new(graphviz);
+    render.arg("-Tsvg");
+    let svg = output_with_stdin(render, &dot.stdout);
     let stderr = String::from_utf8_lossy(&svg.stderr);
     assert!(
         svg.status.success() && stderr.is_empty(),

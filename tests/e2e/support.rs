@@ -35,20 +35,12 @@ impl Cluster {
 
     /// kubectl as `user`, with that user's kubeconfig.
     pub fn kubectl_as(&self, user: &str, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(self.dir.join("kubectl"))
+        let mut kubectl = Command::new(self.dir.join("kubectl"));
+        kubectl
             .arg("--kubeconfig")
             .arg(self.kubeconfig(user))
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-        drop(input);
-        child.wait_with_output().unwrap()
+            .args(args);
+        output_with_stdin(kubectl, stdin.unwrap_or(""))
     }
 
     pub fn admin_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
@@ -130,6 +122,21 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// `command`'s output, given `stdin` (closed after it).
+pub fn output_with_stdin(mut command: Command, stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
 }
 
 /// The plugin as `user` of `cluster`, with an empty HOME and that user's kubeconfig.

@@ -303,10 +303,13 @@ pub fn dot(report: &Report) -> String {
             );
             // The hops between the first proxy and the last one (the host, drawn with the
             // outcome): the gateway, shared by every request through it.
-            let between = t.hops.len().saturating_sub(1).max(1);
+            let between = t
+                .hops
+                .get(1..t.hops.len().saturating_sub(1))
+                .unwrap_or_default();
             let mut from = asked;
             let mut label = t.via.to_string();
-            for hop in &t.hops[1.min(t.hops.len())..between] {
+            for hop in between {
                 let node = id(&format!("hop/{hop}"));
                 if !hops.contains(&hop.as_str()) {
                     hops.push(hop);
